@@ -51,9 +51,9 @@ of them, most important first, so nothing is hidden from the clerk.
 Errors (value None): ``not_integer`` (3.5 in a count), ``negative``,
 ``too_many_decimals`` (money finer than 1 元, i.e. > 4 decimals in 万元, or a
 fraction of a yuan with ``元``), ``not_a_number`` (``abc``, ``12abc``, percentages,
-scientific notation such as ``1e3``, more than 30 digits, booleans, infinities: a clerk
-can fix these and
-guessing would hide mistakes), ``formula_error`` (``#REF!``, ``#DIV/0!``, ``#N/A``,
+scientific notation such as ``1e3``, more than 30 digits, booleans, infinities: a
+clerk can fix these and guessing would hide mistakes), ``formula_error`` (``#REF!``,
+``#DIV/0!``, ``#N/A``,
 LibreOffice ``Err:502``, ...), ``date`` (date, datetime, time or timedelta values:
 usually a cell formatted as a date), ``wrong_unit`` and ``chinese_numeral``.
 
