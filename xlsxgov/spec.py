@@ -216,6 +216,10 @@ class CheckInstance:
             node = self.block.column_node(term.name)
         else:
             node = self.block.row(term.name)
+        if term.is_sum and node.children and self.check.implicit_total is None and term.name in self.check.expr.left.names() + self.check.expr.right.names() and not all(
+            t.is_sum for t in self.check.expr.left.terms + self.check.expr.right.terms if t.name == term.name
+        ):
+            return f"{node.display}所含各项"  # the same name stands for the row itself elsewhere in the rule
         return node.display
 
     @property
@@ -548,22 +552,24 @@ class _Builder:
         """Every computed cell carries the rule 'typed total = recomputed parts'."""
         checks = []
         for cell in table.cells:
-            if cell.total is None:
-                continue
-            target = ex.Linear((ex.Term(1, cell.col.id if cell.total_axis == "row" else cell.row.id),))
-            node = cell.col if cell.total_axis == "row" else cell.row
-            checks.append(
-                Check(
-                    id=cell.rule,
-                    severity="error",
-                    for_each=cell.total_axis,
-                    expr=ex.Comparison(target, "==", cell.total),
-                    message=node.message,
-                    table=table,
-                    blocks=[cell.block],
-                    implicit_total=cell,
+            # A cell at the crossing of a total row and a total column is a total both ways, and
+            # both rules hold for it, although its formula is the column's.
+            for axis, node in (("row", cell.col), ("column", cell.row)):
+                if node.total is None:
+                    continue
+                target = ex.Linear((ex.Term(1, node.id),))
+                checks.append(
+                    Check(
+                        id=node.rule,
+                        severity="error",
+                        for_each=axis,
+                        expr=ex.Comparison(target, "==", node.total),
+                        message=node.message,
+                        table=table,
+                        blocks=[cell.block],
+                        implicit_total=cell,
+                    )
                 )
-            )
         return checks
 
     def check(self, data: Any, table: Table, where: str) -> Check:

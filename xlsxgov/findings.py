@@ -1,0 +1,33 @@
+"""A finding: one problem (or note) about one returned workbook, as a clerk reads it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # error | warning | info
+    rule: str  # rule id as in FORMATS.md: t3.balance, cell.count, blank, …
+    sheet: str
+    cell: str  # A1 reference(s), comma separated; "" for the whole workbook
+    message: str  # Chinese, with the numbers on both sides
+    cells: tuple[tuple[str, str, str], ...] = ()  # (table, row, col) of the cells involved
+
+    def as_json(self) -> dict:
+        d = asdict(self)
+        d.pop("cells")
+        return d
+
+    @property
+    def where(self) -> str:
+        if self.sheet and self.cell:
+            return f"{self.sheet}!{self.cell}"
+        return self.sheet or ""
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.sheet, f.rule))

@@ -1,0 +1,324 @@
+"""Read a returned workbook (.xlsx .xlsm .xls .ods, whatever saved it) into a Submission.
+
+Cells are found through the template's metadata sheet first; when it is missing, or the layout
+moved (rows inserted, sheets renamed or reordered, tables pasted into a plain workbook), they are
+found by their official labels and a note says what moved. Every value goes through
+``values.parse_cell``; totals are recomputed from their parts, and what the file says for a
+total is kept so the validator can report a typed total that disagrees.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from python_calamine import CalamineWorkbook
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
+
+from . import spec as spec_mod
+from .compute import CellKey, complete, key, to_display
+from .filecheck import check_file
+from .findings import Finding
+from .locate import _Index, edition_scores, locate_table, normalise
+from .spec import Spec
+from .template import CHECK_SHEET, COVER_FIELDS, COVER_SHEET, FORMAT_MARK, META_SHEET
+from .values import Kind, parse_cell
+
+EDITIONS = ("gov2021", "gov2019", "legacy2008")
+
+
+class Unreadable(Exception):
+    """A file that cannot be read as a workbook of the statutory tables; str() is the Chinese reason."""
+
+    def __init__(self, reason: str, code: str = "unreadable"):
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass
+class Fact:
+    table: str
+    row: str
+    col: str
+    row_label: str
+    col_label: str
+    sheet: str
+    cell: str
+    value: int | float | None  # in the unit the form prints (万元 for money)
+    raw: Any
+    is_input: bool
+
+    def as_json(self) -> dict:
+        raw = self.raw
+        if raw is not None and not isinstance(raw, (str, int, float, bool)):
+            raw = str(raw)
+        return {
+            "table": self.table,
+            "row": self.row,
+            "col": self.col,
+            "row_label": self.row_label,
+            "col_label": self.col_label,
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "value": self.value,
+            "raw": raw,
+        }
+
+
+@dataclass
+class Submission:
+    path: Path
+    spec: Spec
+    meta: dict[str, str]  # agency, code, region, year, kind, consolidates, contact, phone …
+    inputs: dict[CellKey, int]  # parsed input values in base units (元 for money); unusable → 0
+    typed: dict[CellKey, int | None]  # what the file holds at every cell (None: blank or unusable)
+    raw: dict[CellKey, Any]
+    where: dict[CellKey, tuple[str, str]]  # (sheet, A1)
+    findings: list[Finding] = field(default_factory=list)
+    bad_cells: set[CellKey] = field(default_factory=set)  # values that could not be read
+    _values: dict[CellKey, int] | None = None
+
+    @property
+    def edition(self) -> str:
+        return self.spec.edition
+
+    @property
+    def agency(self) -> str:
+        return self.meta.get("agency", "")
+
+    @property
+    def code(self) -> str:
+        return self.meta.get("code", "")
+
+    @property
+    def year(self) -> int | None:
+        m = re.search(r"(19|20)\d\d", self.meta.get("year", ""))
+        return int(m.group(0)) if m else None
+
+    @property
+    def values(self) -> dict[CellKey, int]:
+        """Inputs as read and every total recomputed from them."""
+        if self._values is None:
+            self._values = complete(self.spec, self.inputs)
+        return self._values
+
+    def facts(self) -> list[Fact]:
+        out = []
+        values = self.values
+        for cell in self.spec.cells():
+            k = key(cell)
+            sheet, a1 = self.where.get(k, ("", ""))
+            v = values.get(k)
+            out.append(
+                Fact(cell.table.id, cell.row.id, cell.col.id, cell.row_label, cell.col_label, sheet, a1,
+                     None if v is None or k in self.bad_cells else to_display(cell, v), self.raw.get(k), cell.is_input)
+            )
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def read_workbook(path: Path | str, *, edition: str | None = None) -> Submission:
+    """Read one returned workbook. Raises Unreadable with a one-line Chinese reason."""
+    path = Path(path)
+    verdict = check_file(path)
+    if not verdict.ok:
+        raise Unreadable(verdict.reason or "无法读取", verdict.code or "unreadable")
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        grids = _grids(wb)
+    except Unreadable:
+        raise
+    except Exception as exc:  # calamine raises several types for damaged files
+        raise Unreadable(f"文件已损坏或格式不受支持，无法打开（{type(exc).__name__}: {str(exc)[:120]}）", "corrupt") from None
+    return read_grids(path, grids, edition=edition)
+
+
+def _grids(wb: CalamineWorkbook) -> dict[str, list[list[Any]]]:
+    out = {}
+    for name in wb.sheet_names:
+        try:
+            out[name] = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise Unreadable(f"工作表“{name}”无法读取（{str(exc)[:120]}）", "corrupt") from None
+    return out
+
+
+def read_grids(path: Path, grids: dict[str, list[list[Any]]], *, edition: str | None = None) -> Submission:
+    findings: list[Finding] = []
+    meta, cover_map, cell_map = _metadata(grids.get(META_SHEET))
+    if meta.get("edition") in EDITIONS:
+        spec = spec_mod.load(meta["edition"])
+    else:
+        spec = _detect_edition(grids)
+        if spec is None:
+            raise Unreadable("找不到政府信息公开年度报告的法定表格（没有识别出任何表格标签），请使用下发的模板填报", "no_tables")
+    if edition and spec_mod.load(edition).edition != spec.edition:
+        expected = spec_mod.load(edition)
+        findings.append(Finding("error", "workbook.edition", "", "", f"表格版本不符：应使用{expected.name}，但报送的是{spec.name}，请使用下发的模板重新填写"))
+    meta = {**meta, **_cover(grids, cover_map)}
+    typed: dict[CellKey, int | None] = {}
+    raw: dict[CellKey, Any] = {}
+    where: dict[CellKey, tuple[str, str]] = {}
+    inputs: dict[CellKey, int] = {}
+    bad: set[CellKey] = set()
+    for table in spec.tables:
+        positions = _positions(table, grids, cell_map, findings)
+        for cell in table.cells:
+            k = key(cell)
+            pos = positions.get(cell.key)
+            if pos is None:
+                where[k] = ("", "")
+                raw[k] = None
+                typed[k] = None
+                continue
+            sheet, r, c = pos
+            grid = grids[sheet]
+            value = grid[r][c] if r < len(grid) and c < len(grid[r]) else None
+            a1 = xl_rowcol_to_cell(r, c)
+            where[k], raw[k] = (sheet, a1), value
+            parsed = parse_cell(value, cell.kind)
+            typed[k] = parsed.value if parsed.severity != "error" and not _blank(value) else None
+            if cell.is_input:
+                inputs[k] = parsed.value or 0
+                if parsed.severity == "error":
+                    bad.add(k)
+                    findings.append(Finding("error", f"cell.{cell.kind.value}", sheet, a1, f"{table.short} {cell.row.display}/{cell.col.display}：{parsed.message}", (k,)))
+                elif parsed.severity == "info":
+                    rule = "blank" if parsed.code == "blank" else "cell.normalised"
+                    findings.append(Finding("info", rule, sheet, a1, f"{table.short} {cell.row.display}/{cell.col.display}：{parsed.message}", (k,)))
+            elif parsed.severity == "error" and not _blank(value):
+                findings.append(Finding("error", f"cell.{cell.kind.value}", sheet, a1, f"{table.short} {cell.row.display}/{cell.col.display}（合计）：{parsed.message}", (k,)))
+    missing = [key(c) for c in spec.cells() if where[key(c)] == ("", "")]
+    if len(missing) == sum(1 for _ in spec.cells()):
+        raise Unreadable("工作簿中找不到法定表格的数据单元格，请使用下发的模板填报", "no_tables")
+    sub = Submission(path, spec, meta, inputs, typed, raw, where, findings, bad)
+    _cover_findings(sub)
+    return sub
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _metadata(grid) -> tuple[dict[str, str], dict[str, tuple[str, str]], dict[tuple[str, str, str], tuple[str, str]]]:
+    meta: dict[str, str] = {}
+    cover: dict[str, tuple[str, str]] = {}
+    cells: dict[tuple[str, str, str], tuple[str, str]] = {}
+    if not grid:
+        return meta, cover, cells
+    for row in grid:
+        vals = [("" if v is None else str(v)) for v in row] + [""] * 6
+        if vals[0] == "cell":
+            cells[(vals[1], vals[2], vals[3])] = (vals[4], vals[5])
+        elif vals[0] == "cover":
+            cover[vals[1]] = (vals[2], vals[3])
+        elif vals[0]:
+            meta[vals[0]] = vals[1]
+    if meta.get("format") != FORMAT_MARK:
+        return {}, {}, {}
+    return meta, cover, cells
+
+
+def _detect_edition(grids) -> Spec | None:
+    texts = {normalise(v) for g in grids.values() for row in g for v in row if isinstance(v, str) and v.strip()}
+    specs = [spec_mod.load(e) for e in EDITIONS]
+    scores = edition_scores(specs, texts)
+    best = max(scores, key=scores.get)
+    return spec_mod.load(best) if scores[best] > 0 else None
+
+
+def _positions(table, grids, cell_map, findings: list[Finding]) -> dict[tuple[str, str], tuple[str, int, int]]:
+    """Where each cell of ``table`` is: from the metadata when it still fits the sheet, else by labels."""
+    from_meta = {}
+    for cell in table.cells:
+        m = cell_map.get((table.id, cell.row.id, cell.col.id))
+        if m:
+            r, c = xl_cell_to_rowcol(m[1])
+            from_meta[cell.key] = (m[0], r, c)
+    if from_meta and _meta_fits(table, grids, from_meta):
+        return from_meta
+    candidates = [n for n in grids if n not in (META_SHEET, CHECK_SHEET, COVER_SHEET)]
+    best = None
+    for name in candidates:
+        located = locate_table(table, grids[name], name)
+        if best is None or len(located.cells) > len(best.cells):
+            best = located
+    if best is None or not best.cells:
+        findings.append(Finding("error", "workbook.table_missing", "", "", f"找不到{table.short}“{table.title}”，请使用下发的模板填报"))
+        return {}
+    if from_meta:
+        findings.append(Finding("info", "workbook.moved", best.sheet, "", f"{table.short}的位置与模板不同（可能插入了行列或改了工作表名称），已按表格标签在工作表“{best.sheet}”中定位"))
+    if not best.complete:
+        labels = "、".join(dict.fromkeys(best.missing))[:200]
+        findings.append(Finding("error", "workbook.labels_missing", best.sheet, "", f"{table.short}中找不到以下栏目：{labels}"))
+    return {k: (best.sheet, r, c) for k, (r, c) in best.cells.items()}
+
+
+def _meta_fits(table, grids, places) -> bool:
+    """The metadata is trusted only if each labelled row still carries its label on the same line."""
+    for cell in table.cells:
+        sheet, r, c = places[cell.key]
+        grid = grids.get(sheet)
+        if grid is None or r >= len(grid):
+            return False
+    for row in (r for b in table.blocks for r in b.data_rows if r.label):
+        cell = table.cell(row.id, table.block_of_row(row.id).columns[0].id)
+        sheet, r, _ = places[cell.key]
+        want = normalise(row.label)
+        if not any(normalise(v) == want for v in grids[sheet][r][: places[cell.key][2]]):
+            return False
+    return True
+
+
+COVER_LABELS = {name: label for name, label in COVER_FIELDS}
+COVER_ALIASES = {"agency": ("单位名称", "填报单位"), "code": ("统一社会信用代码",), "year": ("报告年度", "年度"), "region": ("所属地区", "地区")}
+
+
+def _cover(grids, cover_map) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, (sheet, a1) in cover_map.items():
+        grid = grids.get(sheet)
+        if grid is None:
+            continue
+        r, c = xl_cell_to_rowcol(a1)
+        if r < len(grid) and c < len(grid[r]):
+            v = grid[r][c]
+            out[name] = "" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip()
+    if not cover_map:
+        out.update(_cover_by_labels(grids))
+    return out
+
+
+def _cover_by_labels(grids) -> dict[str, str]:
+    """A workbook without metadata: take the value beside (or after '：' in) a cover label."""
+    out: dict[str, str] = {}
+    for name, aliases in COVER_ALIASES.items():
+        for grid in grids.values():
+            index = _Index(grid)
+            for (r, c), text in index.text.items():
+                hit = next((a for a in aliases if text.startswith(normalise(a))), None)
+                if not hit:
+                    continue
+                rest = text[len(normalise(hit)):].lstrip(":")
+                if rest:
+                    out.setdefault(name, rest)
+                elif c + 1 < len(grid[r]) and not _blank(grid[r][c + 1]):
+                    v = grid[r][c + 1]
+                    out.setdefault(name, str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip())
+    return out
+
+
+def _cover_findings(sub: Submission) -> None:
+    if sub.meta.get("kind") == "template" or not sub.meta.get("kind"):
+        pass
+    if not sub.agency:
+        sub.findings.append(Finding("error", "cover.agency", COVER_SHEET, "", "封面未填写单位名称"))
+    if not sub.year:
+        sub.findings.append(Finding("error", "cover.year", COVER_SHEET, "", "封面未填写报告年度"))
+    if not sub.code and sub.meta.get("kind") != "consolidated":
+        sub.findings.append(Finding("error", "cover.code", COVER_SHEET, "", "封面未填写统一社会信用代码"))
