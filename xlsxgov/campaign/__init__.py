@@ -1,0 +1,1 @@
+"""Annual data-collection campaign: roster, mail, import."""

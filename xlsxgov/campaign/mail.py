@@ -1,0 +1,616 @@
+"""Mail for the collection campaign: build .eml files, send them, extract replies.
+
+Standard library only.  Sending is deliberately split from building: the
+office first writes one .eml per agency (reviewable, archivable), then
+``send_messages`` delivers them over a single SMTP connection, reporting each
+delivery to the caller's ledger immediately so that a crash or a re-run never
+sends the same message twice.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email
+import email.policy
+import email.utils
+import mailbox
+import mimetypes
+import os
+import re
+import smtplib
+import ssl
+import unicodedata
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.header import decode_header
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from pathlib import Path
+from typing import Callable, Iterator, Literal
+
+__all__ = [
+    "ExtractedFile",
+    "MailConnectionError",
+    "SPREADSHEET_TYPES",
+    "SendResult",
+    "build_message",
+    "extract_attachments",
+    "safe_filename",
+    "send_messages",
+    "write_eml",
+]
+
+# Extension -> MIME type of the spreadsheet formats agencies send back.
+SPREADSHEET_TYPES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    ".xls": "application/vnd.ms-excel",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
+_SPREADSHEET_MIME = {v.lower(): k for k, v in SPREADSHEET_TYPES.items()}
+
+
+# --- building ------------------------------------------------------------------
+
+
+def _check_header_value(label: str, value: str) -> None:
+    # CR/LF in a header value would let a roster cell inject extra headers.
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"{label}中不能包含换行符：{value!r}")
+
+
+def build_message(
+    *,
+    sender: str,
+    agency_email: str,
+    agency_name: str,
+    subject: str,
+    body: str,
+    attachment: Path,
+) -> EmailMessage:
+    """One plain-text UTF-8 message to one agency with the template attached.
+
+    ``sender`` may be a bare address or ``显示名 <address>``.  The attachment
+    filename is RFC 2231 encoded, which mail clients decode to the Chinese name.
+    """
+    for label, value in (("发件人", sender), ("收件人邮箱", agency_email), ("单位名称", agency_name), ("邮件主题", subject)):
+        _check_header_value(label, value)
+    attachment = Path(attachment)
+
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = Address(display_name=agency_name, addr_spec=agency_email)
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    _, sender_addr = email.utils.parseaddr(sender)
+    domain = sender_addr.rpartition("@")[2] or "xlsxgov.localdomain"
+    msg["Message-ID"] = email.utils.make_msgid(domain=domain)
+    # base64 rather than 8bit: some older government relays do not
+    # advertise 8BITMIME and would mangle raw UTF-8 bodies.
+    msg.set_content(body, charset="utf-8", cte="base64")
+
+    mime = SPREADSHEET_TYPES.get(attachment.suffix.lower())
+    if mime is None:
+        mime = mimetypes.guess_type(attachment.name)[0] or "application/octet-stream"
+    maintype, subtype = mime.split("/", 1)
+    # No Content-Type "name" parameter: with a non-ASCII name the stdlib folder
+    # mis-encodes the long xlsx MIME type; Content-Disposition filename suffices.
+    msg.add_attachment(attachment.read_bytes(), maintype=maintype, subtype=subtype, filename=attachment.name)
+    return msg
+
+
+def write_eml(msg: EmailMessage, path: str | Path) -> Path:
+    """Write ``msg`` as an RFC 5322 file with CRLF line ends, atomically."""
+    path = Path(path)
+    data = msg.as_bytes(policy=email.policy.SMTP)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # a crash never leaves a truncated .eml behind
+    return path
+
+
+# --- sending -------------------------------------------------------------------
+
+
+class MailConnectionError(Exception):
+    """The SMTP server could not be reached, secured or logged into."""
+
+    def __init__(self, host: str, port: int, message: str):
+        self.host = host
+        self.port = port
+        # Results of the messages handled before the failure (already passed
+        # to on_sent if they succeeded), so the caller can still report them.
+        self.results: list[SendResult] = []
+        super().__init__(message)
+
+
+@dataclass
+class SendResult:
+    path: Path
+    message_id: str | None
+    ok: bool
+    error: str | None = None  # Chinese, for the user
+    recipients_refused: list[str] = field(default_factory=list)
+
+
+class _PhaseMixin:
+    """Remember whether DATA was started: after that a dropped connection
+    means we cannot know whether the server accepted the message."""
+
+    data_started = False
+
+    def data(self, msg):  # type: ignore[no-untyped-def]
+        self.data_started = True
+        return super().data(msg)  # type: ignore[misc]
+
+
+class _SMTP(_PhaseMixin, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_PhaseMixin, smtplib.SMTP_SSL):
+    pass
+
+
+def _reply_text(resp: bytes | str) -> str:
+    return resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+
+
+def _connect(host: str, port: int, security: str, user: str | None, password: str | None, timeout: float):
+    where = f"{host}:{port}"
+    context = ssl.create_default_context()
+    conn = None
+    try:
+        if security == "ssl":
+            conn = _SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            conn = _SMTP(host, port, timeout=timeout)
+        conn.ehlo()
+        if security == "starttls":
+            conn.starttls(context=context)
+            conn.ehlo()
+        if user:
+            conn.login(user, password or "")
+        return conn
+    except smtplib.SMTPAuthenticationError as exc:
+        _close(conn)
+        raise MailConnectionError(
+            host, port, f"SMTP 服务器 {where} 拒绝登录，请检查用户名和密码（{exc.smtp_code} {_reply_text(exc.smtp_error)}）"
+        ) from exc
+    except smtplib.SMTPNotSupportedError as exc:
+        _close(conn)
+        raise MailConnectionError(
+            host, port, f"SMTP 服务器 {where} 不支持所需功能（{exc}），请检查加密方式（STARTTLS/SSL）设置"
+        ) from exc
+    except ssl.SSLError as exc:
+        _close(conn)
+        raise MailConnectionError(
+            host, port, f"与 SMTP 服务器 {where} 建立加密连接失败：{exc}（请确认端口与加密方式匹配：465 用 SSL，587 用 STARTTLS）"
+        ) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        _close(conn)
+        raise MailConnectionError(host, port, f"无法连接 SMTP 服务器 {where}：{exc}") from exc
+
+
+def _close(conn) -> None:
+    if conn is None:
+        return
+    try:
+        conn.quit()
+    except Exception:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
+def _refused_text(refused: dict) -> str:
+    return "；".join(f"{addr}（{code} {_reply_text(resp)}）" for addr, (code, resp) in refused.items())
+
+
+def send_messages(
+    eml_paths: list[Path],
+    *,
+    host: str,
+    port: int,
+    security: Literal["none", "starttls", "ssl"],
+    user: str | None = None,
+    password: str | None = None,
+    sender: str | None = None,
+    already_sent: Callable[[Path], bool],
+    on_sent: Callable[[SendResult], None],
+    timeout: float = 30,
+) -> list[SendResult]:
+    """Send .eml files over one SMTP connection; return a result per attempted file.
+
+    Files for which ``already_sent(path)`` is true are skipped (and get no
+    result).  ``on_sent`` is called right after the server accepted a message,
+    before the next one is sent, so the caller's ledger is always current.
+    Refusals by the server are recorded per message and the batch continues;
+    failing to connect raises ``MailConnectionError``.  If the server drops the
+    connection before a message's data was sent, we reconnect once and retry
+    it; if it drops during the data the message is reported as uncertain
+    instead of being sent again.
+    """
+    if security not in ("none", "starttls", "ssl"):
+        raise ValueError(f"加密方式应为 none、starttls 或 ssl，而不是“{security}”")
+    where = f"{host}:{port}"
+    results: list[SendResult] = []
+    conn = None
+    try:
+        for path in eml_paths:
+            path = Path(path)
+            if already_sent(path):
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    msg = email.message_from_binary_file(fh, policy=email.policy.default)
+            except OSError as exc:
+                results.append(SendResult(path, None, False, f"无法读取邮件文件：{exc}"))
+                continue
+            message_id = str(msg["Message-ID"]).strip() if msg["Message-ID"] else None
+
+            result: SendResult | None = None
+            reconnected = False
+            while result is None:
+                if conn is None:
+                    try:
+                        conn = _connect(host, port, security, user, password, timeout)
+                    except MailConnectionError as exc:
+                        exc.results = results
+                        raise
+                conn.data_started = False
+                retry = False
+                try:
+                    refused = conn.send_message(msg, from_addr=sender)
+                except smtplib.SMTPRecipientsRefused as exc:
+                    codes = {code for code, _ in exc.recipients.values()}
+                    if codes == {421}:  # server is closing the connection, not refusing
+                        retry = True
+                    else:
+                        result = SendResult(
+                            path, message_id, False, f"收件人被服务器拒收：{_refused_text(exc.recipients)}", list(exc.recipients)
+                        )
+                except smtplib.SMTPSenderRefused as exc:
+                    if exc.smtp_code == 421:
+                        retry = True
+                    else:
+                        result = SendResult(
+                            path, message_id, False,
+                            f"发件人地址 {exc.sender} 被服务器拒绝（{exc.smtp_code} {_reply_text(exc.smtp_error)}）",
+                        )
+                except smtplib.SMTPDataError as exc:
+                    if exc.smtp_code == 421:  # a 421 reply means the message was not accepted
+                        retry = True
+                    else:
+                        result = SendResult(
+                            path, message_id, False, f"服务器拒收邮件内容（{exc.smtp_code} {_reply_text(exc.smtp_error)}）"
+                        )
+                except smtplib.SMTPServerDisconnected as exc:
+                    result = _dropped(conn, path, message_id, where, exc)
+                    retry = result is None
+                except smtplib.SMTPException as exc:  # e.g. SMTPUTF8 not supported for this address
+                    result = SendResult(path, message_id, False, f"发送失败：{exc}")
+                except OSError as exc:  # reset, timeout, TLS failure mid-stream
+                    result = _dropped(conn, path, message_id, where, exc)
+                    retry = result is None
+                else:
+                    result = SendResult(path, message_id, True)
+                    if refused:  # accepted for some recipients only: it counts as sent
+                        result.recipients_refused = list(refused)
+                        result.error = f"部分收件人被服务器拒收：{_refused_text(refused)}"
+                    results.append(result)
+                    on_sent(result)  # before the next message: crash-safe ledger
+                    break
+
+                if retry:
+                    _close(conn)
+                    conn = None
+                    if reconnected:
+                        error = MailConnectionError(host, port, f"SMTP 服务器 {where} 反复断开连接，已停止发送")
+                        error.results = results
+                        raise error
+                    reconnected = True
+                    continue
+                results.append(result)
+                if not _reset(conn):
+                    conn = None
+    finally:
+        _close(conn)
+    return results
+
+
+def _dropped(conn, path: Path, message_id: str | None, where: str, exc: Exception) -> SendResult | None:
+    """None if the message surely was not transmitted (safe to retry)."""
+    if not conn.data_started:
+        return None
+    return SendResult(
+        path, message_id, False,
+        f"发送过程中与 SMTP 服务器 {where} 的连接中断（{exc}），无法确认对方是否已收到，"
+        "请向该单位核实后再决定是否重发",
+    )
+
+
+def _reset(conn) -> bool:
+    """RSET after a failed transaction; False if the connection is unusable."""
+    if conn is None or getattr(conn, "sock", None) is None:
+        return False
+    try:
+        conn.rset()
+        return True
+    except (smtplib.SMTPException, OSError):
+        _close(conn)
+        return False
+
+
+# --- extraction -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtractedFile:
+    path: Path  # where the attachment was written, inside dest_dir
+    original_name: str  # decoded name as sent (may contain directories etc.)
+    message_id: str | None
+    sender: str | None  # address of the message that carried the file
+    date: datetime | None
+    source: Path  # the .eml / .mbox it came from
+
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
+    f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
+}
+_FORBIDDEN = set('<>:"/\\|?*')  # not allowed on Windows, where files may end up
+_MAX_CHARS = 150
+_MAX_BYTES = 200  # ext4/NTFS allow 255 bytes; leave room for "-123" suffixes
+_RFC2231_RE = re.compile(r"([A-Za-z0-9_.:-]+)'[A-Za-z0-9-]*'(.*)", re.S)
+
+
+def _codec(charset: str | None) -> str:
+    charset = (charset or "utf-8").lower()
+    if charset in ("gb2312", "gbk", "x-gbk", "cp936", "euc-cn"):
+        return "gb18030"  # mail clients label GBK text as gb2312; gb18030 decodes both
+    try:
+        codecs.lookup(charset)
+        return charset
+    except LookupError:
+        return "utf-8"
+
+
+def _decode_bytes(raw: bytes) -> str:
+    for enc in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("latin-1")
+
+
+def _decode_name(name: str) -> str:
+    """Decode a filename as found in a header: RFC 2047, RFC 2231 or raw 8-bit."""
+    if any("\udc80" <= ch <= "\udcff" for ch in name):
+        # Raw 8-bit header bytes (often GBK) arrive as surrogate escapes.
+        try:
+            name = _decode_bytes(name.encode("ascii", "surrogateescape"))
+        except UnicodeEncodeError:
+            pass
+    if "=?" in name and "?=" in name:
+        # Non-standard but common: RFC 2047 encoded words inside a quoted filename.
+        try:
+            parts = decode_header(name)
+            name = "".join(
+                p.decode(_codec(cs), "replace") if isinstance(p, bytes) else p for p, cs in parts
+            )
+        except Exception:
+            pass
+    m = _RFC2231_RE.fullmatch(name)
+    if m and re.search(r"%[0-9A-Fa-f]{2}", m.group(2)):
+        try:
+            codecs.lookup(m.group(1))
+            name = urllib.parse.unquote(m.group(2), encoding=_codec(m.group(1)), errors="replace")
+        except LookupError:
+            pass
+    return name
+
+
+def _truncate(stem: str, ext: str) -> str:
+    while stem and (len(stem) + len(ext) > _MAX_CHARS or len((stem + ext).encode("utf-8")) > _MAX_BYTES):
+        stem = stem[:-1]
+    return stem.rstrip(" .") + ext
+
+
+def safe_filename(name: str) -> str:
+    """A harmless local file name for an attachment name from an untrusted mail.
+
+    Decodes RFC 2047/2231, keeps only the last path component (``/`` or ``\\``),
+    removes control/format characters and characters Windows forbids, leading
+    dots, and reserved device names; at most 150 characters (and 200 UTF-8
+    bytes) keeping the extension.  Never empty.
+    """
+    name = _decode_name(str(name or ""))
+    name = unicodedata.normalize("NFC", name)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    # Cc: control incl. NUL/CR/LF; Cf: e.g. U+202E which disguises extensions;
+    # Cs/Co/Cn: surrogates, private use, unassigned.
+    name = "".join(
+        "_" if ch in _FORBIDDEN else ch
+        for ch in name
+        if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+    )
+    name = re.sub(r"\s+", " ", name).strip()
+    leading_dot = name.startswith(".")
+    # Leading dots/dashes would make hidden files or look like command options;
+    # trailing dots and spaces are silently dropped by Windows.
+    name = name.lstrip(" .-").rstrip(" .")
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and len(ext) <= 16 and " " not in ext:
+        ext = "." + ext
+    elif leading_dot and name and "." not in name and len(name) <= 16 and " " not in name:
+        stem, ext = "", "." + name  # ".xlsx" alone is an extension, not a hidden file
+    else:
+        stem, ext = name, ""
+    stem = stem.rstrip(" .")
+    if not stem:
+        stem = "attachment"
+    if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    return _truncate(stem, ext) or "attachment"
+
+
+def _spreadsheet_ext(part: Message, filename: str | None) -> str | None:
+    if filename:
+        suffix = os.path.splitext(filename)[1].lower()
+        if suffix in SPREADSHEET_TYPES:
+            return suffix
+    return _SPREADSHEET_MIME.get(part.get_content_type().lower())
+
+
+@dataclass(frozen=True)
+class _Meta:
+    message_id: str | None
+    sender: str | None
+    date: datetime | None
+
+
+def _header(msg: Message, name: str) -> str | None:
+    try:
+        value = msg[name]
+    except Exception:  # a malformed header must not stop the extraction
+        return None
+    return str(value).strip() if value is not None else None
+
+
+def _meta(msg: Message, parent: _Meta | None) -> _Meta:
+    """Metadata of the innermost enclosing message, falling back to the outer one."""
+    message_id = _header(msg, "Message-ID")
+    sender = None
+    raw_from = _header(msg, "From")
+    if raw_from:
+        sender = email.utils.parseaddr(raw_from)[1] or raw_from
+    date = None
+    raw_date = _header(msg, "Date")
+    if raw_date:
+        try:
+            date = email.utils.parsedate_to_datetime(raw_date)
+        except (TypeError, ValueError, IndexError):
+            date = None
+    if parent is not None:
+        message_id = message_id or parent.message_id
+        sender = sender or parent.sender
+        date = date or parent.date
+    return _Meta(message_id, sender, date)
+
+
+_MAX_DEPTH = 10  # forwarded-of-forwarded nesting; deeper is pathological
+
+
+def _part_filename(part: Message) -> str | None:
+    """Decoded attachment name of a leaf part, or None."""
+    # Raw 8-bit (usually GBK) names are mangled by the header parser; read
+    # them from the unparsed header so the bytes can still be recovered.
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        for key, value in part.raw_items():
+            if key.lower() != header or not isinstance(value, str):
+                continue
+            if any("\udc80" <= ch <= "\udcff" for ch in value):
+                m = re.search(rf'(?<![\w*-]){param}\s*=\s*(?:"([^"]*)"|([^;\s]+))', value, re.I)
+                if m:
+                    return _decode_name(m.group(1) or m.group(2))
+    try:
+        raw_name = part.get_filename()
+    except Exception:  # malformed parameters must not stop the extraction
+        return None
+    return _decode_name(raw_name) if raw_name else None
+
+
+def _iter_spreadsheets(part: Message, meta: _Meta, depth: int = 0) -> Iterator[tuple[Message, str, str | None, _Meta]]:
+    """Yield (part, original name, spreadsheet extension, metadata) for spreadsheet leaves."""
+    if depth > _MAX_DEPTH:
+        return
+    ctype = part.get_content_type()
+    if ctype == "multipart/report":
+        # Bounces quote our own outgoing mail, blank template included: not a reply.
+        return
+    if ctype == "message/rfc822" or (part.get_content_maintype() == "message" and part.is_multipart()):
+        for inner in part.get_payload():
+            yield from _iter_spreadsheets(inner, _meta(inner, meta), depth + 1)
+        return
+    if part.is_multipart():
+        for sub in part.get_payload():
+            yield from _iter_spreadsheets(sub, meta, depth + 1)
+        return
+    name = _part_filename(part)
+    if name and name.lower().endswith(".eml"):
+        # Some clients forward mail as an application/octet-stream .eml file.
+        payload = part.get_payload(decode=True)
+        if payload:
+            inner = email.message_from_bytes(payload, policy=email.policy.default)
+            yield from _iter_spreadsheets(inner, _meta(inner, meta), depth + 1)
+        return
+    ext = _spreadsheet_ext(part, name)
+    if ext:
+        yield part, name or "", ext, meta
+
+
+def _write_unique(dest: Path, filename: str, data: bytes) -> Path:
+    stem, ext = os.path.splitext(filename)
+    counter = 0
+    while True:
+        candidate = dest / (filename if counter == 0 else f"{stem}-{counter}{ext}")
+        if os.path.lexists(candidate):
+            counter += 1
+            continue
+        if candidate.resolve().parent != dest:
+            raise ValueError(f"附件文件名不安全，拒绝写入：{filename!r}")
+        try:
+            # "xb" = O_CREAT|O_EXCL: never overwrites, never follows a planted symlink.
+            with open(candidate, "xb") as fh:
+                fh.write(data)
+            return candidate
+        except FileExistsError:
+            counter += 1
+
+
+def _messages(source: Path) -> Iterator[Message]:
+    is_mbox = source.suffix.lower() == ".mbox"
+    if not is_mbox and source.suffix.lower() != ".eml":
+        with open(source, "rb") as fh:
+            is_mbox = fh.read(5) == b"From "
+    if not is_mbox:
+        with open(source, "rb") as fh:
+            yield email.message_from_binary_file(fh, policy=email.policy.default)
+        return
+    if not source.is_file():
+        raise FileNotFoundError(source)
+    box = mailbox.mbox(source, create=False)
+    try:
+        for key in box.iterkeys():
+            # get_bytes + the modern policy: decoded headers and get_filename().
+            yield email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
+    finally:
+        box.close()
+
+
+def extract_attachments(source: str | Path, dest_dir: str | Path) -> list[ExtractedFile]:
+    """Save every spreadsheet attachment of an .eml or every message of an .mbox.
+
+    Forwarded messages (message/rfc822 parts) are searched too.  Files get
+    ``safe_filename`` names inside ``dest_dir`` and never overwrite anything:
+    a name already present gets a ``-1``, ``-2``... suffix.  Delivery-status
+    reports (bounces) are skipped: they quote our own outgoing template.
+    """
+    source = Path(source)
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    dest = dest.resolve()
+    extracted: list[ExtractedFile] = []
+    for msg in _messages(source):
+        for part, original, ext, meta in _iter_spreadsheets(msg, _meta(msg, None)):
+            data = part.get_payload(decode=True) or b""
+            filename = safe_filename(original) if original else "attachment" + ext
+            if not filename.lower().endswith(ext):
+                filename = _truncate(filename, ext)  # typed by MIME type only: give it its extension
+            path = _write_unique(dest, filename, data)
+            extracted.append(ExtractedFile(path, original or filename, meta.message_id, meta.sender, meta.date, source))
+    return extracted
