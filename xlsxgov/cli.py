@@ -53,3 +53,90 @@ def template_command(
 
 def main() -> None:  # pragma: no cover - console script entry
     app()
+
+
+# ---------------------------------------------------------------------------------------------
+# validate / export
+
+STATUS_LABELS = {"valid": "合格", "invalid": "有错误", "unreadable": "无法读取", "missing": "未报送"}
+
+
+@app.command("validate")
+def validate_command(
+    files: list[Path] = typer.Argument(..., help="报送的工作簿（.xlsx .xlsm .xls .ods）"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出（结构见 README）"),
+    feedback: Optional[Path] = typer.Option(None, "--feedback", help="为有问题的文件生成反馈工作簿的目录"),
+    edition: Optional[str] = typer.Option(None, "-e", "--edition", help="应使用的表格版本；不一致时报错"),
+    show_info: bool = typer.Option(False, "--info", help="同时显示提示信息（空白按0处理等）"),
+) -> None:
+    """校验报送的工作簿：勾稽关系、数值格式、封面信息。退出码 0 全部合格，1 有错误，2 有文件无法读取。"""
+    import json
+
+    from .feedback import feedback_path, write_feedback
+    from .validate import validate_paths
+
+    if edition:
+        _load_spec(edition)
+    reports = validate_paths(files, edition=edition)
+    if feedback:
+        feedback.mkdir(parents=True, exist_ok=True)
+        for rep in reports:
+            if rep.submission and any(f.severity != "info" for f in rep.findings):
+                write_feedback(rep.submission, rep.findings, feedback_path(feedback, rep.submission))
+    if as_json:
+        print(json.dumps({"files": [r.as_json() for r in reports]}, ensure_ascii=False, indent=1))
+    else:
+        _print_reports(reports, show_info=show_info)
+    if any(r.status == "unreadable" for r in reports):
+        raise typer.Exit(2)
+    if any(r.status == "invalid" for r in reports):
+        raise typer.Exit(1)
+
+
+def _print_reports(reports, *, show_info: bool) -> None:
+    from rich.table import Table as RichTable
+
+    from .findings import SEVERITY_LABELS
+
+    colours = {"valid": "green", "invalid": "red", "unreadable": "magenta"}
+    detailed = len(reports) <= 5
+    for rep in reports:
+        sub = rep.submission
+        who = f"{sub.agency or '（未填单位名称）'} {sub.year or ''}年 {sub.spec.name}" if sub else ""
+        status = f"[{colours[rep.status]}]{STATUS_LABELS[rep.status]}[/]"
+        line = f"{status} {rep.path}  {who}"
+        if rep.status == "unreadable":
+            line += f"  {rep.reason}"
+        else:
+            line += f"  错误 {rep.errors} 项，警告 {rep.warnings} 项"
+        console.print(line, highlight=False)
+        shown = [f for f in rep.findings if show_info or f.severity != "info"]
+        if detailed and shown:
+            t = RichTable(show_lines=False, header_style="bold")
+            for h in ("级别", "规则", "位置", "说明"):
+                t.add_column(h, overflow="fold")
+            for f in shown:
+                t.add_row(SEVERITY_LABELS[f.severity], f.rule, f.where, f.message)
+            console.print(t)
+    if len(reports) > 1:
+        counts = {s: sum(1 for r in reports if r.status == s) for s in ("valid", "invalid", "unreadable")}
+        console.print(f"共 {len(reports)} 个文件：合格 {counts['valid']}，有错误 {counts['invalid']}，无法读取 {counts['unreadable']}")
+
+
+@app.command("export")
+def export_command(
+    files: list[Path] = typer.Argument(..., help="报送的工作簿、汇总工作簿"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.csv 或 .parquet"),
+) -> None:
+    """把工作簿中的全部数据导出为一张长表（每个单元格一行）。"""
+    from .export import export_facts
+
+    if output.suffix.lower() not in (".csv", ".parquet"):
+        err_console.print(f"[red]错误：[/red]输出文件 {output} 必须以 .csv 或 .parquet 结尾")
+        raise typer.Exit(2)
+    result = export_facts(files, output)
+    for problem in result.unreadable:
+        err_console.print(f"[magenta]无法读取：[/magenta]{problem}")
+    console.print(f"已导出 {result.rows} 行（{result.files} 个文件）到 {output}")
+    if result.unreadable:
+        raise typer.Exit(2)
