@@ -1,0 +1,209 @@
+"""Tests for xlsxgov.filecheck against the hostile corpus in hostile_files.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from python_calamine import CalamineWorkbook
+
+import hostile_files as hf
+
+try:
+    from xlsxgov.filecheck import CODES, FileVerdict, check_file
+except ModuleNotFoundError:  # package not installed and pytest has no pythonpath set: use the checkout
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from xlsxgov.filecheck import CODES, FileVerdict, check_file
+
+
+def _assert_well_formed(v: FileVerdict) -> None:
+    assert isinstance(v, FileVerdict)
+    if v.ok:
+        assert v.format in ("xlsx", "xlsm", "xls", "ods") and v.code is None and v.reason is None
+    else:
+        assert v.format is None and v.code in CODES
+        assert v.reason and "\n" not in v.reason
+    assert all(isinstance(w, str) and w for w in v.warnings)
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("corpus")
+
+
+@pytest.mark.parametrize("make", hf.HOSTILE, ids=lambda f: f.__name__)
+def test_hostile_file_gets_expected_code(make, corpus_dir):
+    path, code = make(corpus_dir)
+    v = check_file(path)
+    _assert_well_formed(v)
+    assert not v.ok
+    assert v.code == code, v.reason
+
+
+@pytest.mark.parametrize("make,fmt", hf.GOOD, ids=lambda x: getattr(x, "__name__", x))
+def test_good_file_is_ok(make, fmt, corpus_dir):
+    path, _ = make(corpus_dir)
+    v = check_file(path)
+    _assert_well_formed(v)
+    assert v.ok, v.reason
+    assert v.format == fmt
+
+
+def test_reason_names_the_extension(corpus_dir):
+    path, _ = hf.html_as_xls(corpus_dir)
+    reason = check_file(path).reason
+    assert "扩展名为 .xls" in reason and "HTML" in reason and ".xlsx" in reason
+
+
+def test_renamed_workbook_is_read_with_a_warning(corpus_dir):
+    path, _ = hf.xlsx_named_xls(corpus_dir)
+    v = check_file(path)
+    assert v.ok and v.format == "xlsx"
+    assert any(".xls" in w for w in v.warnings)
+
+
+def test_macros_are_refused_with_advice(corpus_dir):
+    path, _ = hf.xlsm_with_macros(corpus_dir)
+    v = check_file(path)
+    assert v.code == "macros" and "宏" in v.reason and ".xlsx" in v.reason
+
+
+def test_xlsm_without_macros_warns(corpus_dir):
+    path, _ = hf.xlsm_without_macros(corpus_dir)
+    v = check_file(path)
+    assert v.ok and v.format == "xlsm" and v.warnings
+
+
+def test_zip_bomb_is_never_inflated(corpus_dir, monkeypatch):
+    path, _ = hf.zip_bomb_xlsx(corpus_dir)
+    assert path.stat().st_size < 2**20  # the corpus itself stays small on disk
+    inflated = []
+    real_read = zipfile.ZipExtFile.read
+
+    def counting_read(self, n=-1):
+        data = real_read(self, n)
+        inflated.append(len(data))
+        return data
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counting_read)
+    assert check_file(path).code == "zip_bomb"
+    assert sum(inflated) < 2**20
+
+
+def test_limits_are_parameters(tmp_path):
+    path = hf.good_xlsx(tmp_path / "good.xlsx")
+    assert check_file(path, max_bytes=100).code == "too_large"
+    assert check_file(path, max_entries=3).code == "zip_bomb"
+    assert check_file(path, max_inflated=1000).code == "zip_bomb"
+    assert check_file(path).ok
+
+
+def test_missing_file_does_not_raise(tmp_path):
+    v = check_file(tmp_path / "nope.xlsx")
+    _assert_well_formed(v)
+    assert v.code == "unsupported"
+
+
+def test_cfb_writer_is_real_enough_for_calamine(corpus_dir):
+    # python-calamine must see the helper's OLE2 file as a password-protected workbook.
+    path, _ = hf.encrypted_xlsx(corpus_dir)
+    with pytest.raises(Exception, match="(?i)password"):
+        CalamineWorkbook.from_path(str(path))
+
+
+def test_good_ods_is_readable_by_calamine(tmp_path):
+    path = hf.good_ods(tmp_path / "g.ods")
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    assert rows == [["项目", 12.0]]
+
+
+# --------------------------------------------------------------------------- properties
+
+def _good_xlsx_bytes() -> bytes:
+    with tempfile.TemporaryDirectory() as d:
+        return hf.good_xlsx(Path(d) / "good.xlsx").read_bytes()
+
+
+_GOOD_XLSX = _good_xlsx_bytes()
+_ENCRYPTED = hf.cfb_bytes({"EncryptionInfo": b"\0" * 300, "EncryptedPackage": b"\1" * 9000})
+_PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _check_bytes(data: bytes, name: str = "x.xlsx") -> FileVerdict:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / name
+        p.write_bytes(data)
+        v = check_file(p)
+    _assert_well_formed(v)
+    return v
+
+
+@_PROPS
+@given(st.binary(max_size=4096), st.sampled_from(["x.xlsx", "x.xls", "x", "x.csv"]))
+def test_random_bytes_never_raise(data, name):
+    _check_bytes(data, name)
+
+
+@_PROPS
+@given(st.binary(max_size=2048))
+def test_random_bytes_behind_magic_never_raise(tail):
+    # Push random data into the zip and OLE2 code paths.
+    _check_bytes(b"PK\x03\x04" + tail)
+    _check_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + tail)
+    _check_bytes(_ENCRYPTED[:512] + tail)
+
+
+@_PROPS
+@given(st.integers(min_value=0, max_value=len(_GOOD_XLSX) - 1))
+def test_truncated_xlsx_is_reported_truncated(cut):
+    v = _check_bytes(_GOOD_XLSX[:cut])
+    assert v.code == ("empty" if cut == 0 else "truncated"), v.reason
+
+
+@_PROPS
+@given(st.integers(min_value=1, max_value=len(_ENCRYPTED) - 1))
+def test_truncated_ole_is_reported_truncated(cut):
+    assert _check_bytes(_ENCRYPTED[:cut]).code == "truncated"
+
+
+@_PROPS
+@given(st.lists(st.tuples(st.integers(0, len(_GOOD_XLSX) - 1), st.integers(0, 255)), min_size=1, max_size=8))
+def test_corrupted_xlsx_never_raises(edits):
+    data = bytearray(_GOOD_XLSX)
+    for pos, byte in edits:
+        data[pos] = byte
+    _check_bytes(bytes(data))
+
+
+# --------------------------------------------------------------------------- real .xls via LibreOffice
+
+
+@pytest.mark.office
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not on PATH")
+@pytest.mark.parametrize("fmt", ["xls", "xlsx", "ods"])
+def test_libreoffice_output_is_recognised(fmt, tmp_path):
+    src = hf.good_xlsx(tmp_path / "src.xlsx")
+    out = tmp_path / "out"
+    # A private profile so parallel soffice runs do not fight over the user one.
+    profile = (tmp_path / "lo-profile").as_uri()
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", fmt, "--outdir", str(out), str(src)],
+        check=True, capture_output=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)},
+    )
+    converted = out / f"src.{fmt}"
+    v = check_file(converted)
+    assert v.ok and v.format == fmt, v.reason
+
+    data = converted.read_bytes()
+    half = tmp_path / f"half.{fmt}"
+    half.write_bytes(data[: len(data) // 2])
+    assert check_file(half).code == "truncated"

@@ -1,0 +1,629 @@
+"""Cheap, safe screening of a returned file before any spreadsheet parser sees it.
+
+``check_file`` looks at the *content* (magic bytes, zip directory, compound-file
+directory) and never at the extension alone; the extension is only used to word
+the message so the agency understands what went wrong.  Nothing here inflates a
+whole zip member or expands XML entities: every read is bounded.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser, ParseError
+
+__all__ = ["FileVerdict", "check_file"]
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    ok: bool
+    format: str | None  # "xlsx" | "xlsm" | "xls" | "ods" when ok
+    reason: str | None  # one-line Chinese reason when not ok
+    code: str | None  # machine code, see CODES
+    warnings: tuple[str, ...] = ()  # Chinese notes that do not block reading
+
+
+CODES = (
+    "empty", "not_spreadsheet", "truncated", "encrypted", "html", "csv", "word",
+    "macros", "zip_bomb", "xml_bomb", "too_large", "unsupported",
+)
+
+_RESUBMIT = "请用 Excel 打开后另存为 .xlsx 重新报送"
+
+# Bounds for the few bytes we do read.
+_HEAD = 64 * 1024  # sniffed for text formats
+_XML_CHUNK = 16 * 1024
+_XML_PROLOG_MAX = 256 * 1024  # root element must start before this (real files: <1 KB)
+_XML_FULL_MAX = 2**20  # small parts are read to the end so zipfile checks their CRC
+_XML_CRC_BUDGET = 16 * 2**20  # total bytes read to the end for CRC checks
+_MIN_RATIO_BYTES = 2**20  # ratios of tiny members mean nothing
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+_OOXML_SHEET_CT = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
+)
+_OOXML_MACRO_CT = (
+    "application/vnd.ms-excel.sheet.macroenabled.main+xml",
+    "application/vnd.ms-excel.template.macroenabled.main+xml",
+    "application/vnd.ms-excel.addin.macroenabled.main+xml",
+)
+_OOXML_XLSB_CT = "application/vnd.ms-excel.sheet.binary.macroenabled.main"
+_ODS_MIME = (
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.spreadsheet-template",
+)
+
+# Natural extensions per detected kind: if the file carries one of these we say
+# "这是…", otherwise "扩展名为 .x，但实际是…".
+_NATURAL_EXT = {
+    "html": {".html", ".htm", ".mht", ".mhtml"},
+    "csv": {".csv", ".txt", ".tsv"},
+    "word": {".doc", ".docx", ".docm", ".rtf", ".odt", ".wps"},
+    "pdf": {".pdf"},
+    "zip": {".zip"},
+    "xml": {".xml"},
+    "xlsx": {".xlsx", ".xlsm", ".xltx", ".xltm"},
+    "xls": {".xls", ".xlt", ".et"},
+    "ods": {".ods", ".ots"},
+    "xlsb": {".xlsb"},
+    "ppt": {".ppt", ".pptx", ".dps"},
+    "img": {".png", ".jpg", ".jpeg", ".gif"},
+    "rar": {".rar"},
+    "7z": {".7z"},
+    "gz": {".gz", ".tgz"},
+    "txt": {".txt"},
+}
+
+
+class _Verdict(Exception):
+    """Raised deep inside a check to return a verdict early."""
+
+    def __init__(self, verdict: FileVerdict):
+        self.verdict = verdict
+
+
+def _bad(code: str, reason: str) -> FileVerdict:
+    return FileVerdict(ok=False, format=None, reason=reason, code=code)
+
+
+def _is(ext: str, kind: str, what: str) -> str:
+    if ext and ext not in _NATURAL_EXT.get(kind, ()):
+        return f"扩展名为 {ext}，但实际是{what}"
+    return f"这是{what}"
+
+
+def _good(fmt: str, ext: str, warnings: list[str]) -> FileVerdict:
+    natural = {"xlsx": {".xlsx", ".xltx"}, "xlsm": {".xlsm", ".xltm"}}.get(fmt, _NATURAL_EXT.get(fmt, set()))
+    if ext not in natural:
+        shown = ext or "（无扩展名）"
+        warnings.insert(0, f"扩展名为 {shown}，但实际是 .{fmt} 格式，已按实际格式读取")
+    return FileVerdict(ok=True, format=fmt, reason=None, code=None, warnings=tuple(warnings))
+
+
+def check_file(
+    path: str | os.PathLike,
+    *,
+    max_bytes: int = 50 * 2**20,
+    max_entries: int = 2000,
+    max_inflated: int = 200 * 2**20,
+    max_ratio: int = 200,
+) -> FileVerdict:
+    """Screen ``path``; never raises (an internal error becomes code "unsupported")."""
+    try:
+        return _check(Path(path), max_bytes, max_entries, max_inflated, max_ratio)
+    except _Verdict as v:
+        return v.verdict
+    except OSError as exc:
+        return _bad("unsupported", f"无法读取文件（{exc.__class__.__name__}），请确认文件存在且未被占用后重新报送")
+    except Exception as exc:  # a bug or an input we did not foresee: never crash the caller
+        return _bad("unsupported", f"文件格式无法识别（{exc.__class__.__name__}），{_RESUBMIT}")
+
+
+def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_ratio: int) -> FileVerdict:
+    ext = path.suffix.lower()
+    size = path.stat().st_size
+    if size == 0:
+        return _bad("empty", "文件是空的（0 字节），请重新导出后报送")
+    if size > max_bytes:
+        return _bad(
+            "too_large",
+            f"文件过大（{size / 2**20:.1f} MB，上限 {max_bytes / 2**20:.0f} MB），请删除无关工作表、图片后重新报送",
+        )
+    with open(path, "rb") as fh:
+        head = fh.read(_HEAD)
+
+    if head.startswith(_ZIP_MAGIC):
+        return _check_zip(path, ext, size, max_entries, max_inflated, max_ratio)
+    if head.startswith(_OLE_MAGIC):
+        return _check_ole(path, ext, size)
+    if len(head) < 8 and any(m.startswith(head) for m in (_ZIP_MAGIC, _OLE_MAGIC)):
+        return _bad("truncated", f"文件不完整（只有 {len(head)} 字节），可能上传或下载中断，请重新报送")
+    return _check_other(head, ext, size)
+
+
+# --------------------------------------------------------------------------- zip
+
+
+def _check_zip(path: Path, ext: str, size: int, max_entries: int, max_inflated: int, max_ratio: int) -> FileVerdict:
+    truncated = _bad("truncated", f"文件已损坏或不完整（压缩结构错误），可能上传或下载中断，{_RESUBMIT}")
+    # Look at the end-of-central-directory record first: zipfile would build a
+    # ZipInfo object for every entry, so a directory of a million entries costs
+    # real memory before we could count them.
+    declared = _eocd_counts(path, size)
+    if declared is not None:
+        n_entries, cd_size = declared
+        if n_entries > max_entries:
+            return _bad("zip_bomb", f"文件疑似“压缩炸弹”（包含 {n_entries} 个内部文件，超过上限 {max_entries}），已拒绝读取，{_RESUBMIT}")
+        if cd_size > max_entries * 1024:
+            return _bad("zip_bomb", f"文件疑似“压缩炸弹”（压缩目录异常庞大），已拒绝读取，{_RESUBMIT}")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, struct.error, OSError):
+        return truncated  # includes garbage "version needed" fields in a damaged directory
+    with zf:
+        infos = zf.infolist()
+        bomb = _zip_bomb(infos, size, max_entries, max_inflated, max_ratio)
+        if bomb:
+            return _bad("zip_bomb", f"文件疑似“压缩炸弹”（{bomb}），已拒绝读取，{_RESUBMIT}")
+        names = [i.filename.lower().lstrip("/") for i in infos]
+        if len(set(names)) != len(names):
+            # Readers disagree on which duplicate wins; a check on one proves nothing about the other.
+            return _bad("unsupported", f"文件内部结构异常（存在重名的内部文件），{_RESUBMIT}")
+        for info in infos:
+            # Member data must lie inside the file; otherwise the file was cut.
+            if info.header_offset + 30 + info.compress_size > size:
+                return truncated
+            if info.flag_bits & 0x1:
+                return _bad("encrypted", "文件内容已加密，请去掉密码后重新报送")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                return _bad("unsupported", f"文件使用了非标准的压缩方式，{_RESUBMIT}")
+        try:
+            return _classify_zip(zf, infos, ext)
+        except _Verdict:
+            raise
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, struct.error, ValueError, OSError):
+            # CRC mismatch, broken deflate stream, bad local header: damaged file.
+            return truncated
+        except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
+            if "encrypted" not in str(exc):
+                raise
+            return _bad("encrypted", "文件内容已加密，请去掉密码后重新报送")
+
+
+def _eocd_counts(path: Path, size: int) -> tuple[int, int] | None:
+    """(declared entry count, central directory size) from the EOCD record, or None."""
+    with open(path, "rb") as fh:
+        start = max(0, size - (22 + 65535))  # EOCD plus the longest possible comment
+        fh.seek(start)
+        tail = fh.read()
+        i = tail.rfind(b"PK\x05\x06")
+        if i < 0 or i + 22 > len(tail):
+            return None  # zipfile will report the damage
+        n_entries, cd_size = struct.unpack_from("<HI", tail, i + 10)
+        if n_entries == 0xFFFF or cd_size == 0xFFFFFFFF:
+            # ZIP64: the locator just before the EOCD points at the ZIP64 record.
+            if i < 20 or tail[i - 20:i - 16] != b"PK\x06\x07":
+                return None
+            (off64,) = struct.unpack_from("<Q", tail, i - 20 + 8)
+            if off64 + 56 > size:
+                return None
+            fh.seek(off64)
+            rec = fh.read(56)
+            if rec[:4] != b"PK\x06\x06":
+                return None
+            n_entries, cd_size = struct.unpack_from("<QQ", rec, 32)
+        return n_entries, cd_size
+
+
+def _zip_bomb(infos: list[zipfile.ZipInfo], size: int, max_entries: int, max_inflated: int, max_ratio: int) -> str | None:
+    if len(infos) > max_entries:
+        return f"包含 {len(infos)} 个内部文件，超过上限 {max_entries}"
+    total = sum(i.file_size for i in infos)
+    if total > max_inflated:
+        return f"解压后将达 {total / 2**20:.0f} MB，超过上限 {max_inflated / 2**20:.0f} MB"
+    packed = sum(i.compress_size for i in infos)
+    if packed > size:  # members overlap each other: a classic bomb construction
+        return "内部文件相互重叠"
+    for i in infos:
+        if i.file_size > _MIN_RATIO_BYTES and i.file_size > max_ratio * max(i.compress_size, 1):
+            return f"内部文件 {i.filename} 压缩比超过 {max_ratio}:1"
+    if total > _MIN_RATIO_BYTES and total > max_ratio * max(packed, 1):
+        return f"整体压缩比超过 {max_ratio}:1"
+    return None
+
+
+def _classify_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ext: str) -> FileVerdict:
+    by_name = {i.filename.lower().lstrip("/"): i for i in infos}
+    mime = ""
+    if "mimetype" in by_name:
+        mime = _read_small(zf, by_name["mimetype"], 200).decode("ascii", "replace").strip()
+
+    # A password-protected ODS keeps a plain manifest but encrypts content.xml.
+    if mime in _ODS_MIME and "meta-inf/manifest.xml" in by_name:
+        manifest = _read_small(zf, by_name["meta-inf/manifest.xml"], _XML_FULL_MAX)
+        if b"encryption-data" in manifest:
+            raise _Verdict(_bad("encrypted", "文件已加密（设置了打开密码），请去掉密码后重新报送"))
+
+    # Every XML part a reader may parse is checked for DTDs; this is where a
+    # billion-laughs or external entity would hide.  Reads are bounded.
+    strict = {"[content_types].xml", "xl/workbook.xml"} | ({"content.xml"} if mime in _ODS_MIME else set())
+    budget = [_XML_CRC_BUDGET]
+    # Parts are found through relationships, not names, so any member may be
+    # parsed as XML: members not named *.xml are sniffed and scanned if XML-like.
+    for name, info in by_name.items():
+        if not info.filename.endswith("/"):  # ZipInfo.is_dir() fails on an empty name
+            named_xml = name.endswith((".xml", ".rels", ".vml"))
+            _scan_xml(zf, info, strict=name in strict, budget=budget, sniff=not named_xml)
+
+    if mime:
+        if mime in _ODS_MIME:
+            if "content.xml" not in by_name:
+                raise _Verdict(_bad("truncated", f"电子表格文件不完整（缺少 content.xml），{_RESUBMIT}"))
+            return _good("ods", ext, [])
+        if mime.startswith("application/vnd.oasis.opendocument.text"):
+            return _bad("word", f"{_is(ext, 'word', ' Word/WPS 文字文档（.odt）')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送")
+        if mime.startswith("application/vnd.oasis.opendocument"):
+            return _bad("not_spreadsheet", f"{_is(ext, 'other', '其他类型的 OpenDocument 文件')}，不是电子表格，{_RESUBMIT}")
+
+    content_types = _content_types(zf, by_name.get("[content_types].xml"))
+    if "xl/workbook.bin" in by_name or _OOXML_XLSB_CT in content_types:
+        return _bad("unsupported", f"{_is(ext, 'xlsb', '二进制工作簿（.xlsb）')}，暂不支持，{_RESUBMIT}")
+
+    is_macro_ct = any(ct in content_types for ct in _OOXML_MACRO_CT)
+    is_sheet = "xl/workbook.xml" in by_name or is_macro_ct or any(ct in content_types for ct in _OOXML_SHEET_CT)
+    if is_sheet:
+        if "[content_types].xml" not in by_name or "xl/workbook.xml" not in by_name:
+            return _bad("truncated", f"Excel 文件结构不完整（缺少必要的内部文件），可能已损坏，{_RESUBMIT}")
+        # Product decision: a workbook carrying macros is refused outright.
+        has_vba = any(n.endswith("vbaproject.bin") for n in by_name)
+        has_xlm = any(n.startswith("xl/macrosheets/") for n in by_name)
+        if has_vba or has_xlm:
+            kind = " VBA 宏" if has_vba else " Excel 4.0 宏表"
+            return _bad("macros", f"文件包含{kind}，出于安全原因不予读取，请在 Excel 中另存为不含宏的 .xlsx 工作簿后重新报送")
+        if is_macro_ct:
+            return _good("xlsm", ext, ["文件为启用宏的工作簿格式（.xlsm），但未包含宏，可正常读取"])
+        return _good("xlsx", ext, [])
+
+    if "word/document.xml" in by_name or any("wordprocessingml" in ct for ct in content_types):
+        return _bad("word", f"{_is(ext, 'word', ' Word 文档')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送")
+    if "ppt/presentation.xml" in by_name:
+        return _bad("not_spreadsheet", f"{_is(ext, 'ppt', ' PowerPoint 演示文稿')}，不是 Excel 工作簿，{_RESUBMIT}")
+    if any(n.endswith((".xlsx", ".xls", ".xlsm", ".ods", ".et")) for n in by_name):
+        return _bad("not_spreadsheet", f"{_is(ext, 'zip', ' ZIP 压缩包')}，请解压后单独报送其中的工作簿文件")
+    return _bad("not_spreadsheet", f"{_is(ext, 'zip', ' ZIP 压缩包')}，不是 Excel 工作簿，{_RESUBMIT}")
+
+
+def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    with zf.open(info) as fh:
+        return fh.read(limit)
+
+
+class _RootSeen(Exception):
+    pass
+
+
+class _StopAtRoot:
+    """Parser target: a DTD can only precede the root element, so stop there."""
+
+    def start(self, tag, attrib):
+        raise _RootSeen
+
+    def end(self, tag):
+        pass
+
+    def data(self, data):
+        pass
+
+    def close(self):
+        return None
+
+
+def _looks_like_xml(chunk: bytes) -> bool:
+    if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    return chunk.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n").startswith(b"<")
+
+
+def _scan_xml(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, strict: bool, budget: list[int], sniff: bool) -> None:
+    """Raise _Verdict(xml_bomb) on any DTD/entity; for strict parts also on a broken prolog.
+
+    Small parts are read to the end (bounded by their declared size, which the
+    zip-bomb check already capped) so that zipfile verifies their CRC.
+    """
+    parser = DefusedXMLParser(target=_StopAtRoot(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    seen_root = False
+    read = 0
+    read_all = False
+    with zf.open(info) as fh:
+        while True:
+            chunk = fh.read(_XML_CHUNK)
+            if not chunk:
+                break
+            if read == 0:
+                if sniff and not _looks_like_xml(chunk):
+                    return  # images, vbaProject.bin, printer settings...
+                read_all = info.file_size <= min(_XML_FULL_MAX, budget[0])
+                if read_all:
+                    budget[0] -= info.file_size
+            read += len(chunk)
+            if not seen_root:
+                try:
+                    parser.feed(chunk)
+                except _RootSeen:
+                    seen_root = True
+                except DefusedXmlException:
+                    raise _Verdict(_bad(
+                        "xml_bomb",
+                        f"文件内部 XML（{info.filename}）含有 DTD/实体声明（疑似“XML 炸弹”或外部实体攻击），已拒绝读取，{_RESUBMIT}",
+                    )) from None
+                except (ParseError, ValueError, LookupError):
+                    if strict:
+                        raise _Verdict(_bad("truncated", f"文件内部结构已损坏（{info.filename} 无法解析），{_RESUBMIT}")) from None
+                    return  # readers may ignore this part; a DTD would have been seen first
+            if not seen_root and read > _XML_PROLOG_MAX:
+                raise _Verdict(_bad("xml_bomb", f"文件内部 XML（{info.filename}）开头结构异常，已拒绝读取，{_RESUBMIT}"))
+            if seen_root and not read_all:
+                return
+    if not seen_root and strict:
+        raise _Verdict(_bad("truncated", f"文件内部结构已损坏（{info.filename} 为空或不完整），{_RESUBMIT}"))
+
+
+def _content_types(zf: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> set[str]:
+    """Lower-cased ContentType values of [Content_Types].xml (already DTD-screened)."""
+    if info is None or info.file_size > 4 * _XML_FULL_MAX:
+        return set()
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        root = fromstring(_read_small(zf, info, 4 * _XML_FULL_MAX), forbid_dtd=True)
+    except (ParseError, DefusedXmlException, ValueError):
+        return set()
+    return {el.get("ContentType", "").strip().lower() for el in root.iter() if el.get("ContentType")}
+
+
+# --------------------------------------------------------------------------- OLE2
+
+
+_FREESECT = 0xFFFFFFFF
+_ENDOFCHAIN = 0xFFFFFFFE
+_MAXREGSECT = 0xFFFFFFFA
+
+
+class _Truncated(Exception):
+    pass
+
+
+class _Cfb:
+    """Minimal reader of a compound file: header, FAT, directory, bounded stream reads."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        if len(data) < 512:
+            raise _Truncated
+        (self.major,) = struct.unpack_from("<H", data, 0x1A)
+        shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+        if (self.major, shift) not in ((3, 9), (4, 12)) or mini_shift != 6:
+            raise ValueError("bad CFB header")
+        self.ssize = 1 << shift
+        if len(data) < self.ssize:
+            raise _Truncated
+        n_fat, self.dir_start = struct.unpack_from("<II", data, 0x2C)
+        self.mini_cutoff, self.minifat_start, _, difat_start, n_difat = struct.unpack_from("<IIIII", data, 0x38)
+        self.n_sectors = (len(data) - self.ssize) // self.ssize  # complete sectors only
+
+        fat_sectors = list(struct.unpack_from("<109I", data, 0x4C))
+        per = self.ssize // 4
+        sect, seen = difat_start, set()
+        for _ in range(n_difat):
+            if sect >= _MAXREGSECT or sect in seen:
+                break
+            seen.add(sect)
+            vals = struct.unpack_from(f"<{per}I", self._sector(sect))
+            fat_sectors.extend(vals[:-1])
+            sect = vals[-1]
+        fat_sectors = [s for s in fat_sectors if s < _MAXREGSECT][:n_fat]
+        if len(fat_sectors) < n_fat:
+            raise ValueError("short DIFAT")
+        fat = bytearray()
+        for s in fat_sectors:
+            fat += self._sector(s)
+        self.fat = struct.unpack(f"<{len(fat) // 4}I", fat)
+        # Every sector the FAT marks as used must be present in the file.
+        last_used = max((i for i, v in enumerate(self.fat) if v != _FREESECT), default=-1)
+        if last_used >= self.n_sectors:
+            raise _Truncated
+
+    def _sector(self, n: int) -> bytes:
+        if n >= self.n_sectors:
+            raise _Truncated
+        off = (n + 1) * self.ssize
+        return self.data[off:off + self.ssize]
+
+    def _chain(self, start: int, limit_bytes: int):
+        sect, seen, got = start, set(), 0
+        while sect < _MAXREGSECT and got < limit_bytes:
+            if sect in seen or sect >= len(self.fat):
+                raise ValueError("bad FAT chain")
+            seen.add(sect)
+            yield self._sector(sect)
+            got += self.ssize
+            sect = self.fat[sect]
+
+    def entries(self) -> list[tuple[str, int, int, int, int, int, int]]:
+        """(name, type, left, right, child, start, size) for every directory entry."""
+        raw = b"".join(self._chain(self.dir_start, 1 << 62))
+        out = []
+        for off in range(0, len(raw) - 127, 128):
+            nlen, etype, left, right, child = struct.unpack_from("<HBxIII", raw, off + 0x40)
+            start, size = struct.unpack_from("<IQ", raw, off + 0x74)
+            if self.major == 3:
+                size &= 0xFFFFFFFF  # high dword is undefined in version 3
+            name = raw[off:off + max(0, min(nlen, 64) - 2)].decode("utf-16-le", "replace")
+            out.append((name, etype, left, right, child, start, size))
+        return out
+
+    def root_children(self) -> dict[str, tuple]:
+        """Entries directly under the root storage (walk the sibling tree)."""
+        ents = self.entries()
+        if not ents or ents[0][1] != 5:
+            raise ValueError("no root entry")
+        found, stack, seen = {}, [ents[0][4]], set()
+        while stack:
+            i = stack.pop()
+            if i >= len(ents) or i in seen:  # NOSTREAM or loop
+                continue
+            seen.add(i)
+            e = ents[i]
+            found[e[0]] = e
+            stack += [e[2], e[3]]
+        self.root = ents[0]
+        return found
+
+    def read_stream(self, entry: tuple, limit: int) -> bytes:
+        start, size = entry[5], entry[6]
+        want = min(size, limit)
+        if size >= self.mini_cutoff:
+            return b"".join(self._chain(start, want))[:want]
+        # Small stream: lives in the mini stream (inside the root entry's chain).
+        mini = b"".join(self._chain(self.root[5], self.root[6]))
+        minifat_raw = b"".join(self._chain(self.minifat_start, 1 << 62)) if self.minifat_start < _MAXREGSECT else b""
+        minifat = struct.unpack(f"<{len(minifat_raw) // 4}I", minifat_raw)
+        out, sect, seen = bytearray(), start, set()
+        while sect < _MAXREGSECT and len(out) < want:
+            if sect in seen or sect >= len(minifat):
+                raise ValueError("bad mini FAT chain")
+            seen.add(sect)
+            out += mini[sect * 64:(sect + 1) * 64]
+            sect = minifat[sect]
+        return bytes(out[:want])
+
+
+def _biff_has_filepass(stream: bytes) -> bool:
+    """FILEPASS (0x002F) sits in the globals substream, before its EOF record."""
+    pos = 0
+    for _ in range(500):
+        if pos + 4 > len(stream):
+            return False
+        rtype, rlen = struct.unpack_from("<HH", stream, pos)
+        if rtype == 0x002F:
+            return True
+        if rtype == 0x000A:  # EOF of the globals substream
+            return False
+        pos += 4 + rlen
+    return False
+
+
+def _check_ole(path: Path, ext: str, size: int) -> FileVerdict:
+    truncated = _bad("truncated", f"文件已损坏或不完整（复合文档结构缺失），可能上传或下载中断，{_RESUBMIT}")
+    data = path.read_bytes()  # bounded by max_bytes
+    try:
+        cfb = _Cfb(data)
+        streams = cfb.root_children()
+    except _Truncated:
+        return truncated
+    except (ValueError, struct.error, IndexError):
+        return _bad("truncated", f"文件已损坏（复合文档结构错误），{_RESUBMIT}")
+
+    if "EncryptionInfo" in streams or "EncryptedPackage" in streams:
+        return _bad("encrypted", "文件已加密（设置了打开密码），请去掉密码后重新报送")
+    book = streams.get("Workbook") or streams.get("Book")
+    if book is not None and book[1] == 2:
+        try:
+            if _biff_has_filepass(cfb.read_stream(book, 64 * 1024)):
+                return _bad("encrypted", "文件已加密（设置了打开密码），请去掉密码后重新报送")
+        except _Truncated:
+            return truncated
+        except (ValueError, struct.error, IndexError):
+            return _bad("truncated", f"文件已损坏（工作簿数据无法读取），{_RESUBMIT}")
+        return _good("xls", ext, [])
+    if "WordDocument" in streams:
+        return _bad("word", f"{_is(ext, 'word', ' Word 文档（.doc）')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送")
+    if "PowerPoint Document" in streams:
+        return _bad("not_spreadsheet", f"{_is(ext, 'ppt', ' PowerPoint 演示文稿')}，不是 Excel 工作簿，{_RESUBMIT}")
+    return _bad("not_spreadsheet", f"{_is(ext, 'ole', '其他类型的 Office 复合文档')}，不是 Excel 工作簿，{_RESUBMIT}")
+
+
+# --------------------------------------------------------------------------- text & others
+
+_OTHER_MAGIC = (
+    (b"%PDF", "pdf", " PDF 文件", "不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送 PDF 或扫描件"),
+    (b"\x89PNG", "img", "图片", "不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送截图或照片"),
+    (b"\xff\xd8\xff", "img", "图片", "不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送截图或照片"),
+    (b"GIF8", "img", "图片", "不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送截图或照片"),
+    (b"Rar!\x1a\x07", "rar", " RAR 压缩包", "请解压后单独报送其中的 .xlsx 文件"),
+    (b"7z\xbc\xaf\x27\x1c", "7z", " 7z 压缩包", "请解压后单独报送其中的 .xlsx 文件"),
+    (b"\x1f\x8b", "gz", " gzip 压缩文件", "请解压后单独报送其中的 .xlsx 文件"),
+)
+
+
+def _decode_text(head: bytes, complete: bool) -> str | None:
+    """Decode as UTF-8 / UTF-16 (BOM) / GB18030; None if it is not text."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ["utf-16"]
+    else:
+        candidates = ["utf-8-sig", "gb18030"]
+    for enc in candidates:
+        text = None
+        # The head may end mid-character; retry with a few bytes dropped.
+        for cut in range(1 if complete else 4):
+            try:
+                text = head[:len(head) - cut].decode(enc)
+                break
+            except UnicodeDecodeError:
+                pass
+        if text is None:
+            continue
+        bad = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n\f")
+        if "\x00" in text or bad > len(text) // 100:
+            return None
+        return text
+    return None
+
+
+def _looks_like_csv(text: str) -> bool:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return False
+    with_delim = sum(1 for ln in lines if any(d in ln for d in (",", "\t", ";")))
+    return with_delim >= max(1, 0.6 * len(lines))
+
+
+def _check_other(head: bytes, ext: str, size: int) -> FileVerdict:
+    for magic, kind, what, todo in _OTHER_MAGIC:
+        if head.startswith(magic):
+            return _bad("not_spreadsheet", f"{_is(ext, kind, what)}，{todo}")
+    if head.startswith(b"{\\rtf"):
+        return _bad("word", f"{_is(ext, 'word', ' RTF 文字文档')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送")
+
+    # HTML markers are ASCII: look at raw bytes first so an odd encoding cannot hide them.
+    raw = head.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n").lower()
+    if raw.startswith((b"<!doctype html", b"<html", b"<table")) or b"<table" in raw[:4096]:
+        return _bad("html", f"{_is(ext, 'html', ' HTML 网页文件')}，不是 Excel 工作簿，{_RESUBMIT}")
+
+    text = _decode_text(head, complete=size <= len(head))
+    if text is None:
+        return _bad("not_spreadsheet", f"{_is(ext, 'bin', '无法识别的文件格式')}，不是 Excel 工作簿，{_RESUBMIT}")
+    low = text.lstrip("\ufeff \t\r\n").lower()
+    first4k = low[:4096]
+    if low.startswith(("<!doctype html", "<html", "<table")) or "<table" in first4k:
+        return _bad("html", f"{_is(ext, 'html', ' HTML 网页文件')}，不是 Excel 工作簿，{_RESUBMIT}")
+    if low.startswith("mime-version:") or ("mime-version:" in first4k and "multipart/related" in first4k):
+        return _bad("html", f"{_is(ext, 'html', '单个文件网页（.mht）')}，不是 Excel 工作簿，{_RESUBMIT}")
+    if low.startswith("<?xml") or low.startswith("<workbook"):
+        if 'progid="excel.sheet"' in first4k or "urn:schemas-microsoft-com:office:spreadsheet" in first4k:
+            return _bad("unsupported", f"{_is(ext, 'xml', ' Excel 2003 XML 表格')}，暂不支持，{_RESUBMIT}")
+        return _bad("not_spreadsheet", f"{_is(ext, 'xml', ' XML 文件')}，不是 Excel 工作簿，{_RESUBMIT}")
+    if _looks_like_csv(text):
+        return _bad("csv", f"{_is(ext, 'csv', ' CSV/文本文件')}，不是 Excel 工作簿，请用 Excel 打开后另存为 .xlsx（不要直接改扩展名）重新报送")
+    return _bad("not_spreadsheet", f"{_is(ext, 'txt', '纯文本文件')}，不是 Excel 工作簿，{_RESUBMIT}")
