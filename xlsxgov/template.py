@@ -221,6 +221,8 @@ def _write_cover(wb, st: Styles, spec: Spec, meta: Meta, password: str | None) -
         ws.set_row(r + i, 30 if len(line) > 40 else 18)
     _protect(ws, password)
     ws.set_paper(9)
+    ws.fit_to_pages(1, 1)
+    ws.center_horizontally()
     ws.activate()
     return cells
 
