@@ -140,3 +140,27 @@ def export_command(
     console.print(f"已导出 {result.rows} 行（{result.files} 个文件）到 {output}")
     if result.unreadable:
         raise typer.Exit(2)
+
+
+@app.command("render")
+def render_command(
+    file: Path = typer.Argument(..., help="报送的工作簿或汇总工作簿"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出的 .html 或 .md 文件"),
+    fmt: str = typer.Option("html", "--format", help="html（默认）或 md"),
+) -> None:
+    """把工作簿中的三张法定表格输出为可直接发布的网页表格（HTML）或 Markdown。"""
+    from .reader import Unreadable, read_workbook
+    from .render import render_tables
+
+    if fmt not in ("html", "md"):
+        err_console.print("[red]错误：[/red]--format 只能是 html 或 md")
+        raise typer.Exit(2)
+    try:
+        sub = read_workbook(file)
+    except Unreadable as exc:
+        err_console.print(f"[red]无法读取 {file}：[/red]{exc.reason}")
+        raise typer.Exit(2) from None
+    title = f"{sub.agency}{sub.year or ''}年政府信息公开工作年度报告" if sub.agency else None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_tables(sub.spec, sub.values, fmt=fmt, title=title), encoding="utf-8")
+    console.print(f"已输出：{output}")
