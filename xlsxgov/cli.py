@@ -142,6 +142,28 @@ def export_command(
         raise typer.Exit(2)
 
 
+@app.command("demo")
+def demo_command(
+    directory: Path = typer.Argument(Path("demo"), help="演示用的新目录（已存在则清空重建）"),
+    agencies: int = typer.Option(50, "--agencies", help="模拟单位数量（最多50）"),
+) -> None:
+    """演示完整流程：名单 → 下发模板 → 单位填报（含几份常见错误和一份 .xls）→ 校验与反馈 → 汇总 → 网页表格。"""
+    from .demo import run_demo
+
+    result = run_demo(directory, n=min(max(agencies, 1), 50))
+    counts = {s: sum(1 for r in result.reports if r.status == s) for s in ("valid", "invalid", "unreadable")}
+    console.print(f"名单：{result.roster}（{len(result.templates)} 个单位）")
+    console.print(f"模板：{result.templates[0].parent}（{len(result.templates)} 份）")
+    console.print(f"收回：{len(result.replies)} 份（合格 {counts['valid']}，有错误 {counts['invalid']}，无法读取 {counts['unreadable']}），未报送 {len(result.templates) - len(result.replies)} 个单位")
+    for rep in result.reports:
+        if rep.status != "valid":
+            first = next((f for f in rep.findings if f.severity == "error"), None)
+            console.print(f"  {STATUS_LABELS[rep.status]}：{rep.path.name}  {first.message if first else rep.reason}", highlight=False)
+    console.print(f"反馈工作簿：{result.directory / 'feedback'}")
+    console.print(f"汇总工作簿：{result.consolidated}")
+    console.print(f"网页表格：{result.html}")
+
+
 @app.command("render")
 def render_command(
     file: Path = typer.Argument(..., help="报送的工作簿或汇总工作簿"),
@@ -164,3 +186,36 @@ def render_command(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render_tables(sub.spec, sub.values, fmt=fmt, title=title), encoding="utf-8")
     console.print(f"已输出：{output}")
+
+
+# ---------------------------------------------------------------------------------------------
+# consolidate
+
+
+@app.command("consolidate")
+def consolidate_command(
+    files: list[Path] = typer.Argument(..., help="各单位报送的工作簿，或下级的汇总工作簿"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出的汇总工作簿（.xlsx）"),
+    region: str = typer.Option("", "--region", help="汇总地区名称，例如 某某区"),
+    include_invalid: bool = typer.Option(False, "--include-invalid", help="有错误的文件也计入汇总（默认不计入）"),
+    year: Optional[int] = typer.Option(None, "--year", help="汇总年度；其他年度的文件不计入"),
+) -> None:
+    """汇总多个单位的报表为一个地区汇总工作簿（可再向上一级汇总）。"""
+    from .consolidate import ConsolidationError, consolidate_files
+
+    if output.suffix.lower() != ".xlsx":
+        err_console.print(f"[red]错误：[/red]输出文件 {output} 必须以 .xlsx 结尾")
+        raise typer.Exit(2)
+    try:
+        result = consolidate_files(files, output, region=region, include_invalid=include_invalid, year=year)
+    except ConsolidationError as exc:
+        err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"已汇总 {len(result.included)} 份报表（共 {result.consolidates} 个单位），{result.spec.name}，{result.year or ''}年度", highlight=False)
+    if result.left_out:
+        console.print(f"未汇总 {len(result.left_out)} 个文件：", highlight=False)
+        for x in result.left_out:
+            console.print(f"  [magenta]{x.name}[/magenta]：{x.reason}", highlight=False)
+    for w in result.warnings:
+        console.print(f"[yellow]注意：[/yellow]{w}", highlight=False)
+    console.print(f"汇总工作簿：{result.path}", highlight=False)
