@@ -219,3 +219,7 @@ def consolidate_command(
     for w in result.warnings:
         console.print(f"[yellow]注意：[/yellow]{w}", highlight=False)
     console.print(f"汇总工作簿：{result.path}", highlight=False)
+
+from .campaign.commands import campaign_app  # noqa: E402
+
+app.add_typer(campaign_app, name="campaign")

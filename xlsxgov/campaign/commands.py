@@ -1,0 +1,166 @@
+"""``xlsxgov campaign …``: a thin Typer layer over campaign.core, every command one call."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import core
+from .roster import RosterError
+
+campaign_app = typer.Typer(help="报送任务：名单、下发模板、发送、收取、进度", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+OUTCOME_LABELS = {
+    "valid": "合格",
+    "invalid": "有错误",
+    "unreadable": "无法读取",
+    "unknown": "单位不明",
+    "duplicate": "重复文件（已跳过）",
+}
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[red]错误：[/red]{message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@campaign_app.command("init")
+def init_command(
+    directory: Path = typer.Argument(..., help="报送任务目录（将新建）"),
+    year: int = typer.Option(..., "--year", help="报告年度，例如 2024"),
+    roster_file: Path = typer.Option(..., "--roster", help="单位名册（.xlsx / .xls / .ods / .csv）"),
+    edition: str = typer.Option("gov2021", "-e", "--edition", help="表格版本（默认 gov2021）"),
+    region: str = typer.Option("", "--region", help="本次报送的地区名称"),
+) -> None:
+    """新建报送任务：读取并校验名册，建立台账和目录。"""
+    from .. import spec as spec_mod
+
+    try:
+        agencies = core.init_campaign(directory, year=year, roster_path=roster_file, edition=edition, region=region)
+    except RosterError as exc:
+        err_console.print(exc.report(), highlight=False)
+        raise typer.Exit(2) from None
+    except (core.CampaignError, spec_mod.SpecError) as exc:
+        _fail(str(exc))
+    console.print(f"已新建报送任务：{directory}（{year}年度，{len(agencies)} 个单位）", highlight=False)
+
+
+@campaign_app.command("issue")
+def issue_command(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    sender: str = typer.Option(core.DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
+) -> None:
+    """为每个单位生成预填单位信息的模板和待发送邮件（outbox/）。"""
+    try:
+        result = core.issue_templates(directory, sender=sender)
+    except (core.CampaignError, ValueError) as exc:
+        _fail(str(exc))
+    n = len(result.templates)
+    console.print(f"已生成 {n} 份模板和 {len(result.emls)} 封邮件，保存在 {Path(directory) / 'outbox'}（用时 {result.seconds:.1f} 秒）", highlight=False)
+
+
+@campaign_app.command("send")
+def send_command(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    smtp: str = typer.Option(..., "--smtp", help="SMTP 服务器，格式 主机:端口"),
+    starttls: bool = typer.Option(False, "--starttls", help="使用 STARTTLS 加密（通常为 587 端口）"),
+    use_ssl: bool = typer.Option(False, "--ssl", help="使用 SSL 加密（通常为 465 端口）"),
+    user: Optional[str] = typer.Option(None, "--user", help="SMTP 登录用户名"),
+    password_env: Optional[str] = typer.Option(None, "--password-env", help="保存 SMTP 密码的环境变量名"),
+    sender: str = typer.Option(..., "--from", help="发件人地址（SMTP 信封发件人）"),
+) -> None:
+    """发送 outbox/ 中尚未发送的邮件；已发送的不会重复发送。"""
+    if starttls and use_ssl:
+        _fail("--starttls 和 --ssl 只能选一个")
+    host, _, port_text = smtp.rpartition(":")
+    if not host or not port_text.isdigit():
+        _fail(f"--smtp 应为“主机:端口”，例如 smtp.example.gov.cn:587，而不是“{smtp}”")
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        if password is None:
+            _fail(f"环境变量 {password_env} 未设置")
+    try:
+        summary = core.send_outbox(
+            directory, host=host, port=int(port_text), security="ssl" if use_ssl else "starttls" if starttls else "none",
+            user=user, password=password, sender=sender,
+        )
+    except core.CampaignError as exc:
+        _fail(str(exc))
+    console.print(f"本次发送成功 {len(summary.sent)} 封，失败 {len(summary.failed)} 封，此前已发送 {summary.skipped} 封", highlight=False)
+    for r in summary.failed:
+        err_console.print(f"[red]发送失败：[/red]{r.path.name}：{r.error}", highlight=False)
+    if summary.connection_error:
+        _fail(summary.connection_error)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@campaign_app.command("import")
+def import_command(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    paths: Optional[List[Path]] = typer.Argument(None, help="收到的工作簿、文件夹、.eml 或 .mbox（默认 inbox/）"),
+) -> None:
+    """收取各单位报送的文件：存档、校验、识别单位、记入台账。"""
+    try:
+        result = core.import_paths(directory, list(paths or []), progress=sys.stdout.isatty())
+    except core.CampaignError as exc:
+        _fail(str(exc))
+    if result.files:
+        t = Table(header_style="bold")
+        for h in ("文件", "单位", "结果", "错误", "警告", "说明"):
+            t.add_column(h, overflow="fold")
+        for f in result.files:
+            t.add_row(f.name, f.agency, OUTCOME_LABELS[f.outcome], str(f.errors), str(f.warnings), f.reason)
+        console.print(t)
+    counts = "，".join(f"{OUTCOME_LABELS[k]} {result.count(k)}" for k in OUTCOME_LABELS)
+    console.print(f"共处理 {len(result.files)} 个文件：{counts}", highlight=False)
+
+
+@campaign_app.command("status")
+def status_command(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
+    xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="把进度表另存为 .xlsx"),
+) -> None:
+    """查看各单位的报送进度。"""
+    try:
+        status = core.campaign_status(directory)
+    except core.CampaignError as exc:
+        _fail(str(exc))
+    if xlsx:
+        core.write_status_xlsx(status, xlsx)
+    if as_json:
+        keys = ("name", "code", "status", "errors", "warnings", "received_at")
+        out = {"agencies": [{k: a[k] for k in keys} for a in status["agencies"]], "totals": status["totals"]}
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    t = Table(header_style="bold")
+    for h in ("单位名称", "统一社会信用代码", "已生成", "已发送", "收到", "状态", "错误", "警告", "最近收到"):
+        t.add_column(h, overflow="fold")
+    colours = {"valid": "green", "invalid": "red", "missing": "yellow", "unreadable": "magenta"}
+    for a in status["agencies"]:
+        sent = "是" if a["sent"] else ("失败" if a["send_error"] else "否")
+        t.add_row(
+            a["name"], a["code"], "是" if a["issued"] else "否", sent, str(a["received"]),
+            f"[{colours[a['status']]}]{core.STATUS_LABELS[a['status']]}[/]", str(a["errors"]), str(a["warnings"]),
+            (a["received_at"] or "")[:19].replace("T", " "),
+        )
+    console.print(t)
+    tot = status["totals"]
+    console.print(
+        f"共 {len(status['agencies'])} 个单位：合格 {tot['valid']}，有错误 {tot['invalid']}，"
+        f"无法读取 {tot['unreadable']}，未报送 {tot['missing']}；无法确定单位的文件 {status['unassigned']} 个",
+        highlight=False,
+    )
+    if xlsx:
+        console.print(f"已保存进度表：{xlsx}", highlight=False)

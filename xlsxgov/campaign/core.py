@@ -1,0 +1,640 @@
+"""A collection campaign: roster → personalised templates → mail → replies → ledger → status.
+
+Every CLI command of ``xlsxgov campaign`` is one call here.  The campaign lives in one folder::
+
+    DIR/ledger.sqlite   what happened (see ledger.py)
+    DIR/outbox/         one template and one .eml per agency
+    DIR/inbox/          where replies are dropped (default source of ``import``)
+    DIR/archive/        every received file, byte for byte, named by its SHA-256
+    DIR/quarantine/     files of unknown agencies or unreadable files, with a .reason.txt
+    DIR/feedback/       feedback workbooks for files with errors
+
+Crash safety of import: each file is first copied into archive/ (temp file + fsync +
+os.replace, same content → same name), then every other side effect (quarantine copy,
+feedback workbook) is idempotent, and the ledger row with its findings and facts is written
+in one BEGIN IMMEDIATE transaction keyed by the UNIQUE sha256.  A re-run after a kill skips
+what was committed and redoes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import sqlite3
+import tempfile
+import unicodedata
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+from xml.sax.saxutils import escape
+
+from . import ledger
+from .mail import MailConnectionError, SendResult, build_message, extract_attachments, safe_filename, send_messages, write_eml
+from .roster import Agency, read_roster
+
+__all__ = [
+    "CampaignError",
+    "ImportResult",
+    "IssueResult",
+    "SUBDIRS",
+    "TemplateStamper",
+    "accepted_submissions",
+    "campaign_status",
+    "import_paths",
+    "init_campaign",
+    "issue_templates",
+    "roster",
+    "send_outbox",
+]
+
+SUBDIRS = ("outbox", "inbox", "archive", "quarantine", "feedback")
+WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+MAIL_SUFFIXES = {".eml", ".mbox"}
+DEFAULT_SENDER = "noreply@example.invalid"
+
+PLACEHOLDERS = {"agency": "@@AGENCY@@", "code": "@@CODE@@", "region": "@@REGION@@"}
+# Zip parts that carry agency fields in a template written by xlsxwriter.
+STAMPED_PARTS = ("xl/sharedStrings.xml", "docProps/app.xml")
+
+
+class CampaignError(Exception):
+    """A user error (Chinese message) such as a missing or already existing campaign."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _open(directory: Path | str) -> sqlite3.Connection:
+    directory = Path(directory)
+    try:
+        return ledger.connect(directory)
+    except FileNotFoundError:
+        raise CampaignError(f"“{directory}”不是报送任务目录（未找到 {ledger.LEDGER_NAME}），请先运行 xlsxgov campaign init") from None
+
+
+def _key(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
+
+
+# ---------------------------------------------------------------------------------------------
+# init
+
+
+def init_campaign(directory: Path | str, *, year: int, roster_path: Path | str, edition: str = "gov2021", region: str = "") -> list[Agency]:
+    """Create the campaign folder. Raises RosterError (nothing created) for a bad roster."""
+    from .. import spec as spec_mod
+
+    directory = Path(directory)
+    agencies = read_roster(roster_path)  # all-or-nothing, before anything is created
+    spec_mod.load(edition)  # SpecError for an unknown edition, also before creating anything
+    if ledger.ledger_path(directory).exists():
+        raise CampaignError(f"目录“{directory}”中已有报送任务（{ledger.LEDGER_NAME}），不会覆盖")
+    directory.mkdir(parents=True, exist_ok=True)
+    for sub in SUBDIRS:
+        (directory / sub).mkdir(exist_ok=True)
+    conn = ledger.connect(directory, create=True)
+    try:
+        with ledger.transaction(conn):
+            conn.executemany(
+                "INSERT INTO campaign(key, value) VALUES (?, ?)",
+                [("year", str(year)), ("edition", edition), ("region", region), ("created_at", _now())],
+            )
+            conn.executemany(
+                "INSERT INTO agencies(code, name, region, contact, email) VALUES (?, ?, ?, ?, ?)",
+                [(a.code, a.name, a.region or region, a.contact, a.email) for a in agencies],
+            )
+    finally:
+        conn.close()
+    return agencies
+
+
+def roster(directory: Path | str) -> list[Agency]:
+    """The campaign's agencies, in roster order."""
+    conn = _open(directory)
+    try:
+        rows = conn.execute("SELECT code, name, region, contact, email FROM agencies ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+    return [Agency(name=r["name"], code=r["code"], region=r["region"] or "", contact=r["contact"] or "", email=r["email"] or "") for r in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue
+
+
+class TemplateStamper:
+    """Build the edition's template once, then stamp agency fields into byte copies of it.
+
+    The base template carries unique placeholder strings; xlsxwriter stores strings as shared
+    strings, so a personalised copy differs only in ``xl/sharedStrings.xml`` (cover cells and
+    metadata values) and ``docProps/app.xml`` (the Company property).  All other zip members are
+    copied byte for byte, compressed data included: they are written once into a complete zip
+    held in memory, and each copy appends the two stamped members to it.
+    """
+
+    def __init__(self, spec, year: int | None):
+        from ..template import Meta, write_template
+
+        with tempfile.TemporaryDirectory() as tmp:
+            base = Path(tmp) / "base.xlsx"
+            write_template(base, spec, Meta(year=year, **PLACEHOLDERS))
+            self.base_bytes = base.read_bytes()
+        out = io.BytesIO()
+        self.parts: dict[str, tuple[zipfile.ZipInfo, str]] = {}
+        with zipfile.ZipFile(io.BytesIO(self.base_bytes)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                data = zin.read(info)
+                if info.filename in STAMPED_PARTS:
+                    self.parts[info.filename] = (info, data.decode("utf-8"))
+                else:
+                    zout.writestr(info, data)
+        if "xl/sharedStrings.xml" not in self.parts or PLACEHOLDERS["agency"] not in self.parts["xl/sharedStrings.xml"][1]:
+            raise RuntimeError("template has no shared strings with the agency placeholders")
+        self.prefix = out.getvalue()
+
+    def stamp_bytes(self, agency: str, code: str, region: str) -> bytes:
+        values = {PLACEHOLDERS["agency"]: agency, PLACEHOLDERS["code"]: code, PLACEHOLDERS["region"]: region}
+        buf = io.BytesIO(self.prefix)
+        buf.seek(0)
+        with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as z:
+            for name in STAMPED_PARTS:
+                if name not in self.parts:
+                    continue
+                info, text = self.parts[name]
+                for placeholder, value in values.items():
+                    text = text.replace(escape(placeholder), escape(value))
+                new = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                new.compress_type = zipfile.ZIP_DEFLATED
+                new.external_attr = info.external_attr
+                z.writestr(new, text.encode("utf-8"))
+        return buf.getvalue()
+
+    def stamp(self, path: Path, agency: str, code: str, region: str) -> Path:
+        data = self.stamp_bytes(agency, code, region)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return path
+
+
+def template_name(agency: Agency, year: int | str) -> str:
+    return safe_filename(f"{agency.code}_{agency.name}_{year}年政府信息公开年报统计表.xlsx")
+
+
+@dataclass
+class IssueResult:
+    templates: list[Path]
+    emls: list[Path]
+    seconds: float
+
+
+def _subject_body(agency: Agency, year: int, attachment: str, contact_region: str) -> tuple[str, str]:
+    deadline = date(year + 1, 1, 31)
+    deadline_text = f"{deadline.year}年{deadline.month}月{deadline.day}日"
+    subject = f"请报送{year}年度政府信息公开工作年度报告统计表（{agency.name}）"
+    body = (
+        f"{agency.name}：\n\n"
+        f"根据《中华人民共和国政府信息公开条例》第五十条规定，请填报本单位{year}年度政府信息公开工作年度报告统计表。\n\n"
+        f"附件“{attachment}”已预填本单位名称和统一社会信用代码（{agency.code}），请在白色单元格中填写数据，"
+        "填完后查看“校验”工作表，确认各项均显示“通过”。\n\n"
+        f"请于{deadline_text}前将填好的表格（保持 .xlsx 格式，请勿修改表格结构）作为附件回复本邮件。\n\n"
+        "如有疑问，请与我们联系。\n\n"
+        f"{contact_region + '政府信息公开工作主管部门' if contact_region else '政府信息公开工作主管部门'}\n"
+    )
+    return subject, body
+
+
+def issue_templates(directory: Path | str, *, sender: str = DEFAULT_SENDER, progress: Callable[[int, int], None] | None = None) -> IssueResult:
+    """Write one personalised template and one .eml per agency into outbox/."""
+    import time
+
+    from .. import spec as spec_mod
+
+    directory = Path(directory)
+    started = time.perf_counter()
+    conn = _open(directory)
+    try:
+        year = int(ledger.get_setting(conn, "year") or 0)
+        edition = ledger.get_setting(conn, "edition") or spec_mod.DEFAULT_EDITION
+        campaign_region = ledger.get_setting(conn, "region") or ""
+        agencies = roster(directory)
+        stamper = TemplateStamper(spec_mod.load(edition), year)
+        outbox = directory / "outbox"
+        outbox.mkdir(exist_ok=True)
+        templates, emls, rows = [], [], []
+        for i, a in enumerate(agencies):
+            path = outbox / template_name(a, year)
+            stamper.stamp(path, a.name, a.code, a.region)
+            subject, body = _subject_body(a, year, path.name, campaign_region)
+            msg = build_message(sender=sender, agency_email=a.email, agency_name=a.name, subject=subject, body=body, attachment=path)
+            eml = write_eml(msg, path.with_suffix(".eml"))
+            templates.append(path)
+            emls.append(eml)
+            rows.append((a.code, str(path.relative_to(directory)), _now()))
+            if progress:
+                progress(i + 1, len(agencies))
+        with ledger.transaction(conn):
+            conn.executemany("DELETE FROM issued WHERE code=?", [(r[0],) for r in rows])
+            conn.executemany("INSERT INTO issued(code, path, at) VALUES (?, ?, ?)", rows)
+    finally:
+        conn.close()
+    return IssueResult(templates, emls, time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------------------------------------
+# send
+
+
+@dataclass
+class SendSummary:
+    results: list[SendResult]
+    skipped: int  # already sent before
+    connection_error: str | None = None
+
+    @property
+    def sent(self) -> list[SendResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failed(self) -> list[SendResult]:
+        return [r for r in self.results if not r.ok]
+
+
+def _code_of_eml(path: Path) -> str:
+    return path.name.split("_", 1)[0]
+
+
+def send_outbox(
+    directory: Path | str,
+    *,
+    host: str,
+    port: int,
+    security: str = "none",
+    user: str | None = None,
+    password: str | None = None,
+    sender: str | None = None,
+) -> SendSummary:
+    """Send every outbox .eml not yet sent; each delivery is committed before the next."""
+    directory = Path(directory)
+    conn = _open(directory)
+    try:
+        known = {r[0] for r in conn.execute("SELECT code FROM agencies")}
+        emls = sorted(p for p in (directory / "outbox").glob("*.eml") if _code_of_eml(p) in known)
+        done = {r[0] for r in conn.execute("SELECT DISTINCT code FROM sent WHERE error IS NULL")}
+        skipped = sum(1 for p in emls if _code_of_eml(p) in done)
+
+        def already_sent(path: Path) -> bool:
+            return _code_of_eml(path) in done
+
+        def record(result: SendResult) -> None:
+            with ledger.transaction(conn):
+                conn.execute(
+                    "INSERT INTO sent(code, message_id, at, error) VALUES (?, ?, ?, ?)",
+                    (_code_of_eml(result.path), result.message_id, _now(), None if result.ok else (result.error or "发送失败")),
+                )
+
+        connection_error = None
+        try:
+            results = send_messages(
+                emls, host=host, port=port, security=security, user=user, password=password, sender=sender,
+                already_sent=already_sent, on_sent=record,
+            )
+        except MailConnectionError as exc:
+            results = exc.results
+            connection_error = str(exc)
+        for r in results:
+            if not r.ok:
+                record(r)
+    finally:
+        conn.close()
+    return SendSummary(results, skipped, connection_error)
+
+
+# ---------------------------------------------------------------------------------------------
+# import
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_copy(data: bytes, dest: Path) -> Path:
+    """Write ``data`` to ``dest`` via a unique temp file, fsync and os.replace (idempotent)."""
+    if dest.exists() and dest.stat().st_size == len(data):
+        return dest
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
+    return dest
+
+
+@dataclass
+class Item:
+    path: Path  # the file to read (original or extracted attachment)
+    original_name: str
+    received_at: str
+    source: str  # where it came from, for the ledger
+
+
+@dataclass
+class FileOutcome:
+    name: str
+    sha256: str
+    outcome: str  # valid | invalid | unreadable | unknown | duplicate
+    agency: str = ""
+    code: str | None = None
+    errors: int = 0
+    warnings: int = 0
+    reason: str = ""
+
+
+@dataclass
+class ImportResult:
+    files: list[FileOutcome] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for f in self.files if f.outcome == outcome)
+
+
+def _utc_iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.astimezone()  # naive: local time
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _mtime_iso(path: Path) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="microseconds")
+
+
+def _collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """(workbooks, mail files) found under the given paths, in a deterministic order."""
+    books, mails = [], []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for f in sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith(".")):
+                s = f.suffix.lower()
+                if s in WORKBOOK_SUFFIXES:
+                    books.append(f)
+                elif s in MAIL_SUFFIXES:
+                    mails.append(f)
+        elif p.is_file():
+            (mails if p.suffix.lower() in MAIL_SUFFIXES else books).append(p)
+        else:
+            raise CampaignError(f"找不到文件或目录：{p}")
+    return books, mails
+
+
+def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[str, str]) -> str | None:
+    if sub is not None:
+        code = _key(sub.code)
+        if code in by_code:
+            return code
+        name = _key(sub.agency)
+        if name and name in by_name:
+            return by_name[name]
+    fname = _key(original_name)
+    for code in by_code:
+        if code in fname:
+            return code
+    for name in sorted(by_name, key=len, reverse=True):
+        if name and name in fname:
+            return by_name[name]
+    return None
+
+
+def import_paths(directory: Path | str, paths: list[Path] | None = None, *, progress: bool = False) -> ImportResult:
+    """Import returned workbooks (files, folders, .eml, .mbox) into the campaign."""
+    from ..feedback import feedback_path, write_feedback
+    from ..validate import validate_paths
+
+    directory = Path(directory)
+    conn = _open(directory)
+    archive, quarantine, feedback = (directory / d for d in ("archive", "quarantine", "feedback"))
+    for d in (archive, quarantine, feedback):
+        d.mkdir(exist_ok=True)
+    tmp_root = directory / ".tmp"
+    tmp_root.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"import-{os.getpid()}-", dir=tmp_root))
+    result = ImportResult()
+    try:
+        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+        by_name = {_key(n): c for c, n in agencies.items()}
+        books, mails = _collect(paths if paths else [directory / "inbox"])
+        items = [Item(b, b.name, _mtime_iso(b), str(b)) for b in books]
+        for i, m in enumerate(mails):
+            data = m.read_bytes()  # the mail file itself is archived too
+            _atomic_copy(data, archive / f"{hashlib.sha256(data).hexdigest()}{m.suffix.lower()}")
+            for x in extract_attachments(m, work / str(i)):
+                received = _utc_iso(x.date) if x.date else _mtime_iso(m)
+                src = f"{m}" + (f" <{x.message_id}>" if x.message_id else "") + (f" {x.sender}" if x.sender else "")
+                items.append(Item(x.path, x.original_name, received, src))
+
+        bar = None
+        if progress:
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            bar.start()
+            task = bar.add_task("正在导入", total=len(items))
+        try:
+            for item in items:
+                result.files.append(_import_one(conn, item, archive, quarantine, feedback, agencies, by_name, validate_paths, write_feedback, feedback_path))
+                if bar:
+                    bar.advance(task)
+        finally:
+            if bar:
+                bar.stop()
+    finally:
+        conn.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _import_one(conn, item: Item, archive, quarantine, feedback, agencies, by_name, validate_paths, write_feedback, feedback_path) -> FileOutcome:
+    data = item.path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    suffix = item.path.suffix.lower() or ".bin"
+    archived = _atomic_copy(data, archive / f"{sha}{suffix}")
+    rel_archive = str(archived.relative_to(archive.parent))
+    if conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone():
+        return FileOutcome(item.original_name, sha, "duplicate")
+
+    report = validate_paths([archived])[0]
+    sub = report.submission
+    code = _identify(sub, item.original_name, agencies, by_name)
+    if report.status == "unreadable":
+        status, reason = "unreadable", report.reason or "无法读取"
+        reason = reason.replace(archived.name, item.original_name)
+    elif code is None:
+        status = "unknown"
+        reason = f"无法确定报送单位：封面单位名称“{sub.agency or '（空）'}”、统一社会信用代码“{sub.code or '（空）'}”均不在名册中，文件名中也未找到名册中的单位"
+    else:
+        status, reason = report.status, ""
+    if status == "unknown":
+        code = None
+
+    # Idempotent file side effects before the ledger transaction.
+    if status in ("unknown", "unreadable"):
+        qname = f"{sha[:12]}_{safe_filename(item.original_name)}"
+        _atomic_copy(data, quarantine / qname)
+        text = f"文件：{item.original_name}\n来源：{item.source}\nSHA-256：{sha}\n原因：{reason}\n"
+        _atomic_copy(text.encode("utf-8"), quarantine / f"{qname}.reason.txt")
+    elif status == "invalid" and sub is not None:
+        fb = feedback_path(feedback, sub)
+        tmp = fb.with_name(f".{sha[:12]}.{os.getpid()}.tmp.xlsx")
+        write_feedback(sub, report.findings, tmp)
+        os.replace(tmp, fb)
+
+    errors, warnings = (report.errors, report.warnings) if sub is not None else (0, 0)
+    try:
+        with ledger.transaction(conn):
+            if conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone():
+                raise _Duplicate
+            cur = conn.execute(
+                "INSERT INTO submissions(code, file_name, sha256, archive_path, received_at, status, errors, warnings, source) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (code, item.original_name, sha, rel_archive, item.received_at, status, errors, warnings, item.source),
+            )
+            sid = cur.lastrowid
+            if sub is not None:
+                conn.executemany(
+                    "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(sid, f.severity, f.rule, f.sheet, f.cell, f.message) for f in report.findings],
+                )
+            if reason:
+                conn.execute(
+                    "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, 'error', ?, '', '', ?)",
+                    (sid, "file.unreadable" if status == "unreadable" else "agency.unknown", reason),
+                )
+            if sub is not None and status in ("valid", "invalid"):
+                conn.executemany(
+                    'INSERT INTO facts(submission_id, "table", row, col, value) VALUES (?, ?, ?, ?, ?)',
+                    [(sid, f.table, f.row, f.col, f.value) for f in sub.facts()],
+                )
+            if code is not None:
+                ledger.recompute_current(conn, code)
+    except (_Duplicate, sqlite3.IntegrityError):
+        return FileOutcome(item.original_name, sha, "duplicate")
+    return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason)
+
+
+class _Duplicate(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# status
+
+
+STATUS_LABELS = {"valid": "合格", "invalid": "有错误", "missing": "未报送", "unreadable": "无法读取"}
+
+
+def campaign_status(directory: Path | str) -> dict:
+    """Per agency: issued, sent, received, status of the current submission; plus totals."""
+    conn = _open(directory)
+    try:
+        issued = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(at) FROM issued GROUP BY code")}
+        sent_ok = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(at) FROM sent WHERE error IS NULL GROUP BY code")}
+        sent_err = {r[0]: r[1] for r in conn.execute("SELECT code, error FROM sent WHERE error IS NOT NULL ORDER BY at")}
+        received = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM submissions WHERE code IS NOT NULL GROUP BY code")}
+        current = {
+            r["code"]: r
+            for r in conn.execute(
+                "SELECT code, status, errors, warnings, received_at FROM submissions "
+                "WHERE code IS NOT NULL AND superseded_by IS NULL AND status IN ('valid','invalid','unreadable')"
+            )
+        }
+        rows = []
+        for a in conn.execute("SELECT code, name, region FROM agencies ORDER BY rowid"):
+            cur = current.get(a["code"])
+            rows.append(
+                {
+                    "name": a["name"],
+                    "code": a["code"],
+                    "region": a["region"] or "",
+                    "status": cur["status"] if cur else "missing",
+                    "errors": cur["errors"] if cur else 0,
+                    "warnings": cur["warnings"] if cur else 0,
+                    "received_at": cur["received_at"] if cur else None,
+                    "issued": a["code"] in issued,
+                    "sent": a["code"] in sent_ok,
+                    "send_error": None if a["code"] in sent_ok else sent_err.get(a["code"]),
+                    "received": received.get(a["code"], 0),
+                }
+            )
+        unassigned = conn.execute("SELECT COUNT(*) FROM submissions WHERE code IS NULL").fetchone()[0]
+    finally:
+        conn.close()
+    totals = {s: sum(1 for r in rows if r["status"] == s) for s in ("valid", "invalid", "missing", "unreadable")}
+    return {"agencies": rows, "totals": totals, "unassigned": unassigned}
+
+
+def write_status_xlsx(status: dict, path: Path | str) -> Path:
+    import xlsxwriter
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("报送进度")
+    bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    headers = ["单位名称", "统一社会信用代码", "已生成模板", "已发送", "收到文件数", "状态", "错误数", "警告数", "最近收到时间"]
+    for c, (h, w) in enumerate(zip(headers, [30, 22, 10, 8, 10, 10, 8, 8, 26])):
+        ws.write_string(0, c, h, bold)
+        ws.set_column(c, c, w)
+    for r, a in enumerate(status["agencies"], start=1):
+        ws.write_string(r, 0, a["name"])
+        ws.write_string(r, 1, a["code"])
+        ws.write_string(r, 2, "是" if a["issued"] else "否")
+        ws.write_string(r, 3, "是" if a["sent"] else ("失败" if a["send_error"] else "否"))
+        ws.write_number(r, 4, a["received"])
+        ws.write_string(r, 5, STATUS_LABELS[a["status"]])
+        ws.write_number(r, 6, a["errors"])
+        ws.write_number(r, 7, a["warnings"])
+        ws.write_string(r, 8, a["received_at"] or "")
+    r = len(status["agencies"]) + 2
+    for i, s in enumerate(("valid", "invalid", "unreadable", "missing")):
+        ws.write_string(r + i, 0, STATUS_LABELS[s], bold)
+        ws.write_number(r + i, 1, status["totals"][s])
+    ws.freeze_panes(1, 0)
+    wb.close()
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# for consolidation
+
+
+def accepted_submissions(directory: Path | str, statuses: tuple[str, ...] = ("valid",)) -> list[tuple[str, str, Path]]:
+    """(agency name, code, archive path) of every agency's current submission with an accepted status."""
+    directory = Path(directory)
+    conn = _open(directory)
+    try:
+        marks = ",".join("?" for _ in statuses)
+        rows = conn.execute(
+            f"SELECT a.name, a.code, s.archive_path FROM submissions s JOIN agencies a ON a.code = s.code "
+            f"WHERE s.superseded_by IS NULL AND s.status IN ({marks}) ORDER BY a.rowid",
+            statuses,
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(r[0], r[1], directory / r[2]) for r in rows]
