@@ -1,0 +1,124 @@
+"""The ``xlsxgov validate`` and ``xlsxgov export`` commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from hostile_files import truncated_xlsx
+from seeddata import load_seed
+from xlsxgov import spec as spec_mod
+from xlsxgov.compute import key
+from xlsxgov.feedback import ISSUES_SHEET
+from xlsxgov.layout import layout
+from xlsxgov.reader import read_workbook
+from xlsxgov.template import Meta, write_template
+
+EXE = str(Path(sys.executable).with_name("xlsxgov"))
+FACT_KEYS = {"table", "row", "col", "row_label", "col_label", "sheet", "cell", "value", "raw"}
+
+
+def fill_seed(n: int, directory: Path) -> Path:
+    sd = load_seed(n)
+    s = spec_mod.load(sd.edition)
+    path = directory / f"seed{n:03d}.xlsx"
+    write_template(path, s, Meta(year=sd.year, agency=sd.agency, code="91350100M000100Y43"))
+    wb = openpyxl.load_workbook(path)
+    lay = layout(s)
+    for cell in s.cells():
+        p = lay[cell.table.id].place(cell)
+        raw = sd.raw[key(cell)]
+        wb[cell.table.sheet].cell(p.r + 1, p.c + 1).value = raw or None
+    wb.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    good = fill_seed(0, d)
+    invalid = fill_seed(2, d)
+    bad, _ = truncated_xlsx(d)
+    return {"good": good, "invalid": invalid, "bad": bad, "dir": d}
+
+
+def run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def test_json_with_unreadable_exits_2(files):
+    p = run("validate", files["good"], files["bad"], "--json")
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr
+    data = json.loads(p.stdout)
+    by_status = {Path(f["path"]).name: f for f in data["files"]}
+    good, bad = by_status[files["good"].name], by_status[files["bad"].name]
+    assert good["status"] == "valid" and bad["status"] == "unreadable"
+    assert bad["reason"] and "\n" not in bad["reason"] and bad["facts"] == []
+    assert isinstance(good["findings"], list)
+    assert good["facts"] and all(set(f) == FACT_KEYS for f in good["facts"])
+    assert len(good["facts"]) == sum(1 for _ in spec_mod.load(good["edition"]).cells())
+    assert all(set(f) >= {"severity", "rule", "sheet", "cell", "message"} for f in good["findings"])
+
+
+def test_exit_codes(files):
+    assert run("validate", files["good"]).returncode == 0
+    p = run("validate", files["good"], files["invalid"], "--json")
+    assert p.returncode == 1, p.stderr
+    data = json.loads(p.stdout)
+    inv = next(f for f in data["files"] if f["status"] == "invalid")
+    assert {f["rule"] for f in inv["findings"] if f["severity"] == "error"} == {"t3.balance", "t3.results_total"}
+
+
+def test_feedback_workbook(files, tmp_path):
+    fb = tmp_path / "fb"
+    p = run("validate", files["good"], files["invalid"], "--feedback", fb)
+    assert p.returncode == 1, p.stderr
+    made = sorted(fb.glob("*.xlsx"))
+    assert len(made) == 1  # only the invalid file gets one
+    agency = read_workbook(files["invalid"])
+    wb = openpyxl.load_workbook(made[0])
+    assert ISSUES_SHEET in wb.sheetnames
+    rows = list(wb[ISSUES_SHEET].iter_rows(values_only=True))[1:]
+    rules = {r[2] for r in rows}
+    assert {"t3.balance", "t3.results_total"} <= rules
+    # every cell named by an error carries a comment
+    s = agency.spec
+    lay = layout(s)
+    from xlsxgov.validate import validate_paths
+
+    (rep,) = validate_paths([files["invalid"]])
+    marked = {k for f in rep.findings if f.severity != "info" for k in f.cells}
+    assert marked
+    for k in marked:
+        cell = s.table(k[0]).cell(k[1], k[2])
+        pl = lay[k[0]].place(cell)
+        assert wb[cell.table.sheet].cell(pl.r + 1, pl.c + 1).comment is not None, k
+    back = read_workbook(made[0])
+    assert back.inputs == agency.inputs
+    assert back.agency == agency.agency and back.year == agency.year
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_export(files, tmp_path, suffix):
+    out = tmp_path / f"facts{suffix}"
+    p = run("export", files["good"], files["invalid"], "-o", out)
+    assert p.returncode == 0, p.stderr
+    frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    n_cells = {e: sum(1 for _ in spec_mod.load(e).cells()) for e in ("gov2021", "gov2019")}
+    expected = sum(n_cells[load_seed(n).edition] for n in (0, 2))
+    assert len(frame) == expected
+    assert frame.groupby("file").size().to_dict() == {
+        str(files["good"]): n_cells[load_seed(0).edition],
+        str(files["invalid"]): n_cells[load_seed(2).edition],
+    }
+    assert not frame.duplicated(["file", "table", "row", "col"]).any()
+    p = run("export", files["good"], files["bad"], "-o", tmp_path / f"x{suffix}")
+    assert p.returncode == 2
+    assert len(pd.read_csv(tmp_path / "x.csv") if suffix == ".csv" else pd.read_parquet(tmp_path / "x.parquet")) == n_cells[load_seed(0).edition]
