@@ -1,0 +1,385 @@
+"""The collection campaign end to end, with real parts: SQLite file, SMTP server, CLI processes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import json
+import mailbox
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from aiosmtpd.controller import Controller
+
+from xlsxgov import layout as layout_mod
+from xlsxgov import spec as spec_mod
+from xlsxgov.campaign import core
+from xlsxgov.campaign.mail import build_message
+from xlsxgov.campaign.roster import uscc_check_char
+from xlsxgov.reader import read_workbook
+from xlsxgov.template import Meta, write_template
+
+sys.path.insert(0, str(Path(__file__).parent))
+import hostile_files  # noqa: E402
+
+XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
+YEAR = 2024
+
+
+def code_for(i: int, prefix: str = "11350100MB") -> str:
+    body = f"{prefix}{i:07d}"
+    return body + uscc_check_char(body)
+
+
+AGENCIES = [(f"某某市第{i}局", code_for(i), "某某市" if i % 2 else "某某县", f"a{i}@example.com") for i in range(6)]
+
+
+def cli(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    proc = subprocess.run([XLSXGOV, "campaign", *map(str, args)], capture_output=True, text=True, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def write_roster(path: Path, rows=AGENCIES) -> Path:
+    lines = ["单位名称,统一社会信用代码,上级/地区,联系人,电子邮箱"]
+    lines += [f"{n},{c},{r},联系人{i},{e}" for i, (n, c, r, e) in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def campaign(tmp_path: Path) -> Path:
+    d = tmp_path / "c"
+    cli("init", d, "--year", YEAR, "--roster", write_roster(tmp_path / "roster.csv"), "--region", "某某市")
+    cli("issue", d)
+    return d
+
+
+def template_of(d: Path, i: int) -> Path:
+    return next((d / "outbox").glob(f"{AGENCIES[i][1]}_*.xlsx"))
+
+
+# --- init / issue ---------------------------------------------------------------------------
+
+
+def test_init_creates_ledger_and_folders(campaign: Path):
+    for sub in core.SUBDIRS:
+        assert (campaign / sub).is_dir()
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert dict(conn.execute("SELECT key, value FROM campaign"))["year"] == str(YEAR)
+    assert conn.execute("SELECT COUNT(*) FROM agencies").fetchone()[0] == 6
+    assert [a.code for a in core.roster(campaign)] == [a[1] for a in AGENCIES]
+
+
+def test_init_bad_roster_creates_nothing(tmp_path: Path):
+    bad = list(AGENCIES)
+    bad[2] = (bad[2][0], bad[2][1][:-1] + ("0" if bad[2][1][-1] != "0" else "1"), bad[2][2], bad[2][3])
+    d = tmp_path / "c"
+    proc = cli("init", d, "--year", YEAR, "--roster", write_roster(tmp_path / "bad.csv", bad), check=False)
+    assert proc.returncode == 2
+    assert "校验位错误" in proc.stderr and "第4行" in proc.stderr
+    assert not d.exists()
+
+
+def test_issue_stamps_templates(campaign: Path):
+    xlsx = sorted((campaign / "outbox").glob("*.xlsx"))
+    emls = sorted((campaign / "outbox").glob("*.eml"))
+    assert len(xlsx) == 6 and len(emls) == 6
+    for i, (name, code, region, _) in enumerate(AGENCIES):
+        path = template_of(campaign, i)
+        assert path.name == f"{code}_{name}_{YEAR}年政府信息公开年报统计表.xlsx"
+        sub = read_workbook(path)
+        assert (sub.agency, sub.code, sub.meta["region"], sub.year) == (name, code, region, YEAR)
+        assert not [f for f in sub.findings if f.severity == "error"]
+        ws = openpyxl.load_workbook(path)["封面"]
+        assert (ws["B3"].value, ws["B4"].value, ws["B5"].value) == (name, code, region)
+    # Byte-identical except the stamped parts, also against a template built from scratch.
+    fresh = campaign / "fresh.xlsx"
+    write_template(fresh, spec_mod.load("gov2021"), Meta(year=YEAR, agency="x", code="y", region="z"))
+    with zipfile.ZipFile(template_of(campaign, 0)) as a, zipfile.ZipFile(template_of(campaign, 1)) as b, zipfile.ZipFile(fresh) as f:
+        assert sorted(a.namelist()) == sorted(b.namelist()) == sorted(f.namelist())
+        for n in a.namelist():
+            if n in core.STAMPED_PARTS:
+                assert a.read(n) != b.read(n)
+            else:
+                assert a.read(n) == b.read(n), n
+        assert a.testzip() is None
+    msg = email.message_from_bytes(emls[0].read_bytes(), policy=email.policy.default)
+    assert "2024年度" in msg["Subject"] and AGENCIES[0][0] in msg["Subject"]
+    assert "2025年1月31日" in msg.get_body().get_content()
+    att = next(msg.iter_attachments())
+    assert att.get_filename() == template_of(campaign, 0).name
+    assert att.get_payload(decode=True) == template_of(campaign, 0).read_bytes()
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    assert conn.execute("SELECT COUNT(*) FROM issued").fetchone()[0] == 6
+
+
+def test_stamped_xml_escaping(tmp_path: Path):
+    stamper = core.TemplateStamper(spec_mod.load("gov2021"), YEAR)
+    p = stamper.stamp(tmp_path / "t.xlsx", "A&B <局> \"x\"", code_for(9), "")
+    sub = read_workbook(p)
+    assert sub.agency == "A&B <局> \"x\"" and sub.code == code_for(9)
+    assert openpyxl.load_workbook(p)["封面"]["B3"].value == "A&B <局> \"x\""
+
+
+@pytest.mark.office
+def test_stamped_template_opens_in_libreoffice(campaign: Path, soffice, tmp_path: Path):
+    from xlsxgov import office
+
+    src = tmp_path / "stamped.xlsx"
+    src.write_bytes(template_of(campaign, 3).read_bytes())
+    out = office.convert(src, "xlsx", tmp_path / "lo")
+    sub = read_workbook(out)
+    assert (sub.agency, sub.code) == (AGENCIES[3][0], AGENCIES[3][1])
+
+
+# --- send -----------------------------------------------------------------------------------
+
+
+class Collector:
+    def __init__(self, reject=()):
+        self.messages = []
+        self.reject = set(reject)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject:
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server():
+    controllers = []
+
+    def start(handler) -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        c = Controller(handler, hostname="127.0.0.1", port=port)
+        c.start()
+        controllers.append(c)
+        return port
+
+    yield start
+    for c in controllers:
+        c.stop()
+
+
+def test_send_once_per_agency(campaign: Path, smtp_server):
+    handler = Collector()
+    port = smtp_server(handler)
+    proc = cli("send", campaign, "--smtp", f"127.0.0.1:{port}", "--from", "office@example.gov.cn")
+    assert "成功 6" in proc.stdout
+    assert sorted(rcpt[0] for _, rcpt, _ in handler.messages) == sorted(a[3] for a in AGENCIES)
+    for _, rcpt, content in handler.messages:
+        msg = email.message_from_bytes(content, policy=email.policy.default)
+        i = [a[3] for a in AGENCIES].index(rcpt[0])
+        att = next(msg.iter_attachments())
+        assert att.get_filename().startswith(AGENCIES[i][1])
+        assert att.get_payload(decode=True) == template_of(campaign, i).read_bytes()
+    proc = cli("send", campaign, "--smtp", f"127.0.0.1:{port}", "--from", "office@example.gov.cn")
+    assert len(handler.messages) == 6 and "成功 0" in proc.stdout and "已发送 6" in proc.stdout
+    status = core.campaign_status(campaign)
+    assert all(a["sent"] for a in status["agencies"])
+
+
+def test_send_rejected_recipient_fails_only_that_one(campaign: Path, smtp_server):
+    handler = Collector(reject={AGENCIES[2][3]})
+    port = smtp_server(handler)
+    proc = cli("send", campaign, "--smtp", f"127.0.0.1:{port}", "--from", "office@example.gov.cn", check=False)
+    assert proc.returncode == 1
+    assert "拒收" in proc.stderr and AGENCIES[2][3] in proc.stderr
+    assert len(handler.messages) == 5
+    status = {a["code"]: a for a in core.campaign_status(campaign)["agencies"]}
+    assert not status[AGENCIES[2][1]]["sent"] and status[AGENCIES[2][1]]["send_error"]
+    assert sum(a["sent"] for a in status.values()) == 5
+    # Re-run: only the rejected one is tried again.
+    handler.reject.clear()
+    cli("send", campaign, "--smtp", f"127.0.0.1:{port}", "--from", "office@example.gov.cn")
+    assert len(handler.messages) == 6 and handler.messages[-1][1] == [AGENCIES[2][3]]
+
+
+# --- import ---------------------------------------------------------------------------------
+
+SPEC = spec_mod.load("gov2021")
+LAYOUT = layout_mod.layout(SPEC)
+T3_NEW = next(c for c in SPEC.cells() if c.is_input and c.table.id == "t3")
+
+
+def fill(src: Path, dest: Path, *, broken: bool, contact: str) -> Path:
+    wb = openpyxl.load_workbook(src)
+    wb["封面"]["B8"] = contact  # makes every reply's bytes distinct
+    if broken:  # a new application with no result: the t3 balance fails
+        pl = LAYOUT["t3"].place(T3_NEW)
+        wb[T3_NEW.table.sheet].cell(pl.r + 1, pl.c + 1).value = 5
+    wb.save(dest)
+    return dest
+
+
+T0 = 1_735_000_000  # 2024-12-24
+
+
+def build_corpus(d: Path, campaign_dir: Path, tmp: Path) -> Path:
+    """Replies covering every outcome; see the expectations in test_import_corpus."""
+    d.mkdir(parents=True)
+    t = lambda i: template_of(campaign_dir, i)  # noqa: E731
+    files = {
+        "a0_valid.xlsx": fill(t(0), d / "a0_valid.xlsx", broken=False, contact="张0"),
+        "a1_invalid.xlsx": fill(t(1), d / "a1_invalid.xlsx", broken=True, contact="张1"),
+        "a2_old.xlsx": fill(t(2), d / "a2_old.xlsx", broken=True, contact="张2"),
+    }
+    (d / "sub").mkdir()
+    files["a2_new.xlsx"] = fill(t(2), d / "sub" / "a2_new.xlsx", broken=False, contact="张2b")
+    (d / "z_a0_copy.xlsx").write_bytes(files["a0_valid.xlsx"].read_bytes())
+    stranger = d / "stranger.xlsx"
+    write_template(stranger, SPEC, Meta(year=YEAR, agency="外省某局", code=code_for(99, "11440100MB"), region="外省"))
+    (d / f"{AGENCIES[3][1]}_报表.xlsx").write_bytes(b"\x93" + random.Random(1).randbytes(8191))
+    enc_dir = tmp / "enc"
+    enc_dir.mkdir()
+    enc, _ = hostile_files.encrypted_xlsx(enc_dir)
+    (d / "encrypted.xlsx").write_bytes(enc.read_bytes())
+    for p in d.rglob("*.xlsx"):
+        os.utime(p, (T0, T0))
+    os.utime(files["a2_new.xlsx"], (T0 + 3600, T0 + 3600))
+    # Mail: agency 5 sends a valid file (newer) after an invalid one (older), stored in reverse order.
+    mb_valid = fill(t(5), tmp / "回复-合格.xlsx", broken=False, contact="张5b")
+    mb_invalid = fill(t(5), tmp / "回复-有错.xlsx", broken=True, contact="张5")
+    box = mailbox.mbox(str(d / "replies.mbox"))
+    for att, when in ((mb_valid, T0 + 7200), (mb_invalid, T0 + 60)):
+        msg = build_message(sender=AGENCIES[5][3], agency_email="office@example.gov.cn", agency_name="办公室",
+                            subject="回复：年报统计表", body="见附件", attachment=att)
+        del msg["Date"]
+        msg["Date"] = email.utils.formatdate(when)
+        box.add(msg)
+    box.flush()
+    box.close()
+    return d
+
+
+def canonical(d: Path) -> list:
+    conn = sqlite3.connect(d / "ledger.sqlite")
+    rows = conn.execute(
+        "SELECT s.sha256, s.status, s.code, s.superseded_by IS NOT NULL, s.file_name, s.errors, s.warnings, "
+        "(SELECT COUNT(*) FROM findings f WHERE f.submission_id = s.id), "
+        "(SELECT COUNT(*) FROM facts x WHERE x.submission_id = s.id) FROM submissions s ORDER BY s.sha256"
+    ).fetchall()
+    orphans = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM findings WHERE submission_id NOT IN (SELECT id FROM submissions)),"
+        " (SELECT COUNT(*) FROM facts WHERE submission_id NOT IN (SELECT id FROM submissions))"
+    ).fetchone()
+    conn.close()
+    assert orphans == (0, 0)
+    return rows
+
+
+@pytest.fixture
+def corpus(campaign: Path, tmp_path: Path) -> Path:
+    return build_corpus(tmp_path / "replies", campaign, tmp_path)
+
+
+def test_import_corpus(campaign: Path, corpus: Path):
+    proc = cli("import", campaign, corpus)
+    assert "重复文件（已跳过） 1" in proc.stdout
+    rows = canonical(campaign)
+    by_name = {r[4]: r for r in rows}
+    assert len(rows) == 9
+    c = [a[1] for a in AGENCIES]
+    assert by_name["a0_valid.xlsx"][1:4] == ("valid", c[0], 0)
+    assert by_name["a1_invalid.xlsx"][1:4] == ("invalid", c[1], 0) and by_name["a1_invalid.xlsx"][5] == 2
+    assert by_name["a2_old.xlsx"][1:4] == ("invalid", c[2], 1)
+    assert by_name["a2_new.xlsx"][1:4] == ("valid", c[2], 0)
+    assert by_name["stranger.xlsx"][1:4] == ("unknown", None, 0)
+    assert by_name[f"{c[3]}_报表.xlsx"][1:4] == ("unreadable", c[3], 0)
+    assert by_name["encrypted.xlsx"][1:4] == ("unreadable", None, 0)
+    assert by_name["回复-合格.xlsx"][1:4] == ("valid", c[5], 0)
+    assert by_name["回复-有错.xlsx"][1:4] == ("invalid", c[5], 1)
+    assert all(r[8] > 0 for r in rows if r[1] in ("valid", "invalid"))
+    # Every original is archived byte for byte, mail files included.
+    archived = {p.read_bytes() for p in (campaign / "archive").iterdir()}
+    for p in corpus.rglob("*"):
+        if p.is_file():
+            assert p.read_bytes() in archived, p
+    # Quarantine with reasons; feedback for invalid files.
+    reasons = sorted((campaign / "quarantine").glob("*.reason.txt"))
+    assert len(reasons) == 3
+    assert any("名册" in r.read_text(encoding="utf-8") for r in reasons)
+    assert any("加密" in r.read_text(encoding="utf-8") or "密码" in r.read_text(encoding="utf-8") for r in reasons)
+    assert len(list((campaign / "feedback").glob("*.xlsx"))) == 3
+    # Status
+    out = json.loads(cli("status", campaign, "--json").stdout)
+    st = {a["code"]: a for a in out["agencies"]}
+    assert [st[x]["status"] for x in c] == ["valid", "invalid", "valid", "unreadable", "missing", "valid"]
+    assert st[c[1]]["errors"] == 2 and st[c[4]]["received_at"] is None
+    assert out["totals"] == {"valid": 3, "invalid": 1, "missing": 1, "unreadable": 1}
+    text = cli("status", campaign, "--xlsx", campaign / "进度.xlsx").stdout
+    assert "合格" in text and "未报送" in text
+    ws = openpyxl.load_workbook(campaign / "进度.xlsx").active
+    assert ws["A2"].value == AGENCIES[0][0] and ws["F3"].value == "有错误"
+    acc = core.accepted_submissions(campaign)
+    assert [a[1] for a in acc] == [c[0], c[2], c[5]] and all(a[2].is_file() for a in acc)
+    # A re-run adds nothing.
+    before = canonical(campaign)
+    proc = cli("import", campaign, corpus)
+    assert canonical(campaign) == before and "重复文件（已跳过） 10" in proc.stdout
+
+
+def test_import_default_inbox_and_eml(campaign: Path, tmp_path: Path):
+    reply = fill(template_of(campaign, 4), tmp_path / "r4.xlsx", broken=False, contact="x")
+    msg = build_message(sender=AGENCIES[4][3], agency_email="o@example.gov.cn", agency_name="办公室", subject="回复", body="附件", attachment=reply)
+    (campaign / "inbox" / "r4.eml").write_bytes(msg.as_bytes())
+    cli("import", campaign)
+    st = {a["code"]: a["status"] for a in core.campaign_status(campaign)["agencies"]}
+    assert st[AGENCIES[4][1]] == "valid"
+    assert not list((campaign / ".tmp").iterdir())
+
+
+def _copy_campaign(src: Path, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dest)
+    return dest
+
+
+def test_import_killed_then_rerun_equals_uninterrupted(campaign: Path, corpus: Path, tmp_path: Path):
+    fresh = _copy_campaign(campaign, tmp_path / "killed")
+    cli("import", campaign, corpus)
+    expected = canonical(campaign)
+    rng = random.Random(20240131)
+    for _ in range(3):
+        proc = subprocess.Popen([XLSXGOV, "campaign", "import", str(fresh), str(corpus)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.8, 3.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    cli("import", fresh, corpus)
+    assert canonical(fresh) == expected
+    assert sorted(p.name for p in (fresh / "archive").iterdir() if not p.name.startswith(".")) == sorted(
+        p.name for p in (campaign / "archive").iterdir()
+    )
+
+
+def test_two_concurrent_imports(campaign: Path, corpus: Path, tmp_path: Path):
+    reference = _copy_campaign(campaign, tmp_path / "ref")
+    cli("import", reference, corpus)
+    procs = [subprocess.Popen([XLSXGOV, "campaign", "import", str(campaign), str(corpus)], stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    assert canonical(campaign) == canonical(reference)
