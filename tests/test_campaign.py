@@ -375,6 +375,7 @@ def test_import_killed_then_rerun_equals_uninterrupted(campaign: Path, corpus: P
         proc.wait()
     cli("import", fresh, corpus)
     assert canonical(fresh) == expected
+    assert not list((fresh / ".tmp").iterdir())  # extraction folders of killed runs are removed
     assert sorted(p.name for p in (fresh / "archive").iterdir() if not p.name.startswith(".")) == sorted(
         p.name for p in (campaign / "archive").iterdir()
     )

@@ -404,6 +404,24 @@ def _collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     return books, mails
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _clean_stale(tmp_root: Path) -> None:
+    """Remove extraction folders left by imports that were killed (their process is gone)."""
+    for d in tmp_root.glob("import-*-*"):
+        pid = d.name.split("-")[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[str, str]) -> str | None:
     if sub is not None:
         code = _key(sub.code)
@@ -434,6 +452,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
         d.mkdir(exist_ok=True)
     tmp_root = directory / ".tmp"
     tmp_root.mkdir(exist_ok=True)
+    _clean_stale(tmp_root)
     work = Path(tempfile.mkdtemp(prefix=f"import-{os.getpid()}-", dir=tmp_root))
     result = ImportResult()
     try:
