@@ -230,6 +230,9 @@ class CheckInstance:
 
     @property
     def key(self) -> str:
+        target = self.check.implicit_total
+        if target is not None:  # several totals may share a rule and a row (表四's three groups)
+            return f"{self.check.id}[{target.row.id}.{target.col.id}]"
         return f"{self.check.id}[{self.scope.id}]"
 
 
