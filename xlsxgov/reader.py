@@ -314,8 +314,6 @@ def _cover_by_labels(grids) -> dict[str, str]:
 
 
 def _cover_findings(sub: Submission) -> None:
-    if sub.meta.get("kind") == "template" or not sub.meta.get("kind"):
-        pass
     if not sub.agency:
         sub.findings.append(Finding("error", "cover.agency", COVER_SHEET, "", "封面未填写单位名称"))
     if not sub.year:
