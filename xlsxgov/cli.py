@@ -194,20 +194,33 @@ def render_command(
 
 @app.command("consolidate")
 def consolidate_command(
-    files: list[Path] = typer.Argument(..., help="各单位报送的工作簿，或下级的汇总工作簿"),
+    files: list[Path] = typer.Argument(..., help="报送任务目录，或各单位报送的工作簿、下级的汇总工作簿"),
     output: Path = typer.Option(..., "-o", "--output", help="输出的汇总工作簿（.xlsx）"),
-    region: str = typer.Option("", "--region", help="汇总地区名称，例如 某某区"),
+    region: str = typer.Option("", "--region", help="汇总地区名称，例如 某某区（报送任务默认取任务的地区）"),
     include_invalid: bool = typer.Option(False, "--include-invalid", help="有错误的文件也计入汇总（默认不计入）"),
     year: Optional[int] = typer.Option(None, "--year", help="汇总年度；其他年度的文件不计入"),
 ) -> None:
-    """汇总多个单位的报表为一个地区汇总工作簿（可再向上一级汇总）。"""
-    from .consolidate import ConsolidationError, consolidate_files
+    """汇总多个单位的报表为一个地区汇总工作簿（可再向上一级汇总）。
+
+    参数为一个报送任务目录时，汇总各单位当前合格的报表，名册中未报送、有错误或无法读取的单位列入“未报送”表。"""
+    from .consolidate import ConsolidationError, consolidate_campaign, consolidate_files, is_campaign
 
     if output.suffix.lower() != ".xlsx":
         err_console.print(f"[red]错误：[/red]输出文件 {output} 必须以 .xlsx 结尾")
         raise typer.Exit(2)
+    campaign = len(files) == 1 and is_campaign(files[0])
+    folders = [f for f in files if f.is_dir()]
+    if folders and not campaign:
+        err_console.print(f"[red]错误：[/red]“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）；汇总报送任务时只能给出这一个目录", highlight=False)
+        raise typer.Exit(2)
+    if campaign and year is not None:
+        err_console.print("[red]错误：[/red]汇总报送任务时年度取自任务本身，不能再指定 --year", highlight=False)
+        raise typer.Exit(2)
     try:
-        result = consolidate_files(files, output, region=region, include_invalid=include_invalid, year=year)
+        if campaign:
+            result = consolidate_campaign(files[0], output, region=region or None, include_invalid=include_invalid)
+        else:
+            result = consolidate_files(files, output, region=region, include_invalid=include_invalid, year=year)
     except ConsolidationError as exc:
         err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -216,6 +229,8 @@ def consolidate_command(
         console.print(f"未汇总 {len(result.left_out)} 个文件：", highlight=False)
         for x in result.left_out:
             console.print(f"  [magenta]{x.name}[/magenta]：{x.reason}", highlight=False)
+    if result.missing:
+        console.print(f"未报送 {len(result.missing)} 个单位：{'、'.join(m.name for m in result.missing)}", highlight=False)
     for w in result.warnings:
         console.print(f"[yellow]注意：[/yellow]{w}", highlight=False)
     console.print(f"汇总工作簿：{result.path}", highlight=False)

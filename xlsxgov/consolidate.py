@@ -21,6 +21,7 @@ from pathlib import Path
 from functools import cache
 from typing import Callable, Mapping, Sequence
 
+from .campaign.roster import Agency
 from .compute import CellKey, key, to_display
 from .findings import Finding
 from .reader import Submission
@@ -149,10 +150,12 @@ def consolidate_submissions(
     expected: Sequence[tuple[str, str]] | None = None,
     statuses: Mapping[Path | str, str] | None = None,
     left_out: Sequence[LeftOut] = (),
+    missing_reason: str = "未报送或报送的报表未通过校验",
 ) -> ConsolidationResult:
     """Write the regional workbook of ``subs`` (already accepted) to ``out``.
 
-    ``expected``: the roster as (name, code); those with no submission go to 未报送.
+    ``expected``: the roster as (name, code); those with no submission and not already in
+    ``left_out`` (by code) go to 未报送 with ``missing_reason``.
     ``statuses``: path → status (valid | invalid) shown in 明细; default valid.
     ``left_out``: files not consolidated (listed on 未报送 with their reasons).
     Raises ConsolidationError on mixed editions or when there is nothing to consolidate.
@@ -184,14 +187,20 @@ def consolidate_submissions(
     statuses = {str(k): v for k, v in (statuses or {}).items()}
 
     missing: list[LeftOut] = []
+    not_included = 0  # roster agencies missing or left out
     if expected is not None:
         codes = {s.code.strip().upper() for s in subs if s.code}
+        left_codes = {x.code.strip().upper() for x in left if x.code}  # listed once, with their own reason
         names = {s.agency.strip() for s in subs if s.agency}
         for name, code in expected:
             c = (code or "").strip().upper()
             if (c and c in codes) or (not c and name.strip() in names):
                 continue
-            missing.append(LeftOut(name, code or "", "missing", "未报送或报送的报表未通过校验"))
+            if c and c in left_codes:
+                not_included += 1
+                continue
+            missing.append(LeftOut(name, code or "", "missing", missing_reason))
+        not_included += len(missing)
 
     inputs = sum_inputs(spec, subs)
     count = sum(leaf_count(s) for s in subs)
@@ -208,7 +217,7 @@ def consolidate_submissions(
     )
     summary = f"已汇总 {len(subs)} 份报表（共 {count} 个单位）"
     if expected_n is not None:
-        summary += f"；应报 {expected_n} 个单位，未报送或未通过 {len(missing)} 个"
+        summary += f"；应报 {expected_n} 个单位，未报送或未通过 {not_included} 个"
     if left:
         summary += f"；未汇总的文件 {len(left)} 个（见“{MISSING_SHEET}”表）"
 
@@ -341,10 +350,7 @@ def consolidate_files(
             continue
         sub = rep.submission
         if rep.status == "invalid" and not include_invalid:
-            errors = [f for f in rep.findings if f.severity == "error"]
-            shown = "；".join(f"{f.where + '：' if f.where else ''}{f.message}" for f in errors[:3])
-            more = f" 等{len(errors)}项错误" if len(errors) > 3 else ""
-            left.append(LeftOut(Path(rep.path).name + (f"（{sub.agency}）" if sub.agency else ""), sub.code, "invalid", shown + more))
+            left.append(LeftOut(Path(rep.path).name + (f"（{sub.agency}）" if sub.agency else ""), sub.code, "invalid", _error_summary(rep.findings)))
             continue
         subs.append(sub)
         statuses[str(sub.path)] = rep.status
@@ -352,6 +358,105 @@ def consolidate_files(
         reasons = "\n".join(f"{x.name}：{x.reason}" for x in left)
         raise ConsolidationError(f"没有可汇总的报表：\n{reasons}")
     return consolidate_submissions(subs, out, region=region, year=year, expected=expected, statuses=statuses, left_out=left)
+
+
+def _error_summary(findings: Sequence[Finding]) -> str:
+    """The first three errors, for the 未报送 sheet."""
+    errors = [f for f in findings if f.severity == "error"]
+    shown = "；".join(f"{f.where + '：' if f.where else ''}{f.message}" for f in errors[:3])
+    return shown + (f" 等{len(errors)}项错误" if len(errors) > 3 else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# From a campaign
+
+
+def is_campaign(path: Path | str) -> bool:
+    """True for a campaign folder (one holding the ledger)."""
+    from .campaign.ledger import ledger_path
+
+    path = Path(path)
+    return path.is_dir() and ledger_path(path).is_file()
+
+
+def campaign_settings(directory: Path | str) -> dict[str, str]:
+    """The campaign's year, edition and region as ``campaign init`` recorded them."""
+    from .campaign import ledger
+
+    if not is_campaign(directory):
+        raise ConsolidationError(f"“{directory}”不是报送任务目录（未找到 {ledger.LEDGER_NAME}）")
+    conn = ledger.connect(directory)
+    try:
+        return {k: ledger.get_setting(conn, k) or "" for k in ("year", "edition", "region")}
+    finally:
+        conn.close()
+
+
+def campaign_current(directory: Path | str) -> list[tuple[Agency, str, Path]]:
+    """(agency, status, archived file) of every roster agency's current submission, in roster order:
+    status valid | invalid | unreadable (the ledger's verdict at import). Agencies with nothing
+    received are absent."""
+    from .campaign.core import accepted_submissions, roster
+
+    by_code: dict[str, tuple[str, Path]] = {}
+    for status in ("valid", "invalid", "unreadable"):
+        for _name, code, path in accepted_submissions(directory, (status,)):
+            by_code[code] = (status, path)
+    return [(a, *by_code[a.code]) for a in roster(directory) if a.code in by_code]
+
+
+def consolidate_campaign(
+    directory: Path | str,
+    output: Path | str,
+    *,
+    region: str | None = None,
+    include_invalid: bool = False,
+) -> ConsolidationResult:
+    """Consolidate each roster agency's current submission of the campaign in ``directory``.
+
+    Accepted: the ledger's ``valid`` submissions, plus ``invalid`` ones with ``include_invalid``.
+    The archived files are read again (the ledger keeps facts but not every cell's provenance);
+    the agency is the one the ledger identified (roster name and code, whatever the cover says).
+    未报送 lists roster agencies with nothing received, and those whose current submission is
+    invalid (unless included) or unreadable, with the errors. Year and region default to the
+    campaign's; files of another year are left out.
+    """
+    from .campaign.core import roster
+    from .validate import validate_paths
+
+    directory = Path(directory)
+    settings = campaign_settings(directory)
+    year = int(settings["year"]) if settings["year"].isdigit() else None
+    if region is None:
+        region = settings["region"]
+    agencies = roster(directory)
+    current = campaign_current(directory)
+    reports = {str(r.path): r for r in validate_paths([path for _, _, path in current])}
+    subs: list[Submission] = []
+    statuses: dict[str, str] = {}
+    left: list[LeftOut] = []
+    for agency, status, path in current:
+        rep = reports[str(path)]
+        sub = rep.submission
+        if sub is not None and (status == "valid" or (status == "invalid" and include_invalid)):
+            sub.meta["agency"], sub.meta["code"] = agency.name, agency.code
+            subs.append(sub)
+            statuses[str(sub.path)] = status
+        elif sub is None:
+            left.append(LeftOut(agency.name, agency.code, "unreadable", rep.reason or "无法读取"))
+        else:
+            left.append(LeftOut(agency.name, agency.code, status, _error_summary(rep.findings) or "有错误"))
+    if not subs:
+        counts = Counter(status for _, status, _ in current)
+        raise ConsolidationError(
+            f"报送任务“{directory}”中还没有可汇总的报表：应报 {len(agencies)} 个单位，"
+            f"合格 {counts['valid']} 个，有错误 {counts['invalid']} 个，无法读取 {counts['unreadable']} 个"
+            + ("（有错误的报表可用 --include-invalid 计入汇总）" if counts["invalid"] and not include_invalid else "")
+        )
+    return consolidate_submissions(
+        subs, output, region=region, year=year, expected=[(a.name, a.code) for a in agencies],
+        statuses=statuses, left_out=left, missing_reason="未收到报送的报表",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
