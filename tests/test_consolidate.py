@@ -18,10 +18,10 @@ from xlsxgov.consolidate import (
     DETAIL_SHEET,
     MISSING_SHEET,
     ConsolidationError,
-    carry_over_findings,
     consolidate_files,
     consolidate_submissions,
 )
+from xlsxgov.crossyear import carry_over_findings
 from xlsxgov.reader import read_workbook
 from xlsxgov.template import CHECK_FIRST_ROW, CHECK_SHEET, VERDICT_COL, Meta, write_workbook
 from xlsxgov.validate import validate_paths

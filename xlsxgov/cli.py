@@ -68,16 +68,27 @@ def validate_command(
     feedback: Optional[Path] = typer.Option(None, "--feedback", help="为有问题的文件生成反馈工作簿的目录"),
     edition: Optional[str] = typer.Option(None, "-e", "--edition", help="应使用的表格版本；不一致时报错"),
     show_info: bool = typer.Option(False, "--info", help="同时显示提示信息（空白按0处理等）"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="上年数据：上年的工作簿、汇总工作簿、文件夹或报送任务目录，用于跨年度校验"),
 ) -> None:
     """校验报送的工作簿：勾稽关系、数值格式、封面信息。退出码 0 全部合格，1 有错误，2 有文件无法读取。"""
     import json
 
+    from .crossyear import PreviousError, load_previous
     from .feedback import feedback_path, write_feedback
     from .validate import validate_paths
 
     if edition:
         _load_spec(edition)
-    reports = validate_paths(files, edition=edition)
+    prev = None
+    if previous is not None:
+        try:
+            prev = load_previous(previous)
+        except PreviousError as exc:
+            err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
+            raise typer.Exit(2) from None
+        for problem in prev.problems:
+            err_console.print(f"[yellow]注意（上年数据）：[/yellow]{problem}", highlight=False)
+    reports = validate_paths(files, edition=edition, previous=prev)
     if feedback:
         feedback.mkdir(parents=True, exist_ok=True)
         for rep in reports:
@@ -199,6 +210,7 @@ def consolidate_command(
     region: str = typer.Option("", "--region", help="汇总地区名称，例如 某某区（报送任务默认取任务的地区）"),
     include_invalid: bool = typer.Option(False, "--include-invalid", help="有错误的文件也计入汇总（默认不计入）"),
     year: Optional[int] = typer.Option(None, "--year", help="汇总年度；其他年度的文件不计入"),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="上年数据：上年的汇总工作簿、工作簿、文件夹或报送任务目录，用于跨年度校验"),
 ) -> None:
     """汇总多个单位的报表为一个地区汇总工作簿（可再向上一级汇总）。
 
@@ -216,11 +228,24 @@ def consolidate_command(
     if campaign and year is not None:
         err_console.print("[red]错误：[/red]汇总报送任务时年度取自任务本身，不能再指定 --year", highlight=False)
         raise typer.Exit(2)
+    from .crossyear import PreviousError, consolidation_findings, load_previous
+
+    prev = None
+    if previous is not None:
+        try:
+            prev = load_previous(previous)
+        except PreviousError as exc:
+            err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
+            raise typer.Exit(2) from None
+        for problem in prev.problems:
+            err_console.print(f"[yellow]注意（上年数据）：[/yellow]{problem}", highlight=False)
     try:
         if campaign:
             result = consolidate_campaign(files[0], output, region=region or None, include_invalid=include_invalid)
+            if prev is not None:
+                result.cross_year = consolidation_findings(result, prev)
         else:
-            result = consolidate_files(files, output, region=region, include_invalid=include_invalid, year=year)
+            result = consolidate_files(files, output, region=region, include_invalid=include_invalid, year=year, previous=prev)
     except ConsolidationError as exc:
         err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -233,6 +258,12 @@ def consolidate_command(
         console.print(f"未报送 {len(result.missing)} 个单位：{'、'.join(m.name for m in result.missing)}", highlight=False)
     for w in result.warnings:
         console.print(f"[yellow]注意：[/yellow]{w}", highlight=False)
+    if prev is not None:
+        shown = [f for f in result.cross_year if f.severity != "info"]
+        notes = len(result.cross_year) - len(shown)
+        console.print(f"跨年度校验（上年数据：{previous}）：警告 {len(shown)} 项，提示 {notes} 项", highlight=False)
+        for f in shown:
+            console.print(f"  [yellow]警告[/yellow] {f.rule} {f.where}：{f.message}", highlight=False)
     console.print(f"汇总工作簿：{result.path}", highlight=False)
 
 from .campaign.commands import campaign_app  # noqa: E402

@@ -22,7 +22,7 @@ from functools import cache
 from typing import Callable, Mapping, Sequence
 
 from .campaign.roster import Agency
-from .compute import CellKey, key, to_display
+from .compute import CellKey, key
 from .findings import Finding
 from .reader import Submission
 from .spec import Spec, evaluation_order, total_term_cells
@@ -59,6 +59,7 @@ class ConsolidationResult:
     left_out: list[LeftOut] = field(default_factory=list)  # files not consolidated, with reasons
     missing: list[LeftOut] = field(default_factory=list)  # roster agencies with no accepted submission
     warnings: list[str] = field(default_factory=list)
+    cross_year: list[Finding] = field(default_factory=list)  # with ``previous``: t3.carry_over, t2.valid_stock
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,11 +336,20 @@ def consolidate_files(
     include_invalid: bool = False,
     year: int | None = None,
     expected: Sequence[tuple[str, str]] | None = None,
+    previous=None,
 ) -> ConsolidationResult:
     """Validate every file, leave out the unreadable (and, unless ``include_invalid``, the
-    invalid) ones with their reasons, and consolidate the rest into ``out``."""
+    invalid) ones with their reasons, and consolidate the rest into ``out``.
+
+    ``previous``: last year's data (``crossyear.Previous`` or a path for ``crossyear.load_previous``,
+    which raises ``crossyear.PreviousError``): cross-year findings of every included submission
+    and of the consolidated totals go to ``result.cross_year``."""
     from .validate import validate_paths
 
+    if previous is not None:
+        from .crossyear import as_previous
+
+        previous = as_previous(previous)
     reports = validate_paths(paths)
     subs: list[Submission] = []
     statuses: dict[str, str] = {}
@@ -357,7 +367,12 @@ def consolidate_files(
     if not subs:
         reasons = "\n".join(f"{x.name}：{x.reason}" for x in left)
         raise ConsolidationError(f"没有可汇总的报表：\n{reasons}")
-    return consolidate_submissions(subs, out, region=region, year=year, expected=expected, statuses=statuses, left_out=left)
+    result = consolidate_submissions(subs, out, region=region, year=year, expected=expected, statuses=statuses, left_out=left)
+    if previous is not None:
+        from .crossyear import consolidation_findings
+
+        result.cross_year = consolidation_findings(result, previous)
+    return result
 
 
 def _error_summary(findings: Sequence[Finding]) -> str:
@@ -457,43 +472,3 @@ def consolidate_campaign(
         subs, output, region=region, year=year, expected=[(a.name, a.code) for a in agencies],
         statuses=statuses, left_out=left, missing_reason="未收到报送的报表",
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Across years
-
-
-def carry_over_findings(current: Submission, previous: Submission) -> list[Finding]:
-    """Rule ``t3.carry_over`` (warning): this year's 二、上年结转 equals last year's
-    四、结转下年度继续办理, column by column. Works across gov2019 → gov2021 because table 三
-    keeps its row and column ids."""
-    try:
-        cur_table = current.spec.table("t3")
-        prev_table = previous.spec.table("t3")
-    except KeyError:
-        return []
-    cur_values, prev_values = current.values, previous.values
-    who = current.agency or current.path.name
-    prev_year = f"{previous.year}年" if previous.year else "上年"
-    out = []
-    for block in cur_table.blocks:
-        for col in block.columns:
-            cur_cell = cur_table.cell("carried_in", col.id)
-            prev_cell = prev_table.cell("carried_over", col.id)
-            if cur_cell is None or prev_cell is None:
-                continue
-            k_cur, k_prev = key(cur_cell), key(prev_cell)
-            a, b = cur_values.get(k_cur, 0), prev_values.get(k_prev, 0)
-            if a == b:
-                continue
-            sheet, a1 = current.where.get(k_cur, ("", ""))
-            psheet, pa1 = previous.where.get(k_prev, ("", ""))
-            prev_ref = f"（{psheet}!{pa1}）" if pa1 else ""
-            out.append(Finding(
-                "warning", "t3.carry_over", sheet or cur_table.sheet, a1,
-                f"{who} {cur_table.short} {cur_cell.row.label}/{col.display}：本年填报{to_display(cur_cell, a)}，"
-                f"{prev_year}报表“{prev_cell.row.label}”为{to_display(prev_cell, b)}{prev_ref}，不相等"
-                "（本年上年结转数应等于上年结转下年度继续办理数）",
-                (k_cur,),
-            ))
-    return out

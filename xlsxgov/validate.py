@@ -248,8 +248,10 @@ def _rule_finding(inst: CheckInstance, sub: Submission, left, right) -> Finding:
     return Finding(check.severity, check.id, sheet, refs, message, tuple(key(c) for c in cells))
 
 
-def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None) -> list[FileReport]:
-    """Read and validate many files; an unreadable file never stops the batch."""
+def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None, previous=None) -> list[FileReport]:
+    """Read and validate many files; an unreadable file never stops the batch.
+
+    ``previous``: last year's data (``crossyear.Previous`` or a path) adds the cross-year findings."""
     reports: list[FileReport] = []
     subs: list[Submission] = []
     slots: list[int] = []
@@ -270,4 +272,8 @@ def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None) -
         report = reports[slot]
         report.findings = findings
         report.status = "invalid" if any(f.severity == "error" for f in findings) else "valid"
+    if previous is not None:
+        from .crossyear import apply_previous
+
+        apply_previous(reports, previous)
     return reports
