@@ -1,0 +1,185 @@
+"""Consolidating a real campaign: roster → issue → replies imported into the ledger → the
+regional workbook of the accepted submissions, with the roster's missing agencies listed."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+from xlsxgov import spec as spec_mod
+from xlsxgov.campaign import core
+from xlsxgov.campaign.roster import uscc_check_char
+from xlsxgov.compute import complete
+from xlsxgov.consolidate import DETAIL_SHEET, MISSING_SHEET, ConsolidationError, consolidate_campaign, consolidate_files
+from xlsxgov.reader import read_workbook
+from xlsxgov.template import Meta, write_workbook
+from xlsxgov.validate import validate_paths
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_consolidate import random_inputs  # noqa: E402
+
+XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
+YEAR = 2024
+REGION = "某某市"
+
+
+def code_for(i: int) -> str:
+    body = f"11350100MB{i:07d}"
+    return body + uscc_check_char(body)
+
+
+NAMES = [f"某某市第{i}局" for i in range(7)]
+CODES = [code_for(i) for i in range(7)]
+
+
+def write_roster(path: Path, names=NAMES, codes=CODES) -> Path:
+    lines = ["单位名称,统一社会信用代码,上级/地区,联系人,电子邮箱"]
+    lines += [f"{n},{c},{REGION},联系人{i},a{i}@example.com" for i, (n, c) in enumerate(zip(names, codes))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def reply(path: Path, spec, i: int, values: dict, *, name: str | None = None, mtime: float | None = None) -> Path:
+    """An agency's filled workbook, written with the agency's cover fields."""
+    write_workbook(path, spec, Meta(year=YEAR, agency=name or NAMES[i], code=CODES[i], region=REGION), values=values)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))  # the ledger orders submissions by received time (mtime)
+    return path
+
+
+def sums(spec, inputs_list) -> dict:
+    total: dict = {}
+    for inputs in inputs_list:
+        for k, v in inputs.items():
+            total[k] = total.get(k, 0) + v
+    return complete(spec, total)
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    """Seven agencies: 0-2 valid (0 after first sending a wrong one, 2 with a name on its cover
+    that differs from the roster's), 3 invalid, 4 sent a corrupt file, 5 and 6 never replied."""
+    spec = spec_mod.load("gov2021")
+    rng = random.Random(7)
+    tmp = tmp_path_factory.mktemp("campaign")
+    d = tmp / "c"
+    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp / "roster.csv"), region=REGION)
+    core.issue_templates(d)
+    inbox = d / "inbox"
+    inputs = {i: random_inputs(spec, rng) for i in range(4)}
+    bad = dict(inputs[3])
+    bad[("t3", "carried_over", "natural")] += 5  # breaks t3.balance
+    first = dict(inputs[0])
+    first[("t3", "new", "business")] += 1
+    now = time.time()
+    reply(inbox / "第0局_初稿.xlsx", spec, 0, first, mtime=now - 100)
+    reply(inbox / "第0局_修改稿.xlsx", spec, 0, inputs[0], mtime=now - 50)
+    reply(inbox / "第1局.xlsx", spec, 1, inputs[1])
+    reply(inbox / "报表.xlsx", spec, 2, inputs[2], name="第二局")  # identified by its code
+    reply(inbox / "第3局.xlsx", spec, 3, bad)
+    (inbox / f"{CODES[4]}_第4局.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    result = core.import_paths(d)
+    assert sorted(f.outcome for f in result.files) == ["invalid", "invalid", "unreadable", "valid", "valid", "valid"]
+    status = core.campaign_status(d)
+    assert status["totals"] == {"valid": 3, "invalid": 1, "missing": 2, "unreadable": 1}
+    return spec, d, inputs, bad
+
+
+def missing_rows(path: Path) -> list[list]:
+    grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(MISSING_SHEET).to_python()
+    return grid[1:]
+
+
+def test_sums_of_accepted_submissions(campaign, tmp_path):
+    spec, d, inputs, _ = campaign
+    result = consolidate_campaign(d, tmp_path / "city.xlsx")
+    got = read_workbook(result.path)
+    assert got.values == sums(spec, [inputs[0], inputs[1], inputs[2]])  # 0's corrected version only
+    # region and year come from the campaign
+    assert result.region == REGION and result.year == YEAR
+    assert got.agency == f"{REGION}（汇总）" and got.year == YEAR and got.meta["consolidates"] == "3"
+    (report,) = validate_paths([result.path])
+    assert report.status == "valid", [f.message for f in report.findings if f.severity == "error"]
+    # 明细: the roster's names and codes, also for the file whose cover has another name
+    detail = CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name(DETAIL_SHEET).to_python()
+    assert [(r[1], r[2], r[3]) for r in detail[2:]] == [(NAMES[i], CODES[i], "合格") for i in range(3)]
+
+
+def test_missing_lists_exactly_the_agencies_not_included(campaign, tmp_path):
+    spec, d, _, _ = campaign
+    result = consolidate_campaign(d, tmp_path / "city.xlsx")
+    assert [(m.name, m.code) for m in result.missing] == [(NAMES[5], CODES[5]), (NAMES[6], CODES[6])]
+    assert [(x.name, x.status) for x in result.left_out] == [(NAMES[3], "invalid"), (NAMES[4], "unreadable")]
+    assert "第一项" in result.left_out[0].reason  # the balance rule's message
+    rows = missing_rows(result.path)
+    # each roster agency not included is listed once, with its situation
+    assert sorted((r[1], r[3]) for r in rows) == sorted(
+        [(NAMES[5], "未报送"), (NAMES[6], "未报送"), (NAMES[3], "有错误，未汇总"), (NAMES[4], "无法读取")]
+    )
+    cover = " ".join(str(v) for row in CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name("封面").to_python() for v in row)
+    assert "应报 7 个单位，未报送或未通过 4 个" in cover
+
+
+def test_include_invalid(campaign, tmp_path):
+    spec, d, inputs, bad = campaign
+    result = consolidate_campaign(d, tmp_path / "city.xlsx", include_invalid=True, region="另一个名称")
+    assert read_workbook(result.path).values == sums(spec, [inputs[0], inputs[1], inputs[2], bad])
+    assert [(x.name, x.status) for x in result.left_out] == [(NAMES[4], "unreadable")]
+    assert [m.name for m in result.missing] == [NAMES[5], NAMES[6]]
+    assert result.region == "另一个名称"
+    detail = CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name(DETAIL_SHEET).to_python()
+    assert [r[3] for r in detail[2:]] == ["合格", "合格", "合格", "有错误"]
+
+
+def test_county_consolidation_counts_as_one_submission(campaign, tmp_path):
+    """A county's consolidated workbook imported into a city campaign: one submission standing for
+    its agencies; the city's totals are the sums over every agency below."""
+    spec, _, inputs, _ = campaign
+    rng = random.Random(11)
+    county_inputs = [random_inputs(spec, rng) for _ in range(3)]
+    files = [write_workbook(tmp_path / f"k{i}.xlsx", spec, Meta(year=YEAR, agency=f"乙县第{i}局", code=code_for(30 + i), region="乙县"), values=v) for i, v in enumerate(county_inputs)]
+    county = consolidate_files(files, tmp_path / "乙县_汇总表.xlsx", region="乙县", year=YEAR).path
+    city = tmp_path / "city"
+    names, codes = ["甲局", "乙县"], [code_for(20), code_for(21)]
+    core.init_campaign(city, year=YEAR, roster_path=write_roster(tmp_path / "r.csv", names, codes), region="某市")
+    agency = write_workbook(city / "inbox" / "甲局.xlsx", spec, Meta(year=YEAR, agency="甲局", code=codes[0], region="某市"), values=inputs[1])
+    assert agency.exists()
+    county.rename(city / "inbox" / county.name)  # identified by the county's name in the file name
+    assert core.import_paths(city).count("valid") == 2
+    result = consolidate_campaign(city, tmp_path / "city.xlsx")
+    assert result.consolidates == 4 and not result.missing
+    assert read_workbook(result.path).values == sums(spec, [inputs[1], *county_inputs])
+
+
+def test_nothing_to_consolidate(tmp_path):
+    d = tmp_path / "c"
+    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "r.csv"), region=REGION)
+    with pytest.raises(ConsolidationError, match="还没有可汇总的报表"):
+        consolidate_campaign(d, tmp_path / "x.xlsx")
+
+
+def test_cli_dispatches_on_a_campaign_folder(campaign, tmp_path):
+    spec, d, inputs, bad = campaign
+    out = tmp_path / "out.xlsx"
+    proc = subprocess.run([XLSXGOV, "consolidate", str(d), "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    flat = "".join(proc.stdout.split())
+    assert "已汇总3份报表" in flat and NAMES[5] in flat and NAMES[6] in flat and NAMES[3] in flat
+    assert read_workbook(out).values == sums(spec, [inputs[0], inputs[1], inputs[2]])
+
+    proc = subprocess.run([XLSXGOV, "consolidate", str(d), "-o", str(out), "--include-invalid"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert read_workbook(out).values == sums(spec, [inputs[0], inputs[1], inputs[2], bad])
+
+    # a folder that is not a campaign, and --year with a campaign, are refused with a message
+    proc = subprocess.run([XLSXGOV, "consolidate", str(tmp_path), "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "不是报送任务目录" in "".join(proc.stderr.split())
+    proc = subprocess.run([XLSXGOV, "consolidate", str(d), "-o", str(out), "--year", "2023"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--year" in proc.stderr
