@@ -136,19 +136,29 @@ def _print_reports(reports, *, show_info: bool) -> None:
 
 @app.command("export")
 def export_command(
-    files: list[Path] = typer.Argument(..., help="报送的工作簿、汇总工作簿"),
+    files: list[Path] = typer.Argument(..., help="报送的工作簿、汇总工作簿，或报送任务目录"),
     output: Path = typer.Option(..., "-o", "--output", help="输出文件：.csv 或 .parquet"),
+    detail: bool = typer.Option(False, "--detail", help="汇总工作簿还导出“明细”表中各单位的数据（sheet 列为“明细”）"),
 ) -> None:
-    """把工作簿中的全部数据导出为一张长表（每个单元格一行）。"""
+    """把工作簿中的全部数据导出为一张长表（每个单元格一行）。
+
+    报送任务目录：导出名册中各单位当前报送的报表（合格和有错误的，status 列区分），单位名称和代码取自名册。"""
+    from .consolidate import is_campaign
     from .export import export_facts
 
     if output.suffix.lower() not in (".csv", ".parquet"):
         err_console.print(f"[red]错误：[/red]输出文件 {output} 必须以 .csv 或 .parquet 结尾")
         raise typer.Exit(2)
-    result = export_facts(files, output)
+    folders = [f for f in files if f.is_dir() and not is_campaign(f)]
+    if folders:
+        err_console.print(f"[red]错误：[/red]“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）", highlight=False)
+        raise typer.Exit(2)
+    result = export_facts(files, output, detail=detail)
     for problem in result.unreadable:
-        err_console.print(f"[magenta]无法读取：[/magenta]{problem}")
-    console.print(f"已导出 {result.rows} 行（{result.files} 个文件）到 {output}")
+        err_console.print(f"[magenta]无法读取：[/magenta]{problem}", highlight=False)
+    if result.skipped:
+        console.print(f"没有数据的单位 {len(result.skipped)} 个：{'；'.join(result.skipped)}", highlight=False)
+    console.print(f"已导出 {result.rows} 行（{result.files} 个文件）到 {output}", highlight=False)
     if result.unreadable:
         raise typer.Exit(2)
 

@@ -1,4 +1,16 @@
-"""Facts of many workbooks as one long table (CSV or Parquet)."""
+"""Facts as one long table (CSV or Parquet): of workbooks, of a consolidated workbook, of a campaign.
+
+- A workbook (an agency's, or a consolidated one, which reads like any other: its agency is
+  ``<地区>（汇总）`` and its values are the sums) gives one row per cell of its tables.
+- ``detail=True`` adds, for every consolidated workbook, one row per agency and cell of its
+  明细 sheet (``sheet`` is 明细, ``agency``/``code``/``status`` those of the agency's row). Off by
+  default: the summed facts and the detail rows together would count every number twice.
+- A campaign folder (one holding ``ledger.sqlite``) gives the facts of every roster agency's
+  current submission, read again from ``archive/``: both ``valid`` and ``invalid`` ones (an
+  analyst wants to see the numbers of a form that still has an error, and filters on
+  ``status``), with the roster's agency name and code. Agencies whose current file is
+  unreadable, and those with nothing received, have no facts; they are listed in ``skipped``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +20,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from .validate import validate_paths
+from .validate import FileReport, validate_paths
 
 FACT_COLUMNS = ["file", "agency", "code", "year", "edition", "status", "table", "row", "col", "row_label", "col_label", "sheet", "cell", "value", "raw"]
 
@@ -17,33 +29,128 @@ FACT_COLUMNS = ["file", "agency", "code", "year", "edition", "status", "table", 
 class ExportResult:
     rows: int
     files: int
-    unreadable: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # given files that could not be read
+    skipped: list[str] = field(default_factory=list)  # campaign agencies without facts, and why
 
 
-def facts_frame(paths: Sequence[Path | str]) -> tuple[pd.DataFrame, list[str]]:
-    """Every cell of every readable file (valid or invalid), one row each."""
-    records, unreadable = [], []
-    for rep in validate_paths(paths):
-        sub = rep.submission
-        if sub is None:
-            unreadable.append(rep.reason or str(rep.path))
+def _records(rep: FileReport, *, agency: str | None = None, code: str | None = None, status: str | None = None) -> list[dict]:
+    sub = rep.submission
+    head = {
+        "file": str(rep.path), "agency": sub.agency if agency is None else agency, "code": sub.code if code is None else code,
+        "year": sub.year, "edition": sub.edition, "status": status or rep.status,
+    }
+    records = []
+    for fact in sub.facts():
+        rec = {**head, **fact.as_json()}
+        rec["raw"] = None if rec["raw"] is None else str(rec["raw"])
+        records.append(rec)
+    return records
+
+
+def detail_records(rep: FileReport) -> list[dict]:
+    """The 明细 rows of a consolidated workbook, one record per agency and cell ([] for any other
+    workbook). Columns are matched to cells by the spec's cell order and checked against the
+    header labels, so a 明细 sheet someone rearranged is refused rather than misread."""
+    from python_calamine import CalamineWorkbook
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    from .consolidate import DETAIL_FIXED, DETAIL_SHEET, STATUS_TEXT
+    from .values import Kind
+
+    sub = rep.submission
+    if sub is None or sub.meta.get("kind") != "consolidated":
+        return []
+    wb = CalamineWorkbook.from_path(str(rep.path))
+    if DETAIL_SHEET not in wb.sheet_names:
+        return []
+    grid = wb.get_sheet_by_name(DETAIL_SHEET).to_python()
+    cells = list(sub.spec.cells())
+    fixed = len(DETAIL_FIXED)
+    header = grid[1] if len(grid) > 1 else []
+    labels = [c.col_label + ("（万元）" if c.kind is Kind.MONEY else "") for c in cells]
+    if [str(v) for v in header[fixed : fixed + len(cells)]] != labels:
+        raise ValueError(f"{rep.path.name}：“{DETAIL_SHEET}”表的列与{sub.spec.name}的单元格不一致（表格结构可能被修改），无法导出明细")
+    status_ids = {text: s for s, text in STATUS_TEXT.items()}
+    records = []
+    for r, row in enumerate(grid[2:], start=2):
+        row = list(row) + [""] * (fixed + len(cells) - len(row))
+        name, code, status = str(row[1]), str(row[2]), str(row[3])
+        if not name and not code:
             continue
-        head = {"file": str(rep.path), "agency": sub.agency, "code": sub.code, "year": sub.year, "edition": sub.edition, "status": rep.status}
-        for fact in sub.facts():
-            rec = {**head, **fact.as_json()}
-            rec["raw"] = None if rec["raw"] is None else str(rec["raw"])
-            records.append(rec)
+        head = {
+            "file": str(rep.path), "agency": name, "code": code, "year": sub.year, "edition": sub.edition,
+            "status": status_ids.get(status.replace("（汇总表）", ""), status),
+        }
+        for j, cell in enumerate(cells):
+            raw = row[fixed + j]
+            value = None if raw == "" else raw
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            records.append({
+                **head, "table": cell.table.id, "row": cell.row.id, "col": cell.col.id, "row_label": cell.row_label,
+                "col_label": cell.col_label, "sheet": DETAIL_SHEET, "cell": xl_rowcol_to_cell(r, fixed + j),
+                "value": value, "raw": None if raw == "" else str(raw),
+            })
+    return records
+
+
+def campaign_records(directory: Path | str) -> tuple[list[dict], list[str]]:
+    """Facts of every roster agency's current valid or invalid submission; (records, skipped)."""
+    from .campaign.core import roster
+    from .consolidate import campaign_current
+
+    current = campaign_current(directory)
+    reports = {str(r.path): r for r in validate_paths([path for _, status, path in current if status != "unreadable"])}
+    records, skipped = [], []
+    for agency, status, path in current:
+        rep = reports.get(str(path))
+        if rep is None or rep.submission is None:
+            skipped.append(f"{agency.name}：报送的文件无法读取")
+            continue
+        records += _records(rep, agency=agency.name, code=agency.code, status=status)
+    received = {a.code for a, _, _ in current}
+    skipped += [f"{a.name}：未报送" for a in roster(directory) if a.code not in received]
+    return records, skipped
+
+
+def facts_frame(paths: Sequence[Path | str], *, detail: bool = False) -> tuple[pd.DataFrame, ExportResult]:
+    """Every cell of every readable file (valid or invalid), one row each; a campaign folder
+    stands for its agencies' current submissions."""
+    from .consolidate import is_campaign
+
+    records: list[dict] = []
+    result = ExportResult(0, 0)
+    campaigns = {i for i, p in enumerate(paths) if is_campaign(p)}
+    reports = iter(validate_paths([p for i, p in enumerate(paths) if i not in campaigns]))  # one batch
+    for i, p in enumerate(paths):
+        if i in campaigns:
+            recs, skipped = campaign_records(p)
+            records += recs
+            result.skipped += skipped
+            continue
+        rep = next(reports)
+        if rep.submission is None:
+            result.unreadable.append(rep.reason or str(rep.path))
+            continue
+        records += _records(rep)
+        if detail:
+            try:
+                records += detail_records(rep)
+            except ValueError as exc:
+                result.unreadable.append(str(exc))
     frame = pd.DataFrame.from_records(records, columns=FACT_COLUMNS)
     # Keep counts as integers next to money decimals instead of turning every value into a float.
     frame["value"] = pd.Series([r["value"] for r in records], dtype=object)
-    return frame, unreadable
+    result.rows = len(frame)
+    result.files = frame["file"].nunique() if len(frame) else 0
+    return frame, result
 
 
-def export_facts(paths: Sequence[Path | str], output: Path) -> ExportResult:
-    frame, unreadable = facts_frame(paths)
+def export_facts(paths: Sequence[Path | str], output: Path, *, detail: bool = False) -> ExportResult:
+    frame, result = facts_frame(paths, detail=detail)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".parquet":
         frame.to_parquet(output, index=False)
     else:
         frame.to_csv(output, index=False, encoding="utf-8-sig")  # utf-8-sig: Excel opens Chinese CSV correctly
-    return ExportResult(len(frame), frame["file"].nunique() if len(frame) else 0, unreadable)
+    return result

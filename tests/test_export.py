@@ -1,0 +1,144 @@
+"""``export`` of a consolidated workbook (its summed facts, optionally its 明细 rows) and of a
+campaign (every agency's current submission), run on real files and a real ledger."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from xlsxgov import spec as spec_mod
+from xlsxgov.campaign import core
+from xlsxgov.compute import complete, key, to_display
+from xlsxgov.consolidate import consolidate_files
+from xlsxgov.export import FACT_COLUMNS, export_facts
+from xlsxgov.template import Meta, write_workbook
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_consolidate import random_inputs  # noqa: E402
+from test_consolidate_campaign import CODES, NAMES, REGION, YEAR, reply, write_roster  # noqa: E402
+
+XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"code": str})
+
+
+def displayed(spec, values: dict) -> dict:
+    """(table, row, col) → value in the unit the form prints."""
+    return {key(c): to_display(c, values[key(c)]) for c in spec.cells()}
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory):
+    spec = spec_mod.load("gov2021")
+    rng = random.Random(5)
+    d = tmp_path_factory.mktemp("export")
+    inputs = [random_inputs(spec, rng) for _ in range(3)]
+    files = [write_workbook(d / f"a{i}.xlsx", spec, Meta(year=YEAR, agency=NAMES[i], code=CODES[i], region=REGION), values=v) for i, v in enumerate(inputs)]
+    result = consolidate_files(files, d / "region.xlsx", region=REGION)
+    total: dict = {}
+    for v in inputs:
+        for k, x in v.items():
+            total[k] = total.get(k, 0) + x
+    return spec, result.path, inputs, complete(spec, total)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_consolidated_workbook_exports_the_sums(region, tmp_path, suffix):
+    spec, path, _, sums = region
+    out = tmp_path / f"facts{suffix}"
+    result = export_facts([path], out)
+    frame = read(out)
+    assert list(frame.columns) == FACT_COLUMNS
+    assert result.rows == len(frame) == sum(1 for _ in spec.cells()) and result.files == 1
+    assert set(frame["agency"]) == {f"{REGION}（汇总）"} and set(frame["status"]) == {"valid"}
+    want = displayed(spec, sums)
+    got = {(r.table, r.row, r.col): r.value for r in frame.itertuples()}
+    assert got.keys() == want.keys()
+    for k, v in want.items():
+        assert float(got[k]) == pytest.approx(v, abs=1e-9), k
+
+
+def test_detail_adds_one_row_per_agency_and_cell(region, tmp_path):
+    spec, path, inputs, sums = region
+    out = tmp_path / "facts.parquet"
+    export_facts([path], out, detail=True)
+    frame = read(out)
+    n = sum(1 for _ in spec.cells())
+    summed, detail = frame[frame["sheet"] != "明细"], frame[frame["sheet"] == "明细"]
+    assert len(summed) == n and len(detail) == 3 * n
+    assert list(dict.fromkeys(detail["agency"])) == NAMES[:3]
+    assert list(dict.fromkeys(detail["code"])) == CODES[:3]
+    assert set(detail["status"]) == {"valid"}
+    for i in range(3):
+        rows = detail[detail["code"] == CODES[i]]
+        want = displayed(spec, complete(spec, inputs[i]))
+        for r in rows.itertuples():
+            assert float(r.value) == pytest.approx(want[(r.table, r.row, r.col)], abs=1e-9)
+    # the detail rows add up to the consolidated facts
+    by_cell = detail.assign(value=detail["value"].astype(float)).groupby(["table", "row", "col"])["value"].sum()
+    for k, v in displayed(spec, sums).items():
+        assert by_cell[k] == pytest.approx(v, abs=1e-6), k
+    # on an agency's own workbook --detail adds nothing
+    own = tmp_path / "own.csv"
+    assert export_facts([path.with_name("a0.xlsx")], own, detail=True).rows == n
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    """Agencies 0, 1 valid, 2 invalid, 3 sent a corrupt file, 4-6 never replied."""
+    spec = spec_mod.load("gov2021")
+    rng = random.Random(9)
+    tmp = tmp_path_factory.mktemp("campaign")
+    d = tmp / "c"
+    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp / "roster.csv"), region=REGION)
+    inputs = [random_inputs(spec, rng) for _ in range(3)]
+    inputs[2][("t3", "carried_over", "natural")] += 5
+    for i in range(3):
+        reply(d / "inbox" / f"第{i}局.xlsx", spec, i, inputs[i], name="本局" if i == 1 else None)
+    (d / "inbox" / f"{CODES[3]}.xlsx").write_bytes(b"not a workbook")
+    core.import_paths(d)
+    return spec, d, inputs
+
+
+def test_campaign_exports_current_submissions(campaign, tmp_path):
+    spec, d, inputs = campaign
+    out = tmp_path / "facts.parquet"
+    result = export_facts([d], out)
+    frame = read(out)
+    n = sum(1 for _ in spec.cells())
+    assert result.rows == len(frame) == 3 * n and result.files == 3
+    # the roster's name and code, whatever the cover says; the ledger's status
+    agencies = frame.drop_duplicates("code")[["agency", "code", "status"]].values.tolist()
+    assert agencies == [[NAMES[0], CODES[0], "valid"], [NAMES[1], CODES[1], "valid"], [NAMES[2], CODES[2], "invalid"]]
+    for i in range(3):
+        want = displayed(spec, complete(spec, inputs[i]))
+        for r in frame[frame["code"] == CODES[i]].itertuples():
+            assert float(r.value) == pytest.approx(want[(r.table, r.row, r.col)], abs=1e-9)
+    assert all(Path(f).parent == d / "archive" for f in frame["file"])
+    assert result.skipped == [f"{NAMES[3]}：报送的文件无法读取", f"{NAMES[4]}：未报送", f"{NAMES[5]}：未报送", f"{NAMES[6]}：未报送"]
+    assert not result.unreadable
+
+
+def test_cli_export_campaign_and_consolidated(campaign, region, tmp_path):
+    spec, d, _ = campaign
+    out = tmp_path / "facts.csv"
+    proc = subprocess.run([XLSXGOV, "export", str(d), "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    flat = "".join(proc.stdout.split())
+    assert "没有数据的单位4个" in flat and f"已导出{3 * sum(1 for _ in spec.cells())}行（3个文件）" in flat
+    assert set(read(out)["status"]) == {"valid", "invalid"}
+
+    _, path, _, _ = region
+    proc = subprocess.run([XLSXGOV, "export", str(path), "--detail", "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert len(read(out)) == 4 * sum(1 for _ in spec.cells())
+
+    proc = subprocess.run([XLSXGOV, "export", str(tmp_path), "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "不是报送任务目录" in "".join(proc.stderr.split())
