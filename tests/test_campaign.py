@@ -12,15 +12,18 @@ import random
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from xlsxgov import layout as layout_mod
 from xlsxgov import spec as spec_mod
@@ -174,11 +177,11 @@ class Collector:
 def smtp_server():
     controllers = []
 
-    def start(handler) -> int:
+    def start(handler, **kwargs) -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        c = Controller(handler, hostname="127.0.0.1", port=port)
+        c = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
         c.start()
         controllers.append(c)
         return port
@@ -220,6 +223,141 @@ def test_send_rejected_recipient_fails_only_that_one(campaign: Path, smtp_server
     handler.reject.clear()
     cli("send", campaign, "--smtp", f"127.0.0.1:{port}", "--from", "office@example.gov.cn")
     assert len(handler.messages) == 6 and handler.messages[-1][1] == [AGENCIES[2][3]]
+
+
+# --- send over TLS with login ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it (openssl CLI)."""
+    d = tmp_path_factory.mktemp("tls")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=xlsxgov test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (d / "ext.cnf").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+    )
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    return {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
+
+
+def server_context(tls_files) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(tls_files["cert"], tls_files["key"])
+    return ctx
+
+
+SMTP_USER, SMTP_PASSWORD = "gk-office", "s3cret-密码"
+
+
+class TLSCollector(Collector):
+    """Records whether each accepted message came over TLS and who was logged in."""
+
+    def __init__(self):
+        super().__init__()
+        self.sessions = []  # (tls?, authenticated login) per accepted message
+        self.logins = []  # every AUTH attempt: (mechanism, login, success)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.sessions.append((server.transport.get_extra_info("ssl_object") is not None, session.auth_data))
+        return await super().handle_DATA(server, session, envelope)
+
+    def authenticator(self, server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            SMTP_USER.encode(), SMTP_PASSWORD.encode()
+        )
+        self.logins.append((mechanism, auth_data.login.decode() if isinstance(auth_data, LoginPassword) else None, ok))
+        return AuthResult(success=ok, handled=False, auth_data=auth_data.login.decode() if ok else None)
+
+
+def start_tls_server(smtp_server, tls_files, mode: str) -> tuple[TLSCollector, int]:
+    handler = TLSCollector()
+    if mode == "starttls":  # port 587 style: plain connection, STARTTLS required before AUTH and MAIL
+        port = smtp_server(handler, tls_context=server_context(tls_files), require_starttls=True,
+                           authenticator=handler.authenticator, auth_required=True, auth_require_tls=True)
+    else:  # port 465 style: TLS from the first byte (aiosmtpd only counts STARTTLS as TLS for AUTH)
+        warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+        port = smtp_server(handler, ssl_context=server_context(tls_files),
+                           authenticator=handler.authenticator, auth_required=True, auth_require_tls=False)
+    return handler, port
+
+
+def send_env(password: str) -> dict:
+    return {**os.environ, "XLSXGOV_TEST_SMTP_PASSWORD": password}
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_send_tls_with_login(campaign: Path, smtp_server, tls_files, mode: str):
+    handler, port = start_tls_server(smtp_server, tls_files, mode)
+    args = ["send", campaign, "--smtp", f"127.0.0.1:{port}", f"--{mode}", "--user", SMTP_USER,
+            "--password-env", "XLSXGOV_TEST_SMTP_PASSWORD", "--cafile", tls_files["ca"], "--from", "office@example.gov.cn"]
+    proc = cli(*args, env=send_env(SMTP_PASSWORD))
+    assert "成功 6" in proc.stdout
+    assert len(handler.messages) == 6
+    assert handler.sessions == [(True, SMTP_USER)] * 6  # every message over TLS, after a successful login
+    assert all(ok and login == SMTP_USER for _, login, ok in handler.logins)
+    for _, rcpt, content in handler.messages:
+        i = [a[3] for a in AGENCIES].index(rcpt[0])
+        att = next(email.message_from_bytes(content, policy=email.policy.default).iter_attachments())
+        assert att.get_payload(decode=True) == template_of(campaign, i).read_bytes()
+    ids = {a["code"]: a["sent"] for a in core.campaign_status(campaign)["agencies"]}
+    assert all(ids.values())
+    proc = cli(*args, env=send_env(SMTP_PASSWORD))
+    assert "成功 0" in proc.stdout and "已发送 6" in proc.stdout and len(handler.messages) == 6
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_send_wrong_password_is_a_clear_error(campaign: Path, smtp_server, tls_files, mode: str):
+    handler, port = start_tls_server(smtp_server, tls_files, mode)
+    proc = cli("send", campaign, "--smtp", f"127.0.0.1:{port}", f"--{mode}", "--user", SMTP_USER,
+               "--password-env", "XLSXGOV_TEST_SMTP_PASSWORD", "--cafile", tls_files["ca"],
+               "--from", "office@example.gov.cn", env=send_env("wrong"), check=False)
+    assert proc.returncode == 2
+    err = flat(proc.stderr)
+    assert f"SMTP服务器127.0.0.1:{port}拒绝登录" in err and "用户名和密码" in err
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert handler.messages == [] and handler.logins and not any(ok for *_, ok in handler.logins)
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    assert conn.execute("SELECT COUNT(*) FROM sent").fetchone()[0] == 0  # nothing marked sent, no failures either
+    assert not any(a["sent"] for a in core.campaign_status(campaign)["agencies"])
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_send_untrusted_certificate_is_a_clear_error(campaign: Path, smtp_server, tls_files, mode: str):
+    handler, port = start_tls_server(smtp_server, tls_files, mode)
+    proc = cli("send", campaign, "--smtp", f"127.0.0.1:{port}", f"--{mode}", "--user", SMTP_USER,
+               "--password-env", "XLSXGOV_TEST_SMTP_PASSWORD", "--from", "office@example.gov.cn",
+               env=send_env(SMTP_PASSWORD), check=False)  # no --cafile: the system does not trust the test CA
+    assert proc.returncode == 2
+    err = flat(proc.stderr)
+    assert f"SMTP服务器127.0.0.1:{port}的证书未通过验证" in err and "--cafile" in err
+    assert "Traceback" not in proc.stderr
+    assert handler.messages == [] and handler.logins == []  # the password never left the client
+    assert not any(a["sent"] for a in core.campaign_status(campaign)["agencies"])
+
+
+def test_send_login_options_are_checked(campaign: Path, tmp_path: Path):
+    base = ["send", campaign, "--smtp", "127.0.0.1:1", "--from", "office@example.gov.cn"]
+    proc = cli(*base, "--user", SMTP_USER, check=False)
+    assert proc.returncode == 2 and "--password-env" in flat(proc.stderr)
+    proc = cli(*base, "--user", SMTP_USER, "--password-env", "XLSXGOV_UNSET_VARIABLE", check=False,
+               env={k: v for k, v in os.environ.items() if k != "XLSXGOV_UNSET_VARIABLE"})
+    assert proc.returncode == 2 and "XLSXGOV_UNSET_VARIABLE未设置" in flat(proc.stderr)
+    proc = cli(*base, "--ssl", "--cafile", tmp_path / "nope.pem", check=False)
+    assert proc.returncode == 2 and "找不到CA证书文件" in flat(proc.stderr)
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    proc = cli(*base, "--ssl", "--cafile", bad, check=False)
+    assert proc.returncode == 2 and "无法读取CA证书文件" in flat(proc.stderr) and "Traceback" not in proc.stderr
 
 
 # --- import ---------------------------------------------------------------------------------

@@ -77,10 +77,21 @@ def send_command(
     user: Optional[str] = typer.Option(None, "--user", help="SMTP 登录用户名"),
     password_env: Optional[str] = typer.Option(None, "--password-env", help="保存 SMTP 密码的环境变量名"),
     sender: str = typer.Option(..., "--from", help="发件人地址（SMTP 信封发件人）"),
+    cafile: Optional[Path] = typer.Option(
+        None, "--cafile", help="验证服务器证书所用的 CA 证书文件（PEM）；默认使用系统信任的证书"
+    ),
 ) -> None:
     """发送 outbox/ 中尚未发送的邮件；已发送的不会重复发送。"""
     if starttls and use_ssl:
         _fail("--starttls 和 --ssl 只能选一个")
+    if password_env and not user:
+        _fail("指定了 --password-env，但没有指定登录用户名 --user")
+    if user and not password_env:
+        _fail("指定了 --user，还需用 --password-env 指定保存密码的环境变量名（密码不在命令行中输入）")
+    if cafile is not None and not cafile.is_file():
+        _fail(f"找不到 CA 证书文件：{cafile}")
+    if cafile is not None and not (starttls or use_ssl):
+        _fail("--cafile 只在 --starttls 或 --ssl 时使用")
     host, _, port_text = smtp.rpartition(":")
     if not host or not port_text.isdigit():
         _fail(f"--smtp 应为“主机:端口”，例如 smtp.example.gov.cn:587，而不是“{smtp}”")
@@ -92,7 +103,7 @@ def send_command(
     try:
         summary = core.send_outbox(
             directory, host=host, port=int(port_text), security="ssl" if use_ssl else "starttls" if starttls else "none",
-            user=user, password=password, sender=sender,
+            user=user, password=password, sender=sender, cafile=cafile,
         )
     except core.CampaignError as exc:
         _fail(str(exc))

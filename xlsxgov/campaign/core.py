@@ -279,8 +279,13 @@ def send_outbox(
     user: str | None = None,
     password: str | None = None,
     sender: str | None = None,
+    cafile: Path | str | None = None,
 ) -> SendSummary:
-    """Send every outbox .eml not yet sent; each delivery is committed before the next."""
+    """Send every outbox .eml not yet sent; each delivery is committed before the next.
+
+    ``security`` is none | starttls | ssl; the server certificate is checked against the
+    system's trusted CAs, or only against the PEM file ``cafile`` when given.
+    """
     directory = Path(directory)
     conn = _open(directory)
     try:
@@ -303,7 +308,7 @@ def send_outbox(
         try:
             results = send_messages(
                 emls, host=host, port=port, security=security, user=user, password=password, sender=sender,
-                already_sent=already_sent, on_sent=record,
+                already_sent=already_sent, on_sent=record, cafile=cafile,
             )
         except MailConnectionError as exc:
             results = exc.results

@@ -9,6 +9,7 @@ sends the same message twice.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import email
 import email.policy
@@ -158,9 +159,28 @@ def _reply_text(resp: bytes | str) -> str:
     return resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
 
 
-def _connect(host: str, port: int, security: str, user: str | None, password: str | None, timeout: float):
+def tls_context(cafile: str | Path | None = None) -> ssl.SSLContext:
+    """Certificate-verifying client context: the system's trusted CAs, or only ``cafile`` (PEM).
+
+    Raises ``ValueError`` (Chinese) when ``cafile`` cannot be read or holds no certificate.
+    """
+    if cafile is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(cafile))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"无法读取 CA 证书文件“{cafile}”（应为 PEM 格式）：{exc}") from exc
+
+
+def _connect(
+    host: str, port: int, security: str, user: str | None, password: str | None, timeout: float,
+    cafile: str | Path | None = None,
+):
     where = f"{host}:{port}"
-    context = ssl.create_default_context()
+    try:
+        context = tls_context(cafile)
+    except ValueError as exc:
+        raise MailConnectionError(host, port, str(exc)) from exc
     conn = None
     try:
         if security == "ssl":
@@ -172,7 +192,7 @@ def _connect(host: str, port: int, security: str, user: str | None, password: st
             conn.starttls(context=context)
             conn.ehlo()
         if user:
-            conn.login(user, password or "")
+            _login(conn, user, password or "")
         return conn
     except smtplib.SMTPAuthenticationError as exc:
         _close(conn)
@@ -184,6 +204,13 @@ def _connect(host: str, port: int, security: str, user: str | None, password: st
         raise MailConnectionError(
             host, port, f"SMTP 服务器 {where} 不支持所需功能（{exc}），请检查加密方式（STARTTLS/SSL）设置"
         ) from exc
+    except ssl.SSLCertVerificationError as exc:
+        _close(conn)
+        raise MailConnectionError(
+            host, port,
+            f"SMTP 服务器 {where} 的证书未通过验证：{exc.verify_message or exc}"
+            "（如服务器使用单位内部 CA 签发的证书，请用 --cafile 指定该 CA 证书）",
+        ) from exc
     except ssl.SSLError as exc:
         _close(conn)
         raise MailConnectionError(
@@ -192,6 +219,29 @@ def _connect(host: str, port: int, security: str, user: str | None, password: st
     except (OSError, smtplib.SMTPException) as exc:
         _close(conn)
         raise MailConnectionError(host, port, f"无法连接 SMTP 服务器 {where}：{exc}") from exc
+
+
+def _login(conn, user: str, password: str) -> None:
+    """SMTP AUTH; non-ASCII user names or passwords are sent as UTF-8 (RFC 4616 PLAIN, or LOGIN),
+    which smtplib cannot do (it encodes them as ASCII and raises)."""
+    if user.isascii() and password.isascii():
+        conn.login(user, password)
+        return
+    conn.ehlo_or_helo_if_needed()
+    if not conn.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    mechanisms = conn.esmtp_features["auth"].upper().split()
+    b64 = lambda data: base64.b64encode(data).decode("ascii")  # noqa: E731
+    if "PLAIN" in mechanisms:
+        code, resp = conn.docmd("AUTH", "PLAIN " + b64(b"\0" + user.encode() + b"\0" + password.encode()))
+    elif "LOGIN" in mechanisms:
+        code, resp = conn.docmd("AUTH", "LOGIN " + b64(user.encode()))
+        if code == 334:
+            code, resp = conn.docmd(b64(password.encode()))
+    else:
+        raise smtplib.SMTPException(f"服务器只支持 {' '.join(mechanisms)} 登录方式，含中文的用户名或密码需要 PLAIN 或 LOGIN")
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, resp)
 
 
 def _close(conn) -> None:
@@ -222,6 +272,7 @@ def send_messages(
     already_sent: Callable[[Path], bool],
     on_sent: Callable[[SendResult], None],
     timeout: float = 30,
+    cafile: str | Path | None = None,
 ) -> list[SendResult]:
     """Send .eml files over one SMTP connection; return a result per attempted file.
 
@@ -232,7 +283,9 @@ def send_messages(
     failing to connect raises ``MailConnectionError``.  If the server drops the
     connection before a message's data was sent, we reconnect once and retry
     it; if it drops during the data the message is reported as uncertain
-    instead of being sent again.
+    instead of being sent again.  With ``starttls`` or ``ssl`` the server's
+    certificate is verified against the system's trusted CAs, or only against
+    the PEM file ``cafile`` when given (e.g. an office's internal CA).
     """
     if security not in ("none", "starttls", "ssl"):
         raise ValueError(f"加密方式应为 none、starttls 或 ssl，而不是“{security}”")
@@ -257,7 +310,7 @@ def send_messages(
             while result is None:
                 if conn is None:
                     try:
-                        conn = _connect(host, port, security, user, password, timeout)
+                        conn = _connect(host, port, security, user, password, timeout, cafile)
                     except MailConnectionError as exc:
                         exc.results = results
                         raise
