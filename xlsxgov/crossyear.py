@@ -298,7 +298,7 @@ def read_detail(path: Path, spec: Spec, year: int | None) -> list[PreviousAgency
                 head = (normalise(f"{cell.table.short} {cell.row_label}"), normalise(cell.col_label + ("（万元）" if cell.kind is Kind.MONEY else "")))
                 if head in columns:
                     where[key(cell)] = (DETAIL_SHEET, xl_rowcol_to_cell(r, columns[head]))
-        out.append(PreviousAgency(name, code, spec, year, values, where, f"{path.name}“{DETAIL_SHEET}”第{r + 1}行"))
+        out.append(PreviousAgency(name, code, spec, year, values, where, path.name))
     return out
 
 
