@@ -254,6 +254,14 @@ def test_previous_campaign_directory(last_year, tmp_path):
     # consolidating this year against last year's campaign also checks the totals
     res = consolidate_files(files24, tmp_path / "2024.xlsx", region=REGION, previous=camp)
     assert {f.cells[0][2] for f in res.cross_year if f.severity == "warning" and "各单位合计" in f.message} == {"legal", "total"}
+    # this year's campaign consolidated by the CLI against last year's campaign
+    now = tmp_path / "2024任务"
+    core.init_campaign(now, year=2024, roster_path=roster, region=REGION)
+    core.import_paths(now, list(files24))
+    p = subprocess.run([XLSXGOV, "consolidate", str(now), "-o", str(tmp_path / "cli.xlsx"), "--previous", str(camp)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "跨年度校验" in p.stdout and "警告 4 项" in p.stdout and "各单位合计" in p.stdout and name_for(2) in p.stdout
 
 
 def test_corrupt_previous_gives_a_clean_error(pair, tmp_path):
