@@ -165,24 +165,42 @@ def export_command(
 
 @app.command("demo")
 def demo_command(
-    directory: Path = typer.Argument(Path("demo"), help="演示用的新目录（已存在则清空重建）"),
+    directory: Path = typer.Argument(Path("demo"), help="演示用的新目录（以前的演示目录会清空重建，其他已有目录不会动）"),
     agencies: int = typer.Option(50, "--agencies", help="模拟单位数量（最多50）"),
 ) -> None:
-    """演示完整流程：名单 → 下发模板 → 单位填报（含几份常见错误和一份 .xls）→ 校验与反馈 → 汇总 → 网页表格。"""
+    """演示一次完整的报送任务：名册 → 下发模板 → 单位填报（含几份常见错误、一份 .xls、邮件回复）→ 导入台账 → 进度 → 汇总 → 网页表格。"""
     from .demo import run_demo
 
-    result = run_demo(directory, n=min(max(agencies, 1), 50))
-    counts = {s: sum(1 for r in result.reports if r.status == s) for s in ("valid", "invalid", "unreadable")}
-    console.print(f"名单：{result.roster}（{len(result.templates)} 个单位）")
-    console.print(f"模板：{result.templates[0].parent}（{len(result.templates)} 份）")
-    console.print(f"收回：{len(result.replies)} 份（合格 {counts['valid']}，有错误 {counts['invalid']}，无法读取 {counts['unreadable']}），未报送 {len(result.templates) - len(result.replies)} 个单位")
-    for rep in result.reports:
-        if rep.status != "valid":
-            first = next((f for f in rep.findings if f.severity == "error"), None)
-            console.print(f"  {STATUS_LABELS[rep.status]}：{rep.path.name}  {first.message if first else rep.reason}", highlight=False)
-    console.print(f"反馈工作簿：{result.directory / 'feedback'}")
-    console.print(f"汇总工作簿：{result.consolidated}")
-    console.print(f"网页表格：{result.html}")
+    try:
+        r = run_demo(directory, n=agencies)
+    except FileExistsError as exc:
+        err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    campaign = r.directory / "campaign"
+    tot, c = r.status["totals"], r.consolidation
+    first, second = r.rounds[0], r.rounds[1]
+    feedback = sorted((campaign / "feedback").glob("*.xlsx"))
+    say = lambda text: console.print(text, highlight=False)  # noqa: E731
+    say(f"[bold]演示完成[/bold]（用时 {r.seconds:.1f} 秒）：{c.region} {c.year} 年度，{len(r.agencies)} 个单位，报送任务目录 {campaign}")
+    say(f"1. 名册：{r.roster}（{len(r.agencies)} 个单位，统一社会信用代码已校验）")
+    say(f"2. 下发：{campaign / 'outbox'}（{len(r.issued.templates)} 份预填单位信息的模板，{len(r.issued.emls)} 封待发邮件）")
+    xls = f"，其中 .xls {r.delivered['xls']} 份" if r.delivered["xls"] else ""
+    say(f"3. 收回：第一轮 {len(first.files)} 个文件（放入 inbox {r.delivered['files']} 个，邮件回复 {r.delivered['emails']} 封{xls}）；"
+        f"第二轮收到修改稿 {len(second.files) - second.count('duplicate')} 份，已导入的 {second.count('duplicate')} 个文件自动跳过")
+    say(f"4. 进度：合格 {tot['valid']}，有错误 {tot['invalid']}，无法读取 {tot['unreadable']}，未报送 {tot['missing']} → {r.status_xlsx}")
+    for x in c.left_out:
+        reason = x.reason.split("；")[0]  # the first error
+        reason = reason if len(reason) <= 110 else reason[:110] + "……"
+        say(f"   [red]{STATUS_LABELS.get(x.status, x.status)}[/red] {x.name}：{reason}")
+    if c.missing:
+        say(f"   [yellow]未报送[/yellow] {'、'.join(m.name for m in c.missing)}")
+    say(f"5. 反馈工作簿：{campaign / 'feedback'}（{len(feedback)} 份，问题单元格标红并附说明，可发回单位修改）")
+    say(f"6. 汇总工作簿：{c.path}（汇总 {c.consolidates} 个单位；未报送和未汇总的单位见“未报送”表）")
+    say(f"7. 网页表格：{r.html}")
+    say(f"8. 各单位数据：{r.facts}")
+    for note in r.notes:
+        say(f"[yellow]说明：[/yellow]{note}")
+    say(f"可继续试用：xlsxgov campaign status {campaign}    xlsxgov validate {c.path}")
 
 
 @app.command("render")

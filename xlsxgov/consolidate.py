@@ -458,7 +458,8 @@ def consolidate_campaign(
             subs.append(sub)
             statuses[str(sub.path)] = status
         elif sub is None:
-            left.append(LeftOut(agency.name, agency.code, "unreadable", rep.reason or "无法读取"))
+            reason = (rep.reason or "无法读取").removeprefix(f"{path.name}：")  # not the archive's file name
+            left.append(LeftOut(agency.name, agency.code, "unreadable", reason))
         else:
             left.append(LeftOut(agency.name, agency.code, status, _error_summary(rep.findings) or "有错误"))
     if not subs:
