@@ -527,3 +527,107 @@ def test_two_concurrent_imports(campaign: Path, corpus: Path, tmp_path: Path):
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()
     assert canonical(campaign) == canonical(reference)
+
+
+# --- superseding and feedback per submission ------------------------------------------------
+
+
+def corrupt(path: Path, seed: int) -> Path:
+    path.write_bytes(b"PK\x03\x04" + random.Random(seed).randbytes(4000))  # a zip header, then garbage
+    return path
+
+
+def superseding_files(campaign: Path, d: Path) -> list[tuple[Path, int]]:
+    """(file, mtime offset from T0). Agency 0: valid, then a corrupt file named with its code;
+    1: valid, then invalid; 2: only corrupt files; 3: corrupt, then valid; 4: invalid twice."""
+    d.mkdir()
+    c = [a[1] for a in AGENCIES]
+    files = [
+        (fill(template_of(campaign, 0), d / "a0_valid.xlsx", broken=False, contact="甲"), 0),
+        (corrupt(d / f"{c[0]}_更正版.xlsx", 0), 3600),
+        (fill(template_of(campaign, 1), d / "a1_valid.xlsx", broken=False, contact="乙"), 0),
+        (fill(template_of(campaign, 1), d / "a1_invalid_later.xlsx", broken=True, contact="乙2"), 60),
+        (corrupt(d / f"{c[2]}_第一次.xlsx", 2), 0),
+        (corrupt(d / f"{AGENCIES[2][0]}_第二次.xlsx", 3), 60),
+        (corrupt(d / f"{c[3]}_坏.xlsx", 4), 0),
+        (fill(template_of(campaign, 3), d / "a3_valid_later.xlsx", broken=False, contact="丁"), 60),
+        (fill(template_of(campaign, 4), d / "a4_first.xlsx", broken=True, contact="戊"), 0),
+        (fill(template_of(campaign, 4), d / "a4_second.xlsx", broken=True, contact="戊2"), 60),
+    ]
+    for path, offset in files:
+        os.utime(path, (T0 + offset, T0 + offset))
+    return files
+
+
+def test_unreadable_never_supersedes_a_readable_submission(campaign: Path, tmp_path: Path):
+    files = superseding_files(campaign, tmp_path / "in")
+    other = _copy_campaign(campaign, tmp_path / "one_by_one")
+    result = core.import_paths(campaign, [tmp_path / "in"])
+    assert sorted(f.outcome for f in result.files) == sorted(
+        ["valid", "unreadable", "valid", "invalid", "unreadable", "unreadable", "unreadable", "valid", "invalid", "invalid"]
+    )
+    c = [a[1] for a in AGENCIES]
+    st = {a["code"]: a for a in core.campaign_status(campaign)["agencies"]}
+    assert [st[x]["status"] for x in c] == ["valid", "invalid", "unreadable", "valid", "invalid", "missing"]
+    assert [st[x]["received"] for x in c] == [2, 2, 2, 2, 2, 0]  # every file is in the history
+    # The current submission is the one shown: agency 0's valid file, not the later corrupt one.
+    assert st[c[0]]["received_at"].startswith("2024-12-24") and st[c[0]]["errors"] == 0
+    assert st[c[2]]["received_at"] == max(  # only unreadable files: the newest of them
+        r[0] for r in sqlite3.connect(campaign / "ledger.sqlite").execute("SELECT received_at FROM submissions WHERE code=?", (c[2],))
+    )
+    # Exactly one current row per agency that sent something; the others point at it.
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    per_code = dict(conn.execute("SELECT code, COUNT(*) FROM submissions WHERE superseded_by IS NULL GROUP BY code"))
+    assert per_code == {x: 1 for x in c[:5]}
+    assert conn.execute(
+        "SELECT s.file_name, cur.file_name FROM submissions s JOIN submissions cur ON cur.id = s.superseded_by WHERE s.code=?",
+        (c[0],),
+    ).fetchall() == [(f"{c[0]}_更正版.xlsx", "a0_valid.xlsx")]
+    # The corrupt files are quarantined with their reason all the same.
+    reasons = [p.read_text(encoding="utf-8") for p in (campaign / "quarantine").glob("*.reason.txt")]
+    assert len(reasons) == 4 and any(f"{c[0]}_更正版.xlsx" in r and "原因" in r for r in reasons)
+    # accepted_submissions agrees with status, whatever statuses are asked for.
+    assert [a[1] for a in core.accepted_submissions(campaign)] == [c[0], c[3]]
+    assert [a[1] for a in core.accepted_submissions(campaign, ("invalid",))] == [c[1], c[4]]
+    assert [a[1] for a in core.accepted_submissions(campaign, ("unreadable",))] == [c[2]]
+    assert [a[2].name for a in core.accepted_submissions(campaign)] == [
+        conn.execute("SELECT archive_path FROM submissions WHERE file_name=?", (n,)).fetchone()[0].split("/")[-1]
+        for n in ("a0_valid.xlsx", "a3_valid_later.xlsx")
+    ]
+    # The same files imported one at a time, newest first, end in the same ledger.
+    for path, _ in sorted(files, key=lambda f: -f[1]):
+        core.import_paths(other, [path])
+    assert canonical(other) == canonical(campaign)
+
+
+def test_feedback_per_submission(campaign: Path, tmp_path: Path):
+    superseding_files(campaign, tmp_path / "in")
+    core.import_paths(campaign, [tmp_path / "in"])
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    rows = conn.execute("SELECT file_name, sha256, feedback_path, status FROM submissions ORDER BY file_name").fetchall()
+    recorded = {r[0]: r[2] for r in rows}
+    assert all(r[2] is None for r in rows if r[3] != "invalid")
+    c4, n4 = AGENCIES[4][1], AGENCIES[4][0]
+    first, second = recorded["a4_first.xlsx"], recorded["a4_second.xlsx"]
+    assert first != second and first.startswith("feedback/") and second.startswith("feedback/")
+    sha = {r[0]: r[1] for r in rows}
+    assert Path(first).name == f"{c4}_{n4}_问题反馈_{sha['a4_first.xlsx'][:8]}.xlsx"
+    assert Path(second).name == f"{c4}_{n4}_问题反馈_{sha['a4_second.xlsx'][:8]}.xlsx"
+    on_disk = sorted(p.relative_to(campaign).as_posix() for p in (campaign / "feedback").iterdir())
+    assert on_disk == sorted(v for v in recorded.values() if v)  # nothing overwritten, nothing extra
+    # Each feedback workbook is about its own submission (the cover contact differs).
+    assert openpyxl.load_workbook(campaign / first)["封面"]["B8"].value == "戊"
+    assert openpyxl.load_workbook(campaign / second)["封面"]["B8"].value == "戊2"
+    st = {a["code"]: a for a in core.campaign_status(campaign)["agencies"]}
+    assert st[c4]["feedback"] == second  # the current submission's feedback
+
+
+def test_ledger_of_older_version_is_migrated(campaign: Path, tmp_path: Path):
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    conn.execute("ALTER TABLE submissions DROP COLUMN feedback_path")  # as written before feedback paths were kept
+    conn.commit()
+    conn.close()
+    reply = fill(template_of(campaign, 1), tmp_path / "r1.xlsx", broken=True, contact="x")
+    [outcome] = core.import_paths(campaign, [reply]).files
+    assert outcome.outcome == "invalid" and outcome.feedback.is_file()
+    assert core.campaign_status(campaign)["agencies"][1]["feedback"] == outcome.feedback.relative_to(campaign).as_posix()

@@ -7,7 +7,8 @@ Every CLI command of ``xlsxgov campaign`` is one call here.  The campaign lives 
     DIR/inbox/          where replies are dropped (default source of ``import``)
     DIR/archive/        every received file, byte for byte, named by its SHA-256
     DIR/quarantine/     files of unknown agencies or unreadable files, with a .reason.txt
-    DIR/feedback/       feedback workbooks for files with errors
+    DIR/feedback/       feedback workbooks for files with errors, one per submission
+                        (``{code}_{name}_问题反馈_{sha256[:8]}.xlsx``, path in the ledger)
 
 Crash safety of import: each file is first copied into archive/ (temp file + fsync +
 os.replace, same content → same name), then every other side effect (quarantine copy,
@@ -370,6 +371,7 @@ class FileOutcome:
     errors: int = 0
     warnings: int = 0
     reason: str = ""
+    feedback: Path | None = None  # the feedback workbook written for an invalid file
 
 
 @dataclass
@@ -447,7 +449,7 @@ def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[st
 
 def import_paths(directory: Path | str, paths: list[Path] | None = None, *, progress: bool = False) -> ImportResult:
     """Import returned workbooks (files, folders, .eml, .mbox) into the campaign."""
-    from ..feedback import feedback_path, write_feedback
+    from ..feedback import write_feedback
     from ..validate import validate_paths
 
     directory = Path(directory)
@@ -482,7 +484,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
             task = bar.add_task("正在导入", total=len(items))
         try:
             for item in items:
-                result.files.append(_import_one(conn, item, archive, quarantine, feedback, agencies, by_name, validate_paths, write_feedback, feedback_path))
+                result.files.append(_import_one(conn, item, archive, quarantine, feedback, agencies, by_name, validate_paths, write_feedback))
                 if bar:
                     bar.advance(task)
         finally:
@@ -494,7 +496,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     return result
 
 
-def _import_one(conn, item: Item, archive, quarantine, feedback, agencies, by_name, validate_paths, write_feedback, feedback_path) -> FileOutcome:
+def _import_one(conn, item: Item, archive, quarantine, feedback, agencies, by_name, validate_paths, write_feedback) -> FileOutcome:
     data = item.path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     suffix = item.path.suffix.lower() or ".bin"
@@ -523,8 +525,10 @@ def _import_one(conn, item: Item, archive, quarantine, feedback, agencies, by_na
         _atomic_copy(data, quarantine / qname)
         text = f"文件：{item.original_name}\n来源：{item.source}\nSHA-256：{sha}\n原因：{reason}\n"
         _atomic_copy(text.encode("utf-8"), quarantine / f"{qname}.reason.txt")
-    elif status == "invalid" and sub is not None:
-        fb = feedback_path(feedback, sub)
+    fb = None
+    if status == "invalid" and sub is not None:
+        # One feedback workbook per submission: an agency that sends twice keeps both.
+        fb = feedback / feedback_name(code, agencies.get(code or "", ""), sha)
         tmp = fb.with_name(f".{sha[:12]}.{os.getpid()}.tmp.xlsx")
         write_feedback(sub, report.findings, tmp)
         os.replace(tmp, fb)
@@ -535,9 +539,10 @@ def _import_one(conn, item: Item, archive, quarantine, feedback, agencies, by_na
             if conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone():
                 raise _Duplicate
             cur = conn.execute(
-                "INSERT INTO submissions(code, file_name, sha256, archive_path, received_at, status, errors, warnings, source) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (code, item.original_name, sha, rel_archive, item.received_at, status, errors, warnings, item.source),
+                "INSERT INTO submissions(code, file_name, sha256, archive_path, received_at, status, errors, warnings, "
+                "source, feedback_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (code, item.original_name, sha, rel_archive, item.received_at, status, errors, warnings, item.source,
+                 str(fb.relative_to(archive.parent)) if fb else None),
             )
             sid = cur.lastrowid
             if sub is not None:
@@ -559,7 +564,13 @@ def _import_one(conn, item: Item, archive, quarantine, feedback, agencies, by_na
                 ledger.recompute_current(conn, code)
     except (_Duplicate, sqlite3.IntegrityError):
         return FileOutcome(item.original_name, sha, "duplicate")
-    return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason)
+    return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason, fb)
+
+
+def feedback_name(code: str | None, name: str, sha256: str) -> str:
+    """File name of a submission's feedback workbook: the agency, then the first 8 hex digits of
+    the submission's SHA-256, so each submission of the same agency keeps its own feedback."""
+    return safe_filename(f"{code or ''}_{name}_问题反馈_{sha256[:8]}.xlsx".lstrip("_"))
 
 
 class _Duplicate(Exception):
@@ -584,7 +595,7 @@ def campaign_status(directory: Path | str) -> dict:
         current = {
             r["code"]: r
             for r in conn.execute(
-                "SELECT code, status, errors, warnings, received_at FROM submissions "
+                "SELECT code, status, errors, warnings, received_at, feedback_path FROM submissions "
                 "WHERE code IS NOT NULL AND superseded_by IS NULL AND status IN ('valid','invalid','unreadable')"
             )
         }
@@ -604,6 +615,7 @@ def campaign_status(directory: Path | str) -> dict:
                     "sent": a["code"] in sent_ok,
                     "send_error": None if a["code"] in sent_ok else sent_err.get(a["code"]),
                     "received": received.get(a["code"], 0),
+                    "feedback": cur["feedback_path"] if cur else None,
                 }
             )
         unassigned = conn.execute("SELECT COUNT(*) FROM submissions WHERE code IS NULL").fetchone()[0]
@@ -649,7 +661,13 @@ def write_status_xlsx(status: dict, path: Path | str) -> Path:
 
 
 def accepted_submissions(directory: Path | str, statuses: tuple[str, ...] = ("valid",)) -> list[tuple[str, str, Path]]:
-    """(agency name, code, archive path) of every agency's current submission with an accepted status."""
+    """(agency name, code, archive path) of every agency's current submission with an accepted status.
+
+    An agency's current submission is its newest readable one (valid or invalid); an unreadable
+    file is current only for an agency that sent nothing readable (ledger.recompute_current).
+    So ``statuses=("valid",)`` gives the agencies to consolidate, ``("unreadable",)`` those that
+    sent only unreadable files, and each agency appears at most once over all statuses.
+    """
     directory = Path(directory)
     conn = _open(directory)
     try:

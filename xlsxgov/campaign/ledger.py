@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     errors        INTEGER NOT NULL DEFAULT 0,
     warnings      INTEGER NOT NULL DEFAULT 0,
     superseded_by INTEGER NULL REFERENCES submissions(id),
-    source        TEXT
+    source        TEXT,
+    feedback_path TEXT NULL
 );
 CREATE TABLE IF NOT EXISTS findings (
     submission_id INTEGER NOT NULL REFERENCES submissions(id),
@@ -91,7 +92,25 @@ def connect(directory: Path | str, *, create: bool = False) -> sqlite3.Connectio
     conn.row_factory = sqlite3.Row
     if create:
         conn.executescript(SCHEMA)
+    else:
+        _migrate(conn)
     return conn
+
+
+# Columns added after the first release: (table, column, declaration).
+_ADDED_COLUMNS = (("submissions", "feedback_path", "TEXT NULL"),)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a ledger written by an older version up to SCHEMA (idempotent, safe when racing)."""
+    for table, column, decl in _ADDED_COLUMNS:
+        if column in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        except sqlite3.OperationalError:  # another process added it first
+            if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                raise
 
 
 @contextmanager
@@ -111,22 +130,31 @@ def get_setting(conn: sqlite3.Connection, key: str, default: str | None = None) 
     return row[0] if row else default
 
 
-def recompute_current(conn: sqlite3.Connection, code: str) -> None:
-    """Mark all but the newest (by received_at, then id) submission of ``code`` superseded.
+READABLE = ("valid", "invalid")
+ATTRIBUTED = READABLE + ("unreadable",)  # statuses of files attributed to an agency
 
-    Independent of the order files were imported in, so any sequence of imports of the
-    same files ends in the same state.
+
+def recompute_current(conn: sqlite3.Connection, code: str) -> None:
+    """Choose the agency's current submission; mark every other one superseded by it.
+
+    The current submission is the newest readable one (valid or invalid; by received_at, then
+    id).  An unreadable file never replaces a readable submission: it stays in the history
+    (superseded_by = the current one) and is only current when the agency sent nothing
+    readable, so the agency shows as unreadable.  Each agency thus has at most one row with
+    superseded_by NULL.  The choice depends only on the set of rows, not on the order the
+    files were imported in, so any sequence of imports of the same files ends in the same state.
     """
     rows = conn.execute(
-        "SELECT id FROM submissions WHERE code=? AND status IN ('valid','invalid','unreadable') "
+        f"SELECT id, status FROM submissions WHERE code=? AND status IN ({','.join('?' * len(ATTRIBUTED))}) "
         "ORDER BY received_at, id",
-        (code,),
+        (code, *ATTRIBUTED),
     ).fetchall()
     if not rows:
         return
-    current = rows[-1][0]
+    readable = [r for r in rows if r["status"] in READABLE]
+    current = (readable or rows)[-1]["id"]
     conn.execute("UPDATE submissions SET superseded_by=NULL WHERE id=?", (current,))
     conn.execute(
-        "UPDATE submissions SET superseded_by=? WHERE code=? AND id<>? AND status IN ('valid','invalid','unreadable')",
-        (current, code, current),
+        f"UPDATE submissions SET superseded_by=? WHERE code=? AND id<>? AND status IN ({','.join('?' * len(ATTRIBUTED))})",
+        (current, code, current, *ATTRIBUTED),
     )
