@@ -251,7 +251,10 @@ def consolidate_command(
     campaign = len(files) == 1 and is_campaign(files[0])
     folders = [f for f in files if f.is_dir()]
     if folders and not campaign:
-        err_console.print(f"[red]错误：[/red]“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）；汇总报送任务时只能给出这一个目录", highlight=False)
+        if is_campaign(folders[0]):
+            err_console.print(f"[red]错误：[/red]“{folders[0]}”是报送任务目录：汇总报送任务时只能给出这一个目录，不能再加其他文件", highlight=False)
+        else:
+            err_console.print(f"[red]错误：[/red]“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）", highlight=False)
         raise typer.Exit(2)
     if campaign and year is not None:
         err_console.print("[red]错误：[/red]汇总报送任务时年度取自任务本身，不能再指定 --year", highlight=False)
