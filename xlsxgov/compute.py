@@ -8,6 +8,7 @@ LibreOffice recalculates; the validator evaluates the same expressions vectorise
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Mapping
 
 from . import expr as ex
@@ -25,16 +26,46 @@ def key(cell: Cell) -> CellKey:
 
 def complete(spec: Spec, inputs: Mapping[CellKey, int]) -> dict[CellKey, int]:
     """Every cell's value: inputs as given (missing ones are 0), totals recomputed from their parts."""
-    values: dict[CellKey, int] = {}
-    for table in spec.tables:
-        for cell in table.cells:
-            if cell.is_input and cell.kind is not Kind.TEXT:
-                values[key(cell)] = int(inputs.get(key(cell), 0) or 0)
-        for cell in evaluation_order(table):
-            values[key(cell)] = ex.evaluate_linear(
-                cell.total, lambda term, c=cell: [values[key(d)] for d in total_term_cells(c, term)]
-            )
+    input_keys, steps = _plan(spec)
+    values = {k: int(inputs.get(k, 0) or 0) for k in input_keys}
+    for target, constant, parts in steps:
+        total = constant
+        for sign, deps in parts:
+            part = 0
+            for d in deps:
+                part += values[d]
+            total += part if sign > 0 else -part
+        values[target] = total
     return values
+
+
+@cache
+def _plan(spec: Spec) -> tuple[tuple[CellKey, ...], tuple[tuple[CellKey, int, tuple[tuple[int, tuple[CellKey, ...]], ...]], ...]]:
+    """``complete`` compiled once per spec: walking the spec trees for every workbook costs more
+    than reading the workbook."""
+    input_keys = tuple(key(c) for c in spec.cells() if c.is_input and c.kind is not Kind.TEXT)
+    steps = []
+    for table in spec.tables:
+        for cell in evaluation_order(table):
+            constant = sum(t.sign * t.constant for t in cell.total.terms if t.name is None)
+            parts = tuple((t.sign, tuple(key(d) for d in total_term_cells(cell, t))) for t in cell.total.terms if t.name is not None)
+            steps.append((key(cell), constant, parts))
+    return input_keys, tuple(steps)
+
+
+@cache
+def input_expansion(cell: Cell) -> dict[CellKey, int]:
+    """``cell`` as a linear form over input cells: an input is itself; a total, its parts expanded."""
+    if cell.is_input:
+        return {key(cell): 1}
+    out: dict[CellKey, int] = {}
+    for term in cell.total.terms:
+        if term.name is None:
+            continue
+        for dep in total_term_cells(cell, term):
+            for k, coef in input_expansion(dep).items():
+                out[k] = out.get(k, 0) + term.sign * coef
+    return {k: c for k, c in out.items() if c}
 
 
 @dataclass(frozen=True)

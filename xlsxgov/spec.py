@@ -157,8 +157,16 @@ class Check:
     rows: list[str] | None = None  # restrict for_each=row to these row ids
     columns: list[str] | None = None  # restrict for_each=column to these column ids
     implicit_total: Cell | None = None  # set for the check every computed cell carries
+    _instances: list["CheckInstance"] | None = field(default=None, repr=False)
 
     def instances(self) -> list["CheckInstance"]:
+        # A loaded spec never changes, so each rule's instances are built once and shared: the
+        # validator compiles them and keys its caches on them.
+        if self._instances is None:
+            self._instances = self._build_instances()
+        return self._instances
+
+    def _build_instances(self) -> list["CheckInstance"]:
         out = []
         for block in self.blocks:
             if self.for_each == "row":
@@ -179,6 +187,7 @@ class CheckInstance:
     check: Check
     block: Block
     scope: Row | Column
+    _cells_by_term: dict = field(default_factory=dict, repr=False)
 
     def applies(self) -> bool:
         if self.check.implicit_total is not None:
@@ -191,10 +200,14 @@ class CheckInstance:
         return [t for t in e.left.terms + e.right.terms if t.name is not None]
 
     def cells_of(self, term: ex.Term) -> list[Cell]:
-        try:
-            return self._cells_of(term)
-        except KeyError:  # a block of a multi-block check without this row or column
-            return []
+        cached = self._cells_by_term.get(term)
+        if cached is None:
+            try:
+                cached = self._cells_of(term)
+            except KeyError:  # a block of a multi-block check without this row or column
+                cached = []
+            self._cells_by_term[term] = cached
+        return cached
 
     def _cells_of(self, term: ex.Term) -> list[Cell]:
         table = self.check.table
