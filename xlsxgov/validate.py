@@ -21,10 +21,10 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from . import expr as ex
-from .compute import YUAN_PER_WANYUAN, key
+from .compute import YUAN_PER_WANYUAN, input_expansion, key
 from .findings import Finding, sort_findings
 from .reader import Submission, Unreadable, read_workbook
-from .spec import Cell, CheckInstance, Spec, Table, total_term_cells
+from .spec import Cell, CheckInstance, Table
 from .values import Kind
 
 KIND_RULES = {Kind.COUNT: "cell.count", Kind.DELTA: "cell.delta", Kind.MONEY: "cell.money"}
@@ -67,11 +67,11 @@ class FileReport:
 
 def table_frame(table: Table, subs: Sequence[Submission]) -> pd.DataFrame:
     """What each file says for ``table``: index (file, row), columns = column ids, base units."""
-    rows = [r for b in table.blocks for r in b.data_rows]
-    cols = list(dict.fromkeys(c.id for b in table.blocks for c in b.columns))
+    plan = _plan(table)
+    rows, cols = plan.rows, plan.columns
     data = np.full((len(subs) * len(rows), len(cols)), np.nan)
     col_index = {c: i for i, c in enumerate(cols)}
-    row_index = {r.id: i for i, r in enumerate(rows)}
+    row_index = {r: i for i, r in enumerate(rows)}
     for f, sub in enumerate(subs):
         values = sub.values
         base = f * len(rows)
@@ -85,36 +85,76 @@ def table_frame(table: Table, subs: Sequence[Submission]) -> pd.DataFrame:
                 typed = sub.typed.get(k)
                 v = values[k] if typed is None else typed  # a blank total is computed, not a finding
             data[base + row_index[cell.row.id], col_index[cell.col.id]] = v
-    index = pd.MultiIndex.from_product([range(len(subs)), [r.id for r in rows]], names=["file", "row"])
+    index = pd.MultiIndex.from_product([range(len(subs)), rows], names=["file", "row"])
     return pd.DataFrame(data, index=index, columns=cols)
 
 
-def _cell_series(frame: pd.DataFrame, cell: Cell, *, recompute: bool) -> pd.Series:
-    """One cell across all files; a total is recomputed from its parts when ``recompute``."""
-    if recompute and not cell.is_input:
-        return ex.evaluate_linear(
-            cell.total, lambda term: [_cell_series(frame, d, recompute=True) for d in total_term_cells(cell, term)]
-        )
-    return frame[cell.col.id].xs(cell.row.id, level="row")
+@dataclass(frozen=True)
+class _Side:
+    """One side of a rule as a linear form over the flattened (row, column) cells of a table."""
+
+    constant: float
+    positions: np.ndarray
+    coefs: np.ndarray
+
+    def evaluate(self, grid: np.ndarray) -> np.ndarray:
+        """Per file; NaN when a cell involved could not be read."""
+        return (grid[:, self.positions] * self.coefs).sum(axis=1) + self.constant
 
 
-def _instance_result(frame: pd.DataFrame, inst: CheckInstance) -> tuple[pd.Series, pd.Series, pd.Series]:
-    target = inst.check.implicit_total
+@dataclass(frozen=True)
+class _Plan:
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    sides: dict[str, tuple[_Side, _Side, str]]  # instance key -> (left, right, op)
+    involved_rows: dict[str, np.ndarray]  # instance key -> bool per table row
 
-    def resolve(term: ex.Term):
-        # A total's own rule compares the numbers as the file gives them (typed total against
-        # typed parts); every other rule uses totals recomputed from the inputs.
-        return [_cell_series(frame, c, recompute=target is None) for c in inst.cells_of(term)]
+    def grid(self, frame: pd.DataFrame) -> np.ndarray:
+        """(files, rows × columns): a file's cells side by side."""
+        return frame.to_numpy(dtype=float).reshape(-1, len(self.rows) * len(self.columns))
 
-    files = frame.index.get_level_values("file").unique()
-    left = _as_series(ex.evaluate_linear(inst.check.expr.left, resolve), files)
-    right = _as_series(ex.evaluate_linear(inst.check.expr.right, resolve), files)
-    passed = ex.compare(left, inst.check.expr.op, right) | left.isna() | right.isna()
-    return left, right, passed
+    def result(self, grid: np.ndarray, instance_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        left_side, right_side, op = self.sides[instance_key]
+        left, right = left_side.evaluate(grid), right_side.evaluate(grid)
+        with np.errstate(invalid="ignore"):
+            passed = ex.compare(left, op, right) | np.isnan(left) | np.isnan(right)
+        return left, right, passed
 
 
-def _as_series(value, files) -> pd.Series:
-    return value if isinstance(value, pd.Series) else pd.Series(float(value), index=files)
+@cache
+def _plan(table: Table) -> _Plan:
+    """Each rule of ``table`` compiled to linear forms, once per table.
+
+    A total's own rule compares the numbers as the file gives them (typed total against typed
+    parts); every other rule uses totals recomputed from the inputs, never trusting a typed total.
+    """
+    rows = tuple(r.id for b in table.blocks for r in b.data_rows)
+    columns = tuple(dict.fromkeys(c.id for b in table.blocks for c in b.columns))
+    position = {(r, c): i * len(columns) + j for i, r in enumerate(rows) for j, c in enumerate(columns)}
+
+    def side(linear: ex.Linear, inst: CheckInstance, typed: bool) -> _Side:
+        coefs: dict[int, int] = {}
+        constant = 0
+        for term in linear.terms:
+            if term.name is None:
+                constant += term.sign * term.constant
+                continue
+            for cell in inst.cells_of(term):
+                form = {key(cell): 1} if typed else input_expansion(cell)
+                for (_, row_id, col_id), coef in form.items():
+                    at = position[(row_id, col_id)]
+                    coefs[at] = coefs.get(at, 0) + term.sign * coef
+        kept = {at: c for at, c in coefs.items() if c}
+        return _Side(float(constant), np.array(list(kept), dtype=np.intp), np.array(list(kept.values()), dtype=float))
+
+    sides, involved = {}, {}
+    for inst in (i for c in table.checks for i in c.instances()):
+        typed = inst.check.implicit_total is not None
+        expr = inst.check.expr
+        sides[inst.key] = (side(expr.left, inst, typed), side(expr.right, inst, typed), expr.op)
+        in_rule = {c.row.id for c in inst.cells()}
+        involved[inst.key] = np.array([r in in_rule for r in rows])
+    return _Plan(rows, columns, sides, involved)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,18 +176,18 @@ def table_schema(table: Table) -> pa.DataFrameSchema:
         columns[col_id] = pa.Column(float, checks=checks, nullable=True, coerce=True)
     checks = []
     for inst in (i for c in table.checks for i in c.instances()):
-        checks.append(pa.Check(_frame_check(inst), name=inst.key, ignore_na=False))
+        checks.append(pa.Check(_frame_check(table, inst.key), name=inst.key, ignore_na=False))
     return pa.DataFrameSchema(columns, checks=checks, name=table.id, coerce=True)
 
 
-def _frame_check(inst: CheckInstance):
-    involved_rows = {c.row.id for c in inst.cells()}
+def _frame_check(table: Table, instance_key: str):
+    plan = _plan(table)
+    in_rule = plan.involved_rows[instance_key]
 
     def check(frame: pd.DataFrame) -> pd.Series:
-        _, _, passed = _instance_result(frame, inst)
-        ok_by_file = passed.reindex(frame.index.get_level_values("file")).to_numpy()
-        in_rule = frame.index.get_level_values("row").isin(involved_rows)
-        return pd.Series(ok_by_file | ~in_rule, index=frame.index)
+        _, _, passed = plan.result(plan.grid(frame), instance_key)
+        ok = passed[:, None] | ~in_rule[None, :]
+        return pd.Series(ok.ravel(), index=frame.index)
 
     return check
 
@@ -180,14 +220,16 @@ def _table_findings(table: Table, frame: pd.DataFrame, group: Sequence[Submissio
         cases = exc.failure_cases
     failing = set(cases["check"].astype(str))
     instances = {i.key: i for c in table.checks for i in c.instances()}
+    plan = _plan(table)
+    grid = plan.grid(frame)
     for name in sorted(failing):
         inst = instances.get(name)
         if inst is None:
             yield from _kind_findings(table, cases[cases["check"].astype(str) == name], group, name)
             continue
-        left, right, passed = _instance_result(frame, inst)
-        for file_pos in np.flatnonzero(~passed.to_numpy()):
-            yield int(file_pos), _rule_finding(inst, group[file_pos], left.iloc[file_pos], right.iloc[file_pos])
+        left, right, passed = plan.result(grid, name)
+        for file_pos in np.flatnonzero(~passed):
+            yield int(file_pos), _rule_finding(inst, group[file_pos], left[file_pos], right[file_pos])
 
 
 def _kind_findings(table: Table, cases: pd.DataFrame, group, name: str):
