@@ -394,3 +394,15 @@ def test_never_raises(s):
         assert p.severity in (None, "info", "error")
         if p.severity == "error":
             assert p.value is None and p.message
+
+
+@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**17), 10**17).map(float)),
+       st.sampled_from([Kind.COUNT, Kind.DELTA, Kind.MONEY]))
+def test_whole_number_fast_path_agrees_with_the_full_parse(x, kind):
+    from decimal import localcontext
+
+    from xlsxgov.values import _DECIMAL_CONTEXT, _parse
+
+    with localcontext(_DECIMAL_CONTEXT):
+        slow = _parse(x, kind)
+    assert parse_cell(x, kind) == slow

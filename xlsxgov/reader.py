@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator, Mapping
+from functools import cache, lru_cache
 from typing import Any
 
 from python_calamine import CalamineWorkbook
@@ -130,27 +132,40 @@ def read_workbook(path: Path | str, *, edition: str | None = None) -> Submission
         raise Unreadable(verdict.reason or "无法读取", verdict.code or "unreadable")
     try:
         wb = CalamineWorkbook.from_path(str(path))
-        grids = _grids(wb)
-    except Unreadable:
-        raise
     except Exception as exc:  # calamine raises several types for damaged files
         raise Unreadable(f"文件已损坏或格式不受支持，无法打开（{type(exc).__name__}: {str(exc)[:120]}）", "corrupt") from None
-    return read_grids(path, grids, edition=edition)
+    return read_grids(path, _Grids(wb), edition=edition)
 
 
-def _grids(wb: CalamineWorkbook) -> dict[str, list[list[Any]]]:
-    out = {}
-    for name in wb.sheet_names:
-        try:
-            out[name] = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        except Exception as exc:
-            raise Unreadable(f"工作表“{name}”无法读取（{str(exc)[:120]}）", "corrupt") from None
-    return out
+class _Grids(Mapping[str, list[list[Any]]]):
+    """The sheets of a workbook, each read on first use: a file read through its metadata never
+    pays for the 校验 sheet or for sheets it does not need."""
+
+    def __init__(self, wb: CalamineWorkbook):
+        self._wb = wb
+        self._names = list(wb.sheet_names)
+        self._read: dict[str, list[list[Any]]] = {}
+
+    def __getitem__(self, name: str) -> list[list[Any]]:
+        if name not in self._read:
+            if name not in self._names:
+                raise KeyError(name)
+            try:
+                self._read[name] = self._wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            except Exception as exc:
+                raise Unreadable(f"工作表“{name}”无法读取（{str(exc)[:120]}）", "corrupt") from None
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
-def read_grids(path: Path, grids: dict[str, list[list[Any]]], *, edition: str | None = None) -> Submission:
+def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str | None = None) -> Submission:
     findings: list[Finding] = []
-    meta, cover_map, cell_map = _metadata(grids.get(META_SHEET))
+    meta, cover_map, cell_rows = _metadata(grids.get(META_SHEET))
     if meta.get("edition") in EDITIONS:
         spec = spec_mod.load(meta["edition"])
     else:
@@ -166,62 +181,97 @@ def read_grids(path: Path, grids: dict[str, list[list[Any]]], *, edition: str | 
     where: dict[CellKey, tuple[str, str]] = {}
     inputs: dict[CellKey, int] = {}
     bad: set[CellKey] = set()
+    meta_places = _meta_places(cell_rows)
+    found = 0
     for table in spec.tables:
-        positions = _positions(table, grids, cell_map, findings)
-        for cell in table.cells:
-            k = key(cell)
-            pos = positions.get(cell.key)
+        positions = _positions(table, grids, meta_places.get(table.id, {}), findings)
+        sheets: dict[str, list[list[Any]]] = {}
+        for cell_key, k, kind, is_input, what in _read_plan(table):
+            pos = positions.get(cell_key)
             if pos is None:
-                where[k] = ("", "")
-                raw[k] = None
-                typed[k] = None
+                where[k], raw[k], typed[k] = ("", ""), None, None
                 continue
+            found += 1
             sheet, r, c = pos
-            grid = grids[sheet]
-            value = grid[r][c] if r < len(grid) and c < len(grid[r]) else None
-            a1 = xl_rowcol_to_cell(r, c)
+            grid = sheets.get(sheet)
+            if grid is None:
+                grid = sheets[sheet] = grids[sheet]
+            line = grid[r] if r < len(grid) else ()
+            value = line[c] if c < len(line) else None
+            a1 = _a1(r, c)
             where[k], raw[k] = (sheet, a1), value
-            parsed = parse_cell(value, cell.kind)
+            parsed = parse_cell(value, kind)
+            if parsed.severity is None:  # the common case: a clean number
+                typed[k] = parsed.value
+                if is_input:
+                    inputs[k] = parsed.value
+                continue
             typed[k] = parsed.value if parsed.severity != "error" and not _blank(value) else None
-            if cell.is_input:
+            if is_input:
                 inputs[k] = parsed.value or 0
                 if parsed.severity == "error":
                     bad.add(k)
-                    findings.append(Finding("error", f"cell.{cell.kind.value}", sheet, a1, f"{table.short} {cell.row.display}/{cell.col.display}：{parsed.message}", (k,)))
+                    findings.append(Finding("error", f"cell.{kind.value}", sheet, a1, f"{what}：{parsed.message}", (k,)))
                 elif parsed.severity == "info":
                     rule = "blank" if parsed.code == "blank" else "cell.normalised"
-                    findings.append(Finding("info", rule, sheet, a1, f"{table.short} {cell.row.display}/{cell.col.display}：{parsed.message}", (k,)))
+                    findings.append(Finding("info", rule, sheet, a1, f"{what}：{parsed.message}", (k,)))
             elif parsed.severity == "error" and not _blank(value):
-                findings.append(Finding("error", f"cell.{cell.kind.value}", sheet, a1, f"{table.short} {cell.row.display}/{cell.col.display}（合计）：{parsed.message}", (k,)))
-    missing = [key(c) for c in spec.cells() if where[key(c)] == ("", "")]
-    if len(missing) == sum(1 for _ in spec.cells()):
+                findings.append(Finding("error", f"cell.{kind.value}", sheet, a1, f"{what}（合计）：{parsed.message}", (k,)))
+    if not found:
         raise Unreadable("工作簿中找不到法定表格的数据单元格，请使用下发的模板填报", "no_tables")
     sub = Submission(path, spec, meta, inputs, typed, raw, where, findings, bad)
     _cover_findings(sub)
     return sub
 
 
+@cache
+def _read_plan(table) -> tuple[tuple[tuple[str, str], CellKey, Kind, bool, str], ...]:
+    """Per cell of ``table``: (row/col key, cell key, kind, is input, how a message names it)."""
+    return tuple(
+        (cell.key, key(cell), cell.kind, cell.is_input, f"{table.short} {cell.row.display}/{cell.col.display}")
+        for cell in table.cells
+    )
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _metadata(grid) -> tuple[dict[str, str], dict[str, tuple[str, str]], dict[tuple[str, str, str], tuple[str, str]]]:
+def _metadata(grid) -> tuple[dict[str, str], dict[str, tuple[str, str]], tuple[tuple[str, ...], ...]]:
+    """(key/value metadata, cover field places, the raw 'cell' rows) of the hidden sheet."""
     meta: dict[str, str] = {}
     cover: dict[str, tuple[str, str]] = {}
-    cells: dict[tuple[str, str, str], tuple[str, str]] = {}
+    cells: list[tuple[str, ...]] = []
     if not grid:
-        return meta, cover, cells
+        return meta, cover, ()
     for row in grid:
+        head = row[0] if row else None
+        if head == "cell":
+            cells.append(tuple(row[1:6]))
+            continue
         vals = [("" if v is None else str(v)) for v in row] + [""] * 6
-        if vals[0] == "cell":
-            cells[(vals[1], vals[2], vals[3])] = (vals[4], vals[5])
-        elif vals[0] == "cover":
+        if vals[0] == "cover":
             cover[vals[1]] = (vals[2], vals[3])
         elif vals[0]:
             meta[vals[0]] = vals[1]
     if meta.get("format") != FORMAT_MARK:
-        return {}, {}, {}
-    return meta, cover, cells
+        return {}, {}, ()
+    return meta, cover, tuple(cells)
+
+
+@lru_cache(maxsize=32)
+def _meta_places(cell_rows: tuple[tuple[str, ...], ...]) -> dict[str, dict[tuple[str, str], tuple[str, int, int]]]:
+    """table id -> (row id, col id) -> (sheet, row, col) as the metadata records them. Cached:
+    every template of an edition carries the same rows, so this is parsed once per batch."""
+    out: dict[str, dict[tuple[str, str], tuple[str, int, int]]] = {}
+    for row in cell_rows:
+        vals = [("" if v is None else str(v)) for v in row] + [""] * 5
+        try:
+            r, c = _rowcol(vals[4])
+        except Exception:  # a damaged reference: that cell is located by its labels instead
+            continue
+        out.setdefault(vals[0], {})[(vals[1], vals[2])] = (vals[3], r, c)
+    return out
 
 
 def _detect_edition(grids) -> Spec | None:
@@ -232,14 +282,9 @@ def _detect_edition(grids) -> Spec | None:
     return spec_mod.load(best) if scores[best] > 0 else None
 
 
-def _positions(table, grids, cell_map, findings: list[Finding]) -> dict[tuple[str, str], tuple[str, int, int]]:
+def _positions(table, grids, recorded, findings: list[Finding]) -> dict[tuple[str, str], tuple[str, int, int]]:
     """Where each cell of ``table`` is: from the metadata when it still fits the sheet, else by labels."""
-    from_meta = {}
-    for cell in table.cells:
-        m = cell_map.get((table.id, cell.row.id, cell.col.id))
-        if m:
-            r, c = xl_cell_to_rowcol(m[1])
-            from_meta[cell.key] = (m[0], r, c)
+    from_meta = {cell.key: recorded[cell.key] for cell in table.cells if cell.key in recorded}
     if from_meta and _meta_fits(table, grids, from_meta):
         return from_meta
     candidates = [n for n in grids if n not in (META_SHEET, CHECK_SHEET, COVER_SHEET)]
@@ -261,18 +306,43 @@ def _positions(table, grids, cell_map, findings: list[Finding]) -> dict[tuple[st
 
 def _meta_fits(table, grids, places) -> bool:
     """The metadata is trusted only if each labelled row still carries its label on the same line."""
-    for cell in table.cells:
-        sheet, r, c = places[cell.key]
+    deepest: dict[str, int] = {}
+    for sheet, r, _ in places.values():
+        if r >= deepest.get(sheet, -1):
+            deepest[sheet] = r
+    for sheet, r in deepest.items():
         grid = grids.get(sheet)
         if grid is None or r >= len(grid):
             return False
-    for row in (r for b in table.blocks for r in b.data_rows if r.label):
-        cell = table.cell(row.id, table.block_of_row(row.id).columns[0].id)
-        sheet, r, _ = places[cell.key]
-        want = normalise(row.label)
-        if not any(normalise(v) == want for v in grids[sheet][r][: places[cell.key][2]]):
+    for cell_key, label in _row_label_cells(table):
+        sheet, r, c = places[cell_key]
+        line = grids[sheet][r][:c]
+        if label in line:  # as the template wrote it; normalising is for what people changed
+            continue
+        want = normalise(label)
+        if not any(normalise(v) == want for v in line):
             return False
     return True
+
+
+@cache
+def _row_label_cells(table) -> tuple[tuple[tuple[str, str], str], ...]:
+    """(first cell of each labelled data row, the row's label)."""
+    out = []
+    for row in (r for b in table.blocks for r in b.data_rows if r.label):
+        cell = table.cell(row.id, table.block_of_row(row.id).columns[0].id)
+        out.append((cell.key, row.label))
+    return tuple(out)
+
+
+@cache
+def _rowcol(a1: str) -> tuple[int, int]:
+    return xl_cell_to_rowcol(a1)
+
+
+@lru_cache(maxsize=65536)
+def _a1(r: int, c: int) -> str:
+    return xl_rowcol_to_cell(r, c)
 
 
 COVER_LABELS = {name: label for name, label in COVER_FIELDS}

@@ -164,6 +164,7 @@ _INFO_PRIORITY = (
 # anything we accept (strings are capped at _MAX_DIGITS digits).
 _DECIMAL_CONTEXT = Context(prec=60)
 _MAX_DIGITS = 30
+_EXACT_FLOAT = 2.0**53  # every whole float below this is an exact integer
 
 # Relative tolerance for binary noise in floats produced by formulas.
 _FLOAT_NOISE = Decimal("1e-12")
@@ -234,7 +235,13 @@ def _show_number(x: int | float | Decimal) -> str:
 
 def parse_cell(raw, kind: Kind) -> Parsed:
     """Read one cell value as returned by python-calamine for the given kind."""
-    kind = Kind(kind)
+    if kind.__class__ is not Kind:
+        kind = Kind(kind)
+    # Most cells hold a whole number: answer those without Decimal (same result as _parse).
+    if raw.__class__ is float and kind is not Kind.TEXT and raw.is_integer() and -_EXACT_FLOAT < raw < _EXACT_FLOAT:
+        if raw >= 0 or kind is Kind.DELTA:
+            whole = int(raw)
+            return Parsed(whole * YUAN_PER_WANYUAN if kind is Kind.MONEY else whole, None, None, None, None)
     with localcontext(_DECIMAL_CONTEXT):
         return _parse(raw, kind)
 
