@@ -24,10 +24,12 @@ import io
 import os
 import shutil
 import sqlite3
+import struct
 import tempfile
 import unicodedata
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -35,7 +37,7 @@ from typing import Callable, Iterable
 from xml.sax.saxutils import escape
 
 from . import ledger
-from .mail import MailConnectionError, SendResult, build_message, extract_attachments, safe_filename, send_messages, write_eml
+from .mail import MailConnectionError, MessageBuilder, SendResult, extract_attachments, safe_filename, send_messages
 from .roster import Agency, read_roster
 
 __all__ = [
@@ -135,16 +137,18 @@ class TemplateStamper:
     The base template carries unique placeholder strings; xlsxwriter stores strings as shared
     strings, so a personalised copy differs only in ``xl/sharedStrings.xml`` (cover cells and
     metadata values) and ``docProps/app.xml`` (the Company property).  All other zip members are
-    copied byte for byte, compressed data included: they are written once into a complete zip
-    held in memory, and each copy appends the two stamped members to it.
+    compressed once: their local entries and central-directory records are kept as bytes, and
+    each copy is those bytes plus the two stamped members (deflated, with their own local
+    headers and directory records) and the end record, written directly in the zip format.
     """
 
-    def __init__(self, spec, year: int | None):
-        from ..template import Meta, write_template
+    def __init__(self, spec, year: int | None, values: dict | None = None):
+        """``values``: input values of the base (default none: the blank template)."""
+        from ..template import Meta, write_workbook
 
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp) / "base.xlsx"
-            write_template(base, spec, Meta(year=year, **PLACEHOLDERS))
+            write_workbook(base, spec, Meta(year=year, **PLACEHOLDERS), values=values)
             self.base_bytes = base.read_bytes()
         out = io.BytesIO()
         self.parts: dict[str, tuple[zipfile.ZipInfo, str]] = {}
@@ -158,30 +162,57 @@ class TemplateStamper:
         if "xl/sharedStrings.xml" not in self.parts or PLACEHOLDERS["agency"] not in self.parts["xl/sharedStrings.xml"][1]:
             raise RuntimeError("template has no shared strings with the agency placeholders")
         self.prefix = out.getvalue()
+        # Split the prefix zip into its local entries and its central directory (no comment,
+        # no zip64: the end record is the last 22 bytes).
+        sig, _, _, _, count, cd_size, cd_offset, comment = struct.unpack("<IHHHHIIH", self.prefix[-22:])
+        if sig != 0x06054B50 or comment or cd_offset + cd_size + 22 != len(self.prefix):
+            raise RuntimeError("unexpected zip layout of the base template")
+        self._local = self.prefix[:cd_offset]
+        self._directory = self.prefix[cd_offset:cd_offset + cd_size]
+        self._count = count
+        self._escaped = [(escape(p), k) for k, p in PLACEHOLDERS.items()]
 
     def stamp_bytes(self, agency: str, code: str, region: str) -> bytes:
-        values = {PLACEHOLDERS["agency"]: agency, PLACEHOLDERS["code"]: code, PLACEHOLDERS["region"]: region}
-        buf = io.BytesIO(self.prefix)
-        buf.seek(0)
-        with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as z:
-            for name in STAMPED_PARTS:
-                if name not in self.parts:
-                    continue
-                info, text = self.parts[name]
-                for placeholder, value in values.items():
-                    text = text.replace(escape(placeholder), escape(value))
-                new = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                new.compress_type = zipfile.ZIP_DEFLATED
-                new.external_attr = info.external_attr
-                z.writestr(new, text.encode("utf-8"))
-        return buf.getvalue()
+        values = {"agency": escape(agency), "code": escape(code), "region": escape(region)}
+        chunks = [self._local]
+        offset = len(self._local)
+        directory = [self._directory]
+        count = self._count
+        for name in STAMPED_PARTS:
+            if name not in self.parts:
+                continue
+            info, text = self.parts[name]
+            for placeholder, key in self._escaped:
+                text = text.replace(placeholder, values[key])
+            raw = text.encode("utf-8")
+            z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+            packed = z.compress(raw) + z.flush()
+            crc = zlib.crc32(raw)
+            y, mo, d, h, mi, sec = info.date_time
+            dos_time, dos_date = h << 11 | mi << 5 | sec // 2, (y - 1980) << 9 | mo << 5 | d
+            fname = name.encode("ascii")
+            local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, dos_time, dos_date, crc, len(packed), len(raw), len(fname), 0)
+            directory.append(struct.pack(
+                "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, dos_time, dos_date, crc, len(packed), len(raw),
+                len(fname), 0, 0, 0, 0, info.external_attr, offset,
+            ) + fname)
+            chunks += [local, fname, packed]
+            offset += len(local) + len(fname) + len(packed)
+            count += 1
+        cd = b"".join(directory)
+        chunks += [cd, struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(cd), offset, 0)]
+        return b"".join(chunks)
 
     def stamp(self, path: Path, agency: str, code: str, region: str) -> Path:
-        data = self.stamp_bytes(agency, code, region)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        _write_atomic(path, self.stamp_bytes(agency, code, region))
         return path
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
 
 
 def template_name(agency: Agency, year: int | str) -> str:
@@ -228,13 +259,15 @@ def issue_templates(directory: Path | str, *, sender: str = DEFAULT_SENDER, prog
         stamper = TemplateStamper(spec_mod.load(edition), year)
         outbox = directory / "outbox"
         outbox.mkdir(exist_ok=True)
+        builder = MessageBuilder(sender)
         templates, emls, rows = [], [], []
         for i, a in enumerate(agencies):
             path = outbox / template_name(a, year)
-            stamper.stamp(path, a.name, a.code, a.region)
+            data = stamper.stamp_bytes(a.name, a.code, a.region)
+            _write_atomic(path, data)
             subject, body = _subject_body(a, year, path.name, campaign_region)
-            msg = build_message(sender=sender, agency_email=a.email, agency_name=a.name, subject=subject, body=body, attachment=path)
-            eml = write_eml(msg, path.with_suffix(".eml"))
+            eml = path.with_suffix(".eml")
+            _write_atomic(eml, builder.build(agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=path.name, data=data))
             templates.append(path)
             emls.append(eml)
             rows.append((a.code, str(path.relative_to(directory)), _now()))

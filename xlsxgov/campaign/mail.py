@@ -10,6 +10,7 @@ sends the same message twice.
 from __future__ import annotations
 
 import base64
+import binascii
 import codecs
 import email
 import email.policy
@@ -33,6 +34,7 @@ from typing import Callable, Iterator, Literal
 __all__ = [
     "ExtractedFile",
     "MailConnectionError",
+    "MessageBuilder",
     "SPREADSHEET_TYPES",
     "SendResult",
     "build_message",
@@ -101,15 +103,148 @@ def build_message(
     return msg
 
 
-def write_eml(msg: EmailMessage, path: str | Path) -> Path:
-    """Write ``msg`` as an RFC 5322 file with CRLF line ends, atomically."""
+def write_eml(msg: EmailMessage | bytes, path: str | Path) -> Path:
+    """Write ``msg`` (a message, or the bytes of one) as an RFC 5322 file with CRLF line ends, atomically."""
     path = Path(path)
-    data = msg.as_bytes(policy=email.policy.SMTP)
+    data = msg if isinstance(msg, bytes) else msg.as_bytes(policy=email.policy.SMTP)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
     os.replace(tmp, path)  # a crash never leaves a truncated .eml behind
     return path
+
+
+# --- building fast ---------------------------------------------------------------
+#
+# email's generator spends ~5 ms per message re-parsing and folding headers, which made
+# building 3,000 .eml files take far longer than stamping 3,000 templates.  ``MessageBuilder``
+# writes the same message directly: header values are RFC 2047 encoded words folded at
+# fixed sizes, the filename is RFC 2231 with continuations, bodies go through
+# base64.encodebytes.  Every line stays within 78 characters except the xlsx Content-Type
+# (79; RFC 5322 allows 998).  tests/test_mail.py checks the result parses the same as
+# ``build_message`` and goes through ``send_messages``.
+
+_WORD_BYTES = 39  # UTF-8 bytes per encoded word: "=?utf-8?b?" + 52 base64 chars + "?=" = 64 chars
+_ATTR_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~")
+_SEGMENT = 54  # characters of an RFC 2231 value per continuation line (≤ 78 in all)
+
+
+def _encoded_words(text: str, limit: int = _WORD_BYTES) -> list[str]:
+    """``text`` as RFC 2047 "B" encoded words of at most ``limit`` UTF-8 bytes (≤ 45: ≤ 72
+    characters), never splitting a character."""
+    words, chunk, size = [], [], 0
+    for ch in text:
+        n = len(ch.encode("utf-8"))
+        if size + n > limit and chunk:
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(ch)
+        size += n
+    if chunk or not words:
+        words.append("".join(chunk))
+    return ["=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words]
+
+
+def _plain_ok(text: str, room: int) -> bool:
+    """True if ``text`` can stand in a header unencoded on one line of ``room`` characters."""
+    return text.isascii() and text.isprintable() and "=?" not in text and len(text) <= room
+
+
+def _unstructured(name: str, value: str) -> bytes:
+    if _plain_ok(value, 76 - len(name)):
+        return f"{name}: {value}\r\n".encode("ascii")
+    return (f"{name}: " + "\r\n ".join(_encoded_words(value)) + "\r\n").encode("ascii")
+
+
+def _address(name: str, display: str, addr: str) -> bytes:
+    if not display:
+        return f"{name}: {addr}\r\n".encode("ascii")
+    if display.isascii() and display.isprintable():
+        return f"{name}: {email.utils.formataddr((display, addr))}\r\n".encode("ascii")
+    # Fewer, longer words for names: Python's address parser (not RFC 2047) keeps the space
+    # between two encoded words of a display name; most agency names fit in one 45-byte word.
+    return (f"{name}: " + "\r\n ".join(_encoded_words(display, 45)) + f"\r\n <{addr}>\r\n").encode("ascii")
+
+
+def _filename_param(filename: str) -> str:
+    """Content-Disposition parameters for ``filename`` (RFC 2231, with continuations when long)."""
+    if filename.isascii() and filename.isprintable() and '"' not in filename and "\\" not in filename and len(filename) <= 60:
+        return f'filename="{filename}"'
+    pieces = [ch if ch in _ATTR_CHARS else "".join(f"%{b:02X}" for b in ch.encode("utf-8")) for ch in filename]
+    if sum(map(len, pieces)) <= _SEGMENT:
+        return "filename*=utf-8''" + "".join(pieces)
+    # Continuations split between characters only: some clients decode each segment alone.
+    segments, current = [], ""
+    for piece in pieces:
+        if current and len(current) + len(piece) > _SEGMENT:
+            segments.append(current)
+            current = ""
+        current += piece
+    segments.append(current)
+    return ";\r\n ".join(
+        f"filename*{k}*=" + ("utf-8''" if k == 0 else "") + seg for k, seg in enumerate(segments)
+    )
+
+
+def _base64_crlf(data: bytes) -> bytes:
+    """base64 in lines of 76 characters with CRLF ends (as base64.encodebytes, in one pass)."""
+    enc = binascii.b2a_base64(data, newline=False)
+    return b"".join(enc[i:i + 76] + b"\r\n" for i in range(0, len(enc), 76))
+
+
+class MessageBuilder:
+    """Build many messages from one sender fast, as bytes ready for an .eml file.
+
+    Same content as ``build_message`` (plain-text UTF-8 body in base64, the attachment in
+    base64 with an RFC 2231 filename), written directly instead of through email's generator.
+    Recipients with a non-ASCII address fall back to ``build_message``.
+    """
+
+    def __init__(self, sender: str):
+        _check_header_value("发件人", sender)
+        self.sender = sender
+        # The From header is the same for every message: let email fold it once.
+        policy = email.policy.SMTP
+        self.from_header = policy.fold("From", policy.header_factory("From", sender)).encode("ascii")
+        self.domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "xlsxgov.localdomain"
+
+    def build(self, *, agency_email: str, agency_name: str, subject: str, body: str, filename: str, data: bytes) -> bytes:
+        for label, value in (("收件人邮箱", agency_email), ("单位名称", agency_name), ("邮件主题", subject), ("附件名", filename)):
+            _check_header_value(label, value)
+        if not agency_email.isascii() or not email.utils.parseaddr(agency_email)[1] == agency_email or " " in agency_email:
+            return self._slow(agency_email, agency_name, subject, body, filename, data)
+        suffix = os.path.splitext(filename)[1].lower()
+        mime = SPREADSHEET_TYPES.get(suffix) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        boundary = f"=_xlsxgov_{os.urandom(12).hex()}"  # "_" never occurs in base64
+        text = "\r\n".join(body.splitlines()) + "\r\n"  # canonical CRLF text before encoding
+        return b"".join((
+            _unstructured("Subject", subject),
+            self.from_header,
+            _address("To", agency_name, agency_email),
+            f"Date: {email.utils.formatdate(localtime=True)}\r\n".encode("ascii"),
+            f"Message-ID: {email.utils.make_msgid(domain=self.domain)}\r\n".encode("ascii"),
+            b"MIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/mixed;\r\n boundary="{boundary}"\r\n\r\n'.encode("ascii"),
+            f"--{boundary}\r\n".encode("ascii"),
+            b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n',
+            _base64_crlf(text.encode("utf-8")),
+            f"\r\n--{boundary}\r\n".encode("ascii"),
+            f"Content-Type: {mime}\r\nContent-Transfer-Encoding: base64\r\n".encode("ascii"),
+            f"Content-Disposition: attachment;\r\n {_filename_param(filename)}\r\n\r\n".encode("ascii"),
+            _base64_crlf(data),
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
+        ))
+
+    def _slow(self, agency_email, agency_name, subject, body, filename, data) -> bytes:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / filename
+            path.write_bytes(data)
+            msg = build_message(sender=self.sender, agency_email=agency_email, agency_name=agency_name,
+                                subject=subject, body=body, attachment=path)
+            return msg.as_bytes(policy=email.policy.SMTP)
 
 
 # --- sending -------------------------------------------------------------------
