@@ -18,7 +18,15 @@ import yaml
 from . import expr as ex
 from .values import Kind
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "templates"
+def _spec_dir() -> Path:
+    """The shipped specs: ``xlsxgov/specs`` in an installed wheel (the build maps ``templates/``
+    there), else ``templates/`` of the source checkout, the one place they are edited."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "specs"
+    return packaged if packaged.is_dir() else here.parent / "templates"
+
+
+SPEC_DIR = _spec_dir()
 DEFAULT_EDITION = "gov2021"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 RULE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
