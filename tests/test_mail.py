@@ -13,6 +13,7 @@ from openpyxl import Workbook
 
 from xlsxgov.campaign.mail import (
     MailConnectionError,
+    MessageBuilder,
     SendResult,
     build_message,
     extract_attachments,
@@ -185,6 +186,93 @@ def test_build_rejects_header_injection(tmp_path):
             sender=SENDER, agency_email="a@example.com\r\nBcc: evil@example.com", agency_name="x",
             subject="s", body="b", attachment=xlsx,
         )
+
+
+# --- building fast (MessageBuilder) -------------------------------------------------
+
+BUILDER_CASES = [
+    # (agency name, subject, attachment file name)
+    ("某某市教育局", "请报送2024年度政府信息公开工作年度报告统计表（某某市教育局）",
+     "11350100MB0000001_某某市教育局_2024年政府信息公开年报统计表.xlsx"),
+    ("某某省某某市某某区人民政府办公室（某某区大数据管理中心）", "请报送" + "很长的主题" * 30, "短.xlsx"),
+    ('O\'Brien, "Records" (HQ)', "Annual report 2024", "report 2024; final.xlsx"),
+    ("", "=?utf-8?q?not-an-encoded-word?=", 'a "quoted" name\\x.xls'),
+    ("局", "主题", "甲" * 60 + ".ods"),
+]
+
+
+def _parse(raw: bytes):
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    [att] = list(msg.iter_attachments())
+    return msg, att
+
+
+@pytest.mark.parametrize("name,subject,filename", BUILDER_CASES)
+def test_message_builder_reads_like_build_message(tmp_path, name, subject, filename):
+    data = make_xlsx(tmp_path / "t.xlsx", name).read_bytes()
+    body = f"{name}：\n\n请于2025年1月31日前填写附件并回复本邮件。\n\n某某市人民政府办公室\n"
+    fast = MessageBuilder(SENDER).build(agency_email="jyj@example.com", agency_name=name, subject=subject,
+                                        body=body, filename=filename, data=data)
+    (tmp_path / "att").mkdir()
+    slow_att = tmp_path / "att" / filename.replace("\\", "_")
+    slow_att.write_bytes(data)
+    slow = build_message(sender=SENDER, agency_email="jyj@example.com", agency_name=name, subject=subject,
+                         body=body, attachment=slow_att).as_bytes(policy=email.policy.SMTP)
+    # A valid RFC 5322 message: ASCII, CRLF only, lines within 998 (78 but the xlsx type).
+    assert fast.isascii() and b"\n" not in fast.replace(b"\r\n", b"")
+    assert max(len(line) for line in fast.split(b"\r\n")) <= 79
+    (f, fa), (s, sa) = _parse(fast), _parse(slow)
+    assert not f.defects and not fa.defects and not f.get_body().defects
+    assert f["Subject"] == subject  # (email's own generator leaves "=?...?=" text raw, so it reads back decoded)
+    assert f["From"].addresses == s["From"].addresses
+    # email's address parser keeps the space between two encoded words of a long display
+    # name (both builders need several words there); other mail readers drop it (RFC 2047).
+    assert [(a.addr_spec, a.display_name.replace(" ", "")) for a in f["To"].addresses] == [
+        (a.addr_spec, a.display_name.replace(" ", "")) for a in s["To"].addresses
+    ]
+    if len(name.encode()) <= 45 or name.isascii():
+        assert f["To"].addresses[0].display_name == name
+    assert f["Message-ID"].endswith("@example.com>") and f["Date"].datetime is not None
+    assert f.get_body(("plain",)).get_content().replace("\r\n", "\n") == s.get_body(("plain",)).get_content()
+    assert fa.get_filename() == filename
+    assert fa.get_content_type() == sa.get_content_type()
+    assert fa.get_payload(decode=True) == data
+    assert fa.get_content_disposition() == "attachment"
+
+
+def test_message_builder_ids_unique_and_checks_headers(tmp_path):
+    b = MessageBuilder(SENDER)
+    raws = [b.build(agency_email="a@example.com", agency_name="x", subject="s", body="b", filename="a.xlsx", data=b"x")
+            for _ in range(3)]
+    assert len({_parse(r)[0]["Message-ID"] for r in raws}) == 3
+    with pytest.raises(ValueError, match="换行"):
+        b.build(agency_email="a@example.com\r\nBcc: evil@example.com", agency_name="x", subject="s", body="b",
+                filename="a.xlsx", data=b"x")
+    with pytest.raises(ValueError, match="换行"):
+        b.build(agency_email="a@example.com", agency_name="x", subject="s\nBcc: evil@example.com", body="b",
+                filename="a.xlsx", data=b"x")
+    with pytest.raises(ValueError, match="格式不正确"):
+        b.build(agency_email="Evil <a@example.com>", agency_name="x", subject="s", body="b", filename="a.xlsx", data=b"x")
+
+
+def test_message_builder_emls_go_through_smtp(tmp_path, smtp_server):
+    handler = Collector()
+    port = smtp_server(handler)
+    b = MessageBuilder(SENDER)
+    emls, attachments = [], {}
+    for i, (name, addr) in enumerate(AGENCIES):
+        data = make_xlsx(tmp_path / f"{i}.xlsx", f"#{i}").read_bytes()
+        attachments[addr] = (f"{name}_2024年政府信息公开年报统计表.xlsx", data)
+        raw = b.build(agency_email=addr, agency_name=name, subject=f"请报送（{name}）", body="见附件",
+                      filename=attachments[addr][0], data=data)
+        emls.append(write_eml(raw, tmp_path / "out" / f"{i}.eml"))
+    results = send(emls, port, Ledger())
+    assert [r.ok for r in results] == [True] * 3
+    assert sorted(r[1][0] for r in handler.messages) == sorted(attachments)
+    for _, (rcpt,), content in handler.messages:
+        msg, att = _parse(content)
+        assert (att.get_filename(), att.get_payload(decode=True)) == attachments[rcpt]
+        assert msg["Message-ID"] == _parse(emls[[a for _, a in AGENCIES].index(rcpt)].read_bytes())[0]["Message-ID"]
 
 
 # --- sending ---------------------------------------------------------------------

@@ -198,7 +198,7 @@ class MessageBuilder:
 
     Same content as ``build_message`` (plain-text UTF-8 body in base64, the attachment in
     base64 with an RFC 2231 filename), written directly instead of through email's generator.
-    Recipients with a non-ASCII address fall back to ``build_message``.
+    Recipient addresses must be plain ASCII addresses (the roster checks them).
     """
 
     def __init__(self, sender: str):
@@ -212,8 +212,8 @@ class MessageBuilder:
     def build(self, *, agency_email: str, agency_name: str, subject: str, body: str, filename: str, data: bytes) -> bytes:
         for label, value in (("收件人邮箱", agency_email), ("单位名称", agency_name), ("邮件主题", subject), ("附件名", filename)):
             _check_header_value(label, value)
-        if not agency_email.isascii() or not email.utils.parseaddr(agency_email)[1] == agency_email or " " in agency_email:
-            return self._slow(agency_email, agency_name, subject, body, filename, data)
+        if not agency_email.isascii() or email.utils.parseaddr(agency_email)[1] != agency_email or " " in agency_email:
+            raise ValueError(f"收件人邮箱“{agency_email}”格式不正确（应为一个 ASCII 邮箱地址，如 name@example.gov.cn）")
         suffix = os.path.splitext(filename)[1].lower()
         mime = SPREADSHEET_TYPES.get(suffix) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         boundary = f"=_xlsxgov_{os.urandom(12).hex()}"  # "_" never occurs in base64
@@ -235,16 +235,6 @@ class MessageBuilder:
             _base64_crlf(data),
             f"\r\n--{boundary}--\r\n".encode("ascii"),
         ))
-
-    def _slow(self, agency_email, agency_name, subject, body, filename, data) -> bytes:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / filename
-            path.write_bytes(data)
-            msg = build_message(sender=self.sender, agency_email=agency_email, agency_name=agency_name,
-                                subject=subject, body=body, attachment=path)
-            return msg.as_bytes(policy=email.policy.SMTP)
 
 
 # --- sending -------------------------------------------------------------------
