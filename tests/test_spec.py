@@ -332,3 +332,10 @@ def test_unreadable_spec_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         specmod.load_file(tmp_path / "missing.yaml")
     assert "missing.yaml" in str(info.value)
+
+
+def test_table_four_rules_name_their_column_group():
+    """表四 has one unlabelled data row; its three total rules must still say which total they check."""
+    t4 = specmod.load("gov2021").table("t4")
+    labels = sorted(inst.scope_label for check in t4.checks for inst in check.instances())
+    assert labels == ["行政复议", "行政诉讼/复议后起诉", "行政诉讼/未经复议直接起诉"]

@@ -246,7 +246,13 @@ class CheckInstance:
     @property
     def scope_label(self) -> str:
         if self.check.for_each == "row":
-            return f"{self.scope.display}行"
+            if self.scope.display:
+                return f"{self.scope.display}行"
+            # 表四's single data row has no label: name the column group the total belongs to.
+            target = self.check.implicit_total
+            if target is not None and len(target.col.path) > 1:
+                return "/".join(target.col.path[:-1])
+            return self.check.table.short
         return f"{self.scope.display}列"
 
     @property
