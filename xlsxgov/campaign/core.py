@@ -510,16 +510,35 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
 
         bar = None
         if progress:
-            from rich.progress import Progress
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            bar = Progress(transient=True)
+            # On stderr: stdout keeps only the summary, even when redirected.
+            bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("剩余"), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            )
             bar.start()
             task = bar.add_task("正在导入", total=len(items))
         try:
-            for item in items:
-                result.files.append(_import_one(conn, item, archive, quarantine, feedback, agencies, by_name, validate_paths, write_feedback))
-                if bar:
-                    bar.advance(task)
+            seen: set[str] = set()
+            for start in range(0, len(items), IMPORT_BATCH):
+                # Archive a batch, validate it in one go (one frame per table), then record each file.
+                batch = []
+                for item in items[start:start + IMPORT_BATCH]:
+                    prepared = _archive_one(conn, item, archive)
+                    if prepared.sha256 in seen or prepared.known:
+                        result.files.append(FileOutcome(item.original_name, prepared.sha256, "duplicate"))
+                        if bar:
+                            bar.advance(task)
+                    else:
+                        batch.append(prepared)
+                    seen.add(prepared.sha256)
+                reports = validate_paths([b.archived for b in batch]) if batch else []
+                for prepared, report in zip(batch, reports):
+                    result.files.append(_record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback))
+                    if bar:
+                        bar.advance(task)
         finally:
             if bar:
                 bar.stop()
@@ -529,16 +548,29 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     return result
 
 
-def _import_one(conn, item: Item, archive, quarantine, feedback, agencies, by_name, validate_paths, write_feedback) -> FileOutcome:
+IMPORT_BATCH = 50  # files validated together: validation has a large fixed cost per call
+
+
+@dataclass
+class _Archived:
+    item: Item
+    sha256: str
+    archived: Path
+    rel_archive: str
+    known: bool  # already in the ledger
+
+
+def _archive_one(conn, item: Item, archive: Path) -> _Archived:
     data = item.path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     suffix = item.path.suffix.lower() or ".bin"
     archived = _atomic_copy(data, archive / f"{sha}{suffix}")
-    rel_archive = str(archived.relative_to(archive.parent))
-    if conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone():
-        return FileOutcome(item.original_name, sha, "duplicate")
+    known = conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone() is not None
+    return _Archived(item, sha, archived, str(archived.relative_to(archive.parent)), known)
 
-    report = validate_paths([archived])[0]
+
+def _record_one(conn, prepared: _Archived, report, quarantine, feedback, agencies, by_name, write_feedback) -> FileOutcome:
+    item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     sub = report.submission
     code = _identify(sub, item.original_name, agencies, by_name)
     if report.status == "unreadable":
@@ -555,7 +587,7 @@ def _import_one(conn, item: Item, archive, quarantine, feedback, agencies, by_na
     # Idempotent file side effects before the ledger transaction.
     if status in ("unknown", "unreadable"):
         qname = f"{sha[:12]}_{safe_filename(item.original_name)}"
-        _atomic_copy(data, quarantine / qname)
+        _atomic_copy(archived.read_bytes(), quarantine / qname)
         text = f"文件：{item.original_name}\n来源：{item.source}\nSHA-256：{sha}\n原因：{reason}\n"
         _atomic_copy(text.encode("utf-8"), quarantine / f"{qname}.reason.txt")
     fb = None
@@ -575,7 +607,7 @@ def _import_one(conn, item: Item, archive, quarantine, feedback, agencies, by_na
                 "INSERT INTO submissions(code, file_name, sha256, archive_path, received_at, status, errors, warnings, "
                 "source, feedback_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (code, item.original_name, sha, rel_archive, item.received_at, status, errors, warnings, item.source,
-                 str(fb.relative_to(archive.parent)) if fb else None),
+                 str(fb.relative_to(feedback.parent)) if fb else None),
             )
             sid = cur.lastrowid
             if sub is not None:
