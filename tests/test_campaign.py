@@ -438,9 +438,23 @@ def corpus(campaign: Path, tmp_path: Path) -> Path:
     return build_corpus(tmp_path / "replies", campaign, tmp_path)
 
 
+def summary_counts(output: str) -> dict[str, int]:
+    """The rows of the 导入结果 table printed by ``campaign import``: label → file count."""
+    text = output[output.index("导入结果"):]
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("│┃|").split("│")]
+        if len(cells) == 2 and cells[1].isdigit():
+            rows[cells[0]] = int(cells[1])
+    return rows
+
+
+EXPECTED_CORPUS_COUNTS = {"合格": 3, "有错误": 3, "无法读取": 2, "单位不明": 1, "重复文件（已跳过）": 1, "合计": 10}
+
+
 def test_import_corpus(campaign: Path, corpus: Path):
     proc = cli("import", campaign, corpus)
-    assert "重复文件（已跳过）1" in flat(proc.stdout)
+    assert summary_counts(proc.stdout) == EXPECTED_CORPUS_COUNTS
     rows = canonical(campaign)
     by_name = {r[4]: r for r in rows}
     assert len(rows) == 9
@@ -481,7 +495,9 @@ def test_import_corpus(campaign: Path, corpus: Path):
     # A re-run adds nothing.
     before = canonical(campaign)
     proc = cli("import", campaign, corpus)
-    assert canonical(campaign) == before and "重复文件（已跳过）10" in flat(proc.stdout)
+    assert canonical(campaign) == before
+    assert summary_counts(proc.stdout) == {**{k: 0 for k in EXPECTED_CORPUS_COUNTS}, "重复文件（已跳过）": 10, "合计": 10}
+    assert "需要处理的文件" not in proc.stdout
 
 
 def test_import_default_inbox_and_eml(campaign: Path, tmp_path: Path):
@@ -631,3 +647,60 @@ def test_ledger_of_older_version_is_migrated(campaign: Path, tmp_path: Path):
     [outcome] = core.import_paths(campaign, [reply]).files
     assert outcome.outcome == "invalid" and outcome.feedback.is_file()
     assert core.campaign_status(campaign)["agencies"][1]["feedback"] == outcome.feedback.relative_to(campaign).as_posix()
+
+
+# --- import output: progress bar on a terminal, summary table ---------------------------------
+
+
+def test_import_cli_summary_table(campaign: Path, corpus: Path):
+    from typer.testing import CliRunner
+
+    from xlsxgov.campaign.commands import campaign_app
+
+    result = CliRunner().invoke(campaign_app, ["import", str(campaign), str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert summary_counts(result.stdout) == EXPECTED_CORPUS_COUNTS
+    # Files that need action are listed with their reason or feedback workbook.
+    attention = flat(result.stdout[: result.stdout.index("导入结果")])
+    assert "需要处理的文件" in attention and "stranger.xlsx" in attention and "encrypted.xlsx" in attention
+    assert "问题反馈：" in attention and "a0_valid.xlsx" not in attention
+    # Not a terminal: no progress bar, no control sequences.
+    assert "正在导入" not in result.output and "\x1b" not in result.output and "\r" not in result.output
+
+
+def test_import_output_not_a_terminal(campaign: Path, corpus: Path):
+    proc = cli("import", campaign, corpus, env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"})
+    for stream in (proc.stdout, proc.stderr):
+        assert "\x1b" not in stream and "\r" not in stream and "正在导入" not in stream
+    assert proc.stderr == ""
+    assert summary_counts(proc.stdout) == EXPECTED_CORPUS_COUNTS
+
+
+def test_import_progress_bar_on_a_terminal(campaign: Path, corpus: Path):
+    import pty
+    import re
+    import select
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
+    env.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([XLSXGOV, "campaign", "import", str(campaign), str(corpus)],
+                            stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, env=env)
+    os.close(secondary)
+    out = b""
+    while True:
+        ready, _, _ = select.select([primary], [], [], 120)
+        if not ready:
+            break
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(primary)
+    assert proc.wait(timeout=60) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode("utf-8", "replace"))
+    assert "正在导入" in text and re.search(r"\d+/10", text)  # the bar, with done/total
+    assert summary_counts(text.replace("\r", "")) == EXPECTED_CORPUS_COUNTS

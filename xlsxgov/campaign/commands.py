@@ -123,18 +123,30 @@ def import_command(
 ) -> None:
     """收取各单位报送的文件：存档、校验、识别单位、记入台账。"""
     try:
-        result = core.import_paths(directory, list(paths or []), progress=sys.stdout.isatty())
+        # The progress bar goes to stderr, and only when it is a terminal.
+        result = core.import_paths(directory, list(paths or []), progress=err_console.is_terminal)
     except core.CampaignError as exc:
         _fail(str(exc))
-    if result.files:
-        t = Table(header_style="bold")
+    attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown")]
+    if attention:
+        t = Table(title="需要处理的文件", header_style="bold")
         for h in ("文件", "单位", "结果", "错误", "警告", "说明"):
             t.add_column(h, overflow="fold")
-        for f in result.files:
-            t.add_row(f.name, f.agency, OUTCOME_LABELS[f.outcome], str(f.errors), str(f.warnings), f.reason)
+        for f in attention:
+            note = f.reason or (f"问题反馈：{f.feedback.relative_to(directory)}" if f.feedback else "")
+            t.add_row(f.name, f.agency, OUTCOME_LABELS[f.outcome], str(f.errors), str(f.warnings), note)
         console.print(t)
-    counts = "，".join(f"{OUTCOME_LABELS[k]} {result.count(k)}" for k in OUTCOME_LABELS)
-    console.print(f"共处理 {len(result.files)} 个文件：{counts}", highlight=False)
+    console.print(import_summary_table(result))
+
+
+def import_summary_table(result: core.ImportResult) -> Table:
+    """导入结果: one row per outcome with its file count, and the total."""
+    t = Table(title="导入结果", header_style="bold", show_footer=True)
+    t.add_column("结果", footer="合计")
+    t.add_column("文件数", justify="right", footer=str(len(result.files)))
+    for key, label in OUTCOME_LABELS.items():
+        t.add_row(label, str(result.count(key)))
+    return t
 
 
 @campaign_app.command("status")

@@ -481,7 +481,10 @@ def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[st
 
 
 def import_paths(directory: Path | str, paths: list[Path] | None = None, *, progress: bool = False) -> ImportResult:
-    """Import returned workbooks (files, folders, .eml, .mbox) into the campaign."""
+    """Import returned workbooks (files, folders, .eml, .mbox) into the campaign.
+
+    ``progress``: show a Rich progress bar on stderr while files are archived and validated.
+    """
     from ..feedback import write_feedback
     from ..validate import validate_paths
 
