@@ -183,3 +183,63 @@ def test_cli_dispatches_on_a_campaign_folder(campaign, tmp_path):
     assert proc.returncode == 2 and "不是报送任务目录" in "".join(proc.stderr.split())
     proc = subprocess.run([XLSXGOV, "consolidate", str(d), "-o", str(out), "--year", "2023"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--year" in proc.stderr
+
+
+def test_submissions_are_rebuilt_from_the_ledger_exactly(campaign):
+    """The ledger keeps each submission's facts, cells and cover: rebuilt, it equals the file."""
+    spec, d, _, _ = campaign
+    rebuilt = core.current_submissions(d, ("valid", "invalid"))
+    assert [(a.code, status) for a, status, _ in rebuilt] == [(CODES[i], s) for i, s in enumerate(["valid"] * 3 + ["invalid"])]
+    for _, _, sub in rebuilt:
+        read = read_workbook(sub.path)
+        assert sub.spec is read.spec and sub.inputs == read.inputs and sub.values == read.values
+        assert sub.where == read.where
+        assert (sub.agency, sub.code, sub.year, sub.meta["region"]) == (read.agency, read.code, read.year, read.meta["region"])
+
+
+def test_money_is_rebuilt_to_the_exact_yuan(tmp_path):
+    """Facts hold 万元 as the form prints them; rebuilt inputs are exact 元 again (gov2019 has money)."""
+    spec = spec_mod.load("gov2019")
+    d = tmp_path / "c"
+    core.init_campaign(d, year=2020, roster_path=write_roster(tmp_path / "roster.csv", NAMES[:2], CODES[:2]), edition="gov2019")
+    money = [c for c in spec.cells() if c.is_input and c.kind.value == "money"]
+    amounts = [838778, 24850, 1, 99_999_999_999]
+    for i in range(2):
+        values = {("t2", *c.key): amounts[(i + j) % len(amounts)] for j, c in enumerate(money)}
+        write_workbook(d / "inbox" / f"{i}.xlsx", spec, Meta(year=2020, agency=NAMES[i], code=CODES[i]), values=values)
+    core.import_paths(d)
+    rebuilt = core.current_submissions(d, ("valid", "invalid"))
+    assert len(rebuilt) == 2
+    for _, _, sub in rebuilt:
+        assert sub.inputs == read_workbook(sub.path).inputs
+        assert {sub.inputs[("t2", *c.key)] for c in money} <= set(amounts)
+
+
+def test_consolidation_does_not_read_the_archive_again(campaign, tmp_path):
+    """Consolidating thousands of agencies must not re-read thousands of files: move the archive
+    away and the regional workbook is still the same."""
+    spec, d, inputs, _ = campaign
+    before = consolidate_campaign(d, tmp_path / "with.xlsx")
+    hidden = tmp_path / "archive-away"
+    (d / "archive").rename(hidden)
+    try:
+        after = consolidate_campaign(d, tmp_path / "without.xlsx")
+    finally:
+        hidden.rename(d / "archive")
+    assert read_workbook(after.path).values == read_workbook(before.path).values == sums(spec, [inputs[0], inputs[1], inputs[2]])
+
+
+def test_ledger_without_recorded_metadata_falls_back_to_the_archive(campaign, tmp_path):
+    """Submissions imported by a version that did not record their cover are read from the file."""
+    import shutil
+    import sqlite3
+
+    spec, d, inputs, _ = campaign
+    copy = tmp_path / "old"
+    shutil.copytree(d, copy)
+    conn = sqlite3.connect(copy / "ledger.sqlite")
+    conn.execute("DELETE FROM submission_meta")
+    conn.commit()
+    conn.close()
+    result = consolidate_campaign(copy, tmp_path / "city.xlsx")
+    assert read_workbook(result.path).values == sums(spec, [inputs[0], inputs[1], inputs[2]])

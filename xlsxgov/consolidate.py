@@ -376,6 +376,22 @@ def campaign_settings(directory: Path | str) -> dict[str, str]:
         conn.close()
 
 
+def _unreadable_reason(directory: Path, code: str) -> str:
+    """Why the agency's current (unreadable) file could not be read, as the import recorded it."""
+    from .campaign import ledger
+
+    conn = ledger.connect(directory)
+    try:
+        row = conn.execute(
+            "SELECT f.message FROM findings f JOIN submissions s ON s.id = f.submission_id "
+            "WHERE s.code=? AND s.superseded_by IS NULL AND s.status='unreadable' AND f.rule='file.unreadable'",
+            (code,),
+        ).fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else "无法读取"
+
+
 def campaign_current(directory: Path | str) -> list[tuple[Agency, str, Path]]:
     """(agency, status, archived file) of every roster agency's current submission, in roster order:
     status valid | invalid | unreadable (the ledger's verdict at import). Agencies with nothing
@@ -399,14 +415,14 @@ def consolidate_campaign(
     """Consolidate each roster agency's current submission of the campaign in ``directory``.
 
     Accepted: the ledger's ``valid`` submissions, plus ``invalid`` ones with ``include_invalid``.
-    The archived files are read again (the ledger keeps facts but not every cell's provenance);
-    the agency is the one the ledger identified (roster name and code, whatever the cover says).
+    Submissions are rebuilt from the ledger (facts, cells, cover), not read again from the
+    archive; the agency is the one the ledger identified (roster name and code, whatever the
+    cover says).
     未报送 lists roster agencies with nothing received, and those whose current submission is
     invalid (unless included) or unreadable, with the errors. Year and region default to the
     campaign's; files of another year are left out.
     """
-    from .campaign.core import roster
-    from .validate import validate_paths
+    from .campaign.core import current_submissions, roster
 
     directory = Path(directory)
     settings = campaign_settings(directory)
@@ -415,22 +431,21 @@ def consolidate_campaign(
         region = settings["region"]
     agencies = roster(directory)
     current = campaign_current(directory)
-    reports = {str(r.path): r for r in validate_paths([path for _, _, path in current])}
+    readable = {agency.code: (status, sub) for agency, status, sub in current_submissions(directory, ("valid", "invalid"))}
     subs: list[Submission] = []
     statuses: dict[str, str] = {}
     left: list[LeftOut] = []
     for agency, status, path in current:
-        rep = reports[str(path)]
-        sub = rep.submission
-        if sub is not None and (status == "valid" or (status == "invalid" and include_invalid)):
+        if status == "unreadable":
+            left.append(LeftOut(agency.name, agency.code, "unreadable", _unreadable_reason(directory, agency.code)))
+            continue
+        _, sub = readable[agency.code]
+        if status == "valid" or include_invalid:
             sub.meta["agency"], sub.meta["code"] = agency.name, agency.code
             subs.append(sub)
             statuses[str(sub.path)] = status
-        elif sub is None:
-            reason = (rep.reason or "无法读取").removeprefix(f"{path.name}：")  # not the archive's file name
-            left.append(LeftOut(agency.name, agency.code, "unreadable", reason))
         else:
-            left.append(LeftOut(agency.name, agency.code, status, _error_summary(rep.findings) or "有错误"))
+            left.append(LeftOut(agency.name, agency.code, status, _error_summary(sub.findings) or "有错误"))
     if not subs:
         counts = Counter(status for _, status, _ in current)
         raise ConsolidationError(

@@ -551,6 +551,10 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     return result
 
 
+# What the ledger keeps of a submission's cover and metadata (with its edition and facts), so that
+# consolidation and export can rebuild the submission without reading the file again.
+SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates")
+
 IMPORT_BATCH = 50  # files validated together: validation has a large fixed cost per call
 
 
@@ -625,8 +629,12 @@ def _record_one(conn, prepared: _Archived, report, quarantine, feedback, agencie
                 )
             if sub is not None and status in ("valid", "invalid"):
                 conn.executemany(
-                    'INSERT INTO facts(submission_id, "table", row, col, value) VALUES (?, ?, ?, ?, ?)',
-                    [(sid, f.table, f.row, f.col, f.value) for f in sub.facts()],
+                    'INSERT INTO facts(submission_id, "table", row, col, value, sheet, cell) VALUES (?, ?, ?, ?, ?, ?, ?)',
+                    [(sid, f.table, f.row, f.col, f.value, f.sheet, f.cell) for f in sub.facts()],
+                )
+                conn.executemany(
+                    "INSERT INTO submission_meta(submission_id, key, value) VALUES (?, ?, ?)",
+                    [(sid, k, sub.meta.get(k, "")) for k in SUBMISSION_META] + [(sid, "edition", sub.edition)],
                 )
             if code is not None:
                 ledger.recompute_current(conn, code)
@@ -748,3 +756,63 @@ def accepted_submissions(directory: Path | str, statuses: tuple[str, ...] = ("va
     finally:
         conn.close()
     return [(r[0], r[1], directory / r[2]) for r in rows]
+
+
+def current_submissions(directory: Path | str, statuses: tuple[str, ...] = ("valid",)) -> list[tuple[Agency, str, "Submission"]]:
+    """(agency, status, submission) of each roster agency whose current submission has one of
+    ``statuses`` (valid, invalid), in roster order.
+
+    The submission is rebuilt from what the import recorded (facts with their cells, cover and
+    metadata, findings); no file is read again, which is what lets a province consolidate
+    thousands of agencies in seconds. A submission recorded by an older version without its
+    metadata is read from the archive instead.
+    """
+    from .. import spec as spec_mod
+    from ..findings import Finding
+    from ..reader import Submission, read_workbook
+    from ..values import Kind
+
+    directory = Path(directory)
+    agencies = {a.code: a for a in roster(directory)}
+    conn = _open(directory)
+    try:
+        marks = ",".join("?" for _ in statuses)
+        rows = conn.execute(
+            f"SELECT s.id, s.code, s.status, s.archive_path FROM submissions s JOIN agencies a ON a.code = s.code "
+            f"WHERE s.superseded_by IS NULL AND s.status IN ({marks}) ORDER BY a.rowid",
+            statuses,
+        ).fetchall()
+        out = []
+        for sid, code, status, archive_path in rows:
+            path = directory / archive_path
+            meta = dict(conn.execute("SELECT key, value FROM submission_meta WHERE submission_id=?", (sid,)).fetchall())
+            if meta.get("edition") not in spec_mod.available_editions():
+                out.append((agencies[code], status, read_workbook(path)))
+                continue
+            spec = spec_mod.load(meta.pop("edition"))
+            inputs, where, bad = {}, {}, set()
+            for table_id, row_id, col_id, value, sheet, cell_ref in conn.execute(
+                'SELECT "table", row, col, value, sheet, cell FROM facts WHERE submission_id=?', (sid,)
+            ):
+                cell = spec.table(table_id).cell(row_id, col_id)
+                if cell is None:
+                    continue
+                k = (table_id, row_id, col_id)
+                where[k] = (sheet or "", cell_ref or "")
+                if not cell.is_input or cell.kind is Kind.TEXT:
+                    continue
+                if value is None:  # a cell the reader could not use (only in invalid submissions)
+                    bad.add(k)
+                    inputs[k] = 0
+                else:  # facts are in the unit the form prints: money back to exact 元
+                    inputs[k] = round(value * 10_000) if cell.kind is Kind.MONEY else int(value)
+            findings = [
+                Finding(*r) for r in conn.execute(
+                    "SELECT severity, rule, sheet, cell, message FROM findings WHERE submission_id=?", (sid,)
+                )
+            ]
+            sub = Submission(path, spec, {"edition": spec.edition, **meta}, inputs, {}, {}, where, findings, bad)
+            out.append((agencies[code], status, sub))
+        return out
+    finally:
+        conn.close()

@@ -65,13 +65,21 @@ CREATE TABLE IF NOT EXISTS facts (
     "table"       TEXT NOT NULL,
     row           TEXT NOT NULL,
     col           TEXT NOT NULL,
-    value         REAL
+    value         REAL,
+    sheet         TEXT,
+    cell          TEXT
+);
+CREATE TABLE IF NOT EXISTS submission_meta (
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    key           TEXT NOT NULL,
+    value         TEXT
 );
 CREATE INDEX IF NOT EXISTS issued_code ON issued(code);
 CREATE INDEX IF NOT EXISTS sent_code ON sent(code);
 CREATE INDEX IF NOT EXISTS submissions_code ON submissions(code);
 CREATE INDEX IF NOT EXISTS findings_sub ON findings(submission_id);
 CREATE INDEX IF NOT EXISTS facts_sub ON facts(submission_id);
+CREATE INDEX IF NOT EXISTS submission_meta_sub ON submission_meta(submission_id);
 """
 
 
@@ -98,11 +106,18 @@ def connect(directory: Path | str, *, create: bool = False) -> sqlite3.Connectio
 
 
 # Columns added after the first release: (table, column, declaration).
-_ADDED_COLUMNS = (("submissions", "feedback_path", "TEXT NULL"),)
+_ADDED_COLUMNS = (
+    ("submissions", "feedback_path", "TEXT NULL"),
+    ("facts", "sheet", "TEXT"),
+    ("facts", "cell", "TEXT"),
+)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a ledger written by an older version up to SCHEMA (idempotent, safe when racing)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='submission_meta'").fetchone() is None:
+        conn.execute("CREATE TABLE IF NOT EXISTS submission_meta (submission_id INTEGER NOT NULL REFERENCES submissions(id), key TEXT NOT NULL, value TEXT)")
+        conn.execute("CREATE INDEX IF NOT EXISTS submission_meta_sub ON submission_meta(submission_id)")
     for table, column, decl in _ADDED_COLUMNS:
         if column in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
             continue
