@@ -51,6 +51,22 @@ def template_command(
     console.print(f"已生成模板：{output}（{spec.name}）")
 
 
+def _load_previous(previous: Optional[Path]):
+    """Last year's data for --previous; a bad path ends the command with its reason."""
+    from .crossyear import PreviousError, load_previous
+
+    if previous is None:
+        return None
+    try:
+        prev = load_previous(previous)
+    except PreviousError as exc:
+        err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    for problem in prev.problems:
+        err_console.print(f"[yellow]注意（上年数据）：[/yellow]{problem}", highlight=False)
+    return prev
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
 
@@ -73,21 +89,12 @@ def validate_command(
     """校验报送的工作簿：勾稽关系、数值格式、封面信息。退出码 0 全部合格，1 有错误，2 有文件无法读取。"""
     import json
 
-    from .crossyear import PreviousError, load_previous
     from .feedback import feedback_path, write_feedback
     from .validate import validate_paths
 
     if edition:
         _load_spec(edition)
-    prev = None
-    if previous is not None:
-        try:
-            prev = load_previous(previous)
-        except PreviousError as exc:
-            err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
-            raise typer.Exit(2) from None
-        for problem in prev.problems:
-            err_console.print(f"[yellow]注意（上年数据）：[/yellow]{problem}", highlight=False)
+    prev = _load_previous(previous)
     reports = validate_paths(files, edition=edition, previous=prev)
     if feedback:
         feedback.mkdir(parents=True, exist_ok=True)
@@ -259,17 +266,9 @@ def consolidate_command(
     if campaign and year is not None:
         err_console.print("[red]错误：[/red]汇总报送任务时年度取自任务本身，不能再指定 --year", highlight=False)
         raise typer.Exit(2)
-    from .crossyear import PreviousError, consolidation_findings, load_previous
+    from .crossyear import consolidation_findings
 
-    prev = None
-    if previous is not None:
-        try:
-            prev = load_previous(previous)
-        except PreviousError as exc:
-            err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
-            raise typer.Exit(2) from None
-        for problem in prev.problems:
-            err_console.print(f"[yellow]注意（上年数据）：[/yellow]{problem}", highlight=False)
+    prev = _load_previous(previous)
     try:
         if campaign:
             result = consolidate_campaign(files[0], output, region=region or None, include_invalid=include_invalid)

@@ -747,15 +747,20 @@ def accepted_submissions(directory: Path | str, statuses: tuple[str, ...] = ("va
     directory = Path(directory)
     conn = _open(directory)
     try:
-        marks = ",".join("?" for _ in statuses)
-        rows = conn.execute(
-            f"SELECT a.name, a.code, s.archive_path FROM submissions s JOIN agencies a ON a.code = s.code "
-            f"WHERE s.superseded_by IS NULL AND s.status IN ({marks}) ORDER BY a.rowid",
-            statuses,
-        ).fetchall()
+        rows = _current_rows(conn, "a.name, a.code, s.archive_path", statuses)
     finally:
         conn.close()
     return [(r[0], r[1], directory / r[2]) for r in rows]
+
+
+def _current_rows(conn, columns: str, statuses: tuple[str, ...]) -> list:
+    """``columns`` of each roster agency's current submission with one of ``statuses``, in roster order."""
+    marks = ",".join("?" for _ in statuses)
+    return conn.execute(
+        f"SELECT {columns} FROM submissions s JOIN agencies a ON a.code = s.code "
+        f"WHERE s.superseded_by IS NULL AND s.status IN ({marks}) ORDER BY a.rowid",
+        statuses,
+    ).fetchall()
 
 
 def current_submissions(directory: Path | str, statuses: tuple[str, ...] = ("valid",)) -> list[tuple[Agency, str, "Submission"]]:
@@ -776,14 +781,8 @@ def current_submissions(directory: Path | str, statuses: tuple[str, ...] = ("val
     agencies = {a.code: a for a in roster(directory)}
     conn = _open(directory)
     try:
-        marks = ",".join("?" for _ in statuses)
-        rows = conn.execute(
-            f"SELECT s.id, s.code, s.status, s.archive_path FROM submissions s JOIN agencies a ON a.code = s.code "
-            f"WHERE s.superseded_by IS NULL AND s.status IN ({marks}) ORDER BY a.rowid",
-            statuses,
-        ).fetchall()
         out = []
-        for sid, code, status, archive_path in rows:
+        for sid, code, status, archive_path in _current_rows(conn, "s.id, s.code, s.status, s.archive_path", statuses):
             path = directory / archive_path
             meta = dict(conn.execute("SELECT key, value FROM submission_meta WHERE submission_id=?", (sid,)).fetchall())
             if meta.get("edition") not in spec_mod.available_editions():
