@@ -193,7 +193,8 @@ def test_submissions_are_rebuilt_from_the_ledger_exactly(campaign):
     for _, _, sub in rebuilt:
         read = read_workbook(sub.path)
         assert sub.spec is read.spec and sub.inputs == read.inputs and sub.values == read.values
-        assert sub.where == read.where
+        assert not sub.raw  # rebuilt from the ledger, not read
+        assert dict(sub.where) == read.where
         assert (sub.agency, sub.code, sub.year, sub.meta["region"]) == (read.agency, read.code, read.year, read.meta["region"])
 
 
@@ -229,8 +230,11 @@ def test_consolidation_does_not_read_the_archive_again(campaign, tmp_path):
     assert read_workbook(after.path).values == read_workbook(before.path).values == sums(spec, [inputs[0], inputs[1], inputs[2]])
 
 
-def test_ledger_without_recorded_metadata_falls_back_to_the_archive(campaign, tmp_path):
-    """Submissions imported by a version that did not record their cover are read from the file."""
+@pytest.mark.parametrize("change", [
+    "DELETE FROM submission_meta",  # recorded by a version that kept no cover or metadata
+    "UPDATE submission_meta SET value='0' WHERE key='spec_version'",  # facts recorded under another spec
+])
+def test_ledger_it_cannot_trust_falls_back_to_the_archive(campaign, tmp_path, change):
     import shutil
     import sqlite3
 
@@ -238,8 +242,10 @@ def test_ledger_without_recorded_metadata_falls_back_to_the_archive(campaign, tm
     copy = tmp_path / "old"
     shutil.copytree(d, copy)
     conn = sqlite3.connect(copy / "ledger.sqlite")
-    conn.execute("DELETE FROM submission_meta")
+    conn.execute(change)
     conn.commit()
     conn.close()
+    rebuilt = core.current_submissions(copy)
+    assert all(sub.raw for _, _, sub in rebuilt), "read from the archived files (raw cell values present)"
     result = consolidate_campaign(copy, tmp_path / "city.xlsx")
     assert read_workbook(result.path).values == sums(spec, [inputs[0], inputs[1], inputs[2]])

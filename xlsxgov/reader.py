@@ -108,6 +108,7 @@ class Submission:
         return self._values
 
     def facts(self) -> list[Fact]:
+        """One fact per cell, in the spec's cell order (the campaign ledger relies on that order)."""
         out = []
         values = self.values
         for cell in self.spec.cells():

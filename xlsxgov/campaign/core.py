@@ -19,6 +19,7 @@ what was committed and redoes the rest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -33,7 +34,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 from xml.sax.saxutils import escape
 
 from . import ledger
@@ -634,7 +635,8 @@ def _record_one(conn, prepared: _Archived, report, quarantine, feedback, agencie
                 )
                 conn.executemany(
                     "INSERT INTO submission_meta(submission_id, key, value) VALUES (?, ?, ?)",
-                    [(sid, k, sub.meta.get(k, "")) for k in SUBMISSION_META] + [(sid, "edition", sub.edition)],
+                    [(sid, k, sub.meta.get(k, "")) for k in SUBMISSION_META]
+                    + [(sid, "edition", sub.edition), (sid, "spec_version", str(sub.spec.version))],
                 )
             if code is not None:
                 ledger.recompute_current(conn, code)
@@ -767,15 +769,17 @@ def current_submissions(directory: Path | str, statuses: tuple[str, ...] = ("val
     """(agency, status, submission) of each roster agency whose current submission has one of
     ``statuses`` (valid, invalid), in roster order.
 
-    The submission is rebuilt from what the import recorded (facts with their cells, cover and
-    metadata, findings); no file is read again, which is what lets a province consolidate
-    thousands of agencies in seconds. A submission recorded by an older version without its
-    metadata is read from the archive instead.
+    The submission is rebuilt from what the import recorded (facts, cover and metadata, errors
+    and warnings); no file is read again, which is what lets a province consolidate thousands
+    of agencies in seconds. Facts are recorded in the spec's cell order, so they are read back
+    by position, trusted only when the spec version is the one they were recorded with; where
+    each cell sat in the file is fetched only when a message asks for it. A submission recorded
+    with another spec version, or by a version that did not record its metadata, is read from
+    the archive instead.
     """
     from .. import spec as spec_mod
     from ..findings import Finding
     from ..reader import Submission, read_workbook
-    from ..values import Kind
 
     directory = Path(directory)
     agencies = {a.code: a for a in roster(directory)}
@@ -785,33 +789,73 @@ def current_submissions(directory: Path | str, statuses: tuple[str, ...] = ("val
         for sid, code, status, archive_path in _current_rows(conn, "s.id, s.code, s.status, s.archive_path", statuses):
             path = directory / archive_path
             meta = dict(conn.execute("SELECT key, value FROM submission_meta WHERE submission_id=?", (sid,)).fetchall())
-            if meta.get("edition") not in spec_mod.available_editions():
+            edition = meta.pop("edition", None)
+            spec = spec_mod.load(edition) if edition in spec_mod.available_editions() else None
+            values = [v for (v,) in conn.execute("SELECT value FROM facts WHERE submission_id=? ORDER BY rowid", (sid,))]
+            plan = _fact_plan(spec) if spec is not None else None
+            if plan is None or meta.pop("spec_version", None) != str(spec.version) or len(values) != len(plan):
                 out.append((agencies[code], status, read_workbook(path)))
                 continue
-            spec = spec_mod.load(meta.pop("edition"))
-            inputs, where, bad = {}, {}, set()
-            for table_id, row_id, col_id, value, sheet, cell_ref in conn.execute(
-                'SELECT "table", row, col, value, sheet, cell FROM facts WHERE submission_id=?', (sid,)
-            ):
-                cell = spec.table(table_id).cell(row_id, col_id)
-                if cell is None:
-                    continue
-                k = (table_id, row_id, col_id)
-                where[k] = (sheet or "", cell_ref or "")
-                if not cell.is_input or cell.kind is Kind.TEXT:
+            inputs, bad = {}, set()
+            for (k, scale), value in zip(plan, values):
+                if scale is None:  # a total or text: recomputed, not read back
                     continue
                 if value is None:  # a cell the reader could not use (only in invalid submissions)
                     bad.add(k)
                     inputs[k] = 0
                 else:  # facts are in the unit the form prints: money back to exact 元
-                    inputs[k] = round(value * 10_000) if cell.kind is Kind.MONEY else int(value)
+                    inputs[k] = round(value * scale)
             findings = [
                 Finding(*r) for r in conn.execute(
-                    "SELECT severity, rule, sheet, cell, message FROM findings WHERE submission_id=?", (sid,)
+                    "SELECT severity, rule, sheet, cell, message FROM findings WHERE submission_id=? AND severity != 'info'", (sid,)
                 )
             ]
+            where = _LedgerPlaces(directory, sid, plan)
             sub = Submission(path, spec, {"edition": spec.edition, **meta}, inputs, {}, {}, where, findings, bad)
             out.append((agencies[code], status, sub))
         return out
     finally:
         conn.close()
+
+
+@functools.cache
+def _fact_plan(spec) -> tuple[tuple[tuple[str, str, str], int | None], ...]:
+    """Per cell, in the order Submission.facts() gives (and the import records) them: (key, the
+    factor from the printed unit to base units for an input; None for a total or text)."""
+    from ..compute import YUAN_PER_WANYUAN, key
+    from ..values import Kind
+
+    def scale(cell) -> int | None:
+        if not cell.is_input or cell.kind is Kind.TEXT:
+            return None
+        return YUAN_PER_WANYUAN if cell.kind is Kind.MONEY else 1
+
+    return tuple((key(cell), scale(cell)) for cell in spec.cells())
+
+
+class _LedgerPlaces(Mapping):
+    """A rebuilt submission's ``where`` (cell key -> (sheet, A1)), read from the ledger on first
+    use: consolidating thousands of agencies never needs it, a cross-year message does."""
+
+    def __init__(self, directory: Path, submission_id: int, plan):
+        self._directory, self._id, self._plan = directory, submission_id, plan
+        self._places: dict | None = None
+
+    def _load(self) -> dict:
+        if self._places is None:
+            conn = _open(self._directory)
+            try:
+                rows = conn.execute("SELECT sheet, cell FROM facts WHERE submission_id=? ORDER BY rowid", (self._id,)).fetchall()
+            finally:
+                conn.close()
+            self._places = {k: (sheet or "", ref or "") for (k, _), (sheet, ref) in zip(self._plan, rows)}
+        return self._places
+
+    def __getitem__(self, k):
+        return self._load()[k]
+
+    def __iter__(self):
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
