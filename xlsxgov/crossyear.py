@@ -25,7 +25,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from .compute import CellKey, complete, key, to_display
 from .findings import Finding, sort_findings
@@ -61,7 +61,7 @@ class PreviousAgency:
     spec: Spec
     year: int | None
     values: dict[CellKey, int]  # base units, every total recomputed
-    where: dict[CellKey, tuple[str, str]]  # (sheet, A1) of each cell in ``source``; may be empty
+    where: Mapping[CellKey, tuple[str, str]]  # (sheet, A1) of each cell in ``source``; may be empty
     source: str  # what to call the file (or campaign) in a message
 
     def location(self, k: CellKey) -> str:
@@ -151,7 +151,7 @@ def _from_submission(sub: Submission, *, source: str | None = None, name: str = 
         spec=sub.spec,
         year=sub.year,
         values=dict(sub.values),
-        where=dict(sub.where),
+        where=sub.where,  # a campaign's is read from its ledger only if a message needs it
         source=source or sub.path.name,
     )
 
@@ -183,32 +183,25 @@ def _load_directory(directory: Path) -> Previous:
 
 
 def _load_campaign(directory: Path) -> Previous:
-    from .campaign.core import CampaignError, accepted_submissions
+    """Last year's accepted submissions, rebuilt from that campaign's ledger (files are not read again)."""
+    from .campaign.core import CampaignError, current_submissions
 
     try:
-        accepted = accepted_submissions(directory)
+        accepted = current_submissions(directory)
     except CampaignError as exc:
         raise PreviousError(f"上年报送任务目录“{directory}”无法使用：{exc}") from None
-    except Exception as exc:  # a damaged ledger
+    except Exception as exc:  # a damaged ledger or archive
         raise PreviousError(f"上年报送任务目录“{directory}”的台账无法读取（{type(exc).__name__}: {str(exc)[:120]}）") from None
-    agencies, problems = [], []
-    for name, code, path in accepted:
-        try:
-            sub = _read(Path(path))
-        except PreviousError as exc:
-            problems.append(f"{name}（{code}）：{exc}")
-            continue
-        path = Path(path)
+    agencies = []
+    for agency, _status, sub in accepted:
+        path = Path(sub.path)
         rel = path.relative_to(directory) if path.is_relative_to(directory) else path.name
-        agency = _from_submission(sub, source=f"{directory.name}/{rel}")
-        agency.name, agency.code = name or agency.name, code or agency.code  # the roster is authoritative
-        agencies.append(agency)
+        previous = _from_submission(sub, source=f"{directory.name}/{rel}")
+        previous.name, previous.code = agency.name or previous.name, agency.code or previous.code  # the roster is authoritative
+        agencies.append(previous)
     if not agencies:
-        detail = ("\n" + "\n".join(problems)) if problems else ""
-        raise PreviousError(f"上年报送任务目录“{directory}”中没有已通过校验的报表{detail}")
-    prev = Previous(directory, "campaign", agencies, total=_sum(agencies, f"上年报送任务“{directory.name}”各单位合计"))
-    prev.problems[:0] = problems
-    return prev
+        raise PreviousError(f"上年报送任务目录“{directory}”中没有已通过校验的报表")
+    return Previous(directory, "campaign", agencies, total=_sum(agencies, f"上年报送任务“{directory.name}”各单位合计"))
 
 
 def _sum(agencies: Sequence[PreviousAgency], source: str) -> PreviousAgency | None:
