@@ -249,3 +249,28 @@ def test_ledger_it_cannot_trust_falls_back_to_the_archive(campaign, tmp_path, ch
     assert all(sub.raw for _, _, sub in rebuilt), "read from the archived files (raw cell values present)"
     result = consolidate_campaign(copy, tmp_path / "city.xlsx")
     assert read_workbook(result.path).values == sums(spec, [inputs[0], inputs[1], inputs[2]])
+
+
+def test_reply_in_another_edition_is_an_error_and_never_blocks_consolidation(tmp_path):
+    """An agency that fills in last year's old (gov2019) template: its import says so, and the
+    campaign still consolidates, listing it, even with --include-invalid."""
+    spec = spec_mod.load("gov2021")
+    d = tmp_path / "c"
+    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "roster.csv", NAMES[:3], CODES[:3]), region=REGION)
+    rng = random.Random(3)
+    inputs = [random_inputs(spec, rng) for _ in range(2)]
+    reply(d / "inbox" / "0.xlsx", spec, 0, inputs[0])
+    reply(d / "inbox" / "1.xlsx", spec, 1, inputs[1])
+    old = spec_mod.load("gov2019")
+    write_workbook(d / "inbox" / "2.xlsx", old, Meta(year=YEAR, agency=NAMES[2], code=CODES[2], region=REGION), values={})
+    result = core.import_paths(d)
+    assert {f.code: f.outcome for f in result.files} == {CODES[0]: "valid", CODES[1]: "valid", CODES[2]: "invalid"}
+    status = {a["code"]: a for a in core.campaign_status(d)["agencies"]}
+    assert status[CODES[2]]["status"] == "invalid" and status[CODES[2]]["errors"] >= 1
+    ((agency, _, sub),) = core.current_submissions(d, ("invalid",))
+    assert agency.code == CODES[2] and "workbook.edition" in {f.rule for f in sub.findings}
+    for include_invalid in (False, True):
+        out = consolidate_campaign(d, tmp_path / f"city{include_invalid}.xlsx", include_invalid=include_invalid)
+        assert CODES[2] not in {s.code for s in out.included}
+        (left,) = [x for x in out.left_out if x.code == CODES[2]]
+        assert "表格版本不符" in left.reason and "2019" in left.reason

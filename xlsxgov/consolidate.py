@@ -25,6 +25,7 @@ from .compute import CellKey, key
 from .findings import Finding
 from .reader import Submission
 from .spec import Spec
+from .spec import load as load_spec
 from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL, Meta, Written, write_workbook
 from .values import Kind
 
@@ -430,6 +431,7 @@ def consolidate_campaign(
     if region is None:
         region = settings["region"]
     agencies = roster(directory)
+    edition = load_spec(settings["edition"]).edition if settings["edition"] else None
     current = campaign_current(directory)
     readable = {agency.code: (status, sub) for agency, status, sub in current_submissions(directory, ("valid", "invalid"))}
     subs: list[Submission] = []
@@ -440,6 +442,9 @@ def consolidate_campaign(
             left.append(LeftOut(agency.name, agency.code, "unreadable", _unreadable_reason(directory, agency.code)))
             continue
         _, sub = readable[agency.code]
+        if edition and sub.edition != edition:  # cannot be added up, even with --include-invalid
+            left.append(LeftOut(agency.name, agency.code, status, _error_summary(sub.findings) or f"表格版本不符（{sub.spec.name}）"))
+            continue
         if status == "valid" or include_invalid:
             sub.meta["agency"], sub.meta["code"] = agency.name, agency.code
             subs.append(sub)

@@ -502,6 +502,9 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     try:
         agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
         by_name = {_key(n): c for c, n in agencies.items()}
+        # A reply in another edition (last year's old template) is an error the agency must fix,
+        # not a file that would later stop the whole campaign from being consolidated.
+        edition = ledger.get_setting(conn, "edition")
         books, mails = _collect(paths if paths else [directory / "inbox"])
         items = [Item(b, b.name, _mtime_iso(b), str(b)) for b in books]
         for i, m in enumerate(mails):
@@ -538,7 +541,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                     else:
                         batch.append(prepared)
                     seen.add(prepared.sha256)
-                reports = validate_paths([b.archived for b in batch]) if batch else []
+                reports = validate_paths([b.archived for b in batch], edition=edition) if batch else []
                 for prepared, report in zip(batch, reports):
                     result.files.append(_record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback))
                     if bar:
