@@ -16,13 +16,13 @@ from python_calamine import CalamineWorkbook
 from xlsxgov import spec as spec_mod
 from xlsxgov.campaign import core
 from xlsxgov.campaign.roster import uscc_check_char
-from xlsxgov.compute import complete
 from xlsxgov.consolidate import DETAIL_SHEET, MISSING_SHEET, ConsolidationError, consolidate_campaign, consolidate_files
 from xlsxgov.reader import read_workbook
 from xlsxgov.template import Meta, write_workbook
 from xlsxgov.validate import validate_paths
 
 sys.path.insert(0, str(Path(__file__).parent))
+from test_consolidate import expected_sums as sums  # noqa: E402
 from test_consolidate import random_inputs  # noqa: E402
 
 XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
@@ -52,14 +52,6 @@ def reply(path: Path, spec, i: int, values: dict, *, name: str | None = None, mt
     if mtime is not None:
         os.utime(path, (mtime, mtime))  # the ledger orders submissions by received time (mtime)
     return path
-
-
-def sums(spec, inputs_list) -> dict:
-    total: dict = {}
-    for inputs in inputs_list:
-        for k, v in inputs.items():
-            total[k] = total.get(k, 0) + v
-    return complete(spec, total)
 
 
 @pytest.fixture(scope="module")
