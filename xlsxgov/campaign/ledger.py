@@ -74,6 +74,19 @@ CREATE TABLE IF NOT EXISTS submission_meta (
     key           TEXT NOT NULL,
     value         TEXT
 );
+CREATE TABLE IF NOT EXISTS reminders (
+    round        INTEGER NOT NULL,
+    code         TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    deadline     TEXT,
+    message_id   TEXT,
+    sent_at      TEXT,
+    error        TEXT,
+    cancelled    TEXT,
+    PRIMARY KEY (round, code)
+);
 CREATE INDEX IF NOT EXISTS issued_code ON issued(code);
 CREATE INDEX IF NOT EXISTS sent_code ON sent(code);
 CREATE INDEX IF NOT EXISTS submissions_code ON submissions(code);
@@ -113,11 +126,20 @@ _ADDED_COLUMNS = (
 )
 
 
+# Reminder rounds (``campaign remind``): one row per agency and round; round = MAX(round) + 1.
+# reason: missing | invalid | unreadable; path: the .eml, relative to the campaign; message_id
+# and sent_at once the server accepted it; error of the last failed attempt; cancelled: why
+# an unsent reminder will never be sent (the agency is valid now, or a later round replaced it).
+_REMINDERS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS reminders"):SCHEMA.index("CREATE INDEX IF NOT EXISTS issued_code")].strip().rstrip(";")
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a ledger written by an older version up to SCHEMA (idempotent, safe when racing)."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='submission_meta'").fetchone() is None:
         conn.execute("CREATE TABLE IF NOT EXISTS submission_meta (submission_id INTEGER NOT NULL REFERENCES submissions(id), key TEXT NOT NULL, value TEXT)")
         conn.execute("CREATE INDEX IF NOT EXISTS submission_meta_sub ON submission_meta(submission_id)")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='reminders'").fetchone() is None:
+        conn.execute(_REMINDERS_TABLE)
     for table, column, decl in _ADDED_COLUMNS:
         if column in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
             continue
