@@ -53,6 +53,7 @@ __all__ = [
     "init_campaign",
     "issue_templates",
     "roster",
+    "prepare_reminders",
     "send_outbox",
 ]
 
@@ -288,17 +289,33 @@ def issue_templates(directory: Path | str, *, sender: str = DEFAULT_SENDER, prog
 
 @dataclass
 class SendSummary:
-    results: list[SendResult]
-    skipped: int  # already sent before
+    results: list[SendResult]  # templates and reminders attempted in this run
+    skipped: int  # templates already sent before
     connection_error: str | None = None
+    reminder_paths: frozenset = frozenset()  # which results are reminders
+    reminders_skipped: int = 0  # reminders already sent before
+    cancelled: list[tuple[int, str, str]] = field(default_factory=list)  # (round, code, why) never to be sent
+
+    def _of(self, reminders: bool, ok: bool) -> list[SendResult]:
+        return [r for r in self.results if (r.path in self.reminder_paths) == reminders and r.ok == ok]
 
     @property
     def sent(self) -> list[SendResult]:
-        return [r for r in self.results if r.ok]
+        """Templates delivered in this run."""
+        return self._of(False, True)
 
     @property
     def failed(self) -> list[SendResult]:
-        return [r for r in self.results if not r.ok]
+        """Templates that failed in this run."""
+        return self._of(False, False)
+
+    @property
+    def reminders_sent(self) -> list[SendResult]:
+        return self._of(True, True)
+
+    @property
+    def reminders_failed(self) -> list[SendResult]:
+        return self._of(True, False)
 
 
 def _code_of_eml(path: Path) -> str:
@@ -316,10 +333,13 @@ def send_outbox(
     sender: str | None = None,
     cafile: Path | str | None = None,
 ) -> SendSummary:
-    """Send every outbox .eml not yet sent; each delivery is committed before the next.
+    """Send every outbox .eml not yet sent, then every pending reminder (``prepare_reminders``),
+    over one connection; each delivery is committed before the next.
 
-    ``security`` is none | starttls | ssl; the server certificate is checked against the
-    system's trusted CAs, or only against the PEM file ``cafile`` when given.
+    A pending reminder of an agency that is valid by now, or of an agency a later round also
+    reminds, is cancelled instead (recorded, never sent).  ``security`` is none | starttls |
+    ssl; the server certificate is checked against the system's trusted CAs, or only against
+    the PEM file ``cafile`` when given.
     """
     directory = Path(directory)
     conn = _open(directory)
@@ -328,21 +348,43 @@ def send_outbox(
         emls = sorted(p for p in (directory / "outbox").glob("*.eml") if _code_of_eml(p) in known)
         done = {r[0] for r in conn.execute("SELECT DISTINCT code FROM sent WHERE error IS NULL")}
         skipped = sum(1 for p in emls if _code_of_eml(p) in done)
+        with ledger.transaction(conn):
+            cancelled = _cancel_stale_reminders(conn)
+        reminders = {
+            directory / r["path"]: (r["round"], r["code"])
+            for r in conn.execute(
+                "SELECT round, code, path FROM reminders WHERE sent_at IS NULL AND cancelled IS NULL ORDER BY round, rowid"
+            )
+        }
+        reminders_skipped = conn.execute("SELECT COUNT(*) FROM reminders WHERE sent_at IS NOT NULL").fetchone()[0]
 
         def already_sent(path: Path) -> bool:
+            if path in reminders:  # asked again right before sending: another send may have sent it
+                row = conn.execute("SELECT sent_at, cancelled FROM reminders WHERE round=? AND code=?", reminders[path]).fetchone()
+                return row["sent_at"] is not None or row["cancelled"] is not None
             return _code_of_eml(path) in done
 
         def record(result: SendResult) -> None:
+            error = None if result.ok else (result.error or "发送失败")
             with ledger.transaction(conn):
+                if result.path in reminders:
+                    if result.ok:
+                        conn.execute(
+                            "UPDATE reminders SET message_id=?, sent_at=?, error=NULL WHERE round=? AND code=?",
+                            (result.message_id, _now(), *reminders[result.path]),
+                        )
+                    else:
+                        conn.execute("UPDATE reminders SET error=? WHERE round=? AND code=?", (error, *reminders[result.path]))
+                    return
                 conn.execute(
                     "INSERT INTO sent(code, message_id, at, error) VALUES (?, ?, ?, ?)",
-                    (_code_of_eml(result.path), result.message_id, _now(), None if result.ok else (result.error or "发送失败")),
+                    (_code_of_eml(result.path), result.message_id, _now(), error),
                 )
 
         connection_error = None
         try:
             results = send_messages(
-                emls, host=host, port=port, security=security, user=user, password=password, sender=sender,
+                emls + list(reminders), host=host, port=port, security=security, user=user, password=password, sender=sender,
                 already_sent=already_sent, on_sent=record, cafile=cafile,
             )
         except MailConnectionError as exc:
@@ -353,7 +395,199 @@ def send_outbox(
                 record(r)
     finally:
         conn.close()
-    return SendSummary(results, skipped, connection_error)
+    return SendSummary(results, skipped, connection_error, frozenset(reminders), reminders_skipped, cancelled)
+
+
+# ---------------------------------------------------------------------------------------------
+# remind
+
+
+REMIND_STATUSES = ("missing", "invalid", "unreadable")
+REMINDER_ERRORS_LISTED = 10  # errors quoted in a reminder's body; the feedback workbook has all
+
+
+@dataclass
+class Reminder:
+    code: str
+    name: str
+    reason: str  # missing | invalid | unreadable
+    eml: Path
+    attachment: str  # name of the attached workbook (the template or the feedback workbook)
+
+
+@dataclass
+class RemindResult:
+    round: int | None  # None: nobody to remind, no round recorded
+    reminders: list[Reminder]
+    valid: int  # roster agencies already valid (not reminded)
+    folder: Path | None = None
+
+    def count(self, reason: str) -> int:
+        return sum(1 for r in self.reminders if r.reason == reason)
+
+
+def _current_by_code(conn) -> dict[str, sqlite3.Row]:
+    """Each agency's current submission (ledger.recompute_current), by code."""
+    return {
+        r["code"]: r
+        for r in conn.execute(
+            "SELECT id, code, file_name, status, errors, warnings, received_at, feedback_path FROM submissions "
+            "WHERE code IS NOT NULL AND superseded_by IS NULL AND status IN ('valid','invalid','unreadable')"
+        )
+    }
+
+
+def _cancel_stale_reminders(conn) -> list[tuple[int, str, str]]:
+    """Cancel unsent reminders no longer wanted: the agency's current submission is valid, or a
+    later round reminds the same agency.  Call inside a transaction."""
+    current = _current_by_code(conn)
+    latest = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(round) FROM reminders GROUP BY code")}
+    out = []
+    for r in conn.execute("SELECT round, code FROM reminders WHERE sent_at IS NULL AND cancelled IS NULL").fetchall():
+        cur = current.get(r["code"])
+        if cur is not None and cur["status"] == "valid":
+            why = "单位已报送合格的报表"
+        elif latest[r["code"]] > r["round"]:
+            why = f"已由第 {latest[r['code']]} 轮催报取代"
+        else:
+            continue
+        conn.execute("UPDATE reminders SET cancelled=? WHERE round=? AND code=?", (why, r["round"], r["code"]))
+        out.append((r["round"], r["code"], why))
+    return out
+
+
+def _cn_date(value: date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def _reminder_text(
+    agency: Agency, year: int, reason: str, attachment: str, *, deadline: date | None, today: date, region: str,
+    submission=None, errors: list | None = None, why: str = "",
+) -> tuple[str, str]:
+    """Subject and body of a reminder: what is wrong and what to do, in Chinese."""
+    when = f"请于{_cn_date(deadline)}前" if deadline else "请尽快"
+    table = f"{year}年度政府信息公开工作年度报告统计表"
+    received = ""
+    if submission is not None and submission["received_at"]:
+        received = _cn_date(datetime.fromisoformat(submission["received_at"]).astimezone().date())
+    if reason == "missing":
+        subject = f"催报：请报送{table}（{agency.name}）"
+        text = (
+            f"截至{_cn_date(today)}，我们尚未收到贵单位的{table}。\n\n"
+            f"现再次附上已预填本单位名称和统一社会信用代码（{agency.code}）的模板“{attachment}”，请在白色单元格中填写数据，"
+            "填完后查看“校验”工作表，确认各项均显示“通过”，"
+            f"{when}将填好的表格（保持 .xlsx 格式，请勿修改表格结构）作为附件回复本邮件。\n\n"
+            "如已通过其他方式报送，请回复告知。\n\n"
+        )
+    elif reason == "invalid":
+        errors = errors or []
+        n = max(submission["errors"], len(errors))
+        subject = f"请修改后重新报送{table}（{agency.name}）：报表有 {n} 处错误"
+        listed = errors[:REMINDER_ERRORS_LISTED]
+        lines = []
+        for i, (sheet, cell, message) in enumerate(listed, start=1):
+            where = f"“{sheet}”{cell}：" if sheet and cell else (f"“{sheet}”：" if sheet else "")
+            lines.append(f"{i}. {where}{message}")
+        head = f"前 {len(listed)} 处如下" if n > len(listed) else "如下"
+        text = (
+            f"贵单位{received}报送的“{submission['file_name']}”经校验有 {n} 处错误，{head}：\n\n"
+            + "\n".join(lines) + "\n\n"
+            + f"附件“{attachment}”逐项列出了全部问题及所在单元格。请在原表中修改，修改后查看“校验”工作表，"
+            f"确认各项均显示“通过”，{when}将修改后的表格（保持 .xlsx 格式）作为附件回复本邮件。\n\n"
+        )
+    elif reason == "unreadable":
+        subject = f"请重新报送{table}（{agency.name}）：收到的文件无法读取"
+        text = (
+            f"贵单位{received}报送的文件“{submission['file_name']}”无法读取：{why or '文件已损坏或格式不受支持'}。\n\n"
+            "请用 Excel 或 WPS 打开该文件，选择“另存为”，保存类型选“Excel 工作簿（*.xlsx）”"
+            "（如文件设有打开密码，请先取消密码），"
+            f"{when}将另存的 .xlsx 文件作为附件回复本邮件。也可以用再次附上的模板“{attachment}”重新填写。\n\n"
+        )
+    else:
+        raise ValueError(reason)
+    body = f"{agency.name}：\n\n{text}如有疑问，请与我们联系。\n\n{region}政府信息公开工作主管部门\n"
+    return subject, body
+
+
+def prepare_reminders(
+    directory: Path | str, *, deadline: date | None = None, sender: str = DEFAULT_SENDER, today: date | None = None,
+) -> RemindResult:
+    """Write one reminder .eml per roster agency that is missing, invalid or unreadable into
+    ``reminders/<round>/`` and record the round in the ledger; ``send_outbox`` sends them.
+
+    missing: the agency's template from outbox/ attached again; invalid: the feedback workbook
+    of its current submission attached and its first errors in the body; unreadable: why the
+    file could not be read, asking for an .xlsx.  Valid agencies get nothing; when nobody is
+    late no round is recorded (``round`` is None).  The round is chosen, its files written and
+    its rows inserted under one BEGIN IMMEDIATE transaction: concurrent calls get distinct
+    rounds, and a run killed before the commit leaves only files that the next run replaces.
+    """
+    from .. import spec as spec_mod
+
+    directory = Path(directory)
+    today = today or date.today()
+    conn = _open(directory)
+    try:
+        year = int(ledger.get_setting(conn, "year") or 0)
+        edition = ledger.get_setting(conn, "edition") or spec_mod.DEFAULT_EDITION
+        region = ledger.get_setting(conn, "region") or ""
+        builder = MessageBuilder(sender)
+        stamper = None
+        with ledger.transaction(conn):
+            current = _current_by_code(conn)
+            agencies = [
+                Agency(name=r["name"], code=r["code"], region=r["region"] or "", contact=r["contact"] or "", email=r["email"] or "")
+                for r in conn.execute("SELECT code, name, region, contact, email FROM agencies ORDER BY rowid")
+            ]
+            late = [(a, current.get(a.code)) for a in agencies if a.code not in current or current[a.code]["status"] != "valid"]
+            valid = len(agencies) - len(late)
+            if not late:
+                return RemindResult(None, [], valid)
+            round_no = (conn.execute("SELECT MAX(round) FROM reminders").fetchone()[0] or 0) + 1
+            folder = directory / "reminders" / str(round_no)
+            if folder.exists():  # written by a run killed before its commit: not in the ledger
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            reminders, rows = [], []
+            for a, cur in late:
+                reason = cur["status"] if cur is not None else "missing"
+                errors, why, attachment = [], "", None
+                if reason == "invalid":
+                    errors = conn.execute(
+                        "SELECT sheet, cell, message FROM findings WHERE submission_id=? AND severity='error' ORDER BY rowid",
+                        (cur["id"],),
+                    ).fetchall()
+                    fb = directory / cur["feedback_path"] if cur["feedback_path"] else None
+                    if fb is not None and fb.is_file():
+                        attachment = (fb.name, fb.read_bytes())
+                elif reason == "unreadable":
+                    row = conn.execute(
+                        "SELECT message FROM findings WHERE submission_id=? AND rule='file.unreadable' ORDER BY rowid", (cur["id"],)
+                    ).fetchone()
+                    why = row[0] if row else ""
+                if attachment is None:  # the agency's template, as `issue` made it
+                    path = directory / "outbox" / template_name(a, year)
+                    if path.is_file():
+                        attachment = (path.name, path.read_bytes())
+                    else:
+                        stamper = stamper or TemplateStamper(spec_mod.load(edition), year)
+                        attachment = (path.name, stamper.stamp_bytes(a.name, a.code, a.region))
+                subject, body = _reminder_text(
+                    a, year, reason, attachment[0], deadline=deadline, today=today, region=region,
+                    submission=cur, errors=[tuple(e) for e in errors], why=why,
+                )
+                eml = folder / safe_filename(f"{a.code}_{a.name}_催报.eml")
+                _write_atomic(eml, builder.build(
+                    agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=attachment[0], data=attachment[1],
+                ))
+                reminders.append(Reminder(a.code, a.name, reason, eml, attachment[0]))
+                rows.append((round_no, a.code, reason, eml.relative_to(directory).as_posix(), _now(), deadline.isoformat() if deadline else None))
+            conn.executemany(
+                "INSERT INTO reminders(round, code, reason, path, created_at, deadline) VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
+    finally:
+        conn.close()
+    return RemindResult(round_no, reminders, valid, folder)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -673,13 +907,8 @@ def campaign_status(directory: Path | str) -> dict:
         sent_ok = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(at) FROM sent WHERE error IS NULL GROUP BY code")}
         sent_err = {r[0]: r[1] for r in conn.execute("SELECT code, error FROM sent WHERE error IS NOT NULL ORDER BY at")}
         received = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM submissions WHERE code IS NOT NULL GROUP BY code")}
-        current = {
-            r["code"]: r
-            for r in conn.execute(
-                "SELECT code, status, errors, warnings, received_at, feedback_path FROM submissions "
-                "WHERE code IS NOT NULL AND superseded_by IS NULL AND status IN ('valid','invalid','unreadable')"
-            )
-        }
+        reminded = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM reminders WHERE sent_at IS NOT NULL GROUP BY code")}
+        current = _current_by_code(conn)
         rows = []
         for a in conn.execute("SELECT code, name, region FROM agencies ORDER BY rowid"):
             cur = current.get(a["code"])
@@ -696,6 +925,7 @@ def campaign_status(directory: Path | str) -> dict:
                     "sent": a["code"] in sent_ok,
                     "send_error": None if a["code"] in sent_ok else sent_err.get(a["code"]),
                     "received": received.get(a["code"], 0),
+                    "reminders": reminded.get(a["code"], 0),  # reminders sent (campaign remind + send)
                     "feedback": cur["feedback_path"] if cur else None,
                 }
             )
@@ -714,8 +944,8 @@ def write_status_xlsx(status: dict, path: Path | str) -> Path:
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet("报送进度")
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-    headers = ["单位名称", "统一社会信用代码", "已生成模板", "已发送", "收到文件数", "状态", "错误数", "警告数", "最近收到时间"]
-    for c, (h, w) in enumerate(zip(headers, [30, 22, 10, 8, 10, 10, 8, 8, 26])):
+    headers = ["单位名称", "统一社会信用代码", "已生成模板", "已发送", "收到文件数", "状态", "错误数", "警告数", "最近收到时间", "已催报次数"]
+    for c, (h, w) in enumerate(zip(headers, [30, 22, 10, 8, 10, 10, 8, 8, 26, 10])):
         ws.write_string(0, c, h, bold)
         ws.set_column(c, c, w)
     for r, a in enumerate(status["agencies"], start=1):
@@ -728,6 +958,7 @@ def write_status_xlsx(status: dict, path: Path | str) -> Path:
         ws.write_number(r, 6, a["errors"])
         ws.write_number(r, 7, a["warnings"])
         ws.write_string(r, 8, a["received_at"] or "")
+        ws.write_number(r, 9, a["reminders"])
     r = len(status["agencies"]) + 2
     for i, s in enumerate(("valid", "invalid", "unreadable", "missing")):
         ws.write_string(r + i, 0, STATUS_LABELS[s], bold)
