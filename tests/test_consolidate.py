@@ -229,6 +229,28 @@ def test_mixed_editions_are_refused(agencies, tmp_path):
     assert not (tmp_path / "mixed.xlsx").exists()
 
 
+def test_edition_option_leaves_other_editions_out(agencies, tmp_path):
+    """-e gov2021: an agency that used last year's gov2019 template is listed, the rest summed,
+    even with --include-invalid (a gov2019 table cannot be added to a gov2021 one)."""
+    spec, paths, inputs = agencies
+    old = spec_mod.load("gov2019")
+    p2019 = write_agency(tmp_path / "old.xlsx", old, 901, random_inputs(old, random.Random(1)))
+    for include_invalid in (False, True):
+        result = consolidate_files([paths[0], p2019, paths[1]], tmp_path / f"e{include_invalid}.xlsx",
+                                   region="测试区", edition="gov2021", include_invalid=include_invalid)
+        assert read_workbook(result.path).values == expected_sums(spec, inputs[:2])
+        (left,) = result.left_out
+        assert left.status == "edition" and "old.xlsx" in left.name and old.name in left.reason
+        missing = CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name(MISSING_SHEET).to_python()
+        assert [r[3] for r in missing[1:]] == ["版本不符"]
+    proc = subprocess.run(
+        [str(XLSXGOV), "consolidate", str(paths[0]), str(p2019), "-e", "gov2021", "-o", str(tmp_path / "cli.xlsx")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "old.xlsx" in proc.stdout and "表格版本为" in proc.stdout
+
+
 def test_carry_over_mismatch_named(agencies, tmp_path):
     spec, paths, inputs = agencies
     old = spec_mod.load("gov2019")

@@ -265,4 +265,4 @@ def test_reply_in_another_edition_is_an_error_and_never_blocks_consolidation(tmp
         out = consolidate_campaign(d, tmp_path / f"city{include_invalid}.xlsx", include_invalid=include_invalid)
         assert CODES[2] not in {s.code for s in out.included}
         (left,) = [x for x in out.left_out if x.code == CODES[2]]
-        assert "表格版本不符" in left.reason and "2019" in left.reason
+        assert left.status == "edition" and "表格版本不符" in left.reason and "2019" in left.reason

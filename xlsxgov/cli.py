@@ -246,6 +246,7 @@ def consolidate_command(
     include_invalid: bool = typer.Option(False, "--include-invalid", help="有错误的文件也计入汇总（默认不计入）"),
     year: Optional[int] = typer.Option(None, "--year", help="汇总年度；其他年度的文件不计入"),
     previous: Optional[Path] = typer.Option(None, "--previous", help="上年数据：上年的汇总工作簿、工作簿、文件夹或报送任务目录，用于跨年度校验"),
+    edition: Optional[str] = typer.Option(None, "-e", "--edition", help="只汇总这一版本的报表，其他版本的文件列入“未报送”表（报送任务取任务的版本）"),
 ) -> None:
     """汇总多个单位的报表为一个地区汇总工作簿（可再向上一级汇总）。
 
@@ -263,9 +264,11 @@ def consolidate_command(
         else:
             err_console.print(f"[red]错误：[/red]“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）", highlight=False)
         raise typer.Exit(2)
-    if campaign and year is not None:
-        err_console.print("[red]错误：[/red]汇总报送任务时年度取自任务本身，不能再指定 --year", highlight=False)
+    if campaign and (year is not None or edition is not None):
+        err_console.print("[red]错误：[/red]汇总报送任务时年度和表格版本取自任务本身，不能再指定 --year 或 -e", highlight=False)
         raise typer.Exit(2)
+    if edition:
+        _load_spec(edition)
     from .crossyear import consolidation_findings
 
     prev = _load_previous(previous)
@@ -275,7 +278,7 @@ def consolidate_command(
             if prev is not None:
                 result.cross_year = consolidation_findings(result, prev)
         else:
-            result = consolidate_files(files, output, region=region, include_invalid=include_invalid, year=year, previous=prev)
+            result = consolidate_files(files, output, region=region, include_invalid=include_invalid, year=year, previous=prev, edition=edition)
     except ConsolidationError as exc:
         err_console.print(f"[red]错误：[/red]{exc}", highlight=False)
         raise typer.Exit(2) from None

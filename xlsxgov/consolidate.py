@@ -100,7 +100,7 @@ def check_editions(subs: Sequence[Submission]) -> None:
         lines.append(f"{group[0].spec.name}（{edition}）：{names}")
     raise ConsolidationError(
         "待汇总的文件使用了不同的表格版本，无法汇总（不同版本之间的数据换算不在汇总功能范围内，"
-        "请让相关单位改用同一版本的模板重新填报）：\n" + "\n".join(lines)
+        "请让相关单位改用同一版本的模板重新填报，或用 -e 指定汇总的版本、其他版本的文件列入“未报送”表）：\n" + "\n".join(lines)
     )
 
 
@@ -282,7 +282,7 @@ def _write_missing(w: Written, missing: Sequence[LeftOut], left: Sequence[LeftOu
         ws.write_string(0, c, h, st.check_header)
         ws.set_column(c, c, width)
     rows = [(m.name, m.code, "未报送", m.reason) for m in missing]
-    labels = {"invalid": "有错误，未汇总", "unreadable": "无法读取", "year": "年度不符"}
+    labels = {"invalid": "有错误，未汇总", "unreadable": "无法读取", "year": "年度不符", "edition": "版本不符"}
     rows += [(x.name, x.code, labels.get(x.status, x.status), x.reason) for x in left]
     if not rows:
         ws.write_string(1, 0, "", st.check_cell)
@@ -307,9 +307,13 @@ def consolidate_files(
     year: int | None = None,
     expected: Sequence[tuple[str, str]] | None = None,
     previous=None,
+    edition: str | None = None,
 ) -> ConsolidationResult:
     """Validate every file, leave out the unreadable (and, unless ``include_invalid``, the
     invalid) ones with their reasons, and consolidate the rest into ``out``.
+
+    ``edition``: consolidate the files of this edition and leave the others out (listed, with
+    their edition); without it, files in more than one edition are refused as a whole.
 
     ``previous``: last year's data (``crossyear.Previous`` or a path for ``crossyear.load_previous``,
     which raises ``crossyear.PreviousError``): cross-year findings of every included submission
@@ -320,7 +324,8 @@ def consolidate_files(
         from .crossyear import as_previous
 
         previous = as_previous(previous)
-    reports = validate_paths(paths)
+    wanted = load_spec(edition) if edition else None
+    reports = validate_paths(paths, edition=edition)
     subs: list[Submission] = []
     statuses: dict[str, str] = {}
     left: list[LeftOut] = []
@@ -329,6 +334,10 @@ def consolidate_files(
             left.append(LeftOut(Path(rep.path).name, "", "unreadable", rep.reason or "无法读取"))
             continue
         sub = rep.submission
+        if wanted is not None and sub.edition != wanted.edition:  # never added up, even with include_invalid
+            who = Path(rep.path).name + (f"（{sub.agency}）" if sub.agency else "")
+            left.append(LeftOut(who, sub.code, "edition", f"表格版本为{sub.spec.name}，与汇总使用的{wanted.name}不符，未汇总"))
+            continue
         if rep.status == "invalid" and not include_invalid:
             left.append(LeftOut(Path(rep.path).name + (f"（{sub.agency}）" if sub.agency else ""), sub.code, "invalid", _error_summary(rep.findings)))
             continue
@@ -443,7 +452,7 @@ def consolidate_campaign(
             continue
         _, sub = readable[agency.code]
         if edition and sub.edition != edition:  # cannot be added up, even with --include-invalid
-            left.append(LeftOut(agency.name, agency.code, status, _error_summary(sub.findings) or f"表格版本不符（{sub.spec.name}）"))
+            left.append(LeftOut(agency.name, agency.code, "edition", _error_summary(sub.findings) or f"表格版本不符（{sub.spec.name}）"))
             continue
         if status == "valid" or include_invalid:
             sub.meta["agency"], sub.meta["code"] = agency.name, agency.code
