@@ -81,7 +81,7 @@ def send_command(
         None, "--cafile", help="验证服务器证书所用的 CA 证书文件（PEM）；默认使用系统信任的证书"
     ),
 ) -> None:
-    """发送 outbox/ 中尚未发送的邮件；已发送的不会重复发送。"""
+    """发送 outbox/ 中尚未发送的邮件和尚未发送的催报邮件（reminders/）；已发送的不会重复发送。"""
     if starttls and use_ssl:
         _fail("--starttls 和 --ssl 只能选一个")
     if password_env and not user:
@@ -108,12 +108,61 @@ def send_command(
     except core.CampaignError as exc:
         _fail(str(exc))
     console.print(f"本次发送成功 {len(summary.sent)} 封，失败 {len(summary.failed)} 封，此前已发送 {summary.skipped} 封", highlight=False)
-    for r in summary.failed:
+    if summary.reminder_paths or summary.reminders_skipped or summary.cancelled:
+        console.print(
+            f"催报邮件：本次发送成功 {len(summary.reminders_sent)} 封，失败 {len(summary.reminders_failed)} 封，"
+            f"此前已发送 {summary.reminders_skipped} 封",
+            highlight=False,
+        )
+    if summary.cancelled:
+        names = {a.code: a.name for a in core.roster(directory)}
+        for round_no, code, why in summary.cancelled:
+            console.print(f"第 {round_no} 轮催报 {names.get(code, code)}：不再发送（{why}）", highlight=False)
+    for r in summary.failed + summary.reminders_failed:
         err_console.print(f"[red]发送失败：[/red]{r.path.name}：{r.error}", highlight=False)
     if summary.connection_error:
         _fail(summary.connection_error)
-    if summary.failed:
+    if summary.failed or summary.reminders_failed:
         raise typer.Exit(1)
+
+
+REMIND_REASONS = {"missing": "未报送", "invalid": "有错误", "unreadable": "无法读取"}
+
+
+@campaign_app.command("remind")
+def remind_command(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    deadline: Optional[str] = typer.Option(None, "--deadline", help="新的报送截止日期，格式 YYYY-MM-DD（不指定则写“请尽快”）"),
+    sender: str = typer.Option(core.DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
+) -> None:
+    """催报：为未报送、有错误、无法读取的单位各生成一封催报邮件（reminders/轮次/），再用 send 发送。"""
+    from datetime import date
+
+    due = None
+    if deadline is not None:
+        try:
+            due = date.fromisoformat(deadline)
+        except ValueError:
+            _fail(f"--deadline 应为 YYYY-MM-DD 格式的日期，例如 2025-02-15，而不是“{deadline}”")
+    try:
+        result = core.prepare_reminders(directory, deadline=due, sender=sender)
+    except (core.CampaignError, ValueError) as exc:
+        _fail(str(exc))
+    if result.round is None:
+        console.print(f"所有 {result.valid} 个单位均已报送合格的报表，没有需要催报的单位，未生成催报邮件。", highlight=False)
+        return
+    t = Table(title=f"第 {result.round} 轮催报", header_style="bold")
+    for h in ("单位名称", "统一社会信用代码", "情况", "附件"):
+        t.add_column(h, overflow="fold")
+    for r in result.reminders:
+        t.add_row(r.name, r.code, REMIND_REASONS[r.reason], r.attachment)
+    console.print(t)
+    console.print(
+        f"已生成第 {result.round} 轮催报邮件 {len(result.reminders)} 封（未报送 {result.count('missing')}，"
+        f"有错误 {result.count('invalid')}，无法读取 {result.count('unreadable')}），保存在 {result.folder}；"
+        f"已合格的 {result.valid} 个单位不催报。用 xlsxgov campaign send 发送。",
+        highlight=False,
+    )
 
 
 @campaign_app.command("import")
@@ -163,12 +212,12 @@ def status_command(
     if xlsx:
         core.write_status_xlsx(status, xlsx)
     if as_json:
-        keys = ("name", "code", "status", "errors", "warnings", "received_at")
+        keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders")
         out = {"agencies": [{k: a[k] for k in keys} for a in status["agencies"]], "totals": status["totals"]}
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return
     t = Table(header_style="bold")
-    for h in ("单位名称", "统一社会信用代码", "已生成", "已发送", "收到", "状态", "错误", "警告", "最近收到"):
+    for h in ("单位名称", "统一社会信用代码", "已生成", "已发送", "收到", "状态", "错误", "警告", "最近收到", "已催报"):
         t.add_column(h, overflow="fold")
     colours = {"valid": "green", "invalid": "red", "missing": "yellow", "unreadable": "magenta"}
     for a in status["agencies"]:
@@ -176,7 +225,7 @@ def status_command(
         t.add_row(
             a["name"], a["code"], "是" if a["issued"] else "否", sent, str(a["received"]),
             f"[{colours[a['status']]}]{core.STATUS_LABELS[a['status']]}[/]", str(a["errors"]), str(a["warnings"]),
-            (a["received_at"] or "")[:19].replace("T", " "),
+            (a["received_at"] or "")[:19].replace("T", " "), str(a["reminders"]),
         )
     console.print(t)
     tot = status["totals"]
