@@ -141,6 +141,8 @@ def remind_command(
     due = None
     if deadline is not None:
         try:
+            if len(deadline) != 10 or deadline[4] != "-" or deadline[7] != "-":
+                raise ValueError(deadline)
             due = date.fromisoformat(deadline)
         except ValueError:
             _fail(f"--deadline 应为 YYYY-MM-DD 格式的日期，例如 2025-02-15，而不是“{deadline}”")
