@@ -152,18 +152,19 @@ def test_without_deadline_asks_for_it_soon(campaign: Path):
 
 def test_many_errors_lists_the_first_ones(campaign: Path, tmp_path: Path):
     bad = good_inputs(5)
-    for col in ("natural", "business", "research", "social", "legal", "other"):
-        bad[("t3", "carried_over", col)] = bad.get(("t3", "carried_over", col), 0) + 7
-    for row in ("regulations", "normative_docs"):
-        bad[("t2", row, "valid")] = -1
+    for col in ("natural", "business", "research", "ngo", "legal", "other_org"):
+        bad[("t3", "new", col)] = bad[("t3", "carried_in", col)] = -1  # a negative count: one error each
     reply(tmp_path / "第1局_二稿.xlsx", 1, bad)
     core.import_paths(campaign, [tmp_path / "第1局_二稿.xlsx"])
     sub = current(campaign, 1)
     (reminder,) = [r for r in core.prepare_reminders(campaign).reminders if r.reason == "invalid"]
-    body = parse(reminder.eml).get_body().get_content()
-    if sub["errors"] > core.REMINDER_ERRORS_LISTED:
-        assert f"前 {core.REMINDER_ERRORS_LISTED} 处如下" in body
-        assert f"{core.REMINDER_ERRORS_LISTED}. " in body and f"{core.REMINDER_ERRORS_LISTED + 1}. " not in body
+    body = parse(reminder.eml).get_body().get_content().replace("\r\n", "\n")
+    assert sub["errors"] > core.REMINDER_ERRORS_LISTED
+    assert f"有 {sub['errors']} 处错误，前 {core.REMINDER_ERRORS_LISTED} 处如下" in body
+    assert f"\n{core.REMINDER_ERRORS_LISTED}. " in body and f"\n{core.REMINDER_ERRORS_LISTED + 1}. " not in body
+    first = ledger(campaign).execute(
+        "SELECT message, cell FROM findings WHERE submission_id=? AND severity='error' ORDER BY rowid", (sub["id"],)).fetchone()
+    assert f"\n1. {first['message']}（{first['cell']}）\n" in body
     assert sub["file_name"] == "第1局_二稿.xlsx" and reminder.attachment == Path(sub["feedback_path"]).name
 
 

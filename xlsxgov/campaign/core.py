@@ -486,8 +486,8 @@ def _reminder_text(
         listed = errors[:REMINDER_ERRORS_LISTED]
         lines = []
         for i, (sheet, cell, message) in enumerate(listed, start=1):
-            where = f"“{sheet}”{cell}：" if sheet and cell else (f"“{sheet}”：" if sheet else "")
-            lines.append(f"{i}. {where}{message}")
+            # The message names the table and row; the cell says where to look.
+            lines.append(f"{i}. {message}（{cell}）" if cell else f"{i}. {message}")
         head = f"前 {len(listed)} 处如下" if n > len(listed) else "如下"
         text = (
             f"贵单位{received}报送的“{submission['file_name']}”经校验有 {n} 处错误，{head}：\n\n"
