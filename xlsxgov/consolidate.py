@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .campaign.roster import Agency
 from .compute import CellKey, key
 from .findings import Finding
 from .reader import Submission
@@ -335,8 +334,7 @@ def consolidate_files(
             continue
         sub = rep.submission
         if wanted is not None and sub.edition != wanted.edition:  # never added up, even with include_invalid
-            who = Path(rep.path).name + (f"（{sub.agency}）" if sub.agency else "")
-            left.append(LeftOut(who, sub.code, "edition", f"表格版本为{sub.spec.name}，与汇总使用的{wanted.name}不符，未汇总"))
+            left.append(_other_edition(Path(rep.path).name + (f"（{sub.agency}）" if sub.agency else ""), sub.code, sub, wanted))
             continue
         if rep.status == "invalid" and not include_invalid:
             left.append(LeftOut(Path(rep.path).name + (f"（{sub.agency}）" if sub.agency else ""), sub.code, "invalid", _error_summary(rep.findings)))
@@ -352,6 +350,10 @@ def consolidate_files(
 
         result.cross_year = consolidation_findings(result, previous)
     return result
+
+
+def _other_edition(name: str, code: str, sub: Submission, wanted: Spec) -> LeftOut:
+    return LeftOut(name, code, "edition", f"表格版本不符（表格版本为{sub.spec.name}，汇总使用的是{wanted.name}），未汇总")
 
 
 def _error_summary(findings: Sequence[Finding]) -> str:
@@ -386,35 +388,6 @@ def campaign_settings(directory: Path | str) -> dict[str, str]:
         conn.close()
 
 
-def _unreadable_reason(directory: Path, code: str) -> str:
-    """Why the agency's current (unreadable) file could not be read, as the import recorded it."""
-    from .campaign import ledger
-
-    conn = ledger.connect(directory)
-    try:
-        row = conn.execute(
-            "SELECT f.message FROM findings f JOIN submissions s ON s.id = f.submission_id "
-            "WHERE s.code=? AND s.superseded_by IS NULL AND s.status='unreadable' AND f.rule='file.unreadable'",
-            (code,),
-        ).fetchone()
-    finally:
-        conn.close()
-    return row[0] if row else "无法读取"
-
-
-def campaign_current(directory: Path | str) -> list[tuple[Agency, str, Path]]:
-    """(agency, status, archived file) of every roster agency's current submission, in roster order:
-    status valid | invalid | unreadable (the ledger's verdict at import). Agencies with nothing
-    received are absent."""
-    from .campaign.core import accepted_submissions, roster
-
-    by_code: dict[str, tuple[str, Path]] = {}
-    for status in ("valid", "invalid", "unreadable"):
-        for _name, code, path in accepted_submissions(directory, (status,)):
-            by_code[code] = (status, path)
-    return [(a, *by_code[a.code]) for a in roster(directory) if a.code in by_code]
-
-
 def consolidate_campaign(
     directory: Path | str,
     output: Path | str,
@@ -432,7 +405,7 @@ def consolidate_campaign(
     invalid (unless included) or unreadable, with the errors. Year and region default to the
     campaign's; files of another year are left out.
     """
-    from .campaign.core import current_submissions, roster
+    from .campaign.core import current_files, current_submissions, roster
 
     directory = Path(directory)
     settings = campaign_settings(directory)
@@ -440,19 +413,19 @@ def consolidate_campaign(
     if region is None:
         region = settings["region"]
     agencies = roster(directory)
-    edition = load_spec(settings["edition"]).edition if settings["edition"] else None
-    current = campaign_current(directory)
+    wanted = load_spec(settings["edition"]) if settings["edition"] else None
+    current = current_files(directory)
     readable = {agency.code: (status, sub) for agency, status, sub in current_submissions(directory, ("valid", "invalid"))}
     subs: list[Submission] = []
     statuses: dict[str, str] = {}
     left: list[LeftOut] = []
-    for agency, status, path in current:
+    for agency, status, _path, reason in current:
         if status == "unreadable":
-            left.append(LeftOut(agency.name, agency.code, "unreadable", _unreadable_reason(directory, agency.code)))
+            left.append(LeftOut(agency.name, agency.code, "unreadable", reason or "无法读取"))
             continue
         _, sub = readable[agency.code]
-        if edition and sub.edition != edition:  # cannot be added up, even with --include-invalid
-            left.append(LeftOut(agency.name, agency.code, "edition", _error_summary(sub.findings) or f"表格版本不符（{sub.spec.name}）"))
+        if wanted is not None and sub.edition != wanted.edition:  # never added up, even with --include-invalid
+            left.append(_other_edition(agency.name, agency.code, sub, wanted))
             continue
         if status == "valid" or include_invalid:
             sub.meta["agency"], sub.meta["code"] = agency.name, agency.code
@@ -461,7 +434,7 @@ def consolidate_campaign(
         else:
             left.append(LeftOut(agency.name, agency.code, status, _error_summary(sub.findings) or "有错误"))
     if not subs:
-        counts = Counter(status for _, status, _ in current)
+        counts = Counter(status for _, status, _, _ in current)
         raise ConsolidationError(
             f"报送任务“{directory}”中还没有可汇总的报表：应报 {len(agencies)} 个单位，"
             f"合格 {counts['valid']} 个，有错误 {counts['invalid']} 个，无法读取 {counts['unreadable']} 个"

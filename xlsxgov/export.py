@@ -96,19 +96,18 @@ def detail_records(rep: FileReport) -> list[dict]:
 
 def campaign_records(directory: Path | str) -> tuple[list[dict], list[str]]:
     """Facts of every roster agency's current valid or invalid submission; (records, skipped)."""
-    from .campaign.core import roster
-    from .consolidate import campaign_current
+    from .campaign.core import current_files, roster
 
-    current = campaign_current(directory)
-    reports = {str(r.path): r for r in validate_paths([path for _, status, path in current if status != "unreadable"])}
+    current = current_files(directory)
+    reports = {str(r.path): r for r in validate_paths([path for _, status, path, _ in current if status != "unreadable"])}
     records, skipped = [], []
-    for agency, status, path in current:
+    for agency, status, path, _ in current:
         rep = reports.get(str(path))
         if rep is None or rep.submission is None:
             skipped.append(f"{agency.name}：报送的文件无法读取")
             continue
         records += _records(rep, agency=agency.name, code=agency.code, status=status)
-    received = {a.code for a, _, _ in current}
+    received = {a.code for a, _, _, _ in current}
     skipped += [f"{a.name}：未报送" for a in roster(directory) if a.code not in received]
     return records, skipped
 

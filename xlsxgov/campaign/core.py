@@ -34,12 +34,15 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 from xml.sax.saxutils import escape
 
 from . import ledger
 from .mail import MailConnectionError, MessageBuilder, SendResult, extract_attachments, safe_filename, send_messages
 from .roster import Agency, read_roster
+
+if TYPE_CHECKING:
+    from ..reader import Submission
 
 __all__ = [
     "CampaignError",
@@ -48,6 +51,8 @@ __all__ = [
     "SUBDIRS",
     "TemplateStamper",
     "accepted_submissions",
+    "current_files",
+    "current_submissions",
     "campaign_status",
     "import_paths",
     "init_campaign",
@@ -989,6 +994,25 @@ def accepted_submissions(directory: Path | str, statuses: tuple[str, ...] = ("va
     return [(r[0], r[1], directory / r[2]) for r in rows]
 
 
+def current_files(directory: Path | str) -> list[tuple[Agency, str, Path, str]]:
+    """(agency, status, archived file, reason) of every roster agency's current submission, in
+    roster order: status valid | invalid | unreadable (the verdict at import); reason: why an
+    unreadable file could not be read, else "". Agencies with nothing received are absent."""
+    directory = Path(directory)
+    agencies = {a.code: a for a in roster(directory)}
+    conn = _open(directory)
+    try:
+        rows = _current_rows(
+            conn,
+            "a.code, s.status, s.archive_path, (SELECT f.message FROM findings f "
+            "WHERE f.submission_id = s.id AND f.rule = 'file.unreadable' LIMIT 1)",
+            ledger.ATTRIBUTED,
+        )
+    finally:
+        conn.close()
+    return [(agencies[code], status, directory / path, reason or "") for code, status, path, reason in rows]
+
+
 def _current_rows(conn, columns: str, statuses: tuple[str, ...]) -> list:
     """``columns`` of each roster agency's current submission with one of ``statuses``, in roster order."""
     marks = ",".join("?" for _ in statuses)
@@ -999,7 +1023,7 @@ def _current_rows(conn, columns: str, statuses: tuple[str, ...]) -> list:
     ).fetchall()
 
 
-def current_submissions(directory: Path | str, statuses: tuple[str, ...] = ("valid",)) -> list[tuple[Agency, str, "Submission"]]:
+def current_submissions(directory: Path | str, statuses: tuple[str, ...] = ("valid",)) -> list[tuple[Agency, str, Submission]]:
     """(agency, status, submission) of each roster agency whose current submission has one of
     ``statuses`` (valid, invalid), in roster order.
 
