@@ -35,6 +35,7 @@ from xlsxgov.template import Meta, write_template
 
 sys.path.insert(0, str(Path(__file__).parent))
 import hostile_files  # noqa: E402
+from test_mail import Collector  # noqa: E402  (the aiosmtpd handler the mail tests use)
 
 XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
 YEAR = 2024
@@ -155,22 +156,6 @@ def test_stamped_template_opens_in_libreoffice(campaign: Path, soffice, tmp_path
 
 
 # --- send -----------------------------------------------------------------------------------
-
-
-class Collector:
-    def __init__(self, reject=()):
-        self.messages = []
-        self.reject = set(reject)
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.reject:
-            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture
