@@ -129,26 +129,27 @@ Resolver = Callable[[Term], Sequence]
 def to_excel(expr: Expr, resolve: Callable[[Term], Sequence[str]]) -> str:
     """Render as an Excel formula body (without the leading '='), e.g. ``B5+B6=SUM(B8:B15)+B20``."""
     if isinstance(expr, Comparison):
-        return f"{_excel_linear(expr.left, resolve)}{EXCEL_OPERATORS[expr.op]}{_excel_linear(expr.right, resolve)}"
-    return _excel_linear(expr, resolve)
+        return f"{excel_side(expr.left, resolve)}{EXCEL_OPERATORS[expr.op]}{excel_side(expr.right, resolve)}"
+    return excel_side(expr, resolve)
 
 
 def excel_side(linear: Linear, resolve: Callable[[Term], Sequence[str]]) -> str:
-    return _excel_linear(linear, resolve)
+    def text(term: Term) -> str:
+        refs = list(resolve(term))
+        return refs[0] if len(refs) == 1 and not term.is_sum else f"SUM({','.join(compress_refs(refs))})"
+
+    return _join_terms(linear, text, minus="-")
 
 
-def _excel_linear(linear: Linear, resolve: Callable[[Term], Sequence[str]]) -> str:
+def _join_terms(linear: Linear, text: Callable[[Term], str], *, minus: str) -> str:
+    """The terms of ``linear`` written with signs, each named term as ``text`` gives it."""
     parts: list[str] = []
     for term in linear.terms:
-        if term.name is None:
-            text = str(term.constant)
-        else:
-            refs = list(resolve(term))
-            text = refs[0] if len(refs) == 1 and not term.is_sum else f"SUM({','.join(compress_refs(refs))})"
+        body = str(term.constant) if term.name is None else text(term)
         if parts or term.sign < 0:
-            parts.append(("+" if term.sign > 0 else "-") + text)
+            parts.append(("+" if term.sign > 0 else minus) + body)
         else:
-            parts.append(text)
+            parts.append(body)
     return "".join(parts) if parts else "0"
 
 
@@ -215,14 +216,7 @@ def compare(left, op: str, right):
 
 def describe_side(linear: Linear, label: Callable[[Term], str], value: Callable[[Term], object]) -> str:
     """``第一项(0)+第二项(3)`` for a message: each term's short label with its value."""
-    parts: list[str] = []
-    for term in linear.terms:
-        text = str(term.constant) if term.name is None else f"{label(term)}({value(term)})"
-        if parts or term.sign < 0:
-            parts.append(("+" if term.sign > 0 else "−") + text)
-        else:
-            parts.append(text)
-    return "".join(parts) if parts else "0"
+    return _join_terms(linear, lambda term: f"{label(term)}({value(term)})", minus="−")
 
 
 def names_in(exprs: Iterable[Expr]) -> set[str]:
