@@ -121,7 +121,7 @@ def test_one_reminder_per_late_agency_with_what_is_wrong(campaign: Path):
     errors = [r["message"] for r in ledger(campaign).execute(
         "SELECT message FROM findings WHERE submission_id=? AND severity='error' ORDER BY rowid", (sub["id"],))]
     assert errors and f"有 {len(errors)} 处错误" in msg["Subject"] and f"有 {len(errors)} 处错误" in body
-    assert f"1. " in body and errors[0] in body and sub["file_name"] in body
+    assert "1. " in body and errors[0] in body and sub["file_name"] in body
     (att,) = msg.iter_attachments()
     assert att.get_filename() == Path(sub["feedback_path"]).name
     assert att.get_payload(decode=True) == (campaign / sub["feedback_path"]).read_bytes()

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from .compute import key
 from .findings import SEVERITY_LABELS, Finding
 from .reader import Submission
 from .template import Meta, Written, write_workbook
