@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from xlsxgov import spec as spec_mod
-from xlsxgov.campaign import core
+from xlsxgov.campaign.importer import import_paths
+from xlsxgov.campaign.init import init_campaign
 from xlsxgov.compute import complete, key, to_display
 from xlsxgov.consolidate import consolidate_files
 from xlsxgov.export import FACT_COLUMNS, export_facts
@@ -97,13 +98,13 @@ def campaign(tmp_path_factory):
     rng = random.Random(9)
     tmp = tmp_path_factory.mktemp("campaign")
     d = tmp / "c"
-    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp / "roster.csv"), region=REGION)
+    init_campaign(d, year=YEAR, roster_path=write_roster(tmp / "roster.csv"), region=REGION)
     inputs = [random_inputs(spec, rng) for _ in range(3)]
     inputs[2][("t3", "carried_over", "natural")] += 5
     for i in range(3):
         reply(d / "inbox" / f"第{i}局.xlsx", spec, i, inputs[i], name="本局" if i == 1 else None)
     (d / "inbox" / f"{CODES[3]}.xlsx").write_bytes(b"not a workbook")
-    core.import_paths(d)
+    import_paths(d)
     return spec, d, inputs
 
 

@@ -21,21 +21,18 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .compute import CellKey, key
+from .errors import ConsolidationError
 from .findings import Finding
 from .reader import Submission
 from .spec import Spec
 from .spec import load as load_spec
 from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL, Meta, Written, write_workbook
 from .values import Kind
+from .vocab import status_label
 
 DETAIL_SHEET = "明细"
 MISSING_SHEET = "未报送"
-STATUS_TEXT = {"valid": "合格", "invalid": "有错误", "unreadable": "无法读取", "missing": "未报送"}
 DETAIL_FIXED = [("序号", 6), ("单位名称", 28), ("统一社会信用代码", 22), ("状态", 10), ("汇总单位数", 8), ("文件", 24)]
-
-
-class ConsolidationError(ValueError):
-    """Consolidation cannot proceed (mixed editions, nothing to consolidate); str() is Chinese."""
 
 
 @dataclass
@@ -259,7 +256,7 @@ def _write_detail(w: Written, subs: Sequence[Submission], statuses: Mapping[str,
         write_number(r, 0, i + 1)
         write_string(r, 1, sub.agency or "")
         write_string(r, 2, sub.code or "")
-        write_string(r, 3, STATUS_TEXT.get(status, status) + ("（汇总表）" if sub.meta.get("kind") == "consolidated" else ""))
+        write_string(r, 3, status_label(status) + ("（汇总表）" if sub.meta.get("kind") == "consolidated" else ""))
         write_number(r, 4, n)
         write_string(r, 5, sub.path.name if sub.path else "")
         for j, k in enumerate(keys):
@@ -405,7 +402,7 @@ def consolidate_campaign(
     invalid (unless included) or unreadable, with the errors. Year and region default to the
     campaign's; files of another year are left out.
     """
-    from .campaign.core import current_files, current_submissions, roster
+    from .campaign.store import current_files, current_submissions, roster
 
     directory = Path(directory)
     settings = campaign_settings(directory)

@@ -28,6 +28,7 @@ from pathlib import Path
 import openpyxl
 
 from .campaign.roster import Agency, uscc_check_char
+from .errors import DemoError
 from .compute import key
 from .layout import layout
 from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL
@@ -76,10 +77,10 @@ class DemoResult:
     directory: Path
     roster: Path
     agencies: list[Agency]
-    issued: object  # campaign.core.IssueResult
-    rounds: list  # campaign.core.ImportResult per import
+    issued: object  # campaign.issue.IssueResult
+    rounds: list  # campaign.importer.ImportResult per import
     delivered: dict[str, int]  # files, emails, xls
-    status: dict  # campaign.core.campaign_status
+    status: dict  # campaign.status.campaign_status
     status_xlsx: Path
     consolidation: object  # consolidate.ConsolidationResult
     html: Path
@@ -211,7 +212,7 @@ def fresh_directory(directory: Path) -> None:
     if directory.exists():
         earlier = (directory / MARKER).exists() or all((directory / x).exists() for x in ("roster.csv", "replies", "output"))  # or the first demo's
         if not directory.is_dir() or (any(directory.iterdir()) and not earlier):
-            raise FileExistsError(f"“{directory}”已存在且不是演示目录，不会清空；请换一个目录名")
+            raise DemoError(f"“{directory}”已存在且不是演示目录，不会清空；请换一个目录名")
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     (directory / MARKER).write_text("xlsxgov demo: this folder is removed and rebuilt by `xlsxgov demo`\n", encoding="utf-8")
@@ -219,7 +220,11 @@ def fresh_directory(directory: Path) -> None:
 
 def run_demo(directory: Path | str, *, n: int = 50, region: str = "示例县", year: int = 2025, seed: int = 2025) -> DemoResult:
     from . import spec as spec_mod
-    from .campaign.core import campaign_status, import_paths, init_campaign, issue_templates, template_name, write_status_xlsx
+    from .campaign.importer import import_paths
+    from .campaign.init import init_campaign
+    from .campaign.issue import issue_templates
+    from .campaign.stamp import template_name
+    from .campaign.status import campaign_status, write_status_xlsx
     from .consolidate import consolidate_campaign
     from .export import export_facts
     from .reader import read_workbook

@@ -54,7 +54,8 @@ def detail_records(rep: FileReport) -> list[dict]:
     from python_calamine import CalamineWorkbook
     from xlsxwriter.utility import xl_rowcol_to_cell
 
-    from .consolidate import DETAIL_FIXED, DETAIL_SHEET, STATUS_TEXT
+    from .consolidate import DETAIL_FIXED, DETAIL_SHEET
+    from .vocab import STATUS_LABELS
     from .values import Kind
 
     sub = rep.submission
@@ -70,7 +71,7 @@ def detail_records(rep: FileReport) -> list[dict]:
     labels = [c.col_label + ("（万元）" if c.kind is Kind.MONEY else "") for c in cells]
     if [str(v) for v in header[fixed : fixed + len(cells)]] != labels:
         raise ValueError(f"{rep.path.name}：“{DETAIL_SHEET}”表的列与{sub.spec.name}的单元格不一致（表格结构可能被修改），无法导出明细")
-    status_ids = {text: s for s, text in STATUS_TEXT.items()}
+    status_ids = {text: str(s) for s, text in STATUS_LABELS.items()}
     records = []
     for r, row in enumerate(grid[2:], start=2):
         row = list(row) + [""] * (fixed + len(cells) - len(row))
@@ -96,7 +97,7 @@ def detail_records(rep: FileReport) -> list[dict]:
 
 def campaign_records(directory: Path | str) -> tuple[list[dict], list[str]]:
     """Facts of every roster agency's current valid or invalid submission; (records, skipped)."""
-    from .campaign.core import current_files, roster
+    from .campaign.store import current_files, roster
 
     current = current_files(directory)
     reports = {str(r.path): r for r in validate_paths([path for _, status, path, _ in current if status != "unreadable"])}

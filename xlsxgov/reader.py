@@ -21,6 +21,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from . import spec as spec_mod
 from .compute import CellKey, complete, key, to_display
+from .errors import XlsxgovError
 from .filecheck import check_file
 from .findings import Finding
 from .locate import _Index, edition_scores, locate_table, normalise
@@ -31,7 +32,7 @@ from .values import Kind, parse_cell
 EDITIONS = ("gov2021", "gov2019", "legacy2008")
 
 
-class Unreadable(Exception):
+class Unreadable(XlsxgovError):
     """A file that cannot be read as a workbook of the statutory tables; str() is the Chinese reason."""
 
     def __init__(self, reason: str, code: str = "unreadable"):

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
+from ..errors import Problem, RosterError
+
 __all__ = [
     "Agency",
     "RosterError",
@@ -106,32 +108,6 @@ class Agency:
     region: str
     contact: str
     email: str
-
-
-Problem = tuple[int | None, str, str]  # (row number or None for the file, column, message)
-
-
-class RosterError(Exception):
-    """Every problem found in a roster file; nothing is returned when raised."""
-
-    MAX_SHOWN = 200  # keep the report readable for a badly broken file
-
-    def __init__(self, path: str | Path, problems: list[Problem]):
-        self.path = Path(path)
-        self.problems = list(problems)
-        super().__init__(self.report())
-
-    def report(self) -> str:
-        lines = [f"名册文件“{self.path}”有 {len(self.problems)} 处问题，请修改后重新导入："]
-        for row, label, message in self.problems[: self.MAX_SHOWN]:
-            where = f"第{row}行 " if row else ""
-            lines.append(f"  {where}{label}{message}")
-        if len(self.problems) > self.MAX_SHOWN:
-            lines.append(f"  ……另有 {len(self.problems) - self.MAX_SHOWN} 处问题未列出")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.report()
 
 
 HEADERS = ("单位名称", "统一社会信用代码", "上级/地区", "联系人", "电子邮箱")

@@ -1,0 +1,18 @@
+"""The ``xlsxgov`` command: a thin Typer layer, every command one call into the library.
+
+One module per command group (template.py: template, render; files.py: validate, export;
+consolidate.py; campaign.py: ``campaign …``; demo.py).  A command parses its arguments, calls
+one library function and prints the result.  Every user error the library raises is an
+``XlsxgovError``; the command group catches that base once and prints it through ``fail``.
+"""
+
+from __future__ import annotations
+
+# Each module adds its commands to ``app``; the import order is the order of ``xlsxgov --help``.
+from . import template, files, consolidate, demo  # noqa: F401, I001
+from .base import app, fail
+from .campaign import campaign_app
+
+app.add_typer(campaign_app, name="campaign")
+
+__all__ = ["app", "fail"]
