@@ -302,3 +302,8 @@ def consolidate_command(
 from .campaign.commands import campaign_app  # noqa: E402
 
 app.add_typer(campaign_app, name="campaign")
+
+from .web.commands import serve_command, user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+app.command("serve")(serve_command)
