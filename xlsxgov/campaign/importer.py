@@ -23,7 +23,7 @@ from ..atomic import replacing, write_once
 from ..errors import CampaignError
 from . import ledger
 from .mail import extract_attachments, safe_filename
-from .store import agency_key, open_ledger
+from .store import agency_key, now, open_ledger
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 MAIL_SUFFIXES = {".eml", ".mbox"}
@@ -201,6 +201,75 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
 # consolidation and export can rebuild the submission without reading the file again.
 SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates")
 
+def import_file(
+    directory: Path | str, path: Path | str, original_name: str, *, code: str | None = None, source: str = "",
+    received_at: str | None = None,
+) -> FileOutcome:
+    """Import one received file exactly as ``import_paths`` imports a workbook (archive by
+    SHA-256, validate, feedback, one ledger transaction), for the web portal.
+
+    ``path``: where the bytes are (a temp file; its name is never the agency's); ``original_name``:
+    the name the sender gave, recorded as text; ``code``: the roster agency the file is attributed
+    to whatever its cover says (the agency's own link, or the office uploading on its behalf);
+    None identifies the agency from the file as ``import_paths`` does. outcome ``duplicate``:
+    the same bytes were already recorded (``sha256`` says which submission). Raises CampaignError
+    for an unknown ``code``.
+    """
+    from ..feedback import write_feedback
+    from ..validate import validate_paths
+
+    directory = Path(directory)
+    conn = open_ledger(directory)
+    try:
+        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+        if code is not None and code not in agencies:
+            raise CampaignError(f"名册中没有统一社会信用代码为“{code}”的单位")
+        by_name = {agency_key(n): c for c, n in agencies.items()}
+        edition = ledger.get_setting(conn, "edition")
+        archive, quarantine, feedback = (directory / d for d in ("archive", "quarantine", "feedback"))
+        for d in (archive, quarantine, feedback):
+            d.mkdir(exist_ok=True)
+        item = Item(Path(path), original_name, received_at or now(), source)
+        prepared = _archive_one(conn, item, archive)
+        if prepared.known:
+            return FileOutcome(original_name, prepared.sha256, "duplicate")
+        report = validate_paths([prepared.archived], edition=edition)[0]
+        return _record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback, code=code)
+    finally:
+        conn.close()
+
+
+def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOutcome:
+    """Attribute a quarantined file (recorded with no agency: status unknown) to roster agency
+    ``code``: validated again and recorded for it, replacing the unattributed row in one
+    transaction (received time and source kept). Raises CampaignError when the row is not an
+    unattributed file or the agency is not in the roster."""
+    from ..feedback import write_feedback
+    from ..validate import validate_paths
+
+    directory = Path(directory)
+    conn = open_ledger(directory)
+    try:
+        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+        if code not in agencies:
+            raise CampaignError(f"名册中没有统一社会信用代码为“{code}”的单位")
+        row = conn.execute(
+            "SELECT file_name, sha256, archive_path, received_at, source FROM submissions WHERE id=? AND code IS NULL", (submission_id,)
+        ).fetchone()
+        if row is None:
+            raise CampaignError(f"没有待分配的文件（编号 {submission_id}）")
+        archived = directory / row["archive_path"]
+        item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
+        prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)
+        report = validate_paths([archived], edition=ledger.get_setting(conn, "edition"))[0]
+        return _record_one(
+            conn, prepared, report, directory / "quarantine", directory / "feedback", agencies, {}, write_feedback,
+            code=code, replace=submission_id,
+        )
+    finally:
+        conn.close()
+
+
 IMPORT_BATCH = 50  # files validated together: validation has a large fixed cost per call
 
 
@@ -222,10 +291,17 @@ def _archive_one(conn, item: Item, archive: Path) -> _Archived:
     return _Archived(item, sha, archived, str(archived.relative_to(archive.parent)), known)
 
 
-def _record_one(conn, prepared: _Archived, report, quarantine, feedback, agencies, by_name, write_feedback) -> FileOutcome:
+def _record_one(
+    conn, prepared: _Archived, report, quarantine, feedback, agencies, by_name, write_feedback, *,
+    code: str | None = None, replace: int | None = None,
+) -> FileOutcome:
+    """Record one validated file; ``code``: the agency it comes from when the channel says so
+    (the portal's link, an office upload on the agency's behalf), else identified from the file;
+    ``replace``: the id of the unattributed row of the same file that this one replaces, in the
+    same transaction (the office assigning a quarantined file)."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     sub = report.submission
-    code = _identify(sub, item.original_name, agencies, by_name)
+    code = code if code in agencies else _identify(sub, item.original_name, agencies, by_name)
     if report.status == "unreadable":
         status, reason = "unreadable", report.reason or "无法读取"
         reason = reason.replace(archived.name, item.original_name)
@@ -253,6 +329,9 @@ def _record_one(conn, prepared: _Archived, report, quarantine, feedback, agencie
     errors, warnings = (report.errors, report.warnings) if sub is not None else (0, 0)
     try:
         with ledger.transaction(conn):
+            if replace is not None:
+                conn.execute("DELETE FROM findings WHERE submission_id=?", (replace,))
+                conn.execute("DELETE FROM submissions WHERE id=? AND code IS NULL", (replace,))
             if conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone():
                 raise _Duplicate
             cur = conn.execute(

@@ -21,8 +21,15 @@ class IssueResult:
     seconds: float
 
 
-def issue_templates(directory: Path | str, *, sender: str = DEFAULT_SENDER, progress: Callable[[int, int], None] | None = None) -> IssueResult:
-    """Write one personalised template and one .eml per agency into outbox/."""
+def issue_templates(
+    directory: Path | str, *, sender: str = DEFAULT_SENDER, progress: Callable[[int, int], None] | None = None,
+    portal_url: str | None = None,
+) -> IssueResult:
+    """Write one personalised template and one .eml per agency into outbox/.
+
+    ``portal_url``: the address agencies reach ``xlsxgov serve`` at (kept in the ledger for
+    ``campaign link``); each agency then gets a new secret link (its previous one revoked),
+    written into its mail and into outbox/links.csv (campaign.portal.issue_links)."""
     import time
 
     from .. import spec as spec_mod
@@ -35,6 +42,13 @@ def issue_templates(directory: Path | str, *, sender: str = DEFAULT_SENDER, prog
         edition = ledger.get_setting(conn, "edition") or spec_mod.DEFAULT_EDITION
         campaign_region = ledger.get_setting(conn, "region") or ""
         agencies = roster(directory)
+        links: dict[str, str] = {}
+        if portal_url:
+            from .portal import issue_links
+
+            with ledger.transaction(conn):
+                conn.execute("INSERT OR REPLACE INTO campaign(key, value) VALUES ('portal_url', ?)", (portal_url.rstrip("/"),))
+            links = issue_links(directory, portal_url)
         stamper = TemplateStamper(spec_mod.load(edition), year)
         outbox = directory / "outbox"
         outbox.mkdir(exist_ok=True)
@@ -44,7 +58,7 @@ def issue_templates(directory: Path | str, *, sender: str = DEFAULT_SENDER, prog
             path = outbox / template_name(a, year)
             data = stamper.stamp_bytes(a.name, a.code, a.region)
             write_atomic(path, data)
-            subject, body = invitation(a, year, path.name, campaign_region)
+            subject, body = invitation(a, year, path.name, campaign_region, links.get(a.code))
             eml = path.with_suffix(".eml")
             write_atomic(eml, builder.build(agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=path.name, data=data))
             templates.append(path)

@@ -12,9 +12,15 @@ DEFAULT_SENDER = "noreply@example.invalid"
 REMINDER_ERRORS_LISTED = 10  # errors quoted in a reminder's body; the feedback workbook has all
 
 
-def invitation(agency: Agency, year: int, attachment: str, contact_region: str) -> tuple[str, str]:
-    deadline = date(year + 1, 1, 31)
-    deadline_text = f"{deadline.year}年{deadline.month}月{deadline.day}日"
+def default_deadline(year: int) -> date:
+    """The reporting deadline the issued mail states: 31 January of the next year (条例第五十条)."""
+    return date(year + 1, 1, 31)
+
+
+def invitation(agency: Agency, year: int, attachment: str, contact_region: str, link: str | None = None) -> tuple[str, str]:
+    """Subject and body of the mail that sends an agency its template ``attachment`` (and, with
+    ``link``, its secret upload link for the web portal); the deadline is ``default_deadline``."""
+    deadline_text = cn_date(default_deadline(year))
     subject = f"请报送{year}年度政府信息公开工作年度报告统计表（{agency.name}）"
     body = (
         f"{agency.name}：\n\n"
@@ -22,7 +28,9 @@ def invitation(agency: Agency, year: int, attachment: str, contact_region: str) 
         f"附件“{attachment}”已预填本单位名称和统一社会信用代码（{agency.code}），请在白色单元格中填写数据，"
         "填完后查看“校验”工作表，确认各项均显示“通过”。\n\n"
         f"请于{deadline_text}前将填好的表格（保持 .xlsx 格式，请勿修改表格结构）作为附件回复本邮件。\n\n"
-        "如有疑问，请与我们联系。\n\n"
+        + (f"也可以通过本单位的专属报送链接在线上传，上传后立即显示校验结果，可随时查看审核意见：\n{link}\n"
+           "（此链接仅供本单位使用，请勿转发。）\n\n" if link else "")
+        + "如有疑问，请与我们联系。\n\n"
         f"{contact_region + '政府信息公开工作主管部门' if contact_region else '政府信息公开工作主管部门'}\n"
     )
     return subject, body

@@ -15,4 +15,9 @@ from .campaign import campaign_app
 
 app.add_typer(campaign_app, name="campaign")
 
+from ..web.commands import serve_command, user_app  # noqa: E402  (after campaign: the order of --help)
+
+app.add_typer(user_app, name="user")
+app.command("serve")(serve_command)
+
 __all__ = ["app", "fail"]

@@ -43,11 +43,46 @@ def init_command(
 def issue_command(
     directory: Path = typer.Argument(..., help="报送任务目录"),
     sender: str = typer.Option(DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
+    portal: Optional[str] = typer.Option(None, "--portal", help="报送平台（xlsxgov serve）的访问地址，例如 http://10.1.2.3:8000；给出时为每个单位生成专属报送链接，写入邮件和 outbox/links.csv"),
 ) -> None:
     """为每个单位生成预填单位信息的模板和待发送邮件（outbox/）。"""
-    result = issue_templates(directory, sender=sender)
+    if portal is not None and not portal.startswith(("http://", "https://")):
+        fail(f"--portal 应以 http:// 或 https:// 开头，例如 http://10.1.2.3:8000，而不是“{portal}”")
+    result = issue_templates(directory, sender=sender, portal_url=portal)
     n = len(result.templates)
     say(f"已生成 {n} 份模板和 {len(result.emls)} 封邮件，保存在 {escape(str(Path(directory) / 'outbox'))}（用时 {result.seconds:.1f} 秒）")
+    if portal:
+        say(f"各单位的专属报送链接已写入邮件和 {escape(str(Path(directory) / 'outbox' / 'links.csv'))}（旧链接已作废）")
+
+
+@campaign_app.command("link")
+def link_command(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    agency: str = typer.Argument(..., help="单位的统一社会信用代码或名称"),
+    reissue: bool = typer.Option(False, "--reissue", help="作废该单位的旧链接并生成新链接"),
+    revoke: bool = typer.Option(False, "--revoke", help="只作废该单位的链接"),
+    url: Optional[str] = typer.Option(None, "--url", help="报送平台的访问地址（默认取 campaign issue --portal 给出的地址）"),
+) -> None:
+    """单位的专属报送链接：生成、重新生成（--reissue，旧链接立即失效）或作废（--revoke）。"""
+    from ..campaign import portal as portal_mod
+
+    agencies = {a.code: a for a in roster(directory)}
+    code = agency if agency in agencies else next((c for c, a in agencies.items() if a.name == agency), None)
+    if code is None:
+        fail(f"名册中没有“{agency}”（请给出统一社会信用代码或单位全称）")
+    if revoke:
+        n = portal_mod.revoke_link(directory, code)
+        say(f"已作废 {escape(agencies[code].name)} 的 {n} 个链接")
+        return
+    live, base = portal_mod.link_state(directory, code)
+    base = url or base
+    if live and not reissue:
+        fail(f"{agencies[code].name} 已有有效的报送链接（台账只保存其指纹，无法再次显示）；要作废旧链接并生成新链接，请加 --reissue")
+    if not base:
+        fail("不知道报送平台的访问地址：请用 --url 给出，例如 --url http://10.1.2.3:8000")
+    link = portal_mod.issue_links(directory, base, [code])[code]
+    say(f"{escape(agencies[code].name)} 的新报送链接（已写入 outbox/links.csv）：")
+    print(link)
 
 
 @campaign_app.command("send")
