@@ -70,6 +70,7 @@ MAIL_SUFFIXES = {".eml", ".mbox"}
 DEFAULT_SENDER = "noreply@example.invalid"
 
 PLACEHOLDERS = {"agency": "@@AGENCY@@", "code": "@@CODE@@", "region": "@@REGION@@"}
+LINK_PLACEHOLDER = "@@PORTAL_LINK@@"
 # Zip parts that carry agency fields in a template written by xlsxwriter.
 STAMPED_PARTS = ("xl/sharedStrings.xml", "docProps/app.xml")
 
@@ -151,13 +152,14 @@ class TemplateStamper:
     headers and directory records) and the end record, written directly in the zip format.
     """
 
-    def __init__(self, spec, year: int | None, values: dict | None = None):
-        """``values``: input values of the base (default none: the blank template)."""
+    def __init__(self, spec, year: int | None, values: dict | None = None, *, link: bool = False):
+        """``values``: input values of the base (default none: the blank template); ``link``:
+        the cover carries the agency's portal link (``stamp_bytes(..., link=)``)."""
         from ..template import Meta, write_workbook
 
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp) / "base.xlsx"
-            write_workbook(base, spec, Meta(year=year, **PLACEHOLDERS), values=values)
+            write_workbook(base, spec, Meta(year=year, **PLACEHOLDERS, portal_link=LINK_PLACEHOLDER if link else ""), values=values)
             self.base_bytes = base.read_bytes()
         out = io.BytesIO()
         self.parts: dict[str, tuple[zipfile.ZipInfo, str]] = {}
@@ -179,10 +181,10 @@ class TemplateStamper:
         self._local = self.prefix[:cd_offset]
         self._directory = self.prefix[cd_offset:cd_offset + cd_size]
         self._count = count
-        self._escaped = [(escape(p), k) for k, p in PLACEHOLDERS.items()]
+        self._escaped = [(escape(p), k) for k, p in PLACEHOLDERS.items()] + ([(LINK_PLACEHOLDER, "link")] if link else [])
 
-    def stamp_bytes(self, agency: str, code: str, region: str) -> bytes:
-        values = {"agency": escape(agency), "code": escape(code), "region": escape(region)}
+    def stamp_bytes(self, agency: str, code: str, region: str, link: str = "") -> bytes:
+        values = {"agency": escape(agency), "code": escape(code), "region": escape(region), "link": escape(link)}
         chunks = [self._local]
         offset = len(self._local)
         directory = [self._directory]
@@ -260,13 +262,14 @@ def _subject_body(agency: Agency, year: int, attachment: str, contact_region: st
 
 def issue_templates(
     directory: Path | str, *, sender: str = DEFAULT_SENDER, progress: Callable[[int, int], None] | None = None,
-    portal_url: str | None = None,
+    portal_url: str | None = None, codes: list[str] | None = None,
 ) -> IssueResult:
     """Write one personalised template and one .eml per agency into outbox/.
 
     ``portal_url``: the address agencies reach ``xlsxgov serve`` at (kept in the ledger for
     ``campaign link``); each agency then gets a new secret link (its previous one revoked),
-    written into its mail and into outbox/links.csv (campaign.portal.issue_links)."""
+    written into its mail, onto its template's cover and into outbox/links.csv
+    (campaign.portal.issue_links). ``codes``: only these agencies (``campaign link --reissue``)."""
     import time
 
     from .. import spec as spec_mod
@@ -279,21 +282,23 @@ def issue_templates(
         edition = ledger.get_setting(conn, "edition") or spec_mod.DEFAULT_EDITION
         campaign_region = ledger.get_setting(conn, "region") or ""
         agencies = roster(directory)
+        if codes is not None:
+            agencies = [a for a in agencies if a.code in codes]
         links: dict[str, str] = {}
         if portal_url:
             from .portal import issue_links
 
             with ledger.transaction(conn):
                 conn.execute("INSERT OR REPLACE INTO campaign(key, value) VALUES ('portal_url', ?)", (portal_url.rstrip("/"),))
-            links = issue_links(directory, portal_url)
-        stamper = TemplateStamper(spec_mod.load(edition), year)
+            links = issue_links(directory, portal_url, [a.code for a in agencies])
+        stamper = TemplateStamper(spec_mod.load(edition), year, link=bool(links))
         outbox = directory / "outbox"
         outbox.mkdir(exist_ok=True)
         builder = MessageBuilder(sender)
         templates, emls, rows = [], [], []
         for i, a in enumerate(agencies):
             path = outbox / template_name(a, year)
-            data = stamper.stamp_bytes(a.name, a.code, a.region)
+            data = stamper.stamp_bytes(a.name, a.code, a.region, links.get(a.code, ""))
             _write_atomic(path, data)
             subject, body = _subject_body(a, year, path.name, campaign_region, links.get(a.code))
             eml = path.with_suffix(".eml")
