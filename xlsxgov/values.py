@@ -76,9 +76,10 @@ of a whole count (or of a whole yuan for money) is read as that value, which is 
 below the 15 significant digits a person can type into Excel. Money floats are
 converted through ``Decimal(repr(x))`` so ``83.8778`` is exact.
 
-Note: python-calamine (0.9) returns an Excel error cell (``t="e"``) of an .xlsx as
-``""``, so such a cell reaches this module as blank; the ``formula_error`` code only
-fires for error strings that were typed or that other readers pass through.
+Note: python-calamine returns an error cell (and a formula saved without a result) as ``""``,
+the same as a blank cell; the reader never passes such a cell here but reports it from what
+the file stores (``workbook.scan``: rules ``cell.error_value``, ``cell.formula_without_result``).
+The ``formula_error`` code fires for error strings that were typed as text.
 """
 
 from __future__ import annotations

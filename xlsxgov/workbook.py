@@ -35,15 +35,18 @@ from typing import Any
 from .filecheck import FileVerdict, check_file
 
 __all__ = [
-    "Unreadable", "SheetScan", "WorkbookScan", "Opened", "open_workbook", "scan", "contained",
-    "MAX_ROWS", "MAX_COLS", "MAX_SHARED_STRINGS", "MAX_PART_BYTES",
+    "Unreadable", "SheetScan", "WorkbookScan", "Opened", "open_workbook", "read_sheet", "scan", "contained",
+    "MAX_ROWS", "MAX_COLS", "MAX_CELLS", "MAX_SHARED_STRINGS", "MAX_PART_BYTES",
 ]
 
 # Budgets (documented in README "What is read how"). A statutory table is under 60 rows and
-# 20 columns; a template's metadata sheet under 1,000 rows; a filled template has a few hundred
-# shared strings. A dense grid of MAX_ROWS x MAX_COLS costs about 50 MB in calamine and Python.
-MAX_ROWS = 5_000
-MAX_COLS = 200
+# 20 columns; a template's metadata sheet under 1,000 rows; a consolidated workbook's 明细 has a
+# row per agency and a column per cell (a few hundred); a filled template has a few hundred
+# shared strings. calamine and Python hold a sheet as a dense grid from A1 to its farthest cell,
+# about 40 bytes a cell (measured): MAX_CELLS is about 60 MB.
+MAX_ROWS = 50_000
+MAX_COLS = 2_000
+MAX_CELLS = 1_500_000
 MAX_SHARED_STRINGS = 100_000
 MAX_PART_BYTES = 16 * 2**20  # one sheet's XML (xlsx) or content.xml (ods), inflated
 
@@ -128,6 +131,23 @@ def open_workbook(path: Path | str) -> Opened:
     return Opened(book, result, verdict, notes)
 
 
+def read_sheet(path: Path | str, sheet: str | int = 0) -> list[list[Any]] | None:
+    """One sheet of the workbook at ``path`` (by name, or by index) as calamine's rows, opened
+    by content within the budgets; None when there is no such sheet. Raises Unreadable only."""
+    opened = open_workbook(path)
+    names = opened.book.sheet_names
+    if isinstance(sheet, int):
+        if sheet >= len(names):
+            return None
+        sheet = names[sheet]
+    if sheet not in names:
+        return None
+    try:
+        return opened.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except BaseException as exc:
+        raise contained(f"读取工作表“{sheet}”", exc) from None
+
+
 def _open_biff5(path: Path, verdict: FileVerdict, notes: list[str]) -> Opened:
     from . import office
 
@@ -185,21 +205,25 @@ def _col_index(letters: bytes) -> int:
 def _over_budget(sheet: str, r: int, c: int) -> Unreadable:
     return Unreadable(
         f"工作表“{sheet}”在 {_a1(r, c)}（第{r + 1}行、第{c + 1}列）处仍有内容，远超出法定表格的范围"
-        f"（每个工作表最多读取 {MAX_ROWS} 行、{MAX_COLS} 列），请删除表格以外的内容后重新报送", "too_large")
+        f"（每个工作表最多读取 {MAX_ROWS} 行、{MAX_COLS} 列、{MAX_CELLS // 10_000} 万个单元格），"
+        f"请删除表格以外的内容后重新报送", "too_large")
 
 
 def _check_extent(sheet: str, s: SheetScan, r: int, c: int) -> None:
     if r >= MAX_ROWS or c >= MAX_COLS:
         raise _over_budget(sheet, r, c)
+    grew = False
     if r >= s.rows:
-        s.rows = r + 1
+        s.rows, grew = r + 1, True
     if c >= s.cols:
-        s.cols = c + 1
+        s.cols, grew = c + 1, True
+    if grew and s.rows * s.cols > MAX_CELLS:
+        raise _over_budget(sheet, r, c)
 
 
-def _part_too_large(sheet: str, size: int) -> Unreadable:
+def _part_too_large(what: str, size: int) -> Unreadable:
     return Unreadable(
-        f"工作表“{sheet}”的内容过多（解压后 {size / 2**20:.0f} MB，上限 {MAX_PART_BYTES // 2**20} MB），"
+        f"{what}的内容过多（解压后 {size / 2**20:.0f} MB，上限 {MAX_PART_BYTES // 2**20} MB），"
         f"远超出法定表格的范围，请删除表格以外的内容后重新报送", "too_large")
 
 
@@ -254,19 +278,20 @@ def _scan_xlsx(data: bytes) -> WorkbookScan:
                 raise _part_too_large(what, info.file_size)
             return zf.read(info)
 
+
         wb_info = member("xl/workbook.xml")
         if wb_info is None:
             raise Unreadable(f"Excel 文件结构不完整（缺少 xl/workbook.xml），{_RESUBMIT}", "corrupt")
         rels_info = member("xl/_rels/workbook.xml.rels")
         targets: dict[str, str] = {}
         if rels_info is not None:
-            for m in _REL_RE.finditer(read(rels_info, "工作簿关系")):
+            for m in _REL_RE.finditer(read(rels_info, "文件内部的工作簿关系表")):
                 a = _attrs(m.group(1))
                 if "Id" in a and "Target" in a:
                     targets[a["Id"]] = a["Target"]
         names: list[str] = []
         sheets: dict[str, SheetScan] = {}
-        for m in _SHEET_RE.finditer(read(wb_info, "工作簿")):
+        for m in _SHEET_RE.finditer(read(wb_info, "文件内部的工作簿目录")):
             a = _attrs(m.group(1))
             name = a.get("name", "")
             names.append(name)
@@ -279,10 +304,10 @@ def _scan_xlsx(data: bytes) -> WorkbookScan:
             info = member(part)
             if info is None or name in sheets:
                 continue
-            sheets[name] = _scan_sheet_xml(read(info, name), name)
+            sheets[name] = _scan_sheet_xml(read(info, f"工作表“{name}”"), name)
         sst = member("xl/sharedStrings.xml")
         if sst is not None:
-            raw = read(sst, "共享字符串表")
+            raw = read(sst, "文件内部的文字表（sharedStrings.xml）")
             n = len(_SST_COUNT_RE.findall(raw))
             if n > MAX_SHARED_STRINGS:
                 raise Unreadable(
@@ -362,7 +387,7 @@ def _scan_ods(data: bytes) -> WorkbookScan:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         info = zf.getinfo("content.xml")
         if info.file_size > MAX_PART_BYTES:
-            raise _part_too_large("content.xml", info.file_size)
+            raise _part_too_large("文件内部的表格内容（content.xml）", info.file_size)
         names: list[str] = []
         sheets: dict[str, SheetScan] = {}
         cur: SheetScan | None = None
