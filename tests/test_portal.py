@@ -96,8 +96,15 @@ def test_template_download_is_the_agency_template(site):
     assert r.status_code == 200 and r.content[:2] == b"PK"
     p = site["tmp"] / "dl.xlsx"
     p.write_bytes(r.content)
-    cover = openpyxl.load_workbook(p)["封面"]
-    assert any(AGENCIES[1][0] == c.value for row in cover.iter_rows() for c in row)
+    cover = [c.value for row in openpyxl.load_workbook(p)["封面"].iter_rows() for c in row if c.value]
+    link = site["links"][code(1)]
+    assert AGENCIES[1][0] in cover and any(link in str(v) for v in cover)  # the link on the cover
+    import email
+    import email.policy
+
+    eml = next((site["dir"] / "outbox").glob(f"{code(1)}_*.eml"))
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert link in msg.get_body(("plain",)).get_content()  # and in the mail
 
 
 def test_wrong_and_revoked_links_answer_404_revealing_nothing(site):
@@ -115,6 +122,9 @@ def test_wrong_and_revoked_links_answer_404_revealing_nothing(site):
         r = c.get(old + path)
         assert r.status_code == 404 and r.content == baseline.content
     assert c.get(new).status_code == 200
+    cover = [str(c.value) for row in openpyxl.load_workbook(d / "outbox" / next((d / "outbox").glob(f"{code(4)}_*.xlsx")).name)["封面"].iter_rows()
+             for c in row if c.value]
+    assert any(new in v for v in cover) and not any(old in v for v in cover)  # the template re-stamped
     assert new in (d / "outbox" / "links.csv").read_text(encoding="utf-8-sig") and old not in (d / "outbox" / "links.csv").read_text(encoding="utf-8-sig")
     site["links"][code(4)] = new
     # Only hashes are stored.

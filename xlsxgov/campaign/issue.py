@@ -23,13 +23,14 @@ class IssueResult:
 
 def issue_templates(
     directory: Path | str, *, sender: str = DEFAULT_SENDER, progress: Callable[[int, int], None] | None = None,
-    portal_url: str | None = None,
+    portal_url: str | None = None, codes: list[str] | None = None,
 ) -> IssueResult:
     """Write one personalised template and one .eml per agency into outbox/.
 
     ``portal_url``: the address agencies reach ``xlsxgov serve`` at (kept in the ledger for
     ``campaign link``); each agency then gets a new secret link (its previous one revoked),
-    written into its mail and into outbox/links.csv (campaign.portal.issue_links)."""
+    written into its mail, onto its template's cover and into outbox/links.csv
+    (campaign.portal.issue_links). ``codes``: only these agencies (``campaign link --reissue``)."""
     import time
 
     from .. import spec as spec_mod
@@ -42,21 +43,23 @@ def issue_templates(
         edition = ledger.get_setting(conn, "edition") or spec_mod.DEFAULT_EDITION
         campaign_region = ledger.get_setting(conn, "region") or ""
         agencies = roster(directory)
+        if codes is not None:
+            agencies = [a for a in agencies if a.code in codes]
         links: dict[str, str] = {}
         if portal_url:
             from .portal import issue_links
 
             with ledger.transaction(conn):
                 conn.execute("INSERT OR REPLACE INTO campaign(key, value) VALUES ('portal_url', ?)", (portal_url.rstrip("/"),))
-            links = issue_links(directory, portal_url)
-        stamper = TemplateStamper(spec_mod.load(edition), year)
+            links = issue_links(directory, portal_url, [a.code for a in agencies])
+        stamper = TemplateStamper(spec_mod.load(edition), year, link=bool(links))
         outbox = directory / "outbox"
         outbox.mkdir(exist_ok=True)
         builder = MessageBuilder(sender)
         templates, emls, rows = [], [], []
         for i, a in enumerate(agencies):
             path = outbox / template_name(a, year)
-            data = stamper.stamp_bytes(a.name, a.code, a.region)
+            data = stamper.stamp_bytes(a.name, a.code, a.region, links.get(a.code, ""))
             write_atomic(path, data)
             subject, body = invitation(a, year, path.name, campaign_region, links.get(a.code))
             eml = path.with_suffix(".eml")

@@ -105,6 +105,15 @@ def _write_links_csv(directory: Path, roster: dict[str, str], links: dict[str, s
     return path
 
 
+def link_of_csv(directory: Path | str, code: str) -> str | None:
+    """The agency's link as the last issue wrote it into outbox/links.csv (None if absent)."""
+    path = Path(directory) / "outbox" / LINKS_CSV
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return next((r["报送链接"] for r in csv.DictReader(fh) if r.get("统一社会信用代码") == code), None)
+
+
 def revoke_link(directory: Path | str, code: str) -> int:
     """Revoke the agency's live links; returns how many were revoked."""
     conn = _open(directory)

@@ -15,6 +15,7 @@ from .mail import safe_filename
 from .roster import Agency
 
 PLACEHOLDERS = {"agency": "@@AGENCY@@", "code": "@@CODE@@", "region": "@@REGION@@"}
+LINK_PLACEHOLDER = "@@PORTAL_LINK@@"
 # Zip parts that carry agency fields in a template written by xlsxwriter.
 STAMPED_PARTS = ("xl/sharedStrings.xml", "docProps/app.xml")
 
@@ -30,13 +31,14 @@ class TemplateStamper:
     headers and directory records) and the end record, written directly in the zip format.
     """
 
-    def __init__(self, spec, year: int | None, values: dict | None = None):
-        """``values``: input values of the base (default none: the blank template)."""
+    def __init__(self, spec, year: int | None, values: dict | None = None, *, link: bool = False):
+        """``values``: input values of the base (default none: the blank template); ``link``:
+        the cover carries the agency's portal link (``stamp_bytes(..., link=)``)."""
         from ..template import Meta, write_workbook
 
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp) / "base.xlsx"
-            write_workbook(base, spec, Meta(year=year, **PLACEHOLDERS), values=values)
+            write_workbook(base, spec, Meta(year=year, **PLACEHOLDERS, portal_link=LINK_PLACEHOLDER if link else ""), values=values)
             self.base_bytes = base.read_bytes()
         out = io.BytesIO()
         self.parts: dict[str, tuple[zipfile.ZipInfo, str]] = {}
@@ -58,10 +60,11 @@ class TemplateStamper:
         self._local = self.prefix[:cd_offset]
         self._directory = self.prefix[cd_offset:cd_offset + cd_size]
         self._count = count
-        self._escaped = [(escape(p), k) for k, p in PLACEHOLDERS.items()]
+        self._escaped = [(escape(p), k) for k, p in PLACEHOLDERS.items()] + ([(LINK_PLACEHOLDER, "link")] if link else [])
 
-    def stamp_bytes(self, agency: str, code: str, region: str) -> bytes:
-        values = {"agency": escape(agency), "code": escape(code), "region": escape(region)}
+    def stamp_bytes(self, agency: str, code: str, region: str, link: str = "") -> bytes:
+        """The template's bytes with the agency's name, code, region (and portal link) on its cover."""
+        values = {"agency": escape(agency), "code": escape(code), "region": escape(region), "link": escape(link)}
         chunks = [self._local]
         offset = len(self._local)
         directory = [self._directory]

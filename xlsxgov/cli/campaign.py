@@ -80,8 +80,9 @@ def link_command(
         fail(f"{agencies[code].name} 已有有效的报送链接（台账只保存其指纹，无法再次显示）；要作废旧链接并生成新链接，请加 --reissue")
     if not base:
         fail("不知道报送平台的访问地址：请用 --url 给出，例如 --url http://10.1.2.3:8000")
-    link = portal_mod.issue_links(directory, base, [code])[code]
-    say(f"{escape(agencies[code].name)} 的新报送链接（已写入 outbox/links.csv）：")
+    issue_templates(directory, portal_url=base, codes=[code])
+    link = portal_mod.link_of_csv(directory, code)
+    say(f"{escape(agencies[code].name)} 的新报送链接（已写入该单位的模板封面、邮件和 outbox/links.csv）：")
     print(link)
 
 
