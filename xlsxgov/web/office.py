@@ -18,16 +18,12 @@ from fastapi.responses import RedirectResponse
 
 from ..campaign import core, portal
 from .agency import _after_upload
-from .app import LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, not_found, page, run_in_pool, secure_cookie
+from .app import LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, import_upload, not_found, page, run_in_pool, secure_cookie
 from .upload import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
 FAILED_LOGIN_DELAY = 1.0  # seconds every failed login waits (with the lockout: no fast guessing)
 EXPORTS = "exports"  # DIR/exports: what the campaign actions produce, offered for download
-
-
-class LoginRequired(Exception):
-    pass
 
 
 def require(request: Request) -> portal.Session:
@@ -230,8 +226,7 @@ async def upload_for(request: Request, code: str, session: portal.Session = Depe
             conn.close()
         if agency is None:
             return not_found(request)
-        outcome = await run_in_pool(request, core.import_file, cfg.directory, up.path, up.name, code=code,
-                                    source=f"网页代传（{session.user}）{client_address(request)}")
+        outcome = await import_upload(request, up.path, up.name, code, f"网页代传（{session.user}）{client_address(request)}")
     finally:
         up.discard()
     return _after_upload(request, None, code, agency["name"], outcome, f"/office/agency/{quote(code)}", actor=session.user)
