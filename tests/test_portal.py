@@ -421,6 +421,8 @@ def test_campaign_actions_consolidate_export_status_remind(site):
     assert subprocess.run([XLSXGOV, "validate", str(out)], capture_output=True).returncode == 0
     assert any(n.endswith(".html") for n in names) and any(n.endswith(".parquet") for n in names) and any(n.endswith(".csv") for n in names)
     assert any(n.startswith("报送进度") for n in names)
+    facts = next(n for n in names if n.endswith(".xlsx") and "各单位数据" in n)
+    assert admin.get(f"/office/exports/{facts}").content[:2] == b"PK"
     # A name is looked up in the listing, never used as a path.
     assert admin.get("/office/exports/..%2Fledger.sqlite").status_code == 404
 

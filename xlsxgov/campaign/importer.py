@@ -215,6 +215,24 @@ def import_file(
     the same bytes were already recorded (``sha256`` says which submission). Raises CampaignError
     for an unknown ``code``.
     """
+    return import_files(directory, [Received(Path(path), original_name, code, source, received_at)])[0]
+
+
+@dataclass
+class Received:
+    """One file received by the portal: see ``import_file`` for the fields."""
+
+    path: Path
+    original_name: str
+    code: str | None = None
+    source: str = ""
+    received_at: str | None = None
+
+
+def import_files(directory: Path | str, files: list[Received]) -> list[FileOutcome]:
+    """``import_file`` for several files at once, validated in one ``validate_paths`` call (its
+    fixed cost is paid once: the portal batches uploads that arrive together). One outcome per
+    file, in order; each file is still recorded in its own transaction."""
     from ..feedback import write_feedback
     from ..validate import validate_paths
 
@@ -222,19 +240,29 @@ def import_file(
     conn = open_ledger(directory)
     try:
         agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
-        if code is not None and code not in agencies:
-            raise CampaignError(f"名册中没有统一社会信用代码为“{code}”的单位")
+        for f in files:
+            if f.code is not None and f.code not in agencies:
+                raise CampaignError(f"名册中没有统一社会信用代码为“{f.code}”的单位")
         by_name = {agency_key(n): c for c, n in agencies.items()}
         edition = ledger.get_setting(conn, "edition")
         archive, quarantine, feedback = (directory / d for d in ("archive", "quarantine", "feedback"))
         for d in (archive, quarantine, feedback):
             d.mkdir(exist_ok=True)
-        item = Item(Path(path), original_name, received_at or now(), source)
-        prepared = _archive_one(conn, item, archive)
-        if prepared.known:
-            return FileOutcome(original_name, prepared.sha256, "duplicate")
-        report = validate_paths([prepared.archived], edition=edition)[0]
-        return _record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback, code=code)
+        out: list[FileOutcome | None] = []
+        batch: list[tuple[int, _Archived, str | None]] = []
+        seen: set[str] = set()
+        for f in files:
+            prepared = _archive_one(conn, Item(f.path, f.original_name, f.received_at or now(), f.source), archive)
+            if prepared.known or prepared.sha256 in seen:
+                out.append(FileOutcome(f.original_name, prepared.sha256, "duplicate"))
+            else:
+                out.append(None)
+                batch.append((len(out) - 1, prepared, f.code))
+            seen.add(prepared.sha256)
+        reports = validate_paths([b[1].archived for b in batch], edition=edition) if batch else []
+        for (i, prepared, code), report in zip(batch, reports):
+            out[i] = _record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback, code=code)
+        return out  # type: ignore[return-value]  # every slot is filled above
     finally:
         conn.close()
 

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..campaign import portal
-from ..campaign.importer import import_file
 from ..campaign.letters import default_deadline
 from ..campaign.stamp import template_name
 from ..campaign.roster import Agency
-from .common import agency_csrf, cfg_of, client_address, download, not_found, page, run_in_pool
+from .common import agency_csrf, cfg_of, client_address, download, import_upload, not_found, page
 from .upload import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
@@ -91,9 +90,7 @@ async def agency_upload(request: Request, token: str):
     try:
         if not portal.csrf_ok(agency_csrf(request, token), up.fields.get("csrf")):
             return page(request, "error.html", {"message": "页面已过期，请刷新页面后重新上传", "back": f"/a/{token}"}, status=403)
-        outcome = await run_in_pool(
-            request, import_file, cfg.directory, up.path, up.name, code=agency["code"], source=f"网页上传（单位链接）{client_address(request)}",
-        )
+        outcome = await import_upload(request, up.path, up.name, agency["code"], f"网页上传（单位链接）{client_address(request)}")
     finally:
         up.discard()
     return _after_upload(request, token, agency["code"], agency["name"], outcome, f"/a/{token}", actor=f"单位：{agency['name']}")

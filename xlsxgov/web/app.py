@@ -99,9 +99,11 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
             conn.close()
         for _ in range(pool_size):  # start and warm every pool process now, not at the first upload
             cfg.pool.submit(_warm, edition)
+        cfg.batcher.start()
         try:
             yield
         finally:
+            cfg.batcher.stop()
             cfg.pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(

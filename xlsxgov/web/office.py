@@ -17,22 +17,18 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from ..campaign import portal
-from ..campaign.importer import assign_file, import_file
+from ..campaign.importer import assign_file
 from ..campaign.remind import prepare_reminders
 from ..campaign.status import campaign_status, write_status_xlsx
 from ..campaign.store import roster
 from ..errors import CampaignError
 from .agency import _after_upload
-from .common import LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, not_found, page, run_in_pool, secure_cookie
+from .common import LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, import_upload, not_found, page, run_in_pool, secure_cookie
 from .upload import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
 FAILED_LOGIN_DELAY = 1.0  # seconds every failed login waits (with the lockout: no fast guessing)
 EXPORTS = "exports"  # DIR/exports: what the campaign actions produce, offered for download
-
-
-class LoginRequired(Exception):
-    pass
 
 
 def require(request: Request) -> portal.Session:
@@ -235,8 +231,7 @@ async def upload_for(request: Request, code: str, session: portal.Session = Depe
             conn.close()
         if agency is None:
             return not_found(request)
-        outcome = await run_in_pool(request, import_file, cfg.directory, up.path, up.name, code=code,
-                                    source=f"网页代传（{session.user}）{client_address(request)}")
+        outcome = await import_upload(request, up.path, up.name, code, f"网页代传（{session.user}）{client_address(request)}")
     finally:
         up.discard()
     return _after_upload(request, None, code, agency["name"], outcome, f"/office/agency/{quote(code)}", actor=session.user)
