@@ -106,6 +106,8 @@ def test_sums_of_accepted_submissions(campaign, tmp_path):
     # 明细: the roster's names and codes, also for the file whose cover has another name
     detail = CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name(DETAIL_SHEET).to_python()
     assert [(r[1], r[2], r[3]) for r in detail[2:]] == [(NAMES[i], CODES[i], "合格") for i in range(3)]
+    # ... and each file by the name the agency sent it under, never the archive's hash (#9 point 7)
+    assert [r[5] for r in detail[2:]] == ["第0局_修改稿.xlsx", "第1局.xlsx", "报表.xlsx"]
 
 
 def test_missing_lists_exactly_the_agencies_not_included(campaign, tmp_path):
@@ -270,3 +272,13 @@ def test_reply_in_another_edition_is_an_error_and_never_blocks_consolidation(tmp
         assert CODES[2] not in {s.code for s in out.included}
         (left,) = [x for x in out.left_out if x.code == CODES[2]]
         assert left.status == "edition" and "表格版本不符" in left.reason and "2019" in left.reason
+
+
+def test_submission_label_names_the_file_and_its_mail():
+    from xlsxgov.campaign.ledger import submission_label
+
+    assert submission_label("教育局.xlsx", "/srv/inbox/教育局.xlsx") == "“教育局.xlsx”"
+    assert submission_label("教育局.xlsx", "/srv/inbox/08 回复.eml <abc@x> jyj@example.gov.cn") == (
+        "“教育局.xlsx”（邮件 08 回复.eml，发件人 jyj@example.gov.cn）"
+    )
+    assert submission_label("a.xlsx", "/m/收件箱.mbox <id@x>", quoted=False) == "a.xlsx（邮件 收件箱.mbox）"

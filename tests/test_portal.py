@@ -486,3 +486,28 @@ def test_serve_requires_a_first_admin(tmp_path):
     bad = subprocess.run([XLSXGOV, "user", "add", str(d), "x", "--role", "超级", "--password-env", "PW"], capture_output=True, text=True,
                          env={**os.environ, "PW": "longenough"})
     assert bad.returncode == 2 and "管理员、审核员、只读" in "".join(bad.stderr.split())
+
+
+def test_hostile_uploads_get_the_reader_s_file_screen(site):
+    """The reader's file screen and budgets apply to uploads: a zip bomb, an encrypted workbook
+    and a PDF renamed .xlsx are each answered 无法读取 with the reason, archived, never a crash."""
+    import hostile_files as hf
+    from xlsxgov.filecheck import check_file
+
+    d = site["dir"]
+    folder = site["tmp"] / "hostile"
+    folder.mkdir()
+    c = httpx.Client(timeout=300)
+    link = site["links"][code(2)]
+    upload(c, link, reply(d, 2, folder / "a2-readable.xlsx", broken=False, contact="周"))
+    for make in (hf.zip_bomb_xlsx, hf.encrypted_xlsx, hf.pdf_as_xlsx):
+        path, _ = make(folder)
+        r = upload(c, link, path)
+        assert r.status_code == 200, make.__name__
+        page = text(r.text)
+        assert "无法读取" in page and "".join(check_file(path).reason.split())[:12] in page, make.__name__
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        ((status, archive),) = ledger_rows(d, "SELECT status, archive_path FROM submissions WHERE sha256=?", sha)
+        assert status == "unreadable" and (d / archive).read_bytes() == path.read_bytes()
+    # Unreadable files never replace the agency's readable submission.
+    assert ledger_rows(d, "SELECT status FROM submissions WHERE code=? AND superseded_by IS NULL", code(2))[0][0] in ("valid", "invalid")

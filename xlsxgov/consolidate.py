@@ -100,8 +100,15 @@ def check_editions(subs: Sequence[Submission]) -> None:
     )
 
 
+def file_name(sub: Submission) -> str:
+    """The file as its sender named it: a campaign's submission carries the name it was sent under
+    and its mail in ``meta["file_name"]`` (its path is the archive's hash name); any other file
+    its own name."""
+    return sub.meta.get("file_name") or (sub.path.name if sub.path else "")
+
+
 def _who(sub: Submission) -> str:
-    name = sub.path.name if sub.path else ""
+    name = file_name(sub)
     return f"{name}（{sub.agency}）" if sub.agency else name or "（未命名）"
 
 
@@ -142,7 +149,7 @@ def consolidate_submissions(
         kept = []
         for s in subs:
             if s.year and s.year != year:
-                left.append(LeftOut(s.path.name, s.code, "year", f"报告年度为{s.year}年，与汇总年度{year}年不符，未汇总"))
+                left.append(LeftOut(file_name(s), s.code, "year", f"报告年度为{s.year}年，与汇总年度{year}年不符，未汇总"))
             else:
                 kept.append(s)
         subs = kept
@@ -258,7 +265,7 @@ def _write_detail(w: Written, subs: Sequence[Submission], statuses: Mapping[str,
         write_string(r, 2, sub.code or "")
         write_string(r, 3, status_label(status) + ("（汇总表）" if sub.meta.get("kind") == "consolidated" else ""))
         write_number(r, 4, n)
-        write_string(r, 5, sub.path.name if sub.path else "")
+        write_string(r, 5, file_name(sub))
         for j, k in enumerate(keys):
             v = values.get(k)
             if v is None:
@@ -385,6 +392,20 @@ def campaign_settings(directory: Path | str) -> dict[str, str]:
         conn.close()
 
 
+def _submission_labels(directory: Path) -> dict[str, str]:
+    """Archive path → the file as the agency sent it (and its mail), for 明细 and messages."""
+    from .campaign import ledger
+
+    conn = ledger.connect(directory)
+    try:
+        return {
+            str(directory / r[0]): ledger.submission_label(r[1], r[2], quoted=False)
+            for r in conn.execute("SELECT archive_path, file_name, source FROM submissions")
+        }
+    finally:
+        conn.close()
+
+
 def consolidate_campaign(
     directory: Path | str,
     output: Path | str,
@@ -412,6 +433,7 @@ def consolidate_campaign(
     agencies = roster(directory)
     wanted = load_spec(settings["edition"]) if settings["edition"] else None
     current = current_files(directory)
+    labels = _submission_labels(directory)
     readable = {agency.code: (status, sub) for agency, status, sub in current_submissions(directory, ("valid", "invalid"))}
     subs: list[Submission] = []
     statuses: dict[str, str] = {}
@@ -426,6 +448,7 @@ def consolidate_campaign(
             continue
         if status == "valid" or include_invalid:
             sub.meta["agency"], sub.meta["code"] = agency.name, agency.code
+            sub.meta["file_name"] = labels.get(str(sub.path), "")
             subs.append(sub)
             statuses[str(sub.path)] = status
         else:
