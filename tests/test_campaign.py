@@ -74,7 +74,8 @@ def write_roster(path: Path, rows=AGENCIES) -> Path:
 @pytest.fixture
 def campaign(tmp_path: Path) -> Path:
     d = tmp_path / "c"
-    cli("init", d, "--year", YEAR, "--roster", write_roster(tmp_path / "roster.csv"), "--region", "某某市")
+    cli("init", d, "--year", YEAR, "--roster", write_roster(tmp_path / "roster.csv"), "--region", "某某市",
+        "--sender", "某某市政务公开办 <office@example.gov.cn>")
     cli("issue", d)
     return d
 

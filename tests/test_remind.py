@@ -51,7 +51,7 @@ def good_inputs(seed: int) -> dict:
 @pytest.fixture
 def campaign(tmp_path: Path) -> Path:
     d = tmp_path / "c"
-    init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "roster.csv", AGENCIES), region=REGION)
+    init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "roster.csv", AGENCIES), region=REGION, sender=SENDER)
     issue_templates(d, sender=SENDER)
     bad = good_inputs(2)
     bad[("t3", "carried_over", "natural")] += 5  # breaks t3.balance
@@ -292,7 +292,7 @@ def test_cli_remind_send_status(campaign: Path, smtp_server, tmp_path: Path):
     port = smtp_server(handler)
     proc = cli("remind", campaign, "--deadline", "20250215", check=False)
     assert proc.returncode == 2 and "YYYY-MM-DD" in proc.stderr and not (campaign / "reminders").exists()
-    proc = cli("remind", campaign, "--deadline", "2025-02-15", "--from", SENDER)
+    proc = cli("remind", campaign, "--deadline", "2025-02-15")
     out = flat(proc.stdout)
     assert "已生成第1轮催报邮件4封（未报送2，有错误1，无法读取1）" in out
     assert "已合格的1个单位不催报" in out and "campaignsend" in out
@@ -308,9 +308,10 @@ def test_cli_remind_send_status(campaign: Path, smtp_server, tmp_path: Path):
     data = json.loads(cli("status", campaign, "--json").stdout)
     assert [a["reminders"] for a in data["agencies"]] == [0, 1, 1, 1, 1]
     proc = cli("status", campaign, "--xlsx", tmp_path / "进度.xlsx", env={**os.environ, "COLUMNS": "250"})
-    header, *lines = [line for line in proc.stdout.splitlines() if "│" in line or "┃" in line]
-    assert header.split("┃")[-2].strip() == "已催报"
-    assert [line.split("│")[-2].strip() for line in lines] == ["0", "1", "1", "1", "1"]
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("单位名称"))
+    assert header.split()[-1] == "已催报"
+    lines = [next(line for line in proc.stdout.splitlines() if line.startswith(a[NAME])) for a in AGENCIES]
+    assert [line.split()[-1] for line in lines] == ["0", "1", "1", "1", "1"]
     grid = CalamineWorkbook.from_path(str(tmp_path / "进度.xlsx")).get_sheet_by_name("报送进度").to_python()
     col = grid[0].index("已催报次数")
     assert [r[col] for r in grid[1:6]] == [0, 1, 1, 1, 1]

@@ -36,6 +36,7 @@ from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_CO
 
 MARKER = ".xlsxgov-demo"
 OFFICE_EMAIL = "zwgk@example.gov.cn"
+OFFICE_CONTACT, OFFICE_PHONE = "郑敏", "0591-12345678"
 
 DEPARTMENTS = [
     "发展和改革局", "教育局", "科学技术局", "工业和信息化局", "公安局", "民政局", "司法局", "财政局",
@@ -274,8 +275,11 @@ def run_demo(directory: Path | str, *, n: int = 50, region: str = "示例县", y
     agencies = synthetic_roster(region, n, rng)
     roster = write_roster_xlsx(directory / "名册.xlsx", agencies)
     campaign = directory / "campaign"
-    init_campaign(campaign, year=year, roster_path=roster, region=region)
-    issued = issue_templates(campaign, sender=f"{region}政务公开办 <{OFFICE_EMAIL}>", portal_url=DEMO_PORTAL)
+    init_campaign(
+        campaign, year=year, roster_path=roster, region=region, sender=f"{region}政务公开办 <{OFFICE_EMAIL}>",
+        contact=OFFICE_CONTACT, phone=OFFICE_PHONE,
+    )
+    issued = issue_templates(campaign, portal_url=DEMO_PORTAL)
     spec = spec_mod.load(spec_mod.DEFAULT_EDITION)
 
     # 3. Replies, filled in the issued templates, on the agencies' side.

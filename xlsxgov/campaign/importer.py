@@ -340,6 +340,11 @@ def _record_one(
         status, reason = report.status, ""
     if status == "unknown":
         code = None
+    if status in ("valid", "invalid") and sub is not None:
+        extra = campaign_findings(conn, sub, sha)
+        if extra:  # first, so that status, reminders and feedback lead with them
+            report.findings[:0] = extra
+            report.status = status = "invalid"
 
     # Idempotent file side effects before the ledger transaction.
     if status in ("unknown", "unreadable"):
@@ -394,6 +399,32 @@ def _record_one(
     except (_Duplicate, sqlite3.IntegrityError):
         return FileOutcome(item.original_name, sha, "duplicate")
     return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason, fb)
+
+
+def campaign_findings(conn, sub, sha256: str) -> list:
+    """Errors a reply has as an answer to this campaign, whatever its own tables say: a report year
+    other than the campaign's (last year's file sent again), or the very template the campaign
+    issued, unchanged (nothing filled in: sent by mistake).  Another edition than the campaign's is
+    already an error of validation (``validate_paths(edition=…)``)."""
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    from ..findings import Finding
+    from ..template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL
+
+    out = []
+    year = ledger.get_setting(conn, "year")
+    if year and sub.year and str(sub.year) != year:
+        row = COVER_FIRST_ROW + [f for f, _ in COVER_FIELDS].index("year")
+        out.append(Finding(
+            "error", "campaign.year", COVER_SHEET, xl_rowcol_to_cell(row, COVER_VALUE_COL),
+            f"报告年度为{sub.year}年，本次收集的是{year}年度的报表（可能发来了往年的文件），请用本年度的模板填报后重新报送",
+        ))
+    if conn.execute("SELECT 1 FROM issued WHERE sha256=?", (sha256,)).fetchone():
+        out.append(Finding(
+            "error", "campaign.template_unchanged", "", "",
+            "文件与下发的模板完全相同，没有填写任何数据（可能发错了文件），请在模板中填写本单位的数据后重新报送",
+        ))
+    return out
 
 
 def feedback_name(code: str | None, name: str, sha256: str) -> str:

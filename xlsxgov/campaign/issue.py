@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -11,7 +12,14 @@ from . import ledger
 from .letters import DEFAULT_SENDER, invitation
 from .mail import MessageBuilder
 from .stamp import TemplateStamper, template_name
-from .store import now, open_ledger, roster
+from .store import now, office, open_ledger, roster
+
+
+def mail_builder(the_office) -> MessageBuilder:
+    """Mails from the office: its address as From and Reply-To; the placeholder when it has none."""
+    if the_office.is_real:
+        return MessageBuilder(the_office.sender, reply_to=the_office.sender)
+    return MessageBuilder(DEFAULT_SENDER)
 
 
 @dataclass
@@ -22,10 +30,15 @@ class IssueResult:
 
 
 def issue_templates(
-    directory: Path | str, *, sender: str = DEFAULT_SENDER, progress: Callable[[int, int], None] | None = None,
+    directory: Path | str, *, sender: str | None = None, progress: Callable[[int, int], None] | None = None,
     portal_url: str | None = None, codes: list[str] | None = None,
 ) -> IssueResult:
     """Write one personalised template and one .eml per agency into outbox/.
+
+    The mails are from the campaign's office (``campaign settings``): its address as From and
+    Reply-To, its contact person and phone in the signature; ``sender`` replaces the From address
+    for this run (a campaign without an address gets the placeholder DEFAULT_SENDER, which
+    ``send_outbox`` refuses to send).
 
     ``portal_url``: the address agencies reach ``xlsxgov serve`` at (kept in the ledger for
     ``campaign link``); each agency then gets a new secret link (its previous one revoked),
@@ -41,7 +54,9 @@ def issue_templates(
     try:
         year = int(ledger.get_setting(conn, "year") or 0)
         edition = ledger.get_setting(conn, "edition") or spec_mod.DEFAULT_EDITION
-        campaign_region = ledger.get_setting(conn, "region") or ""
+        the_office = office(conn)
+        if sender:
+            the_office = replace(the_office, sender=sender)
         agencies = roster(directory)
         if codes is not None:
             agencies = [a for a in agencies if a.code in codes]
@@ -55,23 +70,23 @@ def issue_templates(
         stamper = TemplateStamper(spec_mod.load(edition), year, link=bool(links))
         outbox = directory / "outbox"
         outbox.mkdir(exist_ok=True)
-        builder = MessageBuilder(sender)
+        builder = mail_builder(the_office)
         templates, emls, rows = [], [], []
         for i, a in enumerate(agencies):
             path = outbox / template_name(a, year)
             data = stamper.stamp_bytes(a.name, a.code, a.region, links.get(a.code, ""))
             write_atomic(path, data)
-            subject, body = invitation(a, year, path.name, campaign_region, links.get(a.code))
+            subject, body = invitation(a, year, path.name, the_office, links.get(a.code))
             eml = path.with_suffix(".eml")
             write_atomic(eml, builder.build(agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=path.name, data=data))
             templates.append(path)
             emls.append(eml)
-            rows.append((a.code, str(path.relative_to(directory)), now()))
+            rows.append((a.code, str(path.relative_to(directory)), now(), hashlib.sha256(data).hexdigest()))
             if progress:
                 progress(i + 1, len(agencies))
         with ledger.transaction(conn):
             conn.executemany("DELETE FROM issued WHERE code=?", [(r[0],) for r in rows])
-            conn.executemany("INSERT INTO issued(code, path, at) VALUES (?, ?, ?)", rows)
+            conn.executemany("INSERT INTO issued(code, path, at, sha256) VALUES (?, ?, ?, ?)", rows)
     finally:
         conn.close()
     return IssueResult(templates, emls, time.perf_counter() - started)

@@ -29,9 +29,10 @@ CREATE TABLE IF NOT EXISTS agencies (
     email   TEXT
 );
 CREATE TABLE IF NOT EXISTS issued (
-    code TEXT NOT NULL,
-    path TEXT NOT NULL,
-    at   TEXT NOT NULL
+    code   TEXT NOT NULL,
+    path   TEXT NOT NULL,
+    at     TEXT NOT NULL,
+    sha256 TEXT
 );
 CREATE TABLE IF NOT EXISTS sent (
     code       TEXT NOT NULL,
@@ -171,6 +172,7 @@ def connect(directory: Path | str, *, create: bool = False) -> sqlite3.Connectio
 
 # Columns added after the first release: (table, column, declaration).
 _ADDED_COLUMNS = (
+    ("issued", "sha256", "TEXT"),  # of the template issued, so that a reply identical to it is caught
     ("submissions", "feedback_path", "TEXT NULL"),
     ("facts", "sheet", "TEXT"),
     ("facts", "cell", "TEXT"),

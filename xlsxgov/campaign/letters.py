@@ -2,36 +2,79 @@
 
 from __future__ import annotations
 
+import email.utils
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from .roster import Agency
 
 DEFAULT_SENDER = "noreply@example.invalid"
+OFFICE_KEYS = ("sender", "contact", "phone")  # the ledger's campaign settings of the office
+
+
+@dataclass(frozen=True)
+class Office:
+    """The regional office running the campaign, as its mails sign: ``sender`` is its mailbox,
+    bare or as ``名称 <地址>`` (From and Reply-To of every mail, so replies reach it), ``contact``
+    and ``phone`` whom agencies call; ``region`` the campaign's region."""
+
+    sender: str = ""
+    contact: str = ""
+    phone: str = ""
+    region: str = ""
+
+    @property
+    def address(self) -> str:
+        return email.utils.parseaddr(self.sender)[1]
+
+    @property
+    def is_real(self) -> bool:
+        """An address agencies can reply to: set, and not the placeholder (.invalid is reserved)."""
+        return "@" in self.address and not self.address.lower().endswith(".invalid")
+
+    @property
+    def name(self) -> str:
+        display = email.utils.parseaddr(self.sender)[0]
+        return display or f"{self.region}政府信息公开工作主管部门"
+
+    def signature(self) -> str:
+        """The closing lines of every mail: who sends it and how to reach them."""
+        lines = [self.name]
+        reach = "　".join(x for x in (f"联系人：{self.contact}" if self.contact else "", f"电话：{self.phone}" if self.phone else "") if x)
+        if reach:
+            lines.append(reach)
+        if self.is_real:
+            lines.append(f"邮箱：{self.address}（直接回复本邮件即可）")
+        return "\n".join(lines) + "\n"
 
 
 REMINDER_ERRORS_LISTED = 10  # errors quoted in a reminder's body; the feedback workbook has all
 
 
 def default_deadline(year: int) -> date:
-    """The reporting deadline the issued mail states: 31 January of the next year (条例第五十条)."""
+    """The reporting deadline the issued mail states: 31 January of the next year (《政府信息公开条例》
+    第四十九条: departments submit last year's report to the office by 31 January)."""
     return date(year + 1, 1, 31)
 
 
-def invitation(agency: Agency, year: int, attachment: str, contact_region: str, link: str | None = None) -> tuple[str, str]:
+def invitation(agency: Agency, year: int, attachment: str, office: Office, link: str | None = None) -> tuple[str, str]:
     """Subject and body of the mail that sends an agency its template ``attachment`` (and, with
-    ``link``, its secret upload link for the web portal); the deadline is ``default_deadline``."""
+    ``link``, its secret upload link for the web portal); the deadline is ``default_deadline``, the
+    rule behind it 条例第四十九条; signed by ``office``."""
     deadline_text = cn_date(default_deadline(year))
     subject = f"请报送{year}年度政府信息公开工作年度报告统计表（{agency.name}）"
     body = (
         f"{agency.name}：\n\n"
-        f"根据《中华人民共和国政府信息公开条例》第五十条规定，请填报本单位{year}年度政府信息公开工作年度报告统计表。\n\n"
+        "根据《中华人民共和国政府信息公开条例》第四十九条，县级以上人民政府部门应当在每年1月31日前"
+        f"向本级政府信息公开工作主管部门提交本行政机关上一年度政府信息公开工作年度报告。请填报本单位{year}年度"
+        "政府信息公开工作年度报告统计表。\n\n"
         f"附件“{attachment}”已预填本单位名称和统一社会信用代码（{agency.code}），请在白色单元格中填写数据，"
         "填完后查看“校验”工作表，确认各项均显示“通过”。\n\n"
         f"请于{deadline_text}前将填好的表格（保持 .xlsx 格式，请勿修改表格结构）作为附件回复本邮件。\n\n"
         + (f"也可以通过本单位的专属报送链接在线上传，上传后立即显示校验结果，可随时查看审核意见：\n{link}\n"
            "（此链接仅供本单位使用，请勿转发。）\n\n" if link else "")
         + "如有疑问，请与我们联系。\n\n"
-        f"{contact_region + '政府信息公开工作主管部门' if contact_region else '政府信息公开工作主管部门'}\n"
+        + office.signature()
     )
     return subject, body
 
@@ -41,10 +84,10 @@ def cn_date(value: date) -> str:
 
 
 def reminder_text(
-    agency: Agency, year: int, reason: str, attachment: str, *, deadline: date | None, today: date, region: str,
+    agency: Agency, year: int, reason: str, attachment: str, *, deadline: date | None, today: date, office: Office,
     submission=None, errors: list | None = None, why: str = "",
 ) -> tuple[str, str]:
-    """Subject and body of a reminder: what is wrong and what to do, in Chinese."""
+    """Subject and body of a reminder: what is wrong and what to do, in Chinese, signed by ``office``."""
     when = f"请于{cn_date(deadline)}前" if deadline else "请尽快"
     table = f"{year}年度政府信息公开工作年度报告统计表"
     received = ""
@@ -85,5 +128,5 @@ def reminder_text(
         )
     else:
         raise ValueError(reason)
-    body = f"{agency.name}：\n\n{text}如有疑问，请与我们联系。\n\n{region}政府信息公开工作主管部门\n"
+    body = f"{agency.name}：\n\n{text}如有疑问，请与我们联系。\n\n{office.signature()}"
     return subject, body

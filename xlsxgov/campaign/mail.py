@@ -203,12 +203,17 @@ class MessageBuilder:
     Recipient addresses must be plain ASCII addresses (the roster checks them).
     """
 
-    def __init__(self, sender: str):
+    def __init__(self, sender: str, reply_to: str | None = None):
+        """``sender``: the From header (``名称 <地址>`` or an address); ``reply_to``: the Reply-To
+        header (None: none), so that replies reach the office whatever relays the mail."""
         _check_header_value("发件人", sender)
         self.sender = sender
-        # The From header is the same for every message: let email fold it once.
+        # The From (and Reply-To) header is the same for every message: let email fold it once.
         policy = email.policy.SMTP
         self.from_header = policy.fold("From", policy.header_factory("From", sender)).encode("ascii")
+        if reply_to:
+            _check_header_value("回复地址", reply_to)
+            self.from_header += policy.fold("Reply-To", policy.header_factory("Reply-To", reply_to)).encode("ascii")
         self.domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "xlsxgov.localdomain"
 
     def build(self, *, agency_email: str, agency_name: str, subject: str, body: str, filename: str, data: bytes) -> bytes:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 from ..atomic import write_atomic
 from . import ledger
-from .letters import DEFAULT_SENDER, reminder_text
-from .mail import MessageBuilder, safe_filename
+from .issue import mail_builder
+from .letters import reminder_text
+from .mail import safe_filename
 from .roster import Agency
 from .stamp import TemplateStamper, template_name
-from .store import current_by_code, now, open_ledger
+from .store import current_by_code, now, office, open_ledger
 
 
 REMIND_STATUSES = ("missing", "invalid", "unreadable")
@@ -40,7 +41,7 @@ class RemindResult:
 
 
 def prepare_reminders(
-    directory: Path | str, *, deadline: date | None = None, sender: str = DEFAULT_SENDER, today: date | None = None,
+    directory: Path | str, *, deadline: date | None = None, sender: str | None = None, today: date | None = None,
 ) -> RemindResult:
     """Write one reminder .eml per roster agency that is missing, invalid or unreadable into
     ``reminders/<round>/`` and record the round in the ledger; ``send_outbox`` sends them.
@@ -60,8 +61,10 @@ def prepare_reminders(
     try:
         year = int(ledger.get_setting(conn, "year") or 0)
         edition = ledger.get_setting(conn, "edition") or spec_mod.DEFAULT_EDITION
-        region = ledger.get_setting(conn, "region") or ""
-        builder = MessageBuilder(sender)
+        the_office = office(conn)
+        if sender:
+            the_office = replace(the_office, sender=sender)
+        builder = mail_builder(the_office)
         stamper = None
         with ledger.transaction(conn):
             current = current_by_code(conn)
@@ -103,7 +106,7 @@ def prepare_reminders(
                         stamper = stamper or TemplateStamper(spec_mod.load(edition), year)
                         attachment = (path.name, stamper.stamp_bytes(a.name, a.code, a.region))
                 subject, body = reminder_text(
-                    a, year, reason, attachment[0], deadline=deadline, today=today, region=region,
+                    a, year, reason, attachment[0], deadline=deadline, today=today, office=the_office,
                     submission=cur, errors=[tuple(e) for e in errors], why=why,
                 )
                 eml = folder / safe_filename(f"{a.code}_{a.name}_催报.eml")

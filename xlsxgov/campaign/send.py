@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import MailConnectionError
+from ..errors import CampaignError, MailConnectionError
 from . import ledger
+from .letters import Office
 from .mail import SendResult, send_messages
 from .store import current_by_code, now, open_ledger
 
@@ -60,6 +61,9 @@ def send_outbox(
     """Send every outbox .eml not yet sent, then every pending reminder (``prepare_reminders``),
     over one connection; each delivery is committed before the next.
 
+    Refuses (CampaignError, nothing sent) when a mail to send is not from a real office address
+    (the placeholder of a campaign without ``campaign settings --sender``): replies must reach the
+    office.  ``sender`` is only the SMTP envelope (default: each mail's From).
     A pending reminder of an agency that is valid by now, or of an agency a later round also
     reminds, is cancelled instead (recorded, never sent).  ``security`` is none | starttls |
     ssl; the server certificate is checked against the system's trusted CAs, or only against
@@ -81,6 +85,7 @@ def send_outbox(
             )
         }
         reminders_skipped = conn.execute("SELECT COUNT(*) FROM reminders WHERE sent_at IS NOT NULL").fetchone()[0]
+        _check_senders(directory, [p for p in emls if _code_of_eml(p) not in done] + list(reminders))
 
         def already_sent(path: Path) -> bool:
             if path in reminders:  # asked again right before sending: another send may have sent it
@@ -120,6 +125,22 @@ def send_outbox(
     finally:
         conn.close()
     return SendSummary(results, skipped, connection_error, frozenset(reminders), reminders_skipped, cancelled)
+
+
+def _check_senders(directory: Path, paths: list[Path]) -> None:
+    """CampaignError unless every mail in ``paths`` is from a real address (letters.Office.is_real)."""
+    import email.parser
+    import email.policy
+
+    parser = email.parser.BytesHeaderParser(policy=email.policy.default)
+    for path in paths:
+        sender = str(parser.parsebytes(path.read_bytes()).get("From", ""))
+        if not Office(sender).is_real:
+            raise CampaignError(
+                f"邮件“{path.name}”的发件人是“{sender or '（空）'}”，单位回复会收不到：请先用 "
+                f"xlsxgov campaign settings {directory} --sender \"单位名称 <邮箱>\" 设置本单位的发件地址，"
+                f"再运行 xlsxgov campaign issue {directory}（已生成催报邮件的再运行 campaign remind）重新生成邮件，然后发送"
+            )
 
 
 def _cancel_stale_reminders(conn) -> list[tuple[int, str, str]]:

@@ -5,11 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..vocab import STATUS_LABELS
+from . import ledger
 from .store import current_by_code, open_ledger
 
 
 def campaign_status(directory: Path | str) -> dict:
-    """Per agency: issued, sent, received, status of the current submission; plus totals."""
+    """Per agency: issued, sent, received, status of the current submission; plus totals.
+
+    ``reason``: why an agency needs action, in Chinese: the first error of an invalid submission
+    (a wrong year or an unchanged template come first), why a file could not be read; "" for a
+    valid or a missing agency.  ``file``: the current submission as the agency sent it
+    (ledger.submission_label), "" when none."""
     conn = open_ledger(directory)
     try:
         issued = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(at) FROM issued GROUP BY code")}
@@ -18,6 +24,14 @@ def campaign_status(directory: Path | str) -> dict:
         received = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM submissions WHERE code IS NOT NULL GROUP BY code")}
         reminded = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM reminders WHERE sent_at IS NOT NULL GROUP BY code")}
         current = current_by_code(conn)
+        needing = [c["id"] for c in current.values() if c["status"] != "valid"]
+        reasons = {}
+        for sid in needing:  # the first error, as validation (and the campaign checks) ordered them
+            row = conn.execute(
+                "SELECT message FROM findings WHERE submission_id=? AND severity='error' ORDER BY rowid LIMIT 1", (sid,)
+            ).fetchone()
+            reasons[sid] = row[0] if row else ""
+        labels = {r[0]: r[1] for r in conn.execute("SELECT id, source FROM submissions WHERE code IS NOT NULL")}
         rows = []
         for a in conn.execute("SELECT code, name, region FROM agencies ORDER BY rowid"):
             cur = current.get(a["code"])
@@ -36,6 +50,8 @@ def campaign_status(directory: Path | str) -> dict:
                     "received": received.get(a["code"], 0),
                     "reminders": reminded.get(a["code"], 0),  # reminders sent (campaign remind + send)
                     "feedback": cur["feedback_path"] if cur else None,
+                    "reason": reasons.get(cur["id"], "") if cur else "",
+                    "file": ledger.submission_label(cur["file_name"], labels.get(cur["id"])) if cur else "",
                 }
             )
         unassigned = conn.execute("SELECT COUNT(*) FROM submissions WHERE code IS NULL").fetchone()[0]

@@ -43,6 +43,14 @@ def open_ledger(directory: Path | str) -> sqlite3.Connection:
         raise CampaignError(f"“{directory}”不是报送任务目录（未找到 {ledger.LEDGER_NAME}），请先运行 xlsxgov campaign init") from None
 
 
+def office(conn: sqlite3.Connection):
+    """The office running the campaign (letters.Office) from the ledger's settings."""
+    from .letters import OFFICE_KEYS, Office
+
+    values = {k: ledger.get_setting(conn, k) or "" for k in OFFICE_KEYS}
+    return Office(**values, region=ledger.get_setting(conn, "region") or "")
+
+
 def agency_key(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
 

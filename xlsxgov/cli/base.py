@@ -7,10 +7,10 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
 
 from .. import spec as spec_mod
 from ..errors import XlsxgovError
+from .zh import ZhCommand, ZhGroup
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,8 +27,9 @@ def say(text: str) -> None:
     console.print(text, highlight=False)
 
 
-class Group(TyperGroup):
-    """A command group that turns every ``XlsxgovError`` into its Chinese message and exit code 2."""
+class Group(ZhGroup):
+    """A command group that turns every ``XlsxgovError`` into its Chinese message and exit code 2
+    (and, as a ``ZhGroup``, prints Typer's and Click's own text in Chinese)."""
 
     def invoke(self, ctx):
         try:
@@ -37,9 +38,18 @@ class Group(TyperGroup):
             fail(exc.message_zh)
 
 
+class App(typer.Typer):
+    """A Typer app whose commands are ``ZhCommand``s unless told otherwise."""
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", ZhCommand)
+        return super().command(*args, **kwargs)
+
+
 def new_app(help: str) -> typer.Typer:
-    """A Typer app (top level or ``campaign``) whose commands report library errors through ``fail``."""
-    return typer.Typer(help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=Group)
+    """A Typer app (top level or a group such as ``campaign``) whose commands report library errors
+    through ``fail`` and speak Chinese in their help and parse errors (zh.py)."""
+    return App(help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=Group)
 
 
 app = new_app("政府信息公开工作年度报告统计表：生成模板、校验、汇总。")

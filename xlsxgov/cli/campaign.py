@@ -11,54 +11,126 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..campaign.importer import ImportResult, import_paths
 from ..campaign.init import init_campaign
 from ..campaign.issue import issue_templates
-from ..campaign.letters import DEFAULT_SENDER
 from ..campaign.remind import prepare_reminders
 from ..campaign.send import send_outbox
 from ..campaign.status import campaign_status, write_status_xlsx
 from ..campaign.store import roster
 from ..vocab import OUTCOME_LABELS, STATUS_LABELS
 from .base import console, err_console, fail, new_app, say
+from .text import message_table
 
 campaign_app = new_app("报送任务：名单、下发模板、发送、收取、进度")
 
 
 @campaign_app.command("init")
 def init_command(
-    directory: Path = typer.Argument(..., help="报送任务目录（将新建）"),
-    year: int = typer.Option(..., "--year", help="报告年度，例如 2024"),
+    directory: Path = typer.Argument(..., help="报送任务目录（将新建）", metavar="目录"),
+    year: int = typer.Option(..., "--year", help="报告年度（2008–2100），例如 2025"),
     roster_file: Path = typer.Option(..., "--roster", help="单位名册（.xlsx / .xls / .ods / .csv）"),
     edition: str = typer.Option("gov2021", "-e", "--edition", help="表格版本（默认 gov2021）"),
     region: str = typer.Option("", "--region", help="本次报送的地区名称"),
+    sender: str = typer.Option("", "--sender", help="本单位的发件地址，写作 \"名称 <邮箱>\"；单位回复到这个地址"),
+    contact: str = typer.Option("", "--contact", help="联系人（写入每封邮件）"),
+    phone: str = typer.Option("", "--phone", help="联系电话（写入每封邮件）"),
 ) -> None:
-    """新建报送任务：读取并校验名册，建立台账和目录。"""
-    agencies = init_campaign(directory, year=year, roster_path=roster_file, edition=edition, region=region)
+    """新建报送任务：读取并校验名册，建立台账和目录。
+
+    发件地址、联系人和电话写入每封邮件（发件人、回复地址、落款），以后可用 campaign settings 修改。
+
+    示例：
+      xlsxgov campaign init 任务 --year 2025 --roster 名册.xlsx --region 示例县
+        --sender "示例县政务公开办 <zwgk@example.gov.cn>" --contact 张敏
+        --phone 0591-12345678
+    """
+    agencies = init_campaign(
+        directory, year=year, roster_path=roster_file, edition=edition, region=region, sender=sender, contact=contact, phone=phone,
+    )
     say(f"已新建报送任务：{escape(str(directory))}（{year}年度，{len(agencies)} 个单位）")
+    if not sender:
+        err_console.print(
+            f"[yellow]注意：[/yellow]还没有设置发件地址，发送邮件前请运行 xlsxgov campaign settings {escape(str(directory))} --sender \"名称 <邮箱>\"",
+            highlight=False,
+        )
+
+
+@campaign_app.command("settings")
+def settings_command(
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+    sender: Optional[str] = typer.Option(None, "--sender", help="新的发件地址，写作 \"名称 <邮箱>\""),
+    contact: Optional[str] = typer.Option(None, "--contact", help="新的联系人"),
+    phone: Optional[str] = typer.Option(None, "--phone", help="新的联系电话"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
+) -> None:
+    """查看或修改本单位的发件地址、联系人和电话（写入每封邮件）。
+
+    修改后运行 campaign issue（和 campaign remind）重新生成邮件，新的信息才会写入。
+
+    示例：
+      xlsxgov campaign settings 任务
+      xlsxgov campaign settings 任务 --phone 0591-87654321
+    """
+    from ..campaign.init import update_settings
+
+    office = update_settings(directory, sender=sender, contact=contact, phone=phone)
+    if as_json:
+        print(json.dumps({"sender": office.sender, "contact": office.contact, "phone": office.phone}, ensure_ascii=False))
+        return
+    for label, value in (("发件地址", office.sender), ("联系人", office.contact), ("联系电话", office.phone)):
+        say(f"{label}：{escape(value) if value else '（未设置）'}")
+    if not office.is_real:
+        err_console.print("[yellow]注意：[/yellow]没有可用的发件地址，campaign send 会拒绝发送", highlight=False)
+    if sender is not None or contact is not None or phone is not None:
+        say(f"已保存。已生成的邮件仍是旧的信息：运行 xlsxgov campaign issue {escape(str(directory))} 重新生成")
 
 
 @campaign_app.command("issue")
 def issue_command(
-    directory: Path = typer.Argument(..., help="报送任务目录"),
-    sender: str = typer.Option(DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
     portal: Optional[str] = typer.Option(None, "--portal", help="报送平台（xlsxgov serve）的访问地址，例如 http://10.1.2.3:8000；给出时为每个单位生成专属报送链接，写入邮件和 outbox/links.csv"),
 ) -> None:
-    """为每个单位生成预填单位信息的模板和待发送邮件（outbox/）。"""
+    """为每个单位生成预填单位信息的模板和待发送邮件（outbox/）。
+
+    邮件的发件人和回复地址是本任务的发件地址（campaign settings），正文落款写联系人和电话。
+
+    示例：
+      xlsxgov campaign issue 任务
+      xlsxgov campaign issue 任务 --portal http://10.1.2.3:8000
+    """
     if portal is not None and not portal.startswith(("http://", "https://")):
         fail(f"--portal 应以 http:// 或 https:// 开头，例如 http://10.1.2.3:8000，而不是“{portal}”")
-    result = issue_templates(directory, sender=sender, portal_url=portal)
+    result = issue_templates(directory, portal_url=portal)
     n = len(result.templates)
     say(f"已生成 {n} 份模板和 {len(result.emls)} 封邮件，保存在 {escape(str(Path(directory) / 'outbox'))}（用时 {result.seconds:.1f} 秒）")
     if portal:
         say(f"各单位的专属报送链接已写入邮件和 {escape(str(Path(directory) / 'outbox' / 'links.csv'))}（旧链接已作废）")
+    _warn_without_sender(directory)
+
+
+def _warn_without_sender(directory: Path) -> None:
+    from ..campaign.store import office, open_ledger
+
+    conn = open_ledger(directory)
+    try:
+        real = office(conn).is_real
+    finally:
+        conn.close()
+    if not real:
+        err_console.print(
+            "[yellow]注意：[/yellow]本任务还没有发件地址，邮件的发件人是占位地址，campaign send 会拒绝发送；"
+            f"请运行 xlsxgov campaign settings {escape(str(directory))} --sender \"名称 <邮箱>\" 后重新生成",
+            highlight=False,
+        )
 
 
 @campaign_app.command("link")
 def link_command(
-    directory: Path = typer.Argument(..., help="报送任务目录"),
-    agency: str = typer.Argument(..., help="单位的统一社会信用代码或名称"),
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+    agency: str = typer.Argument(..., help="单位的统一社会信用代码或名称", metavar="单位"),
     reissue: bool = typer.Option(False, "--reissue", help="作废该单位的旧链接并生成新链接"),
     revoke: bool = typer.Option(False, "--revoke", help="只作废该单位的链接"),
     url: Optional[str] = typer.Option(None, "--url", help="报送平台的访问地址（默认取 campaign issue --portal 给出的地址）"),
@@ -88,18 +160,25 @@ def link_command(
 
 @campaign_app.command("send")
 def send_command(
-    directory: Path = typer.Argument(..., help="报送任务目录"),
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
     smtp: str = typer.Option(..., "--smtp", help="SMTP 服务器，格式 主机:端口"),
     starttls: bool = typer.Option(False, "--starttls", help="使用 STARTTLS 加密（通常为 587 端口）"),
     use_ssl: bool = typer.Option(False, "--ssl", help="使用 SSL 加密（通常为 465 端口）"),
     user: Optional[str] = typer.Option(None, "--user", help="SMTP 登录用户名"),
     password_env: Optional[str] = typer.Option(None, "--password-env", help="保存 SMTP 密码的环境变量名"),
-    sender: str = typer.Option(..., "--from", help="发件人地址（SMTP 信封发件人）"),
+    sender: Optional[str] = typer.Option(None, "--from", help="SMTP 信封发件人（默认为邮件的发件地址，见 campaign settings）"),
     cafile: Optional[Path] = typer.Option(
         None, "--cafile", help="验证服务器证书所用的 CA 证书文件（PEM）；默认使用系统信任的证书"
     ),
 ) -> None:
-    """发送 outbox/ 中尚未发送的邮件和尚未发送的催报邮件（reminders/）；已发送的不会重复发送。"""
+    """发送 outbox/ 中尚未发送的邮件和尚未发送的催报邮件（reminders/）；已发送的不会重复发送。
+
+    邮件的发件人不是真实地址（没有设置 campaign settings --sender）时拒绝发送。
+
+    示例：
+      xlsxgov campaign send 任务 --smtp smtp.example.gov.cn:587 --starttls
+        --user zwgk --password-env SMTP_PASSWORD
+    """
     if starttls and use_ssl:
         fail("--starttls 和 --ssl 只能选一个")
     if password_env and not user:
@@ -143,11 +222,14 @@ def send_command(
 
 @campaign_app.command("remind")
 def remind_command(
-    directory: Path = typer.Argument(..., help="报送任务目录"),
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
     deadline: Optional[str] = typer.Option(None, "--deadline", help="新的报送截止日期，格式 YYYY-MM-DD（不指定则写“请尽快”）"),
-    sender: str = typer.Option(DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
 ) -> None:
-    """催报：为未报送、有错误、无法读取的单位各生成一封催报邮件（reminders/轮次/），再用 send 发送。"""
+    """催报：为未报送、有错误、无法读取的单位各生成一封催报邮件（reminders/轮次/），再用 send 发送。
+
+    示例：
+      xlsxgov campaign remind 任务 --deadline 2026-02-10
+    """
     due = None
     if deadline is not None:
         try:
@@ -156,41 +238,47 @@ def remind_command(
             due = date.fromisoformat(deadline)
         except ValueError:
             fail(f"--deadline 应为 YYYY-MM-DD 格式的日期，例如 2025-02-15，而不是“{deadline}”")
-    result = prepare_reminders(directory, deadline=due, sender=sender)
+    result = prepare_reminders(directory, deadline=due)
     if result.round is None:
         console.print(f"所有 {result.valid} 个单位均已报送合格的报表，没有需要催报的单位，未生成催报邮件。", highlight=False)
         return
-    t = Table(title=f"第 {result.round} 轮催报", header_style="bold")
-    for h in ("单位名称", "统一社会信用代码", "情况", "附件"):
-        t.add_column(h, overflow="fold")
-    for r in result.reminders:
-        t.add_row(escape(r.name), r.code, STATUS_LABELS[r.reason], escape(r.attachment))
-    console.print(t)
+    console.print(message_table(
+        console, ("单位名称", "情况", "附件"), [(r.name, STATUS_LABELS[r.reason], r.attachment) for r in result.reminders],
+        message_column=2, title=f"第 {result.round} 轮催报",
+    ))
     console.print(
         f"已生成第 {result.round} 轮催报邮件 {len(result.reminders)} 封（未报送 {result.count('missing')}，"
         f"有错误 {result.count('invalid')}，无法读取 {result.count('unreadable')}），保存在 {result.folder}；"
         f"已合格的 {result.valid} 个单位不催报。用 xlsxgov campaign send 发送。",
         highlight=False,
     )
+    _warn_without_sender(directory)
 
 
 @campaign_app.command("import")
 def import_command(
-    directory: Path = typer.Argument(..., help="报送任务目录"),
-    paths: Optional[List[Path]] = typer.Argument(None, help="收到的工作簿、文件夹、.eml 或 .mbox（默认 inbox/）"),
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+    paths: Optional[List[Path]] = typer.Argument(None, help="收到的工作簿、文件夹、.eml 或 .mbox（默认 inbox/）", metavar="文件"),
 ) -> None:
-    """收取各单位报送的文件：存档、校验、识别单位、记入台账。"""
+    """收取各单位报送的文件：存档、校验、识别单位、记入台账。
+
+    报告年度、表格版本与本任务不符，或与下发的模板完全相同（未填写）的文件记为有错误。
+
+    示例：
+      xlsxgov campaign import 任务
+      xlsxgov campaign import 任务 回复 收件箱.mbox
+    """
     # The progress bar goes to stderr, and only when it is a terminal.
     result = import_paths(directory, list(paths or []), progress=err_console.is_terminal)
     attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown")]
     if attention:
-        t = Table(title="需要处理的文件", header_style="bold")
-        for h in ("文件", "单位", "结果", "错误", "警告", "说明"):
-            t.add_column(h, overflow="fold")
+        rows = []
         for f in attention:
-            note = f.reason or (f"问题反馈：{f.feedback.relative_to(directory)}" if f.feedback else "")
-            t.add_row(escape(f.name), escape(f.agency), OUTCOME_LABELS[f.outcome], str(f.errors), str(f.warnings), escape(note))
-        console.print(t)
+            note = f.reason or (f"错误 {f.errors} 处，问题反馈：{f.feedback.relative_to(directory)}" if f.feedback else f"错误 {f.errors} 处")
+            rows.append((f"{f.name}（{f.agency or '单位不明'}）：{note}", OUTCOME_LABELS[f.outcome]))
+        console.print(message_table(console, ("文件和说明", "结果"), rows, title="需要处理的文件"))
+        if any(f.outcome == "unknown" for f in attention):
+            say(f"单位不明的文件在 quarantine/ 中，确认是哪个单位的后用 xlsxgov campaign assign {escape(str(directory))} 文件 单位 分配")
     console.print(import_summary_table(result))
 
 
@@ -206,36 +294,136 @@ def import_summary_table(result: ImportResult) -> Table:
 
 @campaign_app.command("status")
 def status_command(
-    directory: Path = typer.Argument(..., help="报送任务目录"),
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+    problems: bool = typer.Option(False, "--problems", help="只列需要处理的单位（有错误、无法读取、未报送）和原因"),
+    history: Optional[str] = typer.Option(None, "--history", help="一个单位的全部记录：收到的每个文件、分配、撤回", metavar="单位"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="把进度表另存为 .xlsx"),
 ) -> None:
-    """查看各单位的报送进度。"""
+    """查看各单位的报送进度：每个单位一行；--problems 只列需要处理的单位和原因。
+
+    示例：
+      xlsxgov campaign status 任务
+      xlsxgov campaign status 任务 --problems
+      xlsxgov campaign status 任务 --history 示例县教育局
+    """
+    if history is not None:
+        _print_history(directory, history)
+        return
     status = campaign_status(directory)
     if xlsx:
         write_status_xlsx(status, xlsx)
     if as_json:
-        keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders")
+        keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders", "reason", "file")
         out = {"agencies": [{k: a[k] for k in keys} for a in status["agencies"]], "totals": status["totals"]}
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return
-    t = Table(header_style="bold")
-    for h in ("单位名称", "统一社会信用代码", "已生成", "已发送", "收到", "状态", "错误", "警告", "最近收到", "已催报"):
-        t.add_column(h, overflow="fold")
-    colours = {"valid": "green", "invalid": "red", "missing": "yellow", "unreadable": "magenta"}
-    for a in status["agencies"]:
-        sent = "是" if a["sent"] else ("失败" if a["send_error"] else "否")
-        t.add_row(
-            escape(a["name"]), a["code"], "是" if a["issued"] else "否", sent, str(a["received"]),
-            f"[{colours[a['status']]}]{STATUS_LABELS[a['status']]}[/]", str(a["errors"]), str(a["warnings"]),
-            (a["received_at"] or "")[:19].replace("T", " "), str(a["reminders"]),
-        )
-    console.print(t)
     tot = status["totals"]
-    console.print(
+    summary = (
         f"共 {len(status['agencies'])} 个单位：合格 {tot['valid']}，有错误 {tot['invalid']}，"
-        f"无法读取 {tot['unreadable']}，未报送 {tot['missing']}；无法确定单位的文件 {status['unassigned']} 个",
-        highlight=False,
+        f"无法读取 {tot['unreadable']}，未报送 {tot['missing']}；单位不明的文件 {status['unassigned']} 个"
     )
+    say(summary)
+    if problems:
+        late = [a for a in status["agencies"] if a["status"] != "valid"]
+        rows = []
+        for a in late:
+            why = a["reason"] or ("未收到报表" if a["status"] == "missing" else "")
+            if a["status"] == "invalid" and a["errors"] > 1:
+                why += f"（共 {a['errors']} 处错误）"
+            rows.append((Text(a["name"]), _status_text(a["status"]), Text(why + (f"；文件 {a['file']}" if a["file"] else ""))))
+        if rows:
+            console.print(message_table(console, ("单位名称", "状态", "原因"), rows, message_column=2))
+        else:
+            say("没有需要处理的单位。")
+    else:
+        rows = [
+            (Text(a["name"]), _status_text(a["status"]), str(a["received"]), _local(a["received_at"]), str(a["reminders"]))
+            for a in status["agencies"]
+        ]
+        console.print(message_table(console, ("单位名称", "状态", "收到文件", "最近收到", "已催报"), rows, message_column=0))
+        if tot["valid"] < len(status["agencies"]):
+            say(f"需要处理的单位和原因：xlsxgov campaign status {escape(str(directory))} --problems")
     if xlsx:
         say(f"已保存进度表：{escape(str(xlsx))}")
+
+
+STATUS_COLOURS = {"valid": "green", "invalid": "red", "missing": "yellow", "unreadable": "magenta", "withdrawn": "dim", "unknown": "magenta"}
+
+
+def _status_text(status: str) -> Text:
+    return Text(STATUS_LABELS.get(status, "已撤回" if status == "withdrawn" else status), style=STATUS_COLOURS.get(status, ""))
+
+
+def _local(utc_iso: str | None) -> str:
+    """A ledger time (UTC) as the clerk's local time (Asia/Shanghai), to the minute."""
+    if not utc_iso:
+        return ""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(utc_iso).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
+
+
+def _print_history(directory: Path, agency: str) -> None:
+    from ..campaign.resolve import history
+
+    found, entries = history(directory, agency)
+    say(f"{escape(found.name)}（{found.code}）的记录：")
+    rows = []
+    for e in entries:
+        if e.what == "收到":
+            state = _status_text(e.status)
+            if e.current:
+                state.append("（当前）")
+            rows.append((Text(f"收到 {e.detail}（编号 {e.submission_id}）"), state, _local(e.at)))
+        else:
+            rows.append((Text(f"{e.what}：{e.detail}"), Text(e.who), _local(e.at)))
+    if rows:
+        console.print(message_table(console, ("经过", "结果/操作人", "时间"), rows))
+    else:
+        say("还没有收到这个单位的文件。")
+
+
+@campaign_app.command("assign")
+def assign_command(
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+    file: str = typer.Argument(..., help="单位不明的文件（quarantine/ 中的文件或其 SHA-256 前 8 位以上）", metavar="文件"),
+    agency: str = typer.Argument(..., help="名册中的单位：名称或统一社会信用代码", metavar="单位"),
+) -> None:
+    """把单位不明的文件分配给名册中的单位，按该单位的报表重新校验并记入台账（记录操作人和时间）。
+
+    示例：
+      xlsxgov campaign assign 任务 任务/quarantine/3f2a9c1b0d4e_年报.xlsx 示例县教育局
+      xlsxgov campaign assign 任务 3f2a9c1b 11350127MB0100010X
+    """
+    from ..campaign.resolve import assign
+
+    r = assign(directory, file, agency)
+    line = f"已把文件{escape(r.label)}分配给{escape(r.agency.name)}：[{STATUS_COLOURS.get(r.status, '')}]{STATUS_LABELS.get(r.status, r.status)}[/]"
+    if r.status == "invalid":
+        line += f"（错误 {r.errors} 处" + (f"，问题反馈：{escape(str(r.feedback.relative_to(directory)))}" if r.feedback else "") + "）"
+    say(line)
+
+
+@campaign_app.command("withdraw")
+def withdraw_command(
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+    agency: str = typer.Argument(..., help="名册中的单位：名称或统一社会信用代码", metavar="单位"),
+    submission: Optional[int] = typer.Option(None, "--submission", help="要撤回的报送编号（见 status --history；默认为当前报表）", metavar="编号"),
+    note: str = typer.Option("", "--note", help="撤回原因（记入台账）"),
+) -> None:
+    """撤回误导入的报表：不删除任何文件和记录，该单位上一份报表重新成为当前报表（记录操作人和时间）。
+
+    示例：
+      xlsxgov campaign withdraw 任务 示例县教育局 --note 误报了去年的表
+      xlsxgov campaign withdraw 任务 示例县教育局 --submission 12
+    """
+    from ..campaign.resolve import withdraw
+
+    r = withdraw(directory, agency, submission, note)
+    say(f"已撤回{escape(r.agency.name)}的报送{escape(r.label)}（编号 {r.submission_id}，撤回前为{STATUS_LABELS.get(r.was, r.was)}）")
+    if r.now_current:
+        say(f"当前报表改为{escape(r.now_current)}")
+    else:
+        say(f"{escape(r.agency.name)}现在没有当前报表，状态为未报送")

@@ -10,9 +10,10 @@ import typer
 from rich.console import Console
 
 from ..campaign import portal
+from ..cli.base import new_app
 from ..errors import CampaignError
 
-user_app = typer.Typer(help="报送平台的工作人员账户和接口令牌", no_args_is_help=True)
+user_app = new_app("报送平台的工作人员账户和接口令牌")
 console = Console()
 err_console = Console(stderr=True)
 

@@ -1,0 +1,180 @@
+"""The collection loop a clerk can trust (issue #9, campaign side): wrong year, edition or an
+untouched template caught at import; the office's own address on every mail; assign and withdraw."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import random
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from xlsxgov import spec as spec_mod
+from xlsxgov.campaign import status as status_mod
+from xlsxgov.campaign.importer import import_paths
+from xlsxgov.campaign.remind import prepare_reminders
+from xlsxgov.template import Meta, write_workbook
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_campaign import AGENCIES, Collector, cli, code_for, flat, smtp_server, write_roster  # noqa: E402,F401
+from test_consolidate import random_inputs  # noqa: E402
+
+YEAR = 2025
+OFFICE = "示例县政务公开办 <zwgk@example.gov.cn>"
+
+
+def reply(path: Path, i: int, *, year: int = YEAR, edition: str = "gov2021", seed: int | None = None) -> Path:
+    spec = spec_mod.load(edition)
+    name, code, region, _ = AGENCIES[i]
+    values = random_inputs(spec, random.Random(i if seed is None else seed))
+    return write_workbook(path, spec, Meta(year=year, agency=name, code=code, region=region), values=values)
+
+
+@pytest.fixture
+def campaign(tmp_path: Path) -> Path:
+    d = tmp_path / "c"
+    cli("init", d, "--year", YEAR, "--roster", write_roster(tmp_path / "roster.csv"), "--region", "示例县",
+        "--sender", OFFICE, "--contact", "张敏", "--phone", "0591-12345678")
+    cli("issue", d)
+    return d
+
+
+def agency_status(d: Path, i: int) -> dict:
+    return next(a for a in status_mod.campaign_status(d)["agencies"] if a["code"] == AGENCIES[i][1])
+
+
+# --- point 3: wrong year, wrong edition, untouched template: errors at import --------------------
+
+
+def test_last_years_file_is_an_error_at_import_and_is_reminded(campaign: Path):
+    reply(campaign / "inbox" / "去年的表.xlsx", 0, year=YEAR - 1)
+    result = import_paths(campaign)
+    assert [f.outcome for f in result.files] == ["invalid"]
+    a = agency_status(campaign, 0)
+    assert a["status"] == "invalid"
+    assert f"报告年度为{YEAR - 1}年" in a["reason"] and f"{YEAR}年度" in a["reason"]
+    # status on the command line says 有错误 and why
+    proc = cli("status", campaign, "--problems")
+    assert "有错误" in proc.stdout and f"报告年度为{YEAR - 1}年" in flat(proc.stdout)
+    # remind chases the agency, quoting the reason
+    reminders = prepare_reminders(campaign)
+    late = {r.code: r for r in reminders.reminders}
+    assert late[AGENCIES[0][1]].reason == "invalid"
+    msg = email.message_from_bytes(late[AGENCIES[0][1]].eml.read_bytes(), policy=email.policy.default)
+    assert f"报告年度为{YEAR - 1}年" in msg.get_body().get_content()
+
+
+def test_other_edition_and_untouched_template_are_errors_at_import(campaign: Path):
+    reply(campaign / "inbox" / "旧格式.xlsx", 1, edition="gov2019")
+    issued = next((campaign / "outbox").glob(f"{AGENCIES[2][1]}_*.xlsx"))
+    shutil.copy(issued, campaign / "inbox" / "原样发回.xlsx")
+    reply(campaign / "inbox" / "好的.xlsx", 3)
+    outcomes = {f.name: f for f in import_paths(campaign).files}
+    assert outcomes["好的.xlsx"].outcome == "valid"
+    assert outcomes["旧格式.xlsx"].outcome == "invalid"
+    assert outcomes["原样发回.xlsx"].outcome == "invalid"
+    assert "2019年版" in agency_status(campaign, 1)["reason"]
+    assert "与下发的模板完全相同" in agency_status(campaign, 2)["reason"]
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    rules = {r[0] for r in conn.execute("SELECT rule FROM findings WHERE severity='error'")}
+    assert {"campaign.template_unchanged"} <= rules
+
+
+# --- point 5: the office's sender, contact and phone on every mail ------------------------------
+
+
+def test_mail_carries_the_office_and_reaches_it(campaign: Path, smtp_server):
+    handler = Collector()
+    port = smtp_server(handler)
+    eml = next((campaign / "outbox").glob("*.eml"))
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert msg["From"] == OFFICE and msg["Reply-To"] == OFFICE
+    body = msg.get_body().get_content()
+    assert "第四十九条" in body and f"{YEAR + 1}年1月31日" in body
+    assert "张敏" in body and "0591-12345678" in body and "zwgk@example.gov.cn" in body
+    cli("send", campaign, "--smtp", f"127.0.0.1:{port}")
+    assert len(handler.messages) == len(AGENCIES)
+    for mail_from, _, content in handler.messages:
+        got = email.message_from_bytes(content, policy=email.policy.default)
+        assert mail_from == "zwgk@example.gov.cn"
+        assert got["From"] == OFFICE and got["Reply-To"] == OFFICE
+
+
+def test_settings_change_the_office_and_send_refuses_without_one(tmp_path: Path, smtp_server):
+    handler = Collector()
+    port = smtp_server(handler)
+    d = tmp_path / "c"
+    cli("init", d, "--year", YEAR, "--roster", write_roster(tmp_path / "roster.csv"))
+    issued = cli("issue", d)
+    assert "发件地址" in flat(issued.stdout + issued.stderr)  # warned: no sender yet
+    refused = cli("send", d, "--smtp", f"127.0.0.1:{port}", check=False)
+    assert refused.returncode == 2 and "campaignsettings" in flat(refused.stderr) and not handler.messages
+    cli("settings", d, "--sender", OFFICE, "--phone", "0591-87654321")
+    shown = cli("settings", d, "--json")
+    assert json.loads(shown.stdout)["sender"] == OFFICE and json.loads(shown.stdout)["phone"] == "0591-87654321"
+    cli("issue", d)
+    cli("send", d, "--smtp", f"127.0.0.1:{port}")
+    got = email.message_from_bytes(handler.messages[0][2], policy=email.policy.default)
+    assert got["Reply-To"] == OFFICE and "0591-87654321" in got.get_body().get_content()
+
+
+def test_settings_refuse_a_bad_address(campaign: Path):
+    proc = cli("settings", campaign, "--sender", "not an address", check=False)
+    assert proc.returncode == 2 and "发件地址" in proc.stderr
+
+
+# --- point 6: assign and withdraw ---------------------------------------------------------------
+
+
+def test_assign_gives_a_quarantined_file_to_an_agency(campaign: Path):
+    spec = spec_mod.load("gov2021")
+    path = campaign / "inbox" / "年报表.xlsx"  # neither the cover nor the name points to a roster agency
+    write_workbook(path, spec, Meta(year=YEAR, agency="办公室", code=code_for(99)), values=random_inputs(spec, random.Random(7)))
+    assert [f.outcome for f in import_paths(campaign).files] == ["unknown"]
+    quarantined = next(p for p in (campaign / "quarantine").glob("*.xlsx"))
+    assert agency_status(campaign, 4)["status"] == "missing"
+    proc = cli("assign", campaign, quarantined, AGENCIES[4][0])
+    assert "年报表.xlsx" in proc.stdout and "合格" in proc.stdout
+    assert agency_status(campaign, 4)["status"] == "valid"
+    history = cli("status", campaign, "--history", AGENCIES[4][0])
+    text = flat(history.stdout)
+    assert "年报表.xlsx" in text and "分配" in text
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    who, action, detail = conn.execute("SELECT actor, action, detail FROM audit").fetchone()
+    assert action == "分配文件" and who and "年报表.xlsx" in detail and AGENCIES[4][1] in detail
+
+
+def test_assign_by_sha_prefix_and_unknown_names_are_refused(campaign: Path):
+    spec = spec_mod.load("gov2021")
+    write_workbook(campaign / "inbox" / "x.xlsx", spec, Meta(year=YEAR, agency="某单位", code=code_for(98)), values=random_inputs(spec, random.Random(8)))
+    (f,) = import_paths(campaign).files
+    bad = cli("assign", campaign, f.sha256[:10], "没有这个单位", check=False)
+    assert bad.returncode == 2 and "名册中没有“没有这个单位”" in bad.stderr
+    cli("assign", campaign, f.sha256[:10], AGENCIES[5][1])
+    assert agency_status(campaign, 5)["status"] == "valid"
+
+
+def test_withdraw_sets_aside_and_the_previous_becomes_current(campaign: Path):
+    reply(campaign / "inbox" / "第一次.xlsx", 0)
+    import_paths(campaign)
+    reply(campaign / "inbox" / "第二次（误报去年）.xlsx", 0, year=YEAR - 1, seed=99)
+    import_paths(campaign)
+    assert agency_status(campaign, 0)["status"] == "invalid"
+    proc = cli("withdraw", campaign, AGENCIES[0][0])
+    assert "第二次（误报去年）.xlsx" in proc.stdout and "第一次.xlsx" in proc.stdout
+    assert agency_status(campaign, 0)["status"] == "valid"
+    # nothing deleted: both files still in the ledger and the archive
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    assert sorted(r[0] for r in conn.execute("SELECT status FROM submissions")) == ["valid", "withdrawn"]
+    assert len(list((campaign / "archive").glob("*.xlsx"))) == 2
+    history = flat(cli("status", campaign, "--history", AGENCIES[0][1]).stdout)
+    assert "撤回" in history and "第二次（误报去年）.xlsx" in history
+    # withdrawing the last one: the agency has nothing current, it is 未报送 again
+    cli("withdraw", campaign, AGENCIES[0][0])
+    assert agency_status(campaign, 0)["status"] == "missing"
+    assert cli("withdraw", campaign, AGENCIES[0][0], check=False).returncode == 2

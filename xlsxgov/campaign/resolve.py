@@ -1,0 +1,205 @@
+"""What a clerk resolves by hand: give a file to an agency (assign), set one aside (withdraw), and
+the history of one agency (every file received, what became of it, and who did what when).
+
+Nothing is deleted: an assigned file is validated again as the agency's submission (the portal's
+``assign_file``); a withdrawn one keeps its row, its findings and its archived file, with status
+``withdrawn`` and ``superseded_by`` pointing at itself (set aside: never current), and the agency's
+previous submission becomes current again (ledger.recompute_current).  Each action is a line of the
+ledger's append-only audit log (portal.audit) with the operating-system user and the time.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CampaignError
+from . import ledger
+from .ledger import submission_label
+from ..vocab import status_label
+from .roster import Agency
+from .store import agency_key, now, open_ledger, roster
+
+__all__ = ["AssignResult", "HistoryEntry", "WithdrawResult", "assign", "find_agency", "history", "withdraw"]
+
+_HEX = re.compile(r"[0-9a-fA-F]{8,64}")
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a container without passwd entry)
+        return "（未知用户）"
+
+
+def find_agency(agencies: list[Agency], text: str) -> Agency:
+    """The roster agency named by ``text``: its code, its full name, or a part of its name that only
+    one agency has.  CampaignError (Chinese) otherwise."""
+    k = agency_key(text)
+    for a in agencies:
+        if agency_key(a.code) == k or agency_key(a.name) == k:
+            return a
+    partial = [a for a in agencies if k and k in agency_key(a.name)]
+    if len(partial) == 1:
+        return partial[0]
+    if partial:
+        names = "、".join(a.name for a in partial[:5])
+        raise CampaignError(f"“{text}”对应名册中的多个单位（{names}），请写出完整的单位名称或统一社会信用代码")
+    raise CampaignError(f"名册中没有“{text}”这个单位（可写单位名称或统一社会信用代码）")
+
+
+def _find_submission(conn, directory: Path, file_or_sha: str):
+    """The ledger row of a received file given as a path (any copy: quarantine/, archive/, the
+    original) or as its SHA-256 (at least 8 hex digits, as in quarantine/ file names)."""
+    path = Path(file_or_sha)
+    if path.is_file():
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        row = conn.execute("SELECT * FROM submissions WHERE sha256=?", (sha,)).fetchone()
+        if row is None:
+            raise CampaignError(f"文件“{path}”还没有导入本报送任务，请先运行 xlsxgov campaign import {directory} {path}")
+        return row
+    prefix = path.name.split("_", 1)[0]  # a quarantine name: <sha[:12]>_<original name>
+    if not _HEX.fullmatch(prefix):
+        raise CampaignError(f"找不到文件“{file_or_sha}”（可写文件路径，或文件 SHA-256 的前 8 位以上）")
+    rows = conn.execute("SELECT * FROM submissions WHERE sha256 LIKE ?", (prefix.lower() + "%",)).fetchall()
+    if not rows:
+        raise CampaignError(f"台账中没有 SHA-256 以“{prefix}”开头的文件")
+    if len(rows) > 1:
+        raise CampaignError(f"SHA-256 以“{prefix}”开头的文件有 {len(rows)} 个，请多写几位")
+    return rows[0]
+
+
+CLI_ADDRESS = "命令行"  # the audit log's "from which address" for actions taken on this machine
+
+
+@dataclass
+class AssignResult:
+    submission_id: int
+    label: str  # the file as the agency named it (and its mail)
+    agency: Agency
+    status: str  # the verdict as the agency's submission: valid | invalid | unreadable
+    errors: int
+    warnings: int
+    feedback: Path | None
+
+
+def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignResult:
+    """Give a quarantined file (recorded with no agency) to a roster agency: validated again and
+    recorded as that agency's submission (``assign_file``), the agency's current submission chosen
+    again, and an audit line with who and when.  CampaignError for an unknown file or agency, or a
+    file that already belongs to an agency."""
+    from .importer import assign_file
+    from .portal import audit
+
+    directory = Path(directory)
+    agency = find_agency(roster(directory), agency_text)
+    conn = open_ledger(directory)
+    try:
+        row = _find_submission(conn, directory, file_or_sha)
+        label = submission_label(row["file_name"], row["source"])
+        if row["code"] is not None:
+            owner = conn.execute("SELECT name FROM agencies WHERE code=?", (row["code"],)).fetchone()
+            raise CampaignError(f"文件{label}已是{owner['name'] if owner else row['code']}的报送，不能再分配（可先用 campaign withdraw 撤回）")
+    finally:
+        conn.close()
+    outcome = assign_file(directory, row["id"], agency.code)
+    conn = open_ledger(directory)
+    try:
+        new = conn.execute("SELECT id, feedback_path FROM submissions WHERE sha256=?", (row["sha256"],)).fetchone()
+        audit(conn, _who(), CLI_ADDRESS, "分配文件", f"文件 {label}（SHA-256 {row['sha256']}）分配给单位 {agency.code} {agency.name}：{status_label(outcome.outcome)}")
+    finally:
+        conn.close()
+    return AssignResult(
+        new["id"], label, agency, outcome.outcome, outcome.errors, outcome.warnings,
+        directory / new["feedback_path"] if new["feedback_path"] else None,
+    )
+
+
+@dataclass
+class WithdrawResult:
+    submission_id: int
+    label: str
+    agency: Agency
+    was: str  # the submission's status before
+    now_current: str | None  # label of the submission current after, None: the agency has none
+
+
+def withdraw(directory: Path | str, agency_text: str, submission_id: int | None = None, note: str = "") -> WithdrawResult:
+    """Set an agency's submission aside (default: its current one): status ``withdrawn``, nothing
+    deleted; its previous submission becomes current again, or the agency is 未报送.  An audit
+    line records who and when.  CampaignError when the agency has no such submission."""
+    directory = Path(directory)
+    agency = find_agency(roster(directory), agency_text)
+    conn = open_ledger(directory)
+    try:
+        with ledger.transaction(conn):
+            if submission_id is None:
+                row = conn.execute(
+                    "SELECT * FROM submissions WHERE code=? AND superseded_by IS NULL AND status IN ('valid','invalid','unreadable')",
+                    (agency.code,),
+                ).fetchone()
+                if row is None:
+                    raise CampaignError(f"{agency.name}没有可撤回的报表（未报送或已全部撤回）")
+            else:
+                row = conn.execute("SELECT * FROM submissions WHERE id=?", (submission_id,)).fetchone()
+                if row is None or row["code"] != agency.code:
+                    raise CampaignError(f"{agency.name}没有编号为 {submission_id} 的报送（编号见 xlsxgov campaign status {directory} --history {agency.name}）")
+                if row["status"] == "withdrawn":
+                    raise CampaignError(f"编号 {submission_id} 的报送已经撤回")
+            label = submission_label(row["file_name"], row["source"])
+            # superseded_by = itself: set aside, so no query of current submissions ever sees it.
+            conn.execute("UPDATE submissions SET status='withdrawn', superseded_by=id WHERE id=?", (row["id"],))
+            ledger.recompute_current(conn, agency.code)
+            conn.execute(
+                "INSERT INTO audit(at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)",
+                (now(), _who(), CLI_ADDRESS, "撤回报送",
+                 f"单位 {agency.code} {agency.name} 报送 {row['id']} {label}（撤回前为{status_label(row['status'])}）" + (f"：{note}" if note else "")),
+            )
+            cur = conn.execute(
+                "SELECT file_name, source FROM submissions WHERE code=? AND superseded_by IS NULL AND status IN ('valid','invalid','unreadable')",
+                (agency.code,),
+            ).fetchone()
+    finally:
+        conn.close()
+    return WithdrawResult(
+        row["id"], label, agency, row["status"], submission_label(cur["file_name"], cur["source"]) if cur else None,
+    )
+
+
+@dataclass
+class HistoryEntry:
+    at: str  # UTC ISO time
+    what: str  # 收到 (a file received) or the audit action (分配文件, 撤回报送, 审核：…, 上传报表)
+    detail: str
+    submission_id: int | None = None
+    status: str = ""  # a received file's status now (valid | invalid | unreadable | withdrawn)
+    current: bool = False
+    who: str = ""
+
+
+def history(directory: Path | str, agency_text: str) -> tuple[Agency, list[HistoryEntry]]:
+    """Everything that happened to one agency, oldest first: each file received (named as the
+    agency named it, with its verdict now and whether it is the current one) and each audit line
+    about the agency (assign, withdraw, reviews and uploads in the portal)."""
+    directory = Path(directory)
+    agency = find_agency(roster(directory), agency_text)
+    conn = open_ledger(directory)
+    try:
+        entries = [
+            HistoryEntry(
+                r["received_at"], "收到", submission_label(r["file_name"], r["source"]), r["id"], r["status"],
+                r["superseded_by"] is None and r["status"] in ledger.ATTRIBUTED,
+            )
+            for r in conn.execute("SELECT * FROM submissions WHERE code=? ORDER BY received_at, id", (agency.code,))
+        ]
+        entries += [
+            HistoryEntry(a["at"], a["action"], a["detail"], who=a["actor"])
+            for a in conn.execute("SELECT at, actor, action, detail FROM audit WHERE detail LIKE ? ORDER BY id", (f"%单位 {agency.code}%",))
+        ]
+    finally:
+        conn.close()
+    entries.sort(key=lambda e: e.at)
+    return agency, entries
