@@ -51,6 +51,8 @@ FILTERS: dict[str, str] = {
     "ods": "ods",
     "pdf": "pdf:calc_pdf_Export",
     "csv": "csv:Text - txt - csv (StarCalc):44,34,76,1",
+    "docx": "docx:MS Word 2007 XML",
+    "odt": "odt",
 }
 
 _RECALC_ALWAYS = 0
@@ -229,12 +231,17 @@ def convert_many(
     *,
     recalc: bool = True,
     timeout: float | None = None,
+    filter: str | None = None,
+    infilter: str | None = None,
 ) -> list[Path]:
     """Convert many files with one soffice process; return outputs in order.
 
     Much faster than one process per file.  Outputs are named
     ``outdir/<stem>.<fmt>``, so input stems must be unique.  Raises
-    OfficeError naming every file that was not produced.
+    OfficeError naming every file that was not produced.  ``filter``
+    replaces the export filter of ``fmt`` (``pdf:writer_pdf_Export`` for a
+    text document); ``infilter`` forces the import filter (``HTML
+    (StarWriter)`` opens a web page in Writer, which can save .docx/.odt).
     """
     key = _check_fmt(fmt)
     exe = soffice_path()
@@ -270,8 +277,9 @@ def convert_many(
             "--nologo",
             "--nodefault",
             "--nolockcheck",
+            *([f"--infilter={infilter}"] if infilter else []),
             "--convert-to",
-            FILTERS[key],
+            filter or FILTERS[key],
             "--outdir",
             str(outdir),
             *map(str, srcs),
@@ -301,6 +309,8 @@ def convert(
     *,
     recalc: bool = True,
     timeout: float = 180,
+    filter: str | None = None,
+    infilter: str | None = None,
 ) -> Path:
     """Open src in LibreOffice headless and save it as fmt; return the new path.
 
@@ -310,7 +320,7 @@ def convert(
     stay as written.  Note: LibreOffice 7.4 still recalculated ODS files it had
     written itself even with "never"; only rely on recalc=False for xlsx/xls.
     """
-    return convert_many([src], fmt, outdir, recalc=recalc, timeout=timeout)[0]
+    return convert_many([src], fmt, outdir, recalc=recalc, timeout=timeout, filter=filter, infilter=infilter)[0]
 
 
 def pdf_to_png(pdf: Path, out_prefix: Path, dpi: int = 80) -> list[Path]:
