@@ -174,7 +174,17 @@ def _cut_at_labels(tok: Token, labels: re.Pattern) -> list[Token]:
         return [tok]
     bounds = sorted(cuts | {0, len(text)})
     pieces = [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    # Only numbers that ran into labels justify a cut: a label inside a sentence, a typo'd label
+    # holding a shorter one (只计这一情况 … 其他情形) or a province's own row stay whole.
+    if not any(_leading_number(p) for p in pieces):
+        return [tok]
     return [Token(p.strip(_EDGE), tok.sheet, tok.cell, tok.table) for p in pieces if p.strip(_EDGE)]
+
+
+def _leading_number(piece: str) -> bool:
+    first = _SPACE.split(piece.strip(_EDGE), maxsplit=1)[0]
+    shown = printed(first) if first else None
+    return shown is not None and not shown.blank
 
 
 def _explode_numbers(tok: Token) -> list[Token]:

@@ -243,7 +243,7 @@ def docx_tokens(path: Path) -> list[Token]:
             c = 0
             for tc in (x for x in tr.iter(W_TC) if _parent_tr(x, W_TR) is tr):
                 pr = tc.tcPr
-                span = pr.gridSpan if pr is not None and pr.gridSpan else 1
+                span = (pr.gridSpan or 1) if pr is not None else 1
                 vmerge = pr.vMerge if pr is not None else None
                 nested = [x for x in tc if x.tag == W_TBL]
                 if vmerge == "continue":

@@ -240,6 +240,7 @@ def _read_table(stream: Stream, edition: str, table: Table, lo: int, hi: int, re
     found_any = False
     splits: list[_Split] = []
     missing: list[str] = []
+    prev_end: int | None = None  # after the last row read: extra rows are looked for from there
     for block in table.blocks:
         anchor_names = tuple(norm(x) for x in (block.header, block.corner) if x)
         if anchor_names:
@@ -257,10 +258,10 @@ def _read_table(stream: Stream, edition: str, table: Table, lo: int, hi: int, re
             if hit.how == "alias":
                 reading.findings.append(Finding("info", "extract.label", stream.toks[hit.start].sheet, stream.toks[hit.start].cell, f"{table.short}“{stream.toks[hit.start].stripped}”是其他版本表格的栏目名称，按“{row.label}”读取", ()))
             run = _value_run(stream, hit.end, hi, row)
-            if rows_at:
-                _extra_rows(stream, table, cursor, hit.start, reading)
+            if prev_end is not None:
+                _extra_rows(stream, table, prev_end, hit.start, reading)
             rows_at.append((row, hit, run))
-            cursor = (run[-1] + 1) if run else hit.end
+            cursor = prev_end = (run[-1] + 1) if run else hit.end
         header_hi = rows_at[0][1].start if rows_at else hi
         header_end = _check_headers(stream, table, block, block_start, header_hi, missing)
         if not labelled:  # 表四: the data row follows the column headers
