@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -36,7 +37,8 @@ from .document import Printed, Token, is_digit_run, norm, printed, split_tokens
 
 EDITIONS = ("gov2021", "gov2019", "legacy2008")
 MAX_SPAN = 3  # a label broken over this many tokens is still found (商业 / 企业)
-MAX_COMBINATIONS = 20000
+MAX_SPLITS = 5000  # more ways than this to cut one row's digits: not tried, said to be ambiguous
+MAX_COMBINATIONS = 2000  # rows decided together by the table's rules
 
 
 class NoTables(Exception):
@@ -341,10 +343,13 @@ def _assign(stream: Stream, table: Table, block: Block, row: Row, run: list[int]
         reading.findings.append(Finding("warning", "extract.extra_values", *where, f"{table.short} {row.display}行有{len(toks)}个数值，多于{n}栏，只读取前{n}个：{'、'.join(p.text for p in shown)}"))
         toks, shown = toks[:n], shown[:n]
     if len(toks) < n and toks and all(is_digit_run(t.text) for t in toks) and sum(len(t.stripped) for t in toks) >= n:
+        if math.comb(sum(len(t.stripped) for t in toks) - 1, n - 1) > MAX_SPLITS:
+            for col in cols:
+                reading.cells[(table.id, row.id, col.id)] = CellRead(first, None)
+                reading.unresolved.add((table.id, row.id, col.id))
+            reading.findings.append(Finding("warning", "extract.ambiguous", *where, f"{table.short} {row.display}行的数字连在一起（“{''.join(t.stripped for t in toks)}”），拆分为{n}栏的方式太多（超过{MAX_SPLITS}种），本行未读取，请核对原文"))
+            return None
         candidates = [c for c in _compositions([t.stripped for t in toks], n) if _row_ok(table, row, cols, c, "error")]
-        if len(candidates) > 1:
-            soft = [c for c in candidates if _row_ok(table, row, cols, c, "warning")]
-            candidates = soft or candidates
         if len(candidates) == 1:
             text = "".join(t.stripped for t in toks)
             reading.findings.append(Finding("info", "extract.split", *where, f"{table.short} {row.display}行的数字连在一起（“{text}”），按{n}栏和本行合计拆分为：{' | '.join(candidates[0])}"))
@@ -382,7 +387,7 @@ def _compositions(runs: list[str], n: int) -> list[list[str]]:
         return res
 
     def spread(i: int, left: int, acc: list[str]) -> None:
-        if len(out) > MAX_COMBINATIONS:
+        if len(out) > MAX_SPLITS:
             return
         if i == len(runs):
             if left == 0:
@@ -474,11 +479,18 @@ def _decide(reading: Reading, s: _Split, narrative: set[str]) -> None:
         chosen = s.candidates[0]
         reading.findings.append(Finding("info", "extract.split", first.sheet, first.cell, f"{table.short} {row.display}行的数字连在一起（“{text}”），按{len(cols)}栏和表内勾稽关系拆分为：{' | '.join(chosen)}"))
     elif s.candidates:
-        scores = [sum(1 for p in set(c) if len(p) >= 2 and p in narrative) for c in s.candidates]
-        best = max(scores)
-        if best > 0 and scores.count(best) == 1:
-            chosen = s.candidates[scores.index(best)]
-            reading.findings.append(Finding("warning", "extract.split", first.sheet, first.cell, f"{table.short} {row.display}行的数字连在一起（“{text}”），有多种拆分都符合勾稽关系（{shown}），按报告正文中出现的数字取 {' | '.join(chosen)}，请核对"))
+        # Plausibility (warning rules) and the report's own figures may point at one split: it is
+        # taken, with a warning naming the others.
+        plausible = [c for c in s.candidates if _row_ok(table, row, cols, c, "warning")] or s.candidates
+        if len(plausible) == 1:
+            chosen, reason = plausible[0], "按表格的合理性规则"
+        else:
+            scores = [sum(1 for p in set(c) if len(p) >= 2 and p in narrative) for c in plausible]
+            best = max(scores)
+            if best > 0 and scores.count(best) == 1:
+                chosen, reason = plausible[scores.index(best)], "按报告正文中出现的数字"
+        if chosen is not None:
+            reading.findings.append(Finding("warning", "extract.split", first.sheet, first.cell, f"{table.short} {row.display}行的数字连在一起（“{text}”），有多种拆分都符合勾稽关系（{shown}），{reason}取 {' | '.join(chosen)}，请核对"))
     if chosen is None:
         reading.findings.append(Finding("warning", "extract.ambiguous", first.sheet, first.cell, f"{table.short} {row.display}行的数字连在一起（“{text}”），无法确定如何拆分为{len(cols)}栏（可能的拆分：{shown or '没有符合勾稽关系的拆分'}），本行未读取，请核对原文"))
         for col in cols:
