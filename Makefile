@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	for b in template_build validate_batch consolidate_bench campaign_bench; do $(PY) benchmarks/$$b.py || exit 1; done
+	for b in template_build validate_batch consolidate_bench campaign_bench portal_bench; do $(PY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo

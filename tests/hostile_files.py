@@ -488,3 +488,329 @@ def write_corpus(d: str | Path) -> list[tuple[Path, str | None]]:
     d = Path(d)
     d.mkdir(parents=True, exist_ok=True)
     return [make(d) for make in HOSTILE] + [make(d) for make, _ in GOOD]
+
+
+# =========================================================================== reading corpus
+# Filled gov2021 templates made hostile in one way each (issue #14): every case says what the
+# reader must answer, a value at a cell, a finding at a cell, or the file's unreadable code.
+
+import dataclasses  # noqa: E402
+import re  # noqa: E402
+
+READ_CODE = "91350100M000100Y43"
+
+
+@dataclasses.dataclass
+class Case:
+    kind: str  # what is hostile about it (the benchmark groups by this)
+    path: Path
+    unreadable: str | None = None  # expected Unreadable code
+    cell: tuple[str, str, str] | None = None  # (table, row, col) whose reading is checked
+    value: float | int | None = None  # expected fact value at ``cell`` (None: no value)
+    rule: str | None = None  # expected finding rule at ``cell``
+    needs_office: bool = False
+
+
+def filled_values(edition: str = "gov2021", seed: int = 14) -> dict:
+    """Input values (base units) that satisfy every rule, as an agency would send them."""
+    from xlsxgov import spec as spec_mod
+    from xlsxgov.demo import reply_values
+
+    return reply_values(spec_mod.load(edition), random.Random(seed))
+
+
+def filled_template(path: Path, *, agency: str = "某市某局", edition: str = "gov2021", values: dict | None = None) -> Path:
+    """A real template filled with valid values (the good file every hostile one derives from)."""
+    from xlsxgov import spec as spec_mod
+    from xlsxgov.template import Meta, write_workbook
+
+    spec = spec_mod.load(edition)
+    write_workbook(path, spec, Meta(year=2024, agency=agency, code=READ_CODE),
+                   values=filled_values(edition) if values is None else values)
+    return path
+
+
+def sheet_part(edition: str, table_id: str) -> str:
+    """The xlsx part of a table's sheet in a template (xlsxwriter numbers sheets in order)."""
+    from xlsxgov import spec as spec_mod
+
+    spec = spec_mod.load(edition)
+    return f"xl/worksheets/sheet{[t.id for t in spec.tables].index(table_id) + 2}.xml"
+
+
+def a1_of(table_id: str, row: str, col: str, edition: str = "gov2021") -> str:
+    from xlsxgov import spec as spec_mod
+    from xlsxgov.layout import layout
+
+    spec = spec_mod.load(edition)
+    return layout(spec)[table_id].a1(row, col)
+
+
+def patch_xlsx(src: Path, dst: Path, part: str, edit) -> Path:
+    """Copy ``src`` with ``edit(xml text) -> xml text`` applied to one part."""
+    with zipfile.ZipFile(src) as z:
+        text = z.read(part).decode("utf-8")
+    return _rewrite_zip(src, dst, replace={part: edit(text).encode("utf-8")})
+
+
+def set_cell_xml(xml: str, a1: str, inner: str, attrs: str = "") -> str:
+    """Replace cell ``a1`` (as xlsxwriter wrote it) by ``<c r=a1 attrs>inner</c>``."""
+    new, n = re.subn(rf'<c r="{a1}"( s="\d+")?[^>]*?(?:/>|>.*?</c>)', lambda m: f'<c r="{a1}"{m.group(1) or ""}{attrs}>{inner}</c>', xml, count=1)
+    assert n == 1, a1
+    return new
+
+
+def _append_rows(xml: str, rows: str) -> str:
+    i = xml.index("</sheetData>")
+    return xml[:i] + rows + xml[i:]
+
+
+def reading_corpus(d: Path) -> list[Case]:
+    """Write every hostile kind of issue #14 (two variants or more, in each format where it
+    applies) into ``d``. Cases with ``needs_office`` are converted by LibreOffice afterwards
+    (see :func:`convert_office_cases`)."""
+    d.mkdir(parents=True, exist_ok=True)
+    good = filled_template(d / "_good.xlsx")
+    vals = filled_values()
+    t3 = sheet_part("gov2021", "t3")
+    cases: list[Case] = []
+
+    def add(kind, name, edit, part=t3, **kw):
+        p = patch_xlsx(good, d / name, part, edit)
+        cases.append(Case(kind, p, **kw))
+
+    # 1. error cells (typed, pasted, computed) — 表三 E8 is （一）予以公开/商业企业
+    e8 = ("t3", "disclosed", "business")
+    add("error_cell", "err_div0.xlsx", lambda x: set_cell_xml(x, "E8", "<f>1/0</f><v>#DIV/0!</v>", ' t="e"'), cell=e8, rule="cell.error_value")
+    na = ("t3", "partial", "natural")
+    add("error_cell", "err_na_typed.xlsx", lambda x: set_cell_xml(x, a1_of(*na), "<v>#N/A</v>", ' t="e"'), cell=na, rule="cell.error_value")
+    tot = ("t3", "new", "total")
+    add("error_cell", "err_ref_total.xlsx", lambda x: set_cell_xml(x, a1_of(*tot), "<f>#REF!+1</f><v>#REF!</v>", ' t="e"'), cell=tot, rule="cell.error_value",
+        value=sum(v for k, v in vals.items() if k[:2] == ("t3", "new")))  # a total is recomputed, and the error reported
+    for fmt in ("xls", "ods"):
+        cases.append(Case("error_cell", d / f"err_div0_{fmt}.xlsx", cell=e8, rule="cell.error_value", needs_office=True))
+
+    # 2. formulas saved without a result (programs such as openpyxl)
+    f_cell = ("t3", "disclosed", "research")
+    add("formula_without_result", "formula_plain.xlsx",
+        lambda x: set_cell_xml(x, a1_of(*f_cell), "<f>3+4</f>"), cell=f_cell, value=7, rule="cell.formula_evaluated")
+    add("formula_without_result", "formula_minus.xlsx",
+        lambda x: set_cell_xml(x, a1_of(*f_cell), "<f>=20-(3+5)</f>"), cell=f_cell, value=12, rule="cell.formula_evaluated")
+    add("formula_without_result", "formula_reference.xlsx",
+        lambda x: set_cell_xml(x, a1_of(*f_cell), "<f>D6*2</f>"), cell=f_cell, rule="cell.formula_without_result")
+    add("formula_without_result", "formula_total.xlsx",  # a total without result is recomputed
+        lambda x: set_cell_xml(x, a1_of(*tot), "<f>SUM(D6:I6)</f>"), cell=tot, value=sum(v for k, v in vals.items() if k[:2] == ("t3", "new")))
+
+    # 11. budgets: a stray cell far away, many rows, many shared strings
+    add("far_cell", "far_xfd.xlsx", lambda x: _append_rows(x, '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'), unreadable="too_large")
+    add("far_cell", "far_note.xlsx", lambda x: _append_rows(x, '<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>备注</t></is></c></row>'), unreadable="too_large")
+    cases.append(Case("far_cell", d / "far_note_ods.xlsx", unreadable="too_large", needs_office=True))
+    cases.append(Case("far_cell", d / "far_note_xls.xlsx", unreadable="too_large", needs_office=True))
+    add("many_rows", "rows_300k.xlsx", lambda x: _append_rows(x, "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="J{r}"><v>1</v></c></row>' for r in range(100, 300_100))), unreadable="too_large")
+    add("many_rows", "rows_no_ref.xlsx", lambda x: _append_rows(x, "".join(f"<row><c><v>{i}</v></c></row>" for i in range(60_000))), unreadable="too_large")
+    add("many_rows", "rows_2m.xlsx", lambda x: _append_rows(x, "".join(f'<row r="{r}"><c r="B{r}"><v>{r * 7919 % 1000003}</v></c></row>' for r in range(100, 2_000_100))), unreadable="too_large")
+    sst = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           + "".join(f"<si><t>{i}</t></si>" for i in range(1_000_000)) + "</sst>")
+    add("shared_strings", "sst_million.xlsx", lambda x: sst, part="xl/sharedStrings.xml", unreadable="too_large")
+    add("shared_strings", "sst_200k.xlsx", lambda x: x.replace("</sst>", "".join(f"<si><t>{i * 7919 % 1000003}</t></si>" for i in range(200_000)) + "</sst>"), part="xl/sharedStrings.xml", unreadable="too_large")
+
+    # 12. numbers out of range
+    big = ("t3", "disclosed", "natural")
+    add("too_large_number", "num_1e308.xlsx", lambda x: set_cell_xml(set_cell_xml(x, a1_of(*big), "<v>1E+308</v>"), a1_of("t3", "partial", "natural"), "<v>1E+308</v>"), cell=big, rule="cell.count")
+    add("too_large_number", "num_2pow63.xlsx", lambda x: set_cell_xml(x, a1_of(*big), "<v>9300000000000000000</v>"), cell=big, rule="cell.count")
+
+    # 13. macros found by content
+    p = d / "vba_renamed.xlsm"
+    ct = _set_macro_content_type(good).replace(b"</Types>", b'<Override PartName="/xl/stuff.dat" ContentType="application/vnd.ms-office.vbaProject"/></Types>')
+    _rewrite_zip(good, p, replace={"[Content_Types].xml": ct}, add={"xl/stuff.dat": cfb_bytes({"PROJECT": b'ID="{0}"\r\n'})})
+    cases.append(Case("macros", p, unreadable="macros"))
+    p = d / "vba_by_relationship.xlsx"
+    with zipfile.ZipFile(good) as z:
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+    rels = rels.replace("</Relationships>", '<Relationship Id="rIdV" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="code.bin"/></Relationships>')
+    _rewrite_zip(good, p, replace={"xl/_rels/workbook.xml.rels": rels.encode()}, add={"xl/code.bin": cfb_bytes({"PROJECT": b'ID="{0}"\r\n'})})
+    cases.append(Case("macros", p, unreadable="macros"))
+    cases.append(Case("macros", d / "vba_project_cur.xls", unreadable="macros", needs_office=True))
+
+    # 14. two sheets with the same statutory name
+    from xlsxgov import spec as spec_mod
+
+    s21 = spec_mod.load("gov2021")
+    t3name = s21.table("t3").sheet
+    add("duplicate_sheets", "dup_sheet.xlsx", lambda x: x.replace(f'name="{s21.table("t4").sheet}"', f'name="{t3name}"'), part="xl/workbook.xml", unreadable="duplicate_sheets")
+    add("duplicate_sheets", "dup_sheet_fullwidth.xlsx", lambda x: x.replace(f'name="{s21.table("t4").sheet}"', f'name="{t3name.replace("、", "､ ")}"'), part="xl/workbook.xml", unreadable="duplicate_sheets")
+
+    # 9. zip members named with backslashes (read after normalising)
+    p = d / "backslash.xlsx"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename.replace("/", "\\") if info.filename != "[Content_Types].xml" else info.filename, zin.read(info))
+    cases.append(Case("backslash_names", p, cell=e8, value=vals[e8]))
+    p = d / "backslash_partly.xlsx"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename.replace("/", "\\") if info.filename.startswith("xl/worksheets") else info.filename, zin.read(info))
+    cases.append(Case("backslash_names", p, cell=e8, value=vals[e8]))
+
+    # 5/6. content, not extension: an .ods or .xls named .xlsx, an .xlsx named .xls, WPS .et
+    for name in ("ods_named.xlsx", "xls_named.xlsx", "xls_as.et"):
+        cases.append(Case("renamed", d / name, cell=e8, value=vals[e8], needs_office=True))
+    shutil_copy(good, d / "xlsx_as.et")
+    cases.append(Case("renamed", d / "xlsx_as.et", cell=e8, value=vals[e8]))
+    shutil_copy(good, d / "xlsx_named.xls")
+    cases.append(Case("renamed", d / "xlsx_named.xls", cell=e8, value=vals[e8]))
+
+    # 7. Excel lock files
+    p = d / "~$报表.xlsx"
+    p.write_bytes(bytes([8]) + "张三".encode("utf-16-le").ljust(108, b" ") + b"\0" * 56)
+    cases.append(Case("lock_file", p, unreadable="lock_file"))
+    p = d / "~$某局.xls"
+    p.write_bytes(bytes([4]) + b"user".ljust(53, b" ") + b"\0" * 108)
+    cases.append(Case("lock_file", p, unreadable="lock_file"))
+
+    # 8. Excel 5.0/95 .xls (BIFF5) with Chinese text
+    cases.append(Case("biff5", d / "excel95.xls", cell=e8, value=vals[e8], needs_office=True))
+    cases.append(Case("biff5", d / "excel95_named.xlsx", cell=e8, value=vals[e8], needs_office=True))
+
+    # 10. .xls that make python-calamine panic: a BoundSheet past the end of the stream
+    cases.append(Case("calamine_panic", d / "boundsheet_past_end.xls", unreadable="corrupt", needs_office=True))
+    cases.append(Case("calamine_panic", d / "boundsheet_not_bof.xls", unreadable="corrupt", needs_office=True))
+
+    # 15/16. text that is markup or escape sequences, a very long agency name
+    for name, agency in (("markup.xlsx", "[red]某局[/]"), ("escape.xlsx", "\x1b[31m某局\x07\u202e局某"),
+                         ("long_name.xlsx", "某省某市某县" + "人民政府办公室" * 11)):
+        filled_template(d / name, agency=agency)
+        cases.append(Case("hostile_text", d / name, cell=e8, value=vals[e8]))
+    return cases
+
+
+def shutil_copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copyfile(src, dst)
+    return dst
+
+
+def convert_office_cases(d: Path, cases: list[Case]) -> list[Case]:
+    """Build the cases that need LibreOffice (xls, ods, BIFF5) from the good file and the
+    xlsx variants; returns them (the others are untouched)."""
+    from xlsxgov import office
+
+    good = d / "_good.xlsx"
+    todo = [c for c in cases if c.needs_office]
+    if not todo:
+        return []
+    work = d / "_office"
+    work.mkdir(exist_ok=True)
+    src_err = shutil_copy(d / "err_div0.xlsx", work / "err.xlsx")
+    src_far = patch_xlsx(good, work / "far.xlsx", sheet_part("gov2021", "t3"),
+                         lambda x: _append_rows(x, '<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>备注</t></is></c></row>'))
+    src_far_xls = patch_xlsx(good, work / "farx.xlsx", sheet_part("gov2021", "t3"),
+                             lambda x: _append_rows(x, '<row r="65536"><c r="A65536" t="inlineStr"><is><t>备注</t></is></c></row>'))
+    src_good = shutil_copy(good, work / "good.xlsx")
+    outs = office.convert_many([src_err, src_good, src_far_xls], "xls", work / "xls", recalc=False)
+    outs += office.convert_many([src_err, src_good, src_far], "ods", work / "ods", recalc=False)
+    err_xls, good_xls, far_xls, err_ods, good_ods, far_ods = outs
+    made = {
+        "err_div0_xls.xlsx": err_xls, "err_div0_ods.xlsx": err_ods,
+        "far_note_ods.xlsx": far_ods, "far_note_xls.xlsx": far_xls,
+        "ods_named.xlsx": good_ods, "xls_named.xlsx": good_xls, "xls_as.et": good_xls,
+    }
+    for c in todo:
+        name = c.path.name
+        if name in made:
+            shutil_copy(made[name], c.path)
+    biff5 = _excel95(good, work)
+    shutil_copy(biff5, d / "excel95.xls")
+    shutil_copy(biff5, d / "excel95_named.xlsx")
+    _vba_xls(good_xls, d / "vba_project_cur.xls")
+    _boundsheet(good_xls, d / "boundsheet_past_end.xls", past_end=True)
+    _boundsheet(good_xls, d / "boundsheet_not_bof.xls", past_end=False)
+    return todo
+
+
+def _excel95(src: Path, work: Path) -> Path:
+    """An Excel 5.0/95 workbook (BIFF5, stream "Book", text in code page 936) holding the cells
+    of ``src``: LibreOffice imports BIFF5 but no longer exports it, so it is written here."""
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(src))
+    sheets = {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
+    out = work / "excel95.xls"
+    out.write_bytes(cfb_bytes({"Book": biff5_bytes(sheets)}))
+    return out
+
+
+def biff5_bytes(sheets: dict[str, list[list]]) -> bytes:
+    """BIFF5 globals (BOF, CODEPAGE 936, BOUNDSHEETs) then one substream of LABEL/NUMBER
+    records per sheet."""
+    def rec(rt: int, data: bytes) -> bytes:
+        return struct.pack("<HH", rt, len(data)) + data
+
+    bof = lambda dt: rec(0x0809, struct.pack("<HHHH", 0x0500, dt, 0x0DBB, 0x07CC))  # noqa: E731
+    bodies = []
+    for grid in sheets.values():
+        body = bof(0x0010)
+        for r, row in enumerate(grid):
+            for c, v in enumerate(row):
+                if isinstance(v, str) and v:
+                    raw = v.encode("gbk", "replace")[:255]
+                    body += rec(0x0204, struct.pack("<HHHH", r, c, 0x0F, len(raw)) + raw)
+                elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                    body += rec(0x0203, struct.pack("<HHHd", r, c, 0x0F, float(v)))
+        bodies.append(body + rec(0x000A, b""))
+    names = [n[:31].encode("gbk") for n in sheets]
+    head = bof(0x0005) + rec(0x0042, struct.pack("<H", 936))
+    size = len(head) + sum(4 + 7 + len(n) for n in names) + 4
+    globals_ = head
+    offset = size
+    for n, body in zip(names, bodies):
+        globals_ += rec(0x0085, struct.pack("<IHB", offset, 0, len(n)) + n)
+        offset += len(body)
+    globals_ += rec(0x000A, b"")
+    assert len(globals_) == size
+    return (globals_ + b"".join(bodies)).ljust(4096, b"\0")
+
+
+def _workbook_stream(xls: Path):
+    from xlsxgov.filecheck import _Cfb
+
+    data = bytearray(xls.read_bytes())
+    cfb = _Cfb(bytes(data))
+    entry = cfb.root_children()["Workbook"]
+    return data, cfb, entry
+
+
+def _boundsheet(xls: Path, dst: Path, *, past_end: bool) -> None:
+    """Rewrite the first BOUNDSHEET record's stream offset in place (the record lies in one
+    sector of the Workbook stream, found by its bytes)."""
+    data, cfb, entry = _workbook_stream(xls)
+    stream = cfb.read_stream(entry, entry[6])
+    pos = 0
+    while True:
+        rtype, rlen = struct.unpack_from("<HH", stream, pos)
+        if rtype == 0x0085:
+            break
+        pos += 4 + rlen
+    record = stream[pos:pos + 4 + rlen]
+    at = bytes(data).find(record)
+    assert at > 0 and bytes(data).find(record, at + 1) < 0
+    offset = entry[6] + 4096 if past_end else struct.unpack_from("<I", record, 4)[0] + 2
+    struct.pack_into("<I", data, at + 4, offset)
+    dst.write_bytes(bytes(data))
+
+
+def _vba_xls(xls: Path, dst: Path) -> None:
+    """A workbook whose compound file also holds a ``_VBA_PROJECT_CUR`` storage (macros)."""
+    data, cfb, entry = _workbook_stream(xls)
+    stream = cfb.read_stream(entry, entry[6])
+    dst.write_bytes(cfb_bytes({"Workbook": stream, "_VBA_PROJECT_CUR": b"\0" * 600}))
+
+
+def a1_ref(r: int, c: int) -> str:
+    """0-based (row, col) -> A1."""
+    col, n = "", c + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        col = chr(65 + rem) + col
+    return f"{col}{r + 1}"

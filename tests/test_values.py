@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlsxgov.values import Kind, Parsed, chinese_to_int, format_money, parse_cell, yuan_to_wanyuan
+from xlsxgov.values import MAX_NUMBER, Kind, Parsed, chinese_to_int, format_money, parse_cell, yuan_to_wanyuan
 
 C, D, M, T = Kind.COUNT, Kind.DELTA, Kind.MONEY, Kind.TEXT
 
@@ -36,8 +36,8 @@ OK_CASES = [
     (-2.0, D, -2, None, None),
     ("-7", D, -7, None, None),
     (3.0000000000000004, C, 3, None, None),  # formula noise (0.1*30)
-    ("9" * 30, C, int("9" * 30), None, None),  # exact: no 28-digit Decimal rounding
-    ("9" * 30, M, int("9" * 30) * 10000, None, None),
+    ("999999999", C, 999999999, None, None),
+    ("999999999.9999", M, 9999999999999, None, None),  # exact: no binary rounding
     # full-width
     ("１２", C, 12, "info", "fullwidth"),
     ("－３", D, -3, "info", "fullwidth"),
@@ -177,6 +177,15 @@ ERROR_CASES = [
     ("十几", C, "not_a_number", "“十几”"),
     ("NaN", C, "not_a_number", "“NaN”"),
     ("9" * 31, C, "not_a_number", "位数过多"),
+    ("9" * 30, C, "too_large", "数值过大"),
+    ("9300000000000000000", C, "too_large", "数值过大"),
+    (9.3e18, C, "too_large", "数值过大"),
+    (1e308, C, "too_large", "数值过大"),
+    (-1e308, D, "too_large", "数值过大"),
+    (1e308, M, "too_large", "数值过大"),
+    ("1000000001", D, "too_large", "数值过大"),
+    ("1000000000.0001", M, "too_large", "数值过大"),
+    ("100000000000001元", M, "too_large", "数值过大"),
     ("Infinity", M, "not_a_number", "“Infinity”"),
     (float("nan"), C, "not_a_number", "“nan”"),
     (float("inf"), M, "not_a_number", "“inf”"),
@@ -356,7 +365,7 @@ def test_yuan_to_wanyuan(yuan, wan):
 
 
 # --- properties ------------------------------------------------------------------
-@given(st.integers(min_value=0, max_value=10**15))
+@given(st.integers(min_value=0, max_value=MAX_NUMBER))
 def test_count_forms_parse_to_n(n):
     forms = [n, str(n), f"{n:,}", str(n).translate(FULLWIDTH_DIGITS), f"{n}件", f" {n} "]
     if n <= 2**53:  # floats are exact only up to 2**53
@@ -367,7 +376,7 @@ def test_count_forms_parse_to_n(n):
         assert p.severity != "error"
 
 
-@given(st.integers(min_value=-(10**12), max_value=10**12))
+@given(st.integers(min_value=-MAX_NUMBER, max_value=MAX_NUMBER))
 def test_delta_forms(n):
     assert parse_cell(str(n), D).value == n
     assert parse_cell(float(n), D).value == n
@@ -377,7 +386,7 @@ def test_delta_forms(n):
 
 
 @settings(max_examples=300)
-@given(st.integers(min_value=0, max_value=10**12))
+@given(st.integers(min_value=0, max_value=MAX_NUMBER * 10**4))
 def test_money_roundtrip(y):
     text = format_money(y)
     assert parse_cell(text, M) == Parsed(value=y, text=None, severity=None, code=None, message=None)
@@ -385,6 +394,12 @@ def test_money_roundtrip(y):
     assert parse_cell(yuan_to_wanyuan(y), M).value == y
     p = parse_cell(f"{y}元", M)
     assert (p.value, p.code) == (y, "yuan_to_wanyuan")
+
+
+@given(st.integers(min_value=MAX_NUMBER + 1, max_value=10**30 - 1), st.sampled_from([Kind.COUNT, Kind.DELTA, Kind.MONEY]))
+def test_beyond_the_bound_is_too_large(n, kind):
+    for raw in (n, str(n), float(n), -n if kind is Kind.DELTA else n):
+        assert parse_cell(raw, kind).code == "too_large", raw
 
 
 @given(st.text(max_size=12))

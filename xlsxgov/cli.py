@@ -208,6 +208,11 @@ def demo_command(
     for note in r.notes:
         say(f"[yellow]说明：[/yellow]{note}")
     say(f"可继续试用：xlsxgov campaign status {campaign}    xlsxgov validate {c.path}")
+    from .demo import DEMO_ADMIN, DEMO_PORTAL
+
+    say(f"报送平台：启动后打开 {DEMO_PORTAL}/login（用户名 {DEMO_ADMIN}，密码 {r.admin_password}）；"
+        f"各单位的专属链接见 {campaign / 'outbox' / 'links.csv'}。启动命令：")
+    print(f"xlsxgov serve {campaign}")
 
 
 @app.command("render")
@@ -302,3 +307,8 @@ def consolidate_command(
 from .campaign.commands import campaign_app  # noqa: E402
 
 app.add_typer(campaign_app, name="campaign")
+
+from .web.commands import serve_command, user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+app.command("serve")(serve_command)

@@ -235,18 +235,16 @@ def _load_consolidated(path: Path, sub: Submission) -> Previous:
 def read_detail(path: Path, spec: Spec, year: int | None) -> list[PreviousAgency]:
     """Every agency row of a consolidated workbook's 明细 sheet, cells matched by their headers
     (table + row label above, column label below, as consolidate.py writes them)."""
-    from python_calamine import CalamineWorkbook
     from xlsxwriter.utility import xl_rowcol_to_cell
 
+    from .workbook import read_sheet
+
     try:
-        wb = CalamineWorkbook.from_path(str(path))
-        if DETAIL_SHEET not in wb.sheet_names:
-            raise PreviousError(f"上年汇总工作簿“{path.name}”中没有“{DETAIL_SHEET}”工作表，无法逐单位核对上年数据")
-        grid = wb.get_sheet_by_name(DETAIL_SHEET).to_python(skip_empty_area=False)
-    except PreviousError:
-        raise
-    except Exception as exc:
-        raise PreviousError(f"上年汇总工作簿“{path.name}”的“{DETAIL_SHEET}”工作表无法读取（{type(exc).__name__}: {str(exc)[:120]}）") from None
+        grid = read_sheet(path, DETAIL_SHEET)
+    except Unreadable as exc:
+        raise PreviousError(f"上年汇总工作簿“{path.name}”的“{DETAIL_SHEET}”工作表无法读取：{exc.reason}") from None
+    if grid is None:
+        raise PreviousError(f"上年汇总工作簿“{path.name}”中没有“{DETAIL_SHEET}”工作表，无法逐单位核对上年数据")
     if len(grid) < 2:
         return []
     top, sub_header = list(grid[0]), list(grid[1])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -71,6 +72,10 @@ def role(i: int) -> str:
     return ROLES.get(i, "eml" if i > 12 and i % 7 == 0 else "ok")
 
 
+DEMO_PORTAL = "http://127.0.0.1:8000"  # where `xlsxgov serve demo/campaign` listens by default
+DEMO_ADMIN = "admin"
+
+
 @dataclass
 class DemoResult:
     directory: Path
@@ -86,6 +91,7 @@ class DemoResult:
     facts: Path
     seconds: float
     notes: list[str] = field(default_factory=list)
+    admin_password: str = ""  # of DEMO_ADMIN, the portal's administrator
 
     @property
     def consolidated(self) -> Path:
@@ -237,7 +243,7 @@ def run_demo(directory: Path | str, *, n: int = 50, region: str = "示例县", y
     roster = write_roster_xlsx(directory / "名册.xlsx", agencies)
     campaign = directory / "campaign"
     init_campaign(campaign, year=year, roster_path=roster, region=region)
-    issued = issue_templates(campaign, sender=f"{region}政务公开办 <{OFFICE_EMAIL}>")
+    issued = issue_templates(campaign, sender=f"{region}政务公开办 <{OFFICE_EMAIL}>", portal_url=DEMO_PORTAL)
     spec = spec_mod.load(spec_mod.DEFAULT_EDITION)
 
     # 3. Replies, filled in the issued templates, on the agencies' side.
@@ -292,7 +298,12 @@ def run_demo(directory: Path | str, *, n: int = 50, region: str = "示例县", y
     html.write_text(render_tables(total.spec, total.values, title=f"{region}{year}年政府信息公开工作年度报告（汇总）"), encoding="utf-8")
     facts = output / "各单位数据.csv"
     export_facts([campaign], facts)
+    # 6. An administrator for the web portal (`xlsxgov serve`), with a fresh password.
+    from .campaign.portal import add_user
+
+    password = secrets.token_hex(6)
+    add_user(campaign, DEMO_ADMIN, "管理员", password)
     return DemoResult(
         directory, roster, agencies, issued, rounds, delivered, status, status_xlsx, consolidation, html, facts,
-        time.perf_counter() - started, notes,
+        time.perf_counter() - started, notes, password,
     )

@@ -51,7 +51,6 @@ def detail_records(rep: FileReport) -> list[dict]:
     """The 明细 rows of a consolidated workbook, one record per agency and cell ([] for any other
     workbook). Columns are matched to cells by the spec's cell order and checked against the
     header labels, so a 明细 sheet someone rearranged is refused rather than misread."""
-    from python_calamine import CalamineWorkbook
     from xlsxwriter.utility import xl_rowcol_to_cell
 
     from .consolidate import DETAIL_FIXED, DETAIL_SHEET, STATUS_TEXT
@@ -60,10 +59,11 @@ def detail_records(rep: FileReport) -> list[dict]:
     sub = rep.submission
     if sub is None or sub.meta.get("kind") != "consolidated":
         return []
-    wb = CalamineWorkbook.from_path(str(rep.path))
-    if DETAIL_SHEET not in wb.sheet_names:
+    from .workbook import read_sheet
+
+    grid = read_sheet(rep.path, DETAIL_SHEET)  # the file was read already: Unreadable cannot surprise here
+    if grid is None:
         return []
-    grid = wb.get_sheet_by_name(DETAIL_SHEET).to_python()
     cells = list(sub.spec.cells())
     fixed = len(DETAIL_FIXED)
     header = grid[1] if len(grid) > 1 else []

@@ -34,7 +34,7 @@ class FileVerdict:
 
 CODES = (
     "empty", "not_spreadsheet", "truncated", "encrypted", "html", "csv", "word",
-    "macros", "zip_bomb", "xml_bomb", "too_large", "unsupported",
+    "macros", "zip_bomb", "xml_bomb", "too_large", "unsupported", "lock_file",
 )
 
 _RESUBMIT = "请用 Excel 打开后另存为 .xlsx 重新报送"
@@ -131,6 +131,31 @@ def check_file(
         return _bad("unsupported", f"文件格式无法识别（{exc.__class__.__name__}），{_RESUBMIT}")
 
 
+_LOCK_MAX = 4096  # Excel's owner file is 165 bytes; LibreOffice's lock file under 200
+
+
+def is_lock_file(path: Path, size: int | None = None, head: bytes | None = None) -> bool:
+    """Excel's/WPS's owner file ``~$报表.xlsx`` or LibreOffice's ``.~lock.报表.xlsx#``: small,
+    beside the real file, never a workbook (a real workbook named ``~$…`` is read as usual)."""
+    name = path.name
+    if not (name.startswith("~$") or (name.startswith(".~lock.") and name.endswith("#"))):
+        return False
+    if size is None:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return False
+    if size > _LOCK_MAX:
+        return False
+    if head is None:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(8)
+        except OSError:
+            return False
+    return not head.startswith((_ZIP_MAGIC, _OLE_MAGIC))
+
+
 def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_ratio: int) -> FileVerdict:
     ext = path.suffix.lower()
     size = path.stat().st_size
@@ -143,6 +168,8 @@ def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_
         )
     with open(path, "rb") as fh:
         head = fh.read(_HEAD)
+    if is_lock_file(path, size, head):
+        return _bad("lock_file", "这是 Excel/WPS 打开文件时生成的临时锁定文件，不是报表，请报送同目录下的原文件")
 
     if head.startswith(_ZIP_MAGIC):
         return _check_zip(path, ext, size, max_entries, max_inflated, max_ratio)
@@ -177,7 +204,7 @@ def _check_zip(path: Path, ext: str, size: int, max_entries: int, max_inflated: 
         bomb = _zip_bomb(infos, size, max_entries, max_inflated, max_ratio)
         if bomb:
             return _bad("zip_bomb", f"文件疑似“压缩炸弹”（{bomb}），已拒绝读取，{_RESUBMIT}")
-        names = [i.filename.lower().lstrip("/") for i in infos]
+        names = [_member_key(i.filename) for i in infos]
         if len(set(names)) != len(names):
             # Readers disagree on which duplicate wins; a check on one proves nothing about the other.
             return _bad("unsupported", f"文件内部结构异常（存在重名的内部文件），{_RESUBMIT}")
@@ -244,8 +271,30 @@ def _zip_bomb(infos: list[zipfile.ZipInfo], size: int, max_entries: int, max_inf
     return None
 
 
+def _member_key(name: str) -> str:
+    """How readers find a member: case-insensitively, and with ``\\`` read as ``/`` (Windows
+    tools write such names and Excel opens them; workbook.open_workbook normalises them)."""
+    return name.replace("\\", "/").lower().lstrip("/")
+
+
+_VBA_CT = "application/vnd.ms-office.vbaproject"
+_VBA_REL = b"relationships/vbaproject"
+
+
+def _has_vba(zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo], content_types: set[str]) -> bool:
+    """VBA found by content: a vbaProject part under any name, through its content type or
+    the relationship that points at it, not only a member called vbaProject.bin."""
+    if any(n.endswith("vbaproject.bin") for n in by_name) or _VBA_CT in content_types:
+        return True
+    for name, info in by_name.items():
+        if name.endswith(".rels") and info.file_size <= _XML_FULL_MAX:
+            if _VBA_REL in _read_small(zf, info, _XML_FULL_MAX).lower():
+                return True
+    return False
+
+
 def _classify_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ext: str) -> FileVerdict:
-    by_name = {i.filename.lower().lstrip("/"): i for i in infos}
+    by_name = {_member_key(i.filename): i for i in infos}
     mime = ""
     if "mimetype" in by_name:
         mime = _read_small(zf, by_name["mimetype"], 200).decode("ascii", "replace").strip()
@@ -287,7 +336,7 @@ def _classify_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ext: str) -
         if "[content_types].xml" not in by_name or "xl/workbook.xml" not in by_name:
             return _bad("truncated", f"Excel 文件结构不完整（缺少必要的内部文件），可能已损坏，{_RESUBMIT}")
         # Product decision: a workbook carrying macros is refused outright.
-        has_vba = any(n.endswith("vbaproject.bin") for n in by_name)
+        has_vba = _has_vba(zf, by_name, content_types)
         has_xlm = any(n.startswith("xl/macrosheets/") for n in by_name)
         if has_vba or has_xlm:
             kind = " VBA 宏" if has_vba else " Excel 4.0 宏表"
@@ -557,6 +606,8 @@ def _check_ole(path: Path, ext: str, size: int) -> FileVerdict:
     if "EncryptionInfo" in streams or "EncryptedPackage" in streams:
         return _bad("encrypted", "文件已加密（设置了打开密码），请去掉密码后重新报送")
     book = streams.get("Workbook") or streams.get("Book")
+    if book is not None and any(n.upper() in ("_VBA_PROJECT_CUR", "_VBA_PROJECT") for n in streams):
+        return _bad("macros", "文件包含 VBA 宏，出于安全原因不予读取，请在 Excel 中另存为不含宏的 .xlsx 工作簿后重新报送")
     if book is not None and book[1] == 2:
         try:
             if _biff_has_filepass(cfb.read_stream(book, 64 * 1024)):

@@ -16,28 +16,19 @@ from collections.abc import Iterator, Mapping
 from functools import cache, lru_cache
 from typing import Any
 
-from python_calamine import CalamineWorkbook
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from . import spec as spec_mod
 from .compute import CellKey, complete, key, to_display
-from .filecheck import check_file
 from .findings import Finding
 from .locate import _Index, edition_scores, locate_table, normalise
 from .spec import Spec
 from .template import CHECK_SHEET, COVER_FIELDS, COVER_SHEET, FORMAT_MARK, META_SHEET
 from .values import Kind, parse_cell
+from .workbook import SheetScan, Unreadable, WorkbookScan, contained, open_workbook
+from . import expr as expr_mod
 
 EDITIONS = ("gov2021", "gov2019", "legacy2008")
-
-
-class Unreadable(Exception):
-    """A file that cannot be read as a workbook of the statutory tables; str() is the Chinese reason."""
-
-    def __init__(self, reason: str, code: str = "unreadable"):
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
 
 
 @dataclass
@@ -126,25 +117,31 @@ class Submission:
 
 
 def read_workbook(path: Path | str, *, edition: str | None = None) -> Submission:
-    """Read one returned workbook. Raises Unreadable with a one-line Chinese reason."""
+    """Read one returned workbook, opened by content (``workbook.open_workbook``).
+
+    Raises :class:`Unreadable` (one-line Chinese reason) and nothing else for any content:
+    parser failures, including python-calamine panics, are contained here.
+    """
     path = Path(path)
-    verdict = check_file(path)
-    if not verdict.ok:
-        raise Unreadable(verdict.reason or "无法读取", verdict.code or "unreadable")
+    opened = open_workbook(path)
     try:
-        wb = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises several types for damaged files
-        raise Unreadable(f"文件已损坏或格式不受支持，无法打开（{type(exc).__name__}: {str(exc)[:120]}）", "corrupt") from None
-    return read_grids(path, _Grids(wb), edition=edition)
+        sub = read_grids(path, _Grids(opened.book, opened.scan), edition=edition, scan=opened.scan)
+    except Unreadable:
+        raise
+    except BaseException as exc:  # one strange file costs that file only (code "internal": a bug)
+        raise contained("读取工作簿", exc, "internal") from None
+    for note in opened.notes:
+        sub.findings.append(Finding("info", "workbook.format", "", "", note))
+    return sub
 
 
 class _Grids(Mapping[str, list[list[Any]]]):
     """The sheets of a workbook, each read on first use: a file read through its metadata never
     pays for the 校验 sheet or for sheets it does not need."""
 
-    def __init__(self, wb: CalamineWorkbook):
+    def __init__(self, wb, scan: WorkbookScan | None = None):
         self._wb = wb
-        self._names = list(wb.sheet_names)
+        self._names = list(dict.fromkeys(wb.sheet_names))
         self._read: dict[str, list[list[Any]]] = {}
 
     def __getitem__(self, name: str) -> list[list[Any]]:
@@ -153,8 +150,8 @@ class _Grids(Mapping[str, list[list[Any]]]):
                 raise KeyError(name)
             try:
                 self._read[name] = self._wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-            except Exception as exc:
-                raise Unreadable(f"工作表“{name}”无法读取（{str(exc)[:120]}）", "corrupt") from None
+            except BaseException as exc:  # calamine panics are BaseExceptions
+                raise contained(f"读取工作表“{name}”", exc) from None
         return self._read[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -164,8 +161,16 @@ class _Grids(Mapping[str, list[list[Any]]]):
         return len(self._names)
 
 
-def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str | None = None) -> Submission:
+def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str | None = None,
+               scan: WorkbookScan | None = None) -> Submission:
+    """Read the statutory tables from ``grids`` (sheet name -> rows of calamine values).
+
+    ``scan`` says what the file stores where calamine shows a blank (error values, formulas
+    saved without a result): such a cell is never read as 0.
+    """
     findings: list[Finding] = []
+    if scan is not None:
+        _duplicate_sheets(scan)
     meta, cover_map, cell_rows = _metadata(grids.get(META_SHEET))
     if meta.get("edition") in EDITIONS:
         spec = spec_mod.load(meta["edition"])
@@ -187,6 +192,7 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     for table in spec.tables:
         positions = _positions(table, grids, meta_places.get(table.id, {}), findings)
         sheets: dict[str, list[list[Any]]] = {}
+        stored: dict[str, SheetScan] = {}
         for cell_key, k, kind, is_input, what in _read_plan(table):
             pos = positions.get(cell_key)
             if pos is None:
@@ -201,6 +207,32 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
             value = line[c] if c < len(line) else None
             a1 = _a1(r, c)
             where[k], raw[k] = (sheet, a1), value
+            if scan is not None and (value is None or value == ""):
+                st = stored.get(sheet)
+                if st is None:
+                    st = stored[sheet] = scan.sheet(sheet)
+                if st.errors or st.formulas:
+                    shown = st.errors.get((r, c))
+                    if shown is not None:
+                        raw[k], typed[k] = shown, None
+                        if is_input:
+                            inputs[k] = 0
+                            bad.add(k)
+                        findings.append(Finding("error", "cell.error_value", sheet, a1, f"{what}{'' if is_input else '（合计）'}：单元格显示错误值 {shown}，请检查该单元格的公式或改填数字", (k,)))
+                        continue
+                    formula = st.formulas.get((r, c))
+                    if formula is not None:
+                        raw[k] = "=" + formula
+                        if not is_input:  # a total is recomputed from its parts anyway
+                            typed[k] = None
+                            continue
+                        value = _plain_arithmetic(formula)
+                        if value is None:
+                            typed[k], inputs[k] = None, 0
+                            bad.add(k)
+                            findings.append(Finding("error", "cell.formula_without_result", sheet, a1, f"{what}：{FORMULA_WITHOUT_RESULT}", (k,)))
+                            continue
+                        findings.append(Finding("info", "cell.formula_evaluated", sheet, a1, f"{what}：单元格含公式“={formula}”但没有保存计算结果，已按公式算得 {value}", (k,)))
             parsed = parse_cell(value, kind)
             if parsed.severity is None:  # the common case: a clean number
                 typed[k] = parsed.value
@@ -223,6 +255,45 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     sub = Submission(path, spec, meta, inputs, typed, raw, where, findings, bad)
     _cover_findings(sub)
     return sub
+
+
+FORMULA_WITHOUT_RESULT = "单元格含公式但没有计算结果，请用 Excel/WPS 打开并保存后重新报送"
+
+
+def _plain_arithmetic(formula: str) -> int | None:
+    """The value of a formula of whole numbers joined by + and - (``3+4``), through the
+    project's whitelisted expression parser; None for anything else (cell references,
+    functions, other operators), which the clerk must recalculate in Excel/WPS."""
+    text = formula.strip().lstrip("=")
+    if not text or len(text) > 200:
+        return None
+    try:
+        linear = expr_mod.parse_sum(text)
+    except (expr_mod.ExprError, RecursionError, MemoryError, ValueError):
+        return None
+    if linear.names():
+        return None
+    return sum(t.sign * t.constant for t in linear.terms)
+
+
+def _duplicate_sheets(scan: WorkbookScan) -> None:
+    """Two sheets whose names are the same (as Excel compares them) make "the" 表三 ambiguous."""
+    statutory = _statutory_sheet_names()
+    seen: set[str] = set()
+    for name in scan.names:
+        folded = name.casefold()
+        keys = {folded} | ({"statutory:" + normalise(name)} if normalise(name) in statutory else set())
+        if keys & seen:
+            raise Unreadable(f"工作簿中有两个同名的工作表“{name}”，无法确定以哪一个为准，请删除多余的工作表后重新报送", "duplicate_sheets")
+        seen |= keys
+
+
+@cache
+def _statutory_sheet_names() -> frozenset[str]:
+    names = {normalise(n) for n in (COVER_SHEET, META_SHEET)}
+    for e in EDITIONS:
+        names |= {normalise(t.sheet) for t in spec_mod.load(e).tables}
+    return frozenset(names)
 
 
 @cache

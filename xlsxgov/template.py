@@ -77,6 +77,7 @@ class Meta:
     contact: str = ""
     phone: str = ""
     filled_on: str = ""
+    portal_link: str = ""  # the agency's secret link to the web portal, printed on the cover
     kind: str = "template"  # template | feedback | consolidated
     consolidates: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -216,7 +217,8 @@ def _write_cover(wb, st: Styles, spec: Spec, meta: Meta, password: str | None) -
         ws.write_number(r, COVER_VALUE_COL, meta.consolidates or 0, st.cover_fixed)
         cells["consolidates"] = xl_rowcol_to_cell(r, COVER_VALUE_COL)
     r = COVER_FIRST_ROW + len(COVER_FIELDS) + 2
-    for i, line in enumerate(INSTRUCTIONS + [f"本表依据：{spec.basis}"]):
+    portal = [f"网上报送：{meta.portal_link}（本单位专属链接，上传后立即显示校验结果，请勿转发）"] if meta.portal_link else []
+    for i, line in enumerate(INSTRUCTIONS + [f"本表依据：{spec.basis}"] + portal):
         ws.merge_range(r + i, 0, r + i, 1, line, st.note)
         ws.set_row(r + i, 30 if len(line) > 40 else 18)
     _protect(ws, password)

@@ -304,9 +304,6 @@ def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None, p
         except Unreadable as exc:
             reports.append(FileReport(p, "unreadable", reason=f"{p.name}：{exc.reason}"))
             continue
-        except Exception as exc:  # a reader bug must cost one file, not the batch
-            reports.append(FileReport(p, "unreadable", reason=f"{p.name}：读取时发生意外错误（{type(exc).__name__}: {str(exc)[:120]}）"))
-            continue
         slots.append(len(reports))
         reports.append(FileReport(p, "valid", sub))
         subs.append(sub)

@@ -49,6 +49,9 @@ of them, most important first, so nothing is hidden from the clerk.
   still apply: a negative COUNT or MONEY is an error ``negative``.
 
 Errors (value None): ``not_integer`` (3.5 in a count), ``negative``,
+``too_large`` (a count or a 本年增/减 beyond ±MAX_NUMBER, money beyond MAX_NUMBER 万元: no
+agency handles a billion requests or a billion 万元 of fees, and the bound keeps every sum of
+a whole region inside a 64-bit integer, so the ledger can always store it: "数值过大"),
 ``too_many_decimals`` (money finer than 1 元, i.e. > 4 decimals in 万元, or a
 fraction of a yuan with ``元``), ``not_a_number`` (``abc``, ``12abc``, percentages,
 scientific notation such as ``1e3``, more than 30 digits, booleans, infinities: a
@@ -73,9 +76,10 @@ of a whole count (or of a whole yuan for money) is read as that value, which is 
 below the 15 significant digits a person can type into Excel. Money floats are
 converted through ``Decimal(repr(x))`` so ``83.8778`` is exact.
 
-Note: python-calamine (0.9) returns an Excel error cell (``t="e"``) of an .xlsx as
-``""``, so such a cell reaches this module as blank; the ``formula_error`` code only
-fires for error strings that were typed or that other readers pass through.
+Note: python-calamine returns an error cell (and a formula saved without a result) as ``""``,
+the same as a blank cell; the reader never passes such a cell here but reports it from what
+the file stores (``workbook.scan``: rules ``cell.error_value``, ``cell.formula_without_result``).
+The ``formula_error`` code fires for error strings that were typed as text.
 """
 
 from __future__ import annotations
@@ -164,7 +168,9 @@ _INFO_PRIORITY = (
 # anything we accept (strings are capped at _MAX_DIGITS digits).
 _DECIMAL_CONTEXT = Context(prec=60)
 _MAX_DIGITS = 30
-_EXACT_FLOAT = 2.0**53  # every whole float below this is an exact integer
+
+# The plausible bound of any count and of money in 万元 (see the module docstring, too_large).
+MAX_NUMBER = 10**9
 
 # Relative tolerance for binary noise in floats produced by formulas.
 _FLOAT_NOISE = Decimal("1e-12")
@@ -222,7 +228,7 @@ def _blank(shown: str | None) -> Parsed:
 
 def _show_number(x: int | float | Decimal) -> str:
     """How a number is quoted in a message: no trailing .0 for integral floats."""
-    if isinstance(x, float) and math.isfinite(x) and x.is_integer():
+    if isinstance(x, float) and math.isfinite(x) and x.is_integer() and abs(x) < 1e16:
         return str(int(x))
     if isinstance(x, Decimal):
         return format(x, "f")
@@ -238,7 +244,7 @@ def parse_cell(raw, kind: Kind) -> Parsed:
     if kind.__class__ is not Kind:
         kind = Kind(kind)
     # Most cells hold a whole number: answer those without Decimal (same result as _parse).
-    if raw.__class__ is float and kind is not Kind.TEXT and raw.is_integer() and -_EXACT_FLOAT < raw < _EXACT_FLOAT:
+    if raw.__class__ is float and kind is not Kind.TEXT and raw.is_integer() and -MAX_NUMBER <= raw <= MAX_NUMBER:
         if raw >= 0 or kind is Kind.DELTA:
             whole = int(raw)
             return Parsed(whole * YUAN_PER_WANYUAN if kind is Kind.MONEY else whole, None, None, None, None)
@@ -310,6 +316,8 @@ def _parse_float(x: float, kind: Kind) -> Parsed:
     shown = _show_number(x)
     if not math.isfinite(x):
         return _error("not_a_number", f"“{shown}”不是有效的数字")
+    if abs(x) > MAX_NUMBER:
+        return _too_large(shown, kind)
     if kind is Kind.MONEY:
         # repr is the shortest round-tripping form: 83.8778 stays 83.8778.
         yuan = Decimal(repr(x)) * YUAN_PER_WANYUAN
@@ -409,7 +417,14 @@ def _not_a_number(s: str, t: str) -> Parsed:
     return _error("not_a_number", f"“{s}”不是有效的数字")
 
 
+def _too_large(shown: str, kind: Kind) -> Parsed:
+    limit = f"{MAX_NUMBER // 10**8}亿万元" if kind is Kind.MONEY else f"{MAX_NUMBER // 10**8}亿"
+    return _error("too_large", f"“{shown}”数值过大（上限为{limit}），请检查是否填错")
+
+
 def _finish(amount: Decimal, kind: Kind, shown: str, notes: dict[str, str], *, in_yuan: bool) -> Parsed:
+    if abs(amount) > (MAX_NUMBER * YUAN_PER_WANYUAN if in_yuan else MAX_NUMBER):
+        return _too_large(shown, kind)
     if kind is Kind.MONEY:
         yuan = amount if in_yuan else amount * YUAN_PER_WANYUAN
         return _finish_money_yuan(yuan, shown, notes, typed_yuan=in_yuan)

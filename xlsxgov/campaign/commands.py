@@ -57,14 +57,57 @@ def init_command(
 def issue_command(
     directory: Path = typer.Argument(..., help="报送任务目录"),
     sender: str = typer.Option(core.DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
+    portal: Optional[str] = typer.Option(None, "--portal", help="报送平台（xlsxgov serve）的访问地址，例如 http://10.1.2.3:8000；给出时为每个单位生成专属报送链接，写入邮件和 outbox/links.csv"),
 ) -> None:
     """为每个单位生成预填单位信息的模板和待发送邮件（outbox/）。"""
+    if portal is not None and not portal.startswith(("http://", "https://")):
+        _fail(f"--portal 应以 http:// 或 https:// 开头，例如 http://10.1.2.3:8000，而不是“{portal}”")
     try:
-        result = core.issue_templates(directory, sender=sender)
+        result = core.issue_templates(directory, sender=sender, portal_url=portal)
     except (core.CampaignError, ValueError) as exc:
         _fail(str(exc))
     n = len(result.templates)
     console.print(f"已生成 {n} 份模板和 {len(result.emls)} 封邮件，保存在 {Path(directory) / 'outbox'}（用时 {result.seconds:.1f} 秒）", highlight=False)
+    if portal:
+        console.print(f"各单位的专属报送链接已写入邮件和 {Path(directory) / 'outbox' / 'links.csv'}（旧链接已作废）", highlight=False)
+
+
+@campaign_app.command("link")
+def link_command(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    agency: str = typer.Argument(..., help="单位的统一社会信用代码或名称"),
+    reissue: bool = typer.Option(False, "--reissue", help="作废该单位的旧链接并生成新链接"),
+    revoke: bool = typer.Option(False, "--revoke", help="只作废该单位的链接"),
+    url: Optional[str] = typer.Option(None, "--url", help="报送平台的访问地址（默认取 campaign issue --portal 给出的地址）"),
+) -> None:
+    """单位的专属报送链接：生成、重新生成（--reissue，旧链接立即失效）或作废（--revoke）。"""
+    from . import portal as portal_mod
+
+    agencies = {a.code: a for a in _roster_or_fail(directory)}
+    code = agency if agency in agencies else next((c for c, a in agencies.items() if a.name == agency), None)
+    if code is None:
+        _fail(f"名册中没有“{agency}”（请给出统一社会信用代码或单位全称）")
+    if revoke:
+        n = portal_mod.revoke_link(directory, code)
+        console.print(f"已作废 {agencies[code].name} 的 {n} 个链接", highlight=False)
+        return
+    live, base = portal_mod.link_state(directory, code)
+    base = url or base
+    if live and not reissue:
+        _fail(f"{agencies[code].name} 已有有效的报送链接（台账只保存其指纹，无法再次显示）；要作废旧链接并生成新链接，请加 --reissue")
+    if not base:
+        _fail("不知道报送平台的访问地址：请用 --url 给出，例如 --url http://10.1.2.3:8000")
+    core.issue_templates(directory, portal_url=base, codes=[code])
+    link = portal_mod.link_of_csv(directory, code)
+    console.print(f"{agencies[code].name} 的新报送链接（已写入该单位的模板封面、邮件和 outbox/links.csv）：", highlight=False)
+    print(link)
+
+
+def _roster_or_fail(directory: Path):
+    try:
+        return core.roster(directory)
+    except core.CampaignError as exc:
+        _fail(str(exc))
 
 
 @campaign_app.command("send")

@@ -54,6 +54,8 @@ __all__ = [
     "current_files",
     "current_submissions",
     "campaign_status",
+    "assign_file",
+    "import_file",
     "import_paths",
     "init_campaign",
     "issue_templates",
@@ -68,6 +70,7 @@ MAIL_SUFFIXES = {".eml", ".mbox"}
 DEFAULT_SENDER = "noreply@example.invalid"
 
 PLACEHOLDERS = {"agency": "@@AGENCY@@", "code": "@@CODE@@", "region": "@@REGION@@"}
+LINK_PLACEHOLDER = "@@PORTAL_LINK@@"
 # Zip parts that carry agency fields in a template written by xlsxwriter.
 STAMPED_PARTS = ("xl/sharedStrings.xml", "docProps/app.xml")
 
@@ -149,13 +152,14 @@ class TemplateStamper:
     headers and directory records) and the end record, written directly in the zip format.
     """
 
-    def __init__(self, spec, year: int | None, values: dict | None = None):
-        """``values``: input values of the base (default none: the blank template)."""
+    def __init__(self, spec, year: int | None, values: dict | None = None, *, link: bool = False):
+        """``values``: input values of the base (default none: the blank template); ``link``:
+        the cover carries the agency's portal link (``stamp_bytes(..., link=)``)."""
         from ..template import Meta, write_workbook
 
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp) / "base.xlsx"
-            write_workbook(base, spec, Meta(year=year, **PLACEHOLDERS), values=values)
+            write_workbook(base, spec, Meta(year=year, **PLACEHOLDERS, portal_link=LINK_PLACEHOLDER if link else ""), values=values)
             self.base_bytes = base.read_bytes()
         out = io.BytesIO()
         self.parts: dict[str, tuple[zipfile.ZipInfo, str]] = {}
@@ -177,10 +181,10 @@ class TemplateStamper:
         self._local = self.prefix[:cd_offset]
         self._directory = self.prefix[cd_offset:cd_offset + cd_size]
         self._count = count
-        self._escaped = [(escape(p), k) for k, p in PLACEHOLDERS.items()]
+        self._escaped = [(escape(p), k) for k, p in PLACEHOLDERS.items()] + ([(LINK_PLACEHOLDER, "link")] if link else [])
 
-    def stamp_bytes(self, agency: str, code: str, region: str) -> bytes:
-        values = {"agency": escape(agency), "code": escape(code), "region": escape(region)}
+    def stamp_bytes(self, agency: str, code: str, region: str, link: str = "") -> bytes:
+        values = {"agency": escape(agency), "code": escape(code), "region": escape(region), "link": escape(link)}
         chunks = [self._local]
         offset = len(self._local)
         directory = [self._directory]
@@ -233,8 +237,13 @@ class IssueResult:
     seconds: float
 
 
-def _subject_body(agency: Agency, year: int, attachment: str, contact_region: str) -> tuple[str, str]:
-    deadline = date(year + 1, 1, 31)
+def default_deadline(year: int) -> date:
+    """The reporting deadline the issued mail states: 31 January of the next year (条例第五十条)."""
+    return date(year + 1, 1, 31)
+
+
+def _subject_body(agency: Agency, year: int, attachment: str, contact_region: str, link: str | None = None) -> tuple[str, str]:
+    deadline = default_deadline(year)
     deadline_text = f"{deadline.year}年{deadline.month}月{deadline.day}日"
     subject = f"请报送{year}年度政府信息公开工作年度报告统计表（{agency.name}）"
     body = (
@@ -243,14 +252,24 @@ def _subject_body(agency: Agency, year: int, attachment: str, contact_region: st
         f"附件“{attachment}”已预填本单位名称和统一社会信用代码（{agency.code}），请在白色单元格中填写数据，"
         "填完后查看“校验”工作表，确认各项均显示“通过”。\n\n"
         f"请于{deadline_text}前将填好的表格（保持 .xlsx 格式，请勿修改表格结构）作为附件回复本邮件。\n\n"
-        "如有疑问，请与我们联系。\n\n"
+        + (f"也可以通过本单位的专属报送链接在线上传，上传后立即显示校验结果，可随时查看审核意见：\n{link}\n"
+           "（此链接仅供本单位使用，请勿转发。）\n\n" if link else "")
+        + "如有疑问，请与我们联系。\n\n"
         f"{contact_region + '政府信息公开工作主管部门' if contact_region else '政府信息公开工作主管部门'}\n"
     )
     return subject, body
 
 
-def issue_templates(directory: Path | str, *, sender: str = DEFAULT_SENDER, progress: Callable[[int, int], None] | None = None) -> IssueResult:
-    """Write one personalised template and one .eml per agency into outbox/."""
+def issue_templates(
+    directory: Path | str, *, sender: str = DEFAULT_SENDER, progress: Callable[[int, int], None] | None = None,
+    portal_url: str | None = None, codes: list[str] | None = None,
+) -> IssueResult:
+    """Write one personalised template and one .eml per agency into outbox/.
+
+    ``portal_url``: the address agencies reach ``xlsxgov serve`` at (kept in the ledger for
+    ``campaign link``); each agency then gets a new secret link (its previous one revoked),
+    written into its mail, onto its template's cover and into outbox/links.csv
+    (campaign.portal.issue_links). ``codes``: only these agencies (``campaign link --reissue``)."""
     import time
 
     from .. import spec as spec_mod
@@ -263,16 +282,25 @@ def issue_templates(directory: Path | str, *, sender: str = DEFAULT_SENDER, prog
         edition = ledger.get_setting(conn, "edition") or spec_mod.DEFAULT_EDITION
         campaign_region = ledger.get_setting(conn, "region") or ""
         agencies = roster(directory)
-        stamper = TemplateStamper(spec_mod.load(edition), year)
+        if codes is not None:
+            agencies = [a for a in agencies if a.code in codes]
+        links: dict[str, str] = {}
+        if portal_url:
+            from .portal import issue_links
+
+            with ledger.transaction(conn):
+                conn.execute("INSERT OR REPLACE INTO campaign(key, value) VALUES ('portal_url', ?)", (portal_url.rstrip("/"),))
+            links = issue_links(directory, portal_url, [a.code for a in agencies])
+        stamper = TemplateStamper(spec_mod.load(edition), year, link=bool(links))
         outbox = directory / "outbox"
         outbox.mkdir(exist_ok=True)
         builder = MessageBuilder(sender)
         templates, emls, rows = [], [], []
         for i, a in enumerate(agencies):
             path = outbox / template_name(a, year)
-            data = stamper.stamp_bytes(a.name, a.code, a.region)
+            data = stamper.stamp_bytes(a.name, a.code, a.region, links.get(a.code, ""))
             _write_atomic(path, data)
-            subject, body = _subject_body(a, year, path.name, campaign_region)
+            subject, body = _subject_body(a, year, path.name, campaign_region, links.get(a.code))
             eml = path.with_suffix(".eml")
             _write_atomic(eml, builder.build(agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=path.name, data=data))
             templates.append(path)
@@ -794,6 +822,75 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     return result
 
 
+def import_file(
+    directory: Path | str, path: Path | str, original_name: str, *, code: str | None = None, source: str = "",
+    received_at: str | None = None,
+) -> FileOutcome:
+    """Import one received file exactly as ``import_paths`` imports a workbook (archive by
+    SHA-256, validate, feedback, one ledger transaction), for the web portal.
+
+    ``path``: where the bytes are (a temp file; its name is never the agency's); ``original_name``:
+    the name the sender gave, recorded as text; ``code``: the roster agency the file is attributed
+    to whatever its cover says (the agency's own link, or the office uploading on its behalf);
+    None identifies the agency from the file as ``import_paths`` does. outcome ``duplicate``:
+    the same bytes were already recorded (``sha256`` says which submission). Raises CampaignError
+    for an unknown ``code``.
+    """
+    from ..feedback import write_feedback
+    from ..validate import validate_paths
+
+    directory = Path(directory)
+    conn = _open(directory)
+    try:
+        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+        if code is not None and code not in agencies:
+            raise CampaignError(f"名册中没有统一社会信用代码为“{code}”的单位")
+        by_name = {_key(n): c for c, n in agencies.items()}
+        edition = ledger.get_setting(conn, "edition")
+        archive, quarantine, feedback = (directory / d for d in ("archive", "quarantine", "feedback"))
+        for d in (archive, quarantine, feedback):
+            d.mkdir(exist_ok=True)
+        item = Item(Path(path), original_name, received_at or _now(), source)
+        prepared = _archive_one(conn, item, archive)
+        if prepared.known:
+            return FileOutcome(original_name, prepared.sha256, "duplicate")
+        report = validate_paths([prepared.archived], edition=edition)[0]
+        return _record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback, code=code)
+    finally:
+        conn.close()
+
+
+def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOutcome:
+    """Attribute a quarantined file (recorded with no agency: status unknown) to roster agency
+    ``code``: validated again and recorded for it, replacing the unattributed row in one
+    transaction (received time and source kept). Raises CampaignError when the row is not an
+    unattributed file or the agency is not in the roster."""
+    from ..feedback import write_feedback
+    from ..validate import validate_paths
+
+    directory = Path(directory)
+    conn = _open(directory)
+    try:
+        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+        if code not in agencies:
+            raise CampaignError(f"名册中没有统一社会信用代码为“{code}”的单位")
+        row = conn.execute(
+            "SELECT file_name, sha256, archive_path, received_at, source FROM submissions WHERE id=? AND code IS NULL", (submission_id,)
+        ).fetchone()
+        if row is None:
+            raise CampaignError(f"没有待分配的文件（编号 {submission_id}）")
+        archived = directory / row["archive_path"]
+        item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
+        prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)
+        report = validate_paths([archived], edition=ledger.get_setting(conn, "edition"))[0]
+        return _record_one(
+            conn, prepared, report, directory / "quarantine", directory / "feedback", agencies, {}, write_feedback,
+            code=code, replace=submission_id,
+        )
+    finally:
+        conn.close()
+
+
 # What the ledger keeps of a submission's cover and metadata (with its edition and facts), so that
 # consolidation and export can rebuild the submission without reading the file again.
 SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates")
@@ -819,10 +916,17 @@ def _archive_one(conn, item: Item, archive: Path) -> _Archived:
     return _Archived(item, sha, archived, str(archived.relative_to(archive.parent)), known)
 
 
-def _record_one(conn, prepared: _Archived, report, quarantine, feedback, agencies, by_name, write_feedback) -> FileOutcome:
+def _record_one(
+    conn, prepared: _Archived, report, quarantine, feedback, agencies, by_name, write_feedback, *,
+    code: str | None = None, replace: int | None = None,
+) -> FileOutcome:
+    """Record one validated file; ``code``: the agency it comes from when the channel says so
+    (the portal's link, an office upload on the agency's behalf), else identified from the file;
+    ``replace``: the id of the unattributed row of the same file that this one replaces, in the
+    same transaction (the office assigning a quarantined file)."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     sub = report.submission
-    code = _identify(sub, item.original_name, agencies, by_name)
+    code = code if code in agencies else _identify(sub, item.original_name, agencies, by_name)
     if report.status == "unreadable":
         status, reason = "unreadable", report.reason or "无法读取"
         reason = reason.replace(archived.name, item.original_name)
@@ -851,6 +955,9 @@ def _record_one(conn, prepared: _Archived, report, quarantine, feedback, agencie
     errors, warnings = (report.errors, report.warnings) if sub is not None else (0, 0)
     try:
         with ledger.transaction(conn):
+            if replace is not None:
+                conn.execute("DELETE FROM findings WHERE submission_id=?", (replace,))
+                conn.execute("DELETE FROM submissions WHERE id=? AND code IS NULL", (replace,))
             if conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone():
                 raise _Duplicate
             cur = conn.execute(

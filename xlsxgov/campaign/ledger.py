@@ -87,6 +87,56 @@ CREATE TABLE IF NOT EXISTS reminders (
     cancelled    TEXT,
     PRIMARY KEY (round, code)
 );
+CREATE TABLE IF NOT EXISTS links (
+    code       TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS users (
+    name          TEXT PRIMARY KEY,
+    role          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    name         TEXT PRIMARY KEY,
+    failures     INTEGER NOT NULL,
+    locked_until TEXT
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    user       TEXT NOT NULL,
+    csrf       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    client     TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS reviews (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    state         TEXT NOT NULL,
+    comment       TEXT NOT NULL DEFAULT '',
+    user          TEXT NOT NULL,
+    at            TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      TEXT NOT NULL,
+    actor   TEXT NOT NULL,
+    address TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    detail  TEXT NOT NULL DEFAULT ''
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE INDEX IF NOT EXISTS links_code ON links(code);
+CREATE INDEX IF NOT EXISTS reviews_sub ON reviews(submission_id);
 CREATE INDEX IF NOT EXISTS issued_code ON issued(code);
 CREATE INDEX IF NOT EXISTS sent_code ON sent(code);
 CREATE INDEX IF NOT EXISTS submissions_code ON submissions(code);
@@ -130,7 +180,13 @@ _ADDED_COLUMNS = (
 # reason: missing | invalid | unreadable; path: the .eml, relative to the campaign; message_id
 # and sent_at once the server accepted it; error of the last failed attempt; cancelled: why
 # an unsent reminder will never be sent (the agency is valid now, or a later round replaced it).
-_REMINDERS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS reminders"):SCHEMA.index("CREATE INDEX IF NOT EXISTS issued_code")].strip().rstrip(";")
+_REMINDERS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS reminders"):SCHEMA.index("CREATE TABLE IF NOT EXISTS links")].strip().rstrip(";")
+
+# The web portal's tables (xlsxgov serve), added to older ledgers as one script: links (agency
+# secret links, SHA-256 of the token only), users (argon2 hashes), login_failures, sessions
+# (SHA-256 of the cookie), api_tokens, reviews (审核 states per submission) and the append-only
+# audit log (triggers refuse UPDATE and DELETE).
+_PORTAL_TABLES = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS links"):SCHEMA.index("CREATE INDEX IF NOT EXISTS issued_code")]
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -140,6 +196,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE INDEX IF NOT EXISTS submission_meta_sub ON submission_meta(submission_id)")
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='reminders'").fetchone() is None:
         conn.execute(_REMINDERS_TABLE)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='trigger' AND name='audit_no_delete'").fetchone() is None:
+        conn.executescript(_PORTAL_TABLES)  # IF NOT EXISTS throughout: safe when racing
     for table, column, decl in _ADDED_COLUMNS:
         if column in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
             continue

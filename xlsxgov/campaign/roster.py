@@ -210,21 +210,14 @@ def _read_rows(path: Path) -> list[list[str]]:
             else:
                 raise RosterError(path, [(None, "", "文件编码无法识别，请另存为 UTF-8 或 GBK 编码的 CSV")])
             return [[_cell_text(c) for c in row] for row in csv.reader(io.StringIO(text, newline=""))]
-        if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
-            import python_calamine
+        if suffix in (".xlsx", ".xlsm", ".xls", ".ods", ".et"):
+            from ..workbook import Unreadable, read_sheet
 
-            wb = python_calamine.CalamineWorkbook.from_path(str(path))
             try:
-                if not wb.sheet_names:
-                    return []
-                sheet = wb.get_sheet_by_index(0)
-                # skip_empty_area=False keeps row indexes equal to sheet row numbers.
-                data = sheet.to_python(skip_empty_area=False)
-            finally:
-                close = getattr(wb, "close", None)
-                if close:
-                    close()
-            return [[_cell_text(c) for c in row] for row in data]
+                data = read_sheet(path, 0)  # opened by content, whatever the extension says
+            except Unreadable as exc:
+                raise RosterError(path, [(None, "", f"无法读取文件：{exc.reason}")]) from None
+            return [[_cell_text(c) for c in row] for row in data or []]
     except RosterError:
         raise
     except Exception as exc:  # calamine raises its own error types for corrupt files
@@ -232,7 +225,7 @@ def _read_rows(path: Path) -> list[list[str]]:
         if suffix == ".xls":
             hint = "（从业务系统导出的 .xls 有时实际是网页格式，请用 Excel 另存为 .xlsx 后再试）"
         raise RosterError(path, [(None, "", f"无法读取文件：{exc}{hint}")]) from exc
-    raise RosterError(path, [(None, "", f"不支持的文件类型“{path.suffix}”，请使用 .xlsx、.xls、.ods 或 .csv")])
+    raise RosterError(path, [(None, "", f"不支持的文件类型“{path.suffix}”，请使用 .xlsx、.xls、.ods、.et 或 .csv")])
 
 
 def _find_header(rows: list[list[str]]) -> int | None:

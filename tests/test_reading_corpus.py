@@ -1,0 +1,204 @@
+"""Issue #14: what the reader cannot see never becomes 0, one strange file never costs the batch.
+
+Every hostile kind of ``hostile_files.reading_corpus`` (error cells, formulas without results,
+far cells, many rows, many shared strings, huge numbers, macros by content, duplicate sheets,
+backslash zip names, renamed formats, .et, lock files, Excel 95, calamine panics, markup in
+names) is read alone, then all together with good files in one ``validate`` call.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hostile_files as hf
+from xlsxgov.reader import Unreadable, read_workbook
+from xlsxgov.validate import validate_paths
+
+
+@pytest.fixture(scope="module")
+def plain_cases(tmp_path_factory) -> list[hf.Case]:
+    d = tmp_path_factory.mktemp("reading")
+    return hf.reading_corpus(d)
+
+
+@pytest.fixture(scope="module")
+def office_cases(plain_cases, soffice) -> list[hf.Case]:
+    return hf.convert_office_cases(plain_cases[0].path.parent, plain_cases)
+
+
+def _check_case(case: hf.Case) -> None:
+    """The right value, the right finding, or the right one-line reason; nothing else escapes
+    read_workbook (no blanket except here: any other exception fails the test)."""
+    if case.unreadable:
+        with pytest.raises(Unreadable) as info:
+            read_workbook(case.path)
+        assert info.value.code == case.unreadable, (case.path.name, info.value.reason)
+        assert info.value.reason and "\n" not in info.value.reason
+        return
+    sub = read_workbook(case.path)
+    if case.cell is None:
+        return
+    fact = {(f.table, f.row, f.col): f for f in sub.facts()}[case.cell]
+    assert fact.value == case.value, (case.path.name, fact)
+    at_cell = [f for f in sub.findings if case.cell in f.cells]
+    if case.rule:
+        assert case.rule in {f.rule for f in at_cell}, (case.path.name, at_cell)
+        assert all("按0读取" not in f.message for f in at_cell), at_cell
+
+
+def test_every_kind_has_two_variants(plain_cases):
+    kinds: dict[str, int] = {}
+    for c in plain_cases:
+        kinds[c.kind] = kinds.get(c.kind, 0) + 1
+    assert min(kinds.values()) >= 2, kinds
+    assert set(kinds) >= {
+        "error_cell", "formula_without_result", "far_cell", "many_rows", "shared_strings", "too_large_number",
+        "macros", "duplicate_sheets", "backslash_names", "renamed", "lock_file", "biff5", "calamine_panic",
+        "hostile_text"}, kinds
+
+
+def test_plain_cases_one_by_one(plain_cases):
+    for case in plain_cases:
+        if not case.needs_office:
+            _check_case(case)
+
+
+@pytest.mark.office
+def test_office_cases_one_by_one(office_cases):
+    assert office_cases
+    for case in office_cases:
+        _check_case(case)
+
+
+def test_error_cell_in_issue_example_is_a_finding_not_zero(plain_cases):
+    """表三 E8 ``<c r="E8" t="e"><f>1/0</f><v>#DIV/0!</v></c>`` was read as valid with E8 = 0."""
+    case = next(c for c in plain_cases if c.path.name == "err_div0.xlsx")
+    (rep,) = validate_paths([case.path])
+    assert rep.status == "invalid"
+    (f,) = [f for f in rep.findings if f.cell == "E8"]
+    assert f.severity == "error" and "单元格显示错误值 #DIV/0!" in f.message
+    fact = next(x for x in rep.submission.facts() if x.cell == "E8")
+    assert fact.value is None and fact.raw == "#DIV/0!"
+
+
+def test_formula_without_result_message(plain_cases):
+    case = next(c for c in plain_cases if c.path.name == "formula_reference.xlsx")
+    sub = read_workbook(case.path)
+    (f,) = [f for f in sub.findings if case.cell in f.cells]
+    assert f.message.endswith("单元格含公式但没有计算结果，请用 Excel/WPS 打开并保存后重新报送")
+
+
+@pytest.mark.office
+def test_all_mixed_with_good_files_in_one_validate_call(plain_cases, office_cases, tmp_path):
+    goods = [hf.filled_template(tmp_path / f"good{i}.xlsx", agency=f"良好单位{i}") for i in range(3)]
+    paths = [c.path for c in plain_cases]
+    mixed = goods[:1] + paths[: len(paths) // 2] + goods[1:2] + paths[len(paths) // 2:] + goods[2:]
+    reports = {r.path: r for r in validate_paths(mixed)}
+    assert len(reports) == len(mixed)
+    for g in goods:
+        assert reports[g].status == "valid", reports[g].findings
+    for case in plain_cases:
+        rep = reports[case.path]
+        if case.unreadable:
+            assert rep.status == "unreadable" and "\n" not in rep.reason and rep.reason.startswith(case.path.name)
+        elif case.rule and case.rule.startswith("cell.") and case.rule != "cell.formula_evaluated":
+            assert rep.status == "invalid", (case.path.name, rep.status)
+        else:
+            assert rep.status in ("valid", "invalid")
+
+
+@pytest.mark.office
+def test_validate_command_on_the_whole_corpus(plain_cases, office_cases, tmp_path):
+    """The CLI: one line per file, exit code 2 (some unreadable), no traceback, JSON complete."""
+    import subprocess
+    import sys
+
+    good = hf.filled_template(tmp_path / "good.xlsx")
+    paths = [str(good)] + [str(c.path) for c in plain_cases]
+    exe = str(Path(sys.executable).parent / "xlsxgov")
+    run = subprocess.run([exe, "validate", "--json", *paths],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and "panicked" not in run.stderr, run.stderr[-2000:]
+    files = json.loads(run.stdout)["files"]
+    assert [f["path"] for f in files] == paths
+    assert files[0]["status"] == "valid"
+    for f, case in zip(files[1:], plain_cases):
+        if case.unreadable:
+            assert f["status"] == "unreadable" and "\n" not in f["reason"], f
+
+
+# --------------------------------------------------------------------------- reading never raises
+
+_COLS = st.integers(0, 16383)
+_ROWS = st.integers(0, 1048575)
+_CELL = st.fixed_dictionaries({
+    "r": st.one_of(st.tuples(_ROWS, _COLS), st.tuples(st.integers(0, 60), st.integers(0, 12)), st.none()),
+    "t": st.sampled_from([None, "n", "e", "s", "str", "inlineStr", "b", "d", "zz"]),
+    "v": st.one_of(st.none(), st.text(max_size=12), st.floats().map(repr), st.integers(-10**30, 10**30).map(str),
+                   st.sampled_from(["#DIV/0!", "#REF!", "1E+308", "-1E+308", "nan", "inf", "99999999999"])),
+    "f": st.one_of(st.none(), st.text(max_size=30), st.sampled_from(["3+4", "1/0", "(((1)))", "9" * 400, "+" * 300 + "1"])),
+})
+
+
+def _cell_xml(c) -> str:
+    from xml.sax.saxutils import escape
+
+    ref = f' r="{hf.a1_ref(*c["r"])}"' if c["r"] else ""
+    t = f' t="{c["t"]}"' if c["t"] else ""
+    inner = (f"<f>{escape(c['f'])}</f>" if c["f"] is not None else "") + (f"<v>{escape(c['v'])}</v>" if c["v"] is not None else "")
+    return f"<c{ref}{t}>{inner}</c>"
+
+
+@pytest.fixture(scope="module")
+def good_xlsx(tmp_path_factory) -> Path:
+    return hf.filled_template(tmp_path_factory.mktemp("prop") / "good.xlsx")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cells=st.lists(_CELL, min_size=1, max_size=6), where=st.integers(0, 10**6), data=st.data())
+def test_reading_never_raises(good_xlsx, tmp_path_factory, cells, where, data):
+    """Random cells (any place, type, value, formula) in 表三, or random bytes overwritten: the
+    reader answers a Submission or Unreadable with a reason, never anything else, and never
+    "internal" (a bug contained by the last line of defence)."""
+    d = tmp_path_factory.mktemp("p")
+    part = hf.sheet_part("gov2021", "t3")
+    rows = "".join(f"<row>{_cell_xml(c)}</row>" if not c["r"] else f'<row r="{c["r"][0] + 1}">{_cell_xml(c)}</row>' for c in cells)
+    path = hf.patch_xlsx(good_xlsx, d / "p.xlsx", part, lambda x: hf._append_rows(x, rows) if where % 2 else x.replace("<sheetData>", "<sheetData>" + rows, 1))
+    if data.draw(st.booleans()):
+        raw = bytearray(path.read_bytes())
+        for _ in range(data.draw(st.integers(1, 8))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+        path.write_bytes(bytes(raw))
+    try:
+        sub = read_workbook(path)
+    except Unreadable as exc:
+        assert exc.code != "internal", exc.reason
+        assert exc.reason and "\n" not in exc.reason
+        return
+    for fact in sub.facts():
+        assert fact.value is None or abs(fact.value) <= 10**12
+
+
+@pytest.mark.office
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.integers(0, 10**7), st.integers(0, 255)), min_size=1, max_size=12))
+def test_reading_a_damaged_xls_never_raises(office_cases, tmp_path_factory, flips):
+    src = next(c.path for c in office_cases if c.path.name == "xls_named.xlsx")
+    raw = bytearray(src.read_bytes())
+    for at, byte in flips:
+        raw[512 + at % (len(raw) - 512)] = byte  # keep the compound-file header: damage the data
+    p = tmp_path_factory.mktemp("x") / "damaged.xls"
+    p.write_bytes(bytes(raw))
+    try:
+        read_workbook(p)
+    except Unreadable as exc:
+        assert exc.code != "internal", exc.reason
+        assert exc.reason and "\n" not in exc.reason

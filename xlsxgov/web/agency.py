@@ -1,0 +1,162 @@
+"""The agency's pages, reached only through its secret link /a/<token>: status, template,
+upload with an immediate verdict, feedback, history, the office's review comment, 回执."""
+
+from __future__ import annotations
+
+
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ..campaign import core, portal
+from ..campaign.roster import Agency
+from .app import agency_csrf, cfg_of, client_address, download, not_found, page, run_in_pool
+from .upload import UploadError, receive
+
+router = APIRouter(include_in_schema=False)
+
+
+def _context(request: Request, token: str):
+    """(connection, agency row, settings) of a live link; None for a wrong or revoked one."""
+    conn = portal.open_ledger(cfg_of(request).directory)
+    row = portal.link_agency(conn, token)
+    if row is None:
+        conn.close()
+        return None
+    return conn, row, portal.settings(conn)
+
+
+def _year(settings: dict) -> int:
+    return int(settings.get("year") or 0)
+
+
+@router.get("/a/{token}")
+def agency_home(request: Request, token: str, error: str = ""):
+    ctx = _context(request, token)
+    if ctx is None:
+        return not_found(request)
+    conn, agency, settings = ctx
+    try:
+        subs = portal.submissions_of(conn, agency["code"])
+        current = next((s for s in subs if s["current"]), None)
+        findings = portal.findings_of(conn, current["id"]) if current else []
+        year = _year(settings)
+        return page(request, "agency.html", {
+            "token": token, "agency": agency, "year": year, "region": settings.get("region", ""),
+            "deadline": core.default_deadline(year) if year else None, "subs": subs, "current": current, "shown": current,
+            "findings": findings, "csrf": agency_csrf(request, token), "error": error, "max_mb": cfg_of(request).max_upload // (1024 * 1024),
+        })
+    finally:
+        conn.close()
+
+
+@router.get("/a/{token}/s/{sid}")
+def agency_submission(request: Request, token: str, sid: int, again: int = 0):
+    ctx = _context(request, token)
+    if ctx is None:
+        return not_found(request)
+    conn, agency, settings = ctx
+    try:
+        sub = portal.submission(conn, sid)
+        if sub is None or sub["code"] != agency["code"]:
+            return not_found(request)
+        subs = portal.submissions_of(conn, agency["code"])
+        year = _year(settings)
+        return page(request, "agency.html", {
+            "token": token, "agency": agency, "year": year, "region": settings.get("region", ""),
+            "deadline": core.default_deadline(year) if year else None, "subs": subs,
+            "current": next((s for s in subs if s["current"]), None), "shown": sub, "again": again,
+            "findings": portal.findings_of(conn, sid), "csrf": agency_csrf(request, token), "error": "",
+            "max_mb": cfg_of(request).max_upload // (1024 * 1024),
+        })
+    finally:
+        conn.close()
+
+
+@router.post("/a/{token}/upload")
+async def agency_upload(request: Request, token: str):
+    cfg = cfg_of(request)
+    ctx = _context(request, token)
+    if ctx is None:
+        return not_found(request)
+    conn, agency, _ = ctx
+    conn.close()
+    try:
+        up = await receive(request, cfg.tmp, cfg.max_upload)
+    except UploadError as exc:
+        return page(request, "error.html", {"message": exc.message, "back": f"/a/{token}"}, status=exc.status)
+    try:
+        if not portal.csrf_ok(agency_csrf(request, token), up.fields.get("csrf")):
+            return page(request, "error.html", {"message": "页面已过期，请刷新页面后重新上传", "back": f"/a/{token}"}, status=403)
+        outcome = await run_in_pool(
+            request, core.import_file, cfg.directory, up.path, up.name, code=agency["code"], source=f"网页上传（单位链接）{client_address(request)}",
+        )
+    finally:
+        up.discard()
+    return _after_upload(request, token, agency["code"], agency["name"], outcome, f"/a/{token}", actor=f"单位：{agency['name']}")
+
+
+def _after_upload(request: Request, token: str | None, code: str, name: str, outcome, back: str, *, actor: str) -> Response:
+    """Audit the upload and send the browser to the submission's verdict (POST → redirect → GET)."""
+    conn = portal.open_ledger(cfg_of(request).directory)
+    try:
+        sub = portal.submission_by_sha(conn, outcome.sha256)
+        verdict = f"{outcome.outcome}（错误 {outcome.errors}，警告 {outcome.warnings}）"
+        portal.audit(conn, actor, client_address(request), "上传报表", f"单位 {code}：{outcome.name}，SHA-256 {outcome.sha256}，{verdict}")
+    finally:
+        conn.close()
+    if sub is None or sub["code"] != code:  # the same bytes were recorded before, for nobody or someone else
+        return page(request, "error.html", {"message": "这个文件此前已经收到过，不再重复登记。请检查是否选错了文件。", "back": back}, status=409)
+    target = f"{back}/s/{sub['id']}" if token else f"{back}?s={sub['id']}"
+    if outcome.outcome == "duplicate":
+        target += ("&" if "?" in target else "?") + "again=1"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/a/{token}/s/{sid}/feedback")
+def agency_feedback(request: Request, token: str, sid: int):
+    ctx = _context(request, token)
+    if ctx is None:
+        return not_found(request)
+    conn, agency, _ = ctx
+    try:
+        sub = portal.submission(conn, sid)
+    finally:
+        conn.close()
+    if sub is None or sub["code"] != agency["code"] or not sub["feedback_path"]:
+        return not_found(request)
+    path = cfg_of(request).directory / sub["feedback_path"]
+    return download(path, path.name) if path.is_file() else not_found(request)
+
+
+@router.get("/a/{token}/s/{sid}/receipt")
+def agency_receipt(request: Request, token: str, sid: int):
+    ctx = _context(request, token)
+    if ctx is None:
+        return not_found(request)
+    conn, agency, settings = ctx
+    try:
+        sub = portal.submission(conn, sid)
+    finally:
+        conn.close()
+    if sub is None or sub["code"] != agency["code"] or sub["status"] != "valid":
+        return not_found(request)
+    return page(request, "receipt.html", {"agency": agency, "sub": sub, "year": _year(settings), "region": settings.get("region", ""), "token": token})
+
+
+@router.get("/a/{token}/template")
+def agency_template(request: Request, token: str):
+    ctx = _context(request, token)
+    if ctx is None:
+        return not_found(request)
+    conn, agency, settings = ctx
+    conn.close()
+    year = _year(settings)
+    a = Agency(name=agency["name"], code=agency["code"], region=agency["region"] or "", contact=agency["contact"] or "", email=agency["email"] or "")
+    path = cfg_of(request).directory / "outbox" / core.template_name(a, year)
+    if not path.is_file():
+        return not_found(request)
+    return download(path, path.name, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+

@@ -1,0 +1,223 @@
+"""The web portal of a campaign (``xlsxgov serve``): agencies upload through their secret link,
+the office reviews and runs the campaign in a browser, other systems read the JSON API.
+
+Pages are rendered on the server (Jinja2, autoescaped); the two small scripts (drag and drop,
+print) and the stylesheet are local static files, so the Content-Security-Policy allows no
+inline script or style. Validation runs in a process pool (``core.import_file``, the same call
+the CLI's import makes), never on the event loop. Everything persistent is in the campaign
+folder: the ledger (SQLite, WAL) and the files beside it; any number of server processes can
+share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import multiprocessing
+import os
+import re
+import secrets
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..campaign import ledger, portal
+from .upload import DEFAULT_LIMIT, clean_stale
+
+HERE = Path(__file__).parent
+log = logging.getLogger("xlsxgov.web")
+
+SESSION_COOKIE = "xg_session"
+LOGIN_COOKIE = "xg_login"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",  # the agency link is a secret: never sent to another site
+    "Cache-Control": "no-store",
+}
+# Secrets in paths (agency links) are replaced before anything is logged.
+_SECRET_PATH = re.compile(r"^/a/[^/]+")
+
+
+def redact(path: str) -> str:
+    """The request path as logged: an agency link's token replaced by ***."""
+    return _SECRET_PATH.sub("/a/***", path)
+
+
+class Config:
+    """What one server process knows: the campaign folder, the upload limit, the worker pool."""
+
+    def __init__(self, directory: Path, max_upload: int, pool_size: int):
+        self.directory = directory
+        self.max_upload = max_upload
+        self.pool_size = pool_size
+        self.pool: ProcessPoolExecutor | None = None
+        self.secret = b""
+        self.tmp = directory / ".tmp"
+
+
+def _warm(edition: str) -> None:
+    """Validate a blank template once in a pool process, so the first agency's upload does not
+    pay for importing pandas/pandera and building the edition's schemas."""
+    import tempfile
+
+    from .. import spec as spec_mod
+    from ..template import Meta, write_template
+    from ..validate import validate_paths
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "warm.xlsx"
+        write_template(path, spec_mod.load(edition), Meta())
+        validate_paths([path], edition=edition)
+
+
+def _campaign_secret(directory: Path) -> bytes:
+    """The campaign's key for agency-form CSRF tokens, made once and shared by every process."""
+    conn = ledger.connect(directory)
+    try:
+        with ledger.transaction(conn):
+            conn.execute("INSERT OR IGNORE INTO campaign(key, value) VALUES ('portal_secret', ?)", (secrets.token_hex(32),))
+        return bytes.fromhex(ledger.get_setting(conn, "portal_secret"))
+    finally:
+        conn.close()
+
+
+def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_size: int = 2) -> FastAPI:
+    """The ASGI application serving the campaign in ``directory``. Raises CampaignError when the
+    folder is no campaign."""
+    directory = Path(directory).resolve()
+    portal.open_ledger(directory).close()  # CampaignError early; migrates an older ledger
+    cfg = Config(directory, max_upload, pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        cfg.secret = _campaign_secret(directory)
+        clean_stale(cfg.tmp)
+        # spawn: the pool processes do not inherit the event loop's threads or sockets.
+        cfg.pool = ProcessPoolExecutor(max_workers=pool_size, mp_context=multiprocessing.get_context("spawn"))
+        conn = ledger.connect(directory)
+        try:
+            edition = ledger.get_setting(conn, "edition") or "gov2021"
+        finally:
+            conn.close()
+        for _ in range(pool_size):  # start and warm every pool process now, not at the first upload
+            cfg.pool.submit(_warm, edition)
+        try:
+            yield
+        finally:
+            cfg.pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="xlsxgov 报送平台 API",
+        version="1",
+        description="政府信息公开工作年度报告统计表报送任务的只读 JSON 接口。每个请求须带 Authorization: Bearer <令牌>"
+        "（令牌用 xlsxgov user token 生成）。",
+        docs_url=None,  # the interactive docs load scripts from a CDN; the schema itself is served
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.cfg = cfg
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["labels"] = LABELS
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def headers_and_log(request: Request, call_next):
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        log.info("%s %s %s %s", client_address(request), request.method, redact(request.url.path), response.status_code)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": ERROR_TEXT.get(exc.status_code, "请求错误")}, status_code=exc.status_code)
+        if exc.status_code == 303:  # no session: to the login page, showing nothing
+            from fastapi.responses import RedirectResponse
+
+            return RedirectResponse(exc.headers["Location"], status_code=303)
+        if exc.status_code == 404:
+            return not_found(request)
+        return page(request, "error.html", {"message": exc.detail if isinstance(exc.detail, str) else ERROR_TEXT.get(exc.status_code, "请求错误")}, status=exc.status_code)
+
+    from . import agency, api, office
+
+    app.include_router(agency.router)
+    app.include_router(office.router)
+    app.include_router(api.router)
+    return app
+
+
+ERROR_TEXT = {401: "需要登录或有效的令牌", 403: "没有权限", 404: "页面不存在", 405: "不支持的请求", 413: "文件太大"}
+
+LABELS = {
+    "status": {"valid": "合格", "invalid": "有错误", "unreadable": "无法读取", "missing": "未报送", "unknown": "单位不明", "duplicate": "重复文件"},
+    "severity": {"error": "错误", "warning": "警告", "info": "提示"},
+}
+
+
+def cfg_of(request: Request) -> Config:
+    return request.app.state.cfg
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def page(request: Request, name: str, context: dict, *, status: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def not_found(request: Request) -> HTMLResponse:
+    """The one 404 page: the same bytes for a wrong link, a revoked link and any unknown path."""
+    return page(request, "error.html", {"message": "页面不存在。如果这是您收到的报送链接，请与主管部门联系。"}, status=404)
+
+
+def agency_csrf(request: Request, token: str) -> str:
+    """The CSRF token of an agency's forms: an HMAC of the link token under the campaign key."""
+    return hmac.new(cfg_of(request).secret, b"agency:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def download(path: Path, filename: str, media_type: str | None = None) -> Response:
+    from fastapi.responses import FileResponse
+
+    return FileResponse(path, filename=filename, media_type=media_type or "application/octet-stream")
+
+
+def secure_cookie(request: Request) -> bool:
+    """Set the Secure flag when the browser reached us over HTTPS (directly, or through a
+    reverse proxy on this machine that says so in X-Forwarded-Proto; see `serve`)."""
+    return request.url.scheme == "https"
+
+
+async def run_in_pool(request: Request, fn, *args, **kwargs):
+    """Run ``fn`` in the validation process pool, off the event loop."""
+    import functools
+
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(cfg_of(request).pool, functools.partial(fn, *args, **kwargs))
+
+
+def env_app() -> FastAPI:
+    """The app for uvicorn's worker processes (``serve --workers N``), configured by environment."""
+    return create_app(
+        os.environ["XLSXGOV_CAMPAIGN"],
+        max_upload=int(os.environ.get("XLSXGOV_MAX_UPLOAD", DEFAULT_LIMIT)),
+        pool_size=int(os.environ.get("XLSXGOV_POOL", "2")),
+    )

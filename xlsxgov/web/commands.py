@@ -1,0 +1,87 @@
+"""``xlsxgov serve`` and ``xlsxgov user …``: the web portal's commands, each one library call."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ..campaign import core, portal
+
+user_app = typer.Typer(help="报送平台的工作人员账户和接口令牌", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[red]错误：[/red]{message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@user_app.command("add")
+def user_add(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    name: str = typer.Argument(..., help="用户名"),
+    role: str = typer.Option(..., "--role", help="角色：管理员、审核员 或 只读"),
+    password_env: Optional[str] = typer.Option(None, "--password-env", help="保存密码的环境变量名（不指定则在终端输入）"),
+) -> None:
+    """新建工作人员账户（同名则更新角色和密码）。密码用 argon2 加密保存。"""
+    if password_env:
+        password = os.environ.get(password_env)
+        if password is None:
+            _fail(f"环境变量 {password_env} 未设置")
+    else:
+        password = typer.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+    try:
+        portal.add_user(directory, name, role, password)
+    except core.CampaignError as exc:
+        _fail(str(exc))
+    console.print(f"已保存账户：{name}（{role}）", highlight=False)
+
+
+@user_app.command("token")
+def user_token(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    client: str = typer.Argument(..., help="使用接口的系统名称，例如 省平台"),
+) -> None:
+    """为其他系统生成一个接口令牌（只读 JSON 接口，见 /api/openapi.json）。令牌只显示这一次。"""
+    try:
+        token = portal.add_api_token(directory, client)
+    except core.CampaignError as exc:
+        _fail(str(exc))
+    console.print(f"已为“{client}”生成接口令牌（只显示这一次，请妥善保存）：", highlight=False)
+    print(token)
+
+
+def serve_command(
+    directory: Path = typer.Argument(..., help="报送任务目录"),
+    host: str = typer.Option("127.0.0.1", "--host", help="监听地址；内网访问用本机的内网地址或 0.0.0.0"),
+    port: int = typer.Option(8000, "--port", help="端口"),
+    workers: int = typer.Option(1, "--workers", help="服务进程数"),
+    max_upload_mb: int = typer.Option(20, "--max-upload-mb", help="上传文件大小上限（MB）"),
+) -> None:
+    """启动报送平台网站：各单位通过专属链接上传报表并立即看到校验结果，工作人员登录后审核、汇总。"""
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    try:
+        if not portal.has_admin(directory):
+            _fail(f"还没有管理员账户：请先运行 xlsxgov user add {directory} 用户名 --role 管理员")
+    except core.CampaignError as exc:
+        _fail(str(exc))
+    if workers < 1 or max_upload_mb < 1:
+        _fail("--workers 和 --max-upload-mb 至少为 1")
+    os.environ["XLSXGOV_CAMPAIGN"] = str(Path(directory).resolve())
+    os.environ["XLSXGOV_MAX_UPLOAD"] = str(max_upload_mb * 1024 * 1024)
+    os.environ["XLSXGOV_POOL"] = str(max(1, (os.cpu_count() or 2) // workers))
+    log_config = {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"], "xlsxgov.web": {"handlers": ["default"], "level": "INFO", "propagate": False}}}
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"报送平台：http://{shown}:{port}/login（工作人员登录）；数据保存在 {Path(directory).resolve()}；按 Ctrl+C 停止", highlight=False)
+    # uvicorn's own access log would print agency links; ours (xlsxgov.web) redacts them.
+    uvicorn.run(
+        "xlsxgov.web.app:env_app", factory=True, host=host, port=port, workers=workers, access_log=False,
+        proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_config=log_config, timeout_graceful_shutdown=5,
+    )
