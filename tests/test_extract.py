@@ -9,7 +9,10 @@ noise; and random valid tables through every format (hypothesis).
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,7 @@ from xlsxgov import spec as spec_mod
 from xlsxgov.compute import complete, key
 from xlsxgov.extract import extract_paths, extract_report, printed_value
 from xlsxgov.reader import Unreadable
-from xlsxgov.validate import validate_submissions
+from xlsxgov.validate import validate_paths, validate_submissions
 from xlsxgov.values import Kind
 
 from tests.extractdata import REPORTS, STYLES, base_values, expected, expected_key, flatten, noisy, report_html
@@ -340,3 +343,46 @@ def test_json_shape_is_that_of_validate(tmp_path: Path):
     assert data["status"] == "invalid"
     fact = next(f for f in data["facts"] if f["row"] == "central_procurement" and f["col"] == "purchase_amount")
     assert (fact["value"], fact["raw"]) == (2.485, "24850元")
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def _xlsxgov(*args) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("xlsxgov")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "80"})
+
+
+def test_extract_command_json_and_filled_template(tmp_path: Path):
+    seed = next(p for p in REPORTS if p.stem.startswith("002"))
+    done = _xlsxgov("extract", seed, "--json")
+    assert done.returncode == 1, done.stderr
+    (data,) = json.loads(done.stdout)["files"]
+    assert data["status"] == "invalid" and data["edition"] == "gov2019"
+    out = tmp_path / "金东.xlsx"
+    done = _xlsxgov("extract", seed, "-o", out)
+    assert out.is_file() and "t3.balance" in done.stdout
+    # The filled template reads back as a workbook with the same numbers and the same failure.
+    (rep,) = validate_paths([out])
+    sub = extract_report(seed)
+    assert {k: rep.submission.values[k] for k in sub.values} == sub.values
+    assert {f.rule for f in rep.findings if f.severity == "error"} >= {"t3.balance"}
+
+
+def test_audit_command(tmp_path: Path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for p in REPORTS:
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 junk")
+    out = tmp_path / "审查.xlsx"
+    done = _xlsxgov("audit", folder, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert "共 9 份报告：合格 6，有错误 2，无法读取 1" in done.stdout
+    from python_calamine import CalamineWorkbook
+
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("报告").to_python()
+    by_file = {Path(r[0]).name: r for r in rows[1:]}
+    assert by_file["002_cf6b3b2b2c1c1616.txt"][4] == "有错误" and "t3.balance" in by_file["002_cf6b3b2b2c1c1616.txt"][7]
+    assert by_file["broken.pdf"][4] == "无法读取"
