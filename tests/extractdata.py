@@ -127,3 +127,6 @@ def noisy(page: str) -> str:
         return m.group(1) + _S2T.convert(text) + m.group(3)
 
     return re.sub(r"(<th[^>]*>)(.*?)(</th>)", relabel, page)
+
+
+NAMES_AND_PATHS = [(p.stem, p) for p in REPORTS]
