@@ -25,7 +25,12 @@ import time
 from pathlib import Path
 
 from xlsxgov import spec as spec_mod
-from xlsxgov.campaign import core
+from xlsxgov.campaign import status as status_mod
+from xlsxgov.campaign import store as store_mod
+from xlsxgov.campaign.importer import import_paths
+from xlsxgov.campaign.init import init_campaign
+from xlsxgov.campaign.issue import issue_templates
+from xlsxgov.campaign.stamp import TemplateStamper
 from xlsxgov.campaign.mail import MessageBuilder, build_message, write_eml
 from xlsxgov.campaign.roster import uscc_check_char
 from xlsxgov.template import Meta, write_template
@@ -54,7 +59,7 @@ def main() -> None:
 
         print(f"== issuing {n} agencies ==")
         t = time.perf_counter()
-        stamper = core.TemplateStamper(spec, YEAR)
+        stamper = TemplateStamper(spec, YEAR)
         base = time.perf_counter() - t
         out = tmp / "stamped"
         out.mkdir()
@@ -99,8 +104,8 @@ def main() -> None:
         roster.write_text("单位名称,统一社会信用代码,上级/地区,联系人,电子邮箱\n"
                           + "".join(f"{a},{b},{c},,{d}\n" for a, b, c, d in agencies), encoding="utf-8")
         campaign = tmp / "c"
-        core.init_campaign(campaign, year=YEAR, roster_path=roster, region="某某市")
-        res = core.issue_templates(campaign, sender=SENDER)
+        init_campaign(campaign, year=YEAR, roster_path=roster, region="某某市")
+        res = issue_templates(campaign, sender=SENDER)
         print(f"campaign issue (templates+eml+ledger): {rate(n, res.seconds)}; "
               f"issuing is {scratch_each * n / res.seconds:.0f}x faster than building each template from scratch")
         print(f"target 3000 templates in < 5 s: {'met' if stamp * 3000 / n < 5 else 'NOT met'} "
@@ -108,26 +113,26 @@ def main() -> None:
 
         print(f"\n== importing {n_import} returned workbooks ==")
         t3_new = next(c for c in spec.cells() if c.is_input and c.table.id == "t3")
-        broken = core.TemplateStamper(spec, YEAR, values={("t3", *t3_new.key): 5})  # balance error
+        broken = TemplateStamper(spec, YEAR, values={("t3", *t3_new.key): 5})  # balance error
         replies = tmp / "replies"
         replies.mkdir()
         t = time.perf_counter()
-        roster_rows = core.roster(campaign)
+        roster_rows = store_mod.roster(campaign)
         for i in range(n_import):
             a = roster_rows[i % len(roster_rows)]
             (broken if i % 10 == 9 else stamper).stamp(replies / f"{a.code}_{i}_回复.xlsx", a.name, a.code, a.region)
         made = time.perf_counter() - t
         print(f"replies written (stamped):           {rate(n_import, made)}")
-        result = core.import_paths(campaign, [replies])
+        result = import_paths(campaign, [replies])
         t_import = time.perf_counter() - t - made
         counts = {k: result.count(k) for k in ("valid", "invalid", "unreadable", "unknown", "duplicate")}
         print(f"campaign import:                     {rate(n_import, t_import)}; {counts}")
         t = time.perf_counter()
-        again = core.import_paths(campaign, [replies])
+        again = import_paths(campaign, [replies])
         t_again = time.perf_counter() - t
         print(f"campaign import again (duplicates):  {rate(n_import, t_again)}; duplicates {again.count('duplicate')}")
         t = time.perf_counter()
-        status = core.campaign_status(campaign)
+        status = status_mod.campaign_status(campaign)
         print(f"campaign status:                     {len(status['agencies'])} agencies in {time.perf_counter() - t:.2f} s; "
               f"totals {status['totals']}")
 

@@ -65,7 +65,7 @@ def in_memory(n: int, out: Path, trace: bool) -> dict:
 
 
 def from_campaign(directory: Path, out: Path) -> dict:
-    import xlsxgov.campaign.core  # noqa: F401  (imported and the spec loaded before timing, as in (a))
+    import xlsxgov.campaign.store  # noqa: F401  (imported and the spec loaded before timing, as in (a))
     from xlsxgov.consolidate import consolidate_campaign
 
     spec_mod.load("gov2021")
@@ -78,7 +78,10 @@ def from_campaign(directory: Path, out: Path) -> dict:
 
 def build_campaign(n: int, directory: Path) -> float:
     """A campaign of n agencies, every one replying with random values; returns the import time."""
-    from xlsxgov.campaign import core
+    from xlsxgov.campaign import store as store_mod
+    from xlsxgov.campaign.importer import import_paths
+    from xlsxgov.campaign.init import init_campaign
+    from xlsxgov.campaign.stamp import TemplateStamper
     from xlsxgov.campaign.roster import uscc_check_char
 
     spec = spec_mod.load("gov2021")
@@ -88,14 +91,14 @@ def build_campaign(n: int, directory: Path) -> float:
         rows.append(f"基准区第{i}号单位,{body + uscc_check_char(body)},{REGION},,a{i}@example.com")
     roster = directory.parent / "roster.csv"
     roster.write_text("单位名称,统一社会信用代码,上级/地区,联系人,电子邮箱\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    core.init_campaign(directory, year=YEAR, roster_path=roster, region=REGION)
+    init_campaign(directory, year=YEAR, roster_path=roster, region=REGION)
     rng = random.Random(2)
     # A few value sets stamped with each agency's cover: every file differs, reading costs the same.
-    stampers = [core.TemplateStamper(spec, YEAR, values=balanced(spec, rng)) for _ in range(8)]
-    for i, a in enumerate(core.roster(directory)):
+    stampers = [TemplateStamper(spec, YEAR, values=balanced(spec, rng)) for _ in range(8)]
+    for i, a in enumerate(store_mod.roster(directory)):
         stampers[i % len(stampers)].stamp(directory / "inbox" / f"{a.code}.xlsx", a.name, a.code, a.region)
     t = time.perf_counter()
-    result = core.import_paths(directory)
+    result = import_paths(directory)
     assert result.count("valid") == n, {k: result.count(k) for k in ("valid", "invalid", "unreadable", "unknown")}
     return time.perf_counter() - t
 

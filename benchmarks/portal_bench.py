@@ -28,7 +28,10 @@ from pathlib import Path
 import httpx
 
 from xlsxgov import spec as spec_mod
-from xlsxgov.campaign import core, portal
+from xlsxgov.campaign import portal
+from xlsxgov.campaign.init import init_campaign
+from xlsxgov.campaign.issue import issue_templates
+from xlsxgov.campaign.stamp import TemplateStamper
 from xlsxgov.campaign.roster import uscc_check_char
 from xlsxgov.demo import reply_values
 from xlsxgov.validate import validate_paths
@@ -61,8 +64,8 @@ def main() -> None:
         roster.write_text("\n".join(rows) + "\n", encoding="utf-8")
         d = tmp / "c"
         port = free_port()
-        core.init_campaign(d, year=YEAR, roster_path=roster, region="某某市")
-        core.issue_templates(d, portal_url=f"http://127.0.0.1:{port}")
+        init_campaign(d, year=YEAR, roster_path=roster, region="某某市")
+        issue_templates(d, portal_url=f"http://127.0.0.1:{port}")
         portal.add_user(d, "admin", "管理员", "bench-secret-1")
         with open(d / "outbox" / "links.csv", encoding="utf-8-sig", newline="") as fh:
             links = [(r["统一社会信用代码"], r["单位名称"], r["报送链接"]) for r in csv.DictReader(fh)]
@@ -74,7 +77,7 @@ def main() -> None:
             values = reply_values(spec, random.Random(seed))
             broken = dict(values)
             broken[("t3", "new", "natural")] += 2
-            stampers.append((core.TemplateStamper(spec, YEAR, values=values), core.TemplateStamper(spec, YEAR, values=broken)))
+            stampers.append((TemplateStamper(spec, YEAR, values=values), TemplateStamper(spec, YEAR, values=broken)))
         files = []
         (tmp / "replies").mkdir()
         for k in range(args.uploads + SOLO):

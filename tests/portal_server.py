@@ -18,7 +18,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from test_campaign import AGENCIES, YEAR, fill, template_of, write_roster  # noqa: E402
 
-from xlsxgov.campaign import core, portal  # noqa: E402
+from xlsxgov.campaign import portal  # noqa: E402
+from xlsxgov.campaign.init import init_campaign  # noqa: E402
+from xlsxgov.campaign.issue import issue_templates  # noqa: E402
 
 XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
 PASSWORDS = {"admin": "admin-secret-1", "reviewer": "review-secret-1", "reader": "reader-secret-1"}
@@ -35,8 +37,8 @@ def make_campaign(d: Path, port: int, rows=AGENCIES) -> dict[str, str]:
     """A campaign with its links issued for http://127.0.0.1:port and three office users;
     returns {code: link}."""
     roster = write_roster(d.parent / f"{d.name}-roster.csv", rows)
-    core.init_campaign(d, year=YEAR, roster_path=roster, region="某某市")
-    core.issue_templates(d, portal_url=f"http://127.0.0.1:{port}")
+    init_campaign(d, year=YEAR, roster_path=roster, region="某某市")
+    issue_templates(d, portal_url=f"http://127.0.0.1:{port}")
     for name, role in ROLES.items():
         portal.add_user(d, name, role, PASSWORDS[name])
     with open(d / "outbox" / "links.csv", encoding="utf-8-sig", newline="") as fh:

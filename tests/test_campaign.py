@@ -27,7 +27,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from xlsxgov import layout as layout_mod
 from xlsxgov import spec as spec_mod
-from xlsxgov.campaign import core
+from xlsxgov.campaign import status as status_mod
+from xlsxgov.campaign import store as store_mod
+from xlsxgov.campaign.importer import import_paths
+from xlsxgov.campaign.stamp import STAMPED_PARTS, TemplateStamper
 from xlsxgov.campaign.mail import build_message
 from xlsxgov.campaign.roster import uscc_check_char
 from xlsxgov.reader import read_workbook
@@ -84,13 +87,13 @@ def template_of(d: Path, i: int) -> Path:
 
 
 def test_init_creates_ledger_and_folders(campaign: Path):
-    for sub in core.SUBDIRS:
+    for sub in store_mod.SUBDIRS:
         assert (campaign / sub).is_dir()
     conn = sqlite3.connect(campaign / "ledger.sqlite")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert dict(conn.execute("SELECT key, value FROM campaign"))["year"] == str(YEAR)
     assert conn.execute("SELECT COUNT(*) FROM agencies").fetchone()[0] == 6
-    assert [a.code for a in core.roster(campaign)] == [a[1] for a in AGENCIES]
+    assert [a.code for a in store_mod.roster(campaign)] == [a[1] for a in AGENCIES]
 
 
 def test_init_bad_roster_creates_nothing(tmp_path: Path):
@@ -121,7 +124,7 @@ def test_issue_stamps_templates(campaign: Path):
     with zipfile.ZipFile(template_of(campaign, 0)) as a, zipfile.ZipFile(template_of(campaign, 1)) as b, zipfile.ZipFile(fresh) as f:
         assert sorted(a.namelist()) == sorted(b.namelist()) == sorted(f.namelist())
         for n in a.namelist():
-            if n in core.STAMPED_PARTS:
+            if n in STAMPED_PARTS:
                 assert a.read(n) != b.read(n)
             else:
                 assert a.read(n) == b.read(n), n
@@ -137,7 +140,7 @@ def test_issue_stamps_templates(campaign: Path):
 
 
 def test_stamped_xml_escaping(tmp_path: Path):
-    stamper = core.TemplateStamper(spec_mod.load("gov2021"), YEAR)
+    stamper = TemplateStamper(spec_mod.load("gov2021"), YEAR)
     p = stamper.stamp(tmp_path / "t.xlsx", "A&B <局> \"x\"", code_for(9), "")
     sub = read_workbook(p)
     assert sub.agency == "A&B <局> \"x\"" and sub.code == code_for(9)
@@ -190,7 +193,7 @@ def test_send_once_per_agency(campaign: Path, smtp_server):
         assert att.get_payload(decode=True) == template_of(campaign, i).read_bytes()
     proc = cli("send", campaign, "--smtp", f"127.0.0.1:{port}", "--from", "office@example.gov.cn")
     assert len(handler.messages) == 6 and "成功 0" in proc.stdout and "已发送 6" in proc.stdout
-    status = core.campaign_status(campaign)
+    status = status_mod.campaign_status(campaign)
     assert all(a["sent"] for a in status["agencies"])
 
 
@@ -201,7 +204,7 @@ def test_send_rejected_recipient_fails_only_that_one(campaign: Path, smtp_server
     assert proc.returncode == 1
     assert "拒收" in proc.stderr and AGENCIES[2][3] in proc.stderr
     assert len(handler.messages) == 5
-    status = {a["code"]: a for a in core.campaign_status(campaign)["agencies"]}
+    status = {a["code"]: a for a in status_mod.campaign_status(campaign)["agencies"]}
     assert not status[AGENCIES[2][1]]["sent"] and status[AGENCIES[2][1]]["send_error"]
     assert sum(a["sent"] for a in status.values()) == 5
     # Re-run: only the rejected one is tried again.
@@ -294,7 +297,7 @@ def test_send_tls_with_login(campaign: Path, smtp_server, tls_files, mode: str):
         i = [a[3] for a in AGENCIES].index(rcpt[0])
         att = next(email.message_from_bytes(content, policy=email.policy.default).iter_attachments())
         assert att.get_payload(decode=True) == template_of(campaign, i).read_bytes()
-    ids = {a["code"]: a["sent"] for a in core.campaign_status(campaign)["agencies"]}
+    ids = {a["code"]: a["sent"] for a in status_mod.campaign_status(campaign)["agencies"]}
     assert all(ids.values())
     proc = cli(*args, env=send_env(SMTP_PASSWORD))
     assert "成功 0" in proc.stdout and "已发送 6" in proc.stdout and len(handler.messages) == 6
@@ -313,7 +316,7 @@ def test_send_wrong_password_is_a_clear_error(campaign: Path, smtp_server, tls_f
     assert handler.messages == [] and handler.logins and not any(ok for *_, ok in handler.logins)
     conn = sqlite3.connect(campaign / "ledger.sqlite")
     assert conn.execute("SELECT COUNT(*) FROM sent").fetchone()[0] == 0  # nothing marked sent, no failures either
-    assert not any(a["sent"] for a in core.campaign_status(campaign)["agencies"])
+    assert not any(a["sent"] for a in status_mod.campaign_status(campaign)["agencies"])
 
 
 @pytest.mark.parametrize("mode", ["starttls", "ssl"])
@@ -327,7 +330,7 @@ def test_send_untrusted_certificate_is_a_clear_error(campaign: Path, smtp_server
     assert f"SMTP服务器127.0.0.1:{port}的证书未通过验证" in err and "--cafile" in err
     assert "Traceback" not in proc.stderr
     assert handler.messages == [] and handler.logins == []  # the password never left the client
-    assert not any(a["sent"] for a in core.campaign_status(campaign)["agencies"])
+    assert not any(a["sent"] for a in status_mod.campaign_status(campaign)["agencies"])
 
 
 def test_send_login_options_are_checked(campaign: Path, tmp_path: Path):
@@ -475,7 +478,7 @@ def test_import_corpus(campaign: Path, corpus: Path):
     assert "合格" in text and "未报送" in text
     ws = openpyxl.load_workbook(campaign / "进度.xlsx").active
     assert ws["A2"].value == AGENCIES[0][0] and ws["F3"].value == "有错误"
-    acc = core.accepted_submissions(campaign)
+    acc = store_mod.accepted_submissions(campaign)
     assert [a[1] for a in acc] == [c[0], c[2], c[5]] and all(a[2].is_file() for a in acc)
     # A re-run adds nothing.
     before = canonical(campaign)
@@ -490,7 +493,7 @@ def test_import_default_inbox_and_eml(campaign: Path, tmp_path: Path):
     msg = build_message(sender=AGENCIES[4][3], agency_email="o@example.gov.cn", agency_name="办公室", subject="回复", body="附件", attachment=reply)
     (campaign / "inbox" / "r4.eml").write_bytes(msg.as_bytes())
     cli("import", campaign)
-    st = {a["code"]: a["status"] for a in core.campaign_status(campaign)["agencies"]}
+    st = {a["code"]: a["status"] for a in status_mod.campaign_status(campaign)["agencies"]}
     assert st[AGENCIES[4][1]] == "valid"
     assert not list((campaign / ".tmp").iterdir())
 
@@ -563,12 +566,12 @@ def superseding_files(campaign: Path, d: Path) -> list[tuple[Path, int]]:
 def test_unreadable_never_supersedes_a_readable_submission(campaign: Path, tmp_path: Path):
     files = superseding_files(campaign, tmp_path / "in")
     other = _copy_campaign(campaign, tmp_path / "one_by_one")
-    result = core.import_paths(campaign, [tmp_path / "in"])
+    result = import_paths(campaign, [tmp_path / "in"])
     assert sorted(f.outcome for f in result.files) == sorted(
         ["valid", "unreadable", "valid", "invalid", "unreadable", "unreadable", "unreadable", "valid", "invalid", "invalid"]
     )
     c = [a[1] for a in AGENCIES]
-    st = {a["code"]: a for a in core.campaign_status(campaign)["agencies"]}
+    st = {a["code"]: a for a in status_mod.campaign_status(campaign)["agencies"]}
     assert [st[x]["status"] for x in c] == ["valid", "invalid", "unreadable", "valid", "invalid", "missing"]
     assert [st[x]["received"] for x in c] == [2, 2, 2, 2, 2, 0]  # every file is in the history
     # The current submission is the one shown: agency 0's valid file, not the later corrupt one.
@@ -588,22 +591,22 @@ def test_unreadable_never_supersedes_a_readable_submission(campaign: Path, tmp_p
     reasons = [p.read_text(encoding="utf-8") for p in (campaign / "quarantine").glob("*.reason.txt")]
     assert len(reasons) == 4 and any(f"{c[0]}_更正版.xlsx" in r and "原因" in r for r in reasons)
     # accepted_submissions agrees with status, whatever statuses are asked for.
-    assert [a[1] for a in core.accepted_submissions(campaign)] == [c[0], c[3]]
-    assert [a[1] for a in core.accepted_submissions(campaign, ("invalid",))] == [c[1], c[4]]
-    assert [a[1] for a in core.accepted_submissions(campaign, ("unreadable",))] == [c[2]]
-    assert [a[2].name for a in core.accepted_submissions(campaign)] == [
+    assert [a[1] for a in store_mod.accepted_submissions(campaign)] == [c[0], c[3]]
+    assert [a[1] for a in store_mod.accepted_submissions(campaign, ("invalid",))] == [c[1], c[4]]
+    assert [a[1] for a in store_mod.accepted_submissions(campaign, ("unreadable",))] == [c[2]]
+    assert [a[2].name for a in store_mod.accepted_submissions(campaign)] == [
         conn.execute("SELECT archive_path FROM submissions WHERE file_name=?", (n,)).fetchone()[0].split("/")[-1]
         for n in ("a0_valid.xlsx", "a3_valid_later.xlsx")
     ]
     # The same files imported one at a time, newest first, end in the same ledger.
     for path, _ in sorted(files, key=lambda f: -f[1]):
-        core.import_paths(other, [path])
+        import_paths(other, [path])
     assert canonical(other) == canonical(campaign)
 
 
 def test_feedback_per_submission(campaign: Path, tmp_path: Path):
     superseding_files(campaign, tmp_path / "in")
-    core.import_paths(campaign, [tmp_path / "in"])
+    import_paths(campaign, [tmp_path / "in"])
     conn = sqlite3.connect(campaign / "ledger.sqlite")
     rows = conn.execute("SELECT file_name, sha256, feedback_path, status FROM submissions ORDER BY file_name").fetchall()
     recorded = {r[0]: r[2] for r in rows}
@@ -619,7 +622,7 @@ def test_feedback_per_submission(campaign: Path, tmp_path: Path):
     # Each feedback workbook is about its own submission (the cover contact differs).
     assert openpyxl.load_workbook(campaign / first)["封面"]["B8"].value == "戊"
     assert openpyxl.load_workbook(campaign / second)["封面"]["B8"].value == "戊2"
-    st = {a["code"]: a for a in core.campaign_status(campaign)["agencies"]}
+    st = {a["code"]: a for a in status_mod.campaign_status(campaign)["agencies"]}
     assert st[c4]["feedback"] == second  # the current submission's feedback
 
 
@@ -629,9 +632,9 @@ def test_ledger_of_older_version_is_migrated(campaign: Path, tmp_path: Path):
     conn.commit()
     conn.close()
     reply = fill(template_of(campaign, 1), tmp_path / "r1.xlsx", broken=True, contact="x")
-    [outcome] = core.import_paths(campaign, [reply]).files
+    [outcome] = import_paths(campaign, [reply]).files
     assert outcome.outcome == "invalid" and outcome.feedback.is_file()
-    assert core.campaign_status(campaign)["agencies"][1]["feedback"] == outcome.feedback.relative_to(campaign).as_posix()
+    assert status_mod.campaign_status(campaign)["agencies"][1]["feedback"] == outcome.feedback.relative_to(campaign).as_posix()
 
 
 # --- import output: progress bar on a terminal, summary table ---------------------------------
@@ -640,7 +643,7 @@ def test_ledger_of_older_version_is_migrated(campaign: Path, tmp_path: Path):
 def test_import_cli_summary_table(campaign: Path, corpus: Path):
     from typer.testing import CliRunner
 
-    from xlsxgov.campaign.commands import campaign_app
+    from xlsxgov.cli.campaign import campaign_app
 
     result = CliRunner().invoke(campaign_app, ["import", str(campaign), str(corpus)])
     assert result.exit_code == 0, result.output

@@ -14,7 +14,11 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from xlsxgov import spec as spec_mod
-from xlsxgov.campaign import core
+from xlsxgov.campaign import status as status_mod
+from xlsxgov.campaign import store as store_mod
+from xlsxgov.campaign.importer import import_paths
+from xlsxgov.campaign.init import init_campaign
+from xlsxgov.campaign.issue import issue_templates
 from xlsxgov.campaign.roster import uscc_check_char
 from xlsxgov.consolidate import DETAIL_SHEET, MISSING_SHEET, ConsolidationError, consolidate_campaign, consolidate_files
 from xlsxgov.reader import read_workbook
@@ -62,8 +66,8 @@ def campaign(tmp_path_factory):
     rng = random.Random(7)
     tmp = tmp_path_factory.mktemp("campaign")
     d = tmp / "c"
-    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp / "roster.csv"), region=REGION)
-    core.issue_templates(d)
+    init_campaign(d, year=YEAR, roster_path=write_roster(tmp / "roster.csv"), region=REGION)
+    issue_templates(d)
     inbox = d / "inbox"
     inputs = {i: random_inputs(spec, rng) for i in range(4)}
     bad = dict(inputs[3])
@@ -77,9 +81,9 @@ def campaign(tmp_path_factory):
     reply(inbox / "报表.xlsx", spec, 2, inputs[2], name="第二局")  # identified by its code
     reply(inbox / "第3局.xlsx", spec, 3, bad)
     (inbox / f"{CODES[4]}_第4局.xlsx").write_bytes(b"PK\x03\x04 truncated")
-    result = core.import_paths(d)
+    result = import_paths(d)
     assert sorted(f.outcome for f in result.files) == ["invalid", "invalid", "unreadable", "valid", "valid", "valid"]
-    status = core.campaign_status(d)
+    status = status_mod.campaign_status(d)
     assert status["totals"] == {"valid": 3, "invalid": 1, "missing": 2, "unreadable": 1}
     return spec, d, inputs, bad
 
@@ -102,6 +106,8 @@ def test_sums_of_accepted_submissions(campaign, tmp_path):
     # 明细: the roster's names and codes, also for the file whose cover has another name
     detail = CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name(DETAIL_SHEET).to_python()
     assert [(r[1], r[2], r[3]) for r in detail[2:]] == [(NAMES[i], CODES[i], "合格") for i in range(3)]
+    # ... and each file by the name the agency sent it under, never the archive's hash (#9 point 7)
+    assert [r[5] for r in detail[2:]] == ["第0局_修改稿.xlsx", "第1局.xlsx", "报表.xlsx"]
 
 
 def test_missing_lists_exactly_the_agencies_not_included(campaign, tmp_path):
@@ -140,11 +146,11 @@ def test_county_consolidation_counts_as_one_submission(campaign, tmp_path):
     county = consolidate_files(files, tmp_path / "乙县_汇总表.xlsx", region="乙县", year=YEAR).path
     city = tmp_path / "city"
     names, codes = ["甲局", "乙县"], [code_for(20), code_for(21)]
-    core.init_campaign(city, year=YEAR, roster_path=write_roster(tmp_path / "r.csv", names, codes), region="某市")
+    init_campaign(city, year=YEAR, roster_path=write_roster(tmp_path / "r.csv", names, codes), region="某市")
     agency = write_workbook(city / "inbox" / "甲局.xlsx", spec, Meta(year=YEAR, agency="甲局", code=codes[0], region="某市"), values=inputs[1])
     assert agency.exists()
     county.rename(city / "inbox" / county.name)  # identified by the county's name in the file name
-    assert core.import_paths(city).count("valid") == 2
+    assert import_paths(city).count("valid") == 2
     result = consolidate_campaign(city, tmp_path / "city.xlsx")
     assert result.consolidates == 4 and not result.missing
     assert read_workbook(result.path).values == sums(spec, [inputs[1], *county_inputs])
@@ -152,7 +158,7 @@ def test_county_consolidation_counts_as_one_submission(campaign, tmp_path):
 
 def test_nothing_to_consolidate(tmp_path):
     d = tmp_path / "c"
-    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "r.csv"), region=REGION)
+    init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "r.csv"), region=REGION)
     with pytest.raises(ConsolidationError, match="还没有可汇总的报表"):
         consolidate_campaign(d, tmp_path / "x.xlsx")
 
@@ -180,7 +186,7 @@ def test_cli_dispatches_on_a_campaign_folder(campaign, tmp_path):
 def test_submissions_are_rebuilt_from_the_ledger_exactly(campaign):
     """The ledger keeps each submission's facts, cells and cover: rebuilt, it equals the file."""
     spec, d, _, _ = campaign
-    rebuilt = core.current_submissions(d, ("valid", "invalid"))
+    rebuilt = store_mod.current_submissions(d, ("valid", "invalid"))
     assert [(a.code, status) for a, status, _ in rebuilt] == [(CODES[i], s) for i, s in enumerate(["valid"] * 3 + ["invalid"])]
     for _, _, sub in rebuilt:
         read = read_workbook(sub.path)
@@ -194,14 +200,14 @@ def test_money_is_rebuilt_to_the_exact_yuan(tmp_path):
     """Facts hold 万元 as the form prints them; rebuilt inputs are exact 元 again (gov2019 has money)."""
     spec = spec_mod.load("gov2019")
     d = tmp_path / "c"
-    core.init_campaign(d, year=2020, roster_path=write_roster(tmp_path / "roster.csv", NAMES[:2], CODES[:2]), edition="gov2019")
+    init_campaign(d, year=2020, roster_path=write_roster(tmp_path / "roster.csv", NAMES[:2], CODES[:2]), edition="gov2019")
     money = [c for c in spec.cells() if c.is_input and c.kind.value == "money"]
     amounts = [838778, 24850, 1, 99_999_999_999]
     for i in range(2):
         values = {("t2", *c.key): amounts[(i + j) % len(amounts)] for j, c in enumerate(money)}
         write_workbook(d / "inbox" / f"{i}.xlsx", spec, Meta(year=2020, agency=NAMES[i], code=CODES[i]), values=values)
-    core.import_paths(d)
-    rebuilt = core.current_submissions(d, ("valid", "invalid"))
+    import_paths(d)
+    rebuilt = store_mod.current_submissions(d, ("valid", "invalid"))
     assert len(rebuilt) == 2
     for _, _, sub in rebuilt:
         assert sub.inputs == read_workbook(sub.path).inputs
@@ -237,7 +243,7 @@ def test_ledger_it_cannot_trust_falls_back_to_the_archive(campaign, tmp_path, ch
     conn.execute(change)
     conn.commit()
     conn.close()
-    rebuilt = core.current_submissions(copy)
+    rebuilt = store_mod.current_submissions(copy)
     assert all(sub.raw for _, _, sub in rebuilt), "read from the archived files (raw cell values present)"
     result = consolidate_campaign(copy, tmp_path / "city.xlsx")
     assert read_workbook(result.path).values == sums(spec, [inputs[0], inputs[1], inputs[2]])
@@ -248,21 +254,31 @@ def test_reply_in_another_edition_is_an_error_and_never_blocks_consolidation(tmp
     campaign still consolidates, listing it, even with --include-invalid."""
     spec = spec_mod.load("gov2021")
     d = tmp_path / "c"
-    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "roster.csv", NAMES[:3], CODES[:3]), region=REGION)
+    init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "roster.csv", NAMES[:3], CODES[:3]), region=REGION)
     rng = random.Random(3)
     inputs = [random_inputs(spec, rng) for _ in range(2)]
     reply(d / "inbox" / "0.xlsx", spec, 0, inputs[0])
     reply(d / "inbox" / "1.xlsx", spec, 1, inputs[1])
     old = spec_mod.load("gov2019")
     write_workbook(d / "inbox" / "2.xlsx", old, Meta(year=YEAR, agency=NAMES[2], code=CODES[2], region=REGION), values={})
-    result = core.import_paths(d)
+    result = import_paths(d)
     assert {f.code: f.outcome for f in result.files} == {CODES[0]: "valid", CODES[1]: "valid", CODES[2]: "invalid"}
-    status = {a["code"]: a for a in core.campaign_status(d)["agencies"]}
+    status = {a["code"]: a for a in status_mod.campaign_status(d)["agencies"]}
     assert status[CODES[2]]["status"] == "invalid" and status[CODES[2]]["errors"] >= 1
-    ((agency, _, sub),) = core.current_submissions(d, ("invalid",))
+    ((agency, _, sub),) = store_mod.current_submissions(d, ("invalid",))
     assert agency.code == CODES[2] and "workbook.edition" in {f.rule for f in sub.findings}
     for include_invalid in (False, True):
         out = consolidate_campaign(d, tmp_path / f"city{include_invalid}.xlsx", include_invalid=include_invalid)
         assert CODES[2] not in {s.code for s in out.included}
         (left,) = [x for x in out.left_out if x.code == CODES[2]]
         assert left.status == "edition" and "表格版本不符" in left.reason and "2019" in left.reason
+
+
+def test_submission_label_names_the_file_and_its_mail():
+    from xlsxgov.campaign.ledger import submission_label
+
+    assert submission_label("教育局.xlsx", "/srv/inbox/教育局.xlsx") == "“教育局.xlsx”"
+    assert submission_label("教育局.xlsx", "/srv/inbox/08 回复.eml <abc@x> jyj@example.gov.cn") == (
+        "“教育局.xlsx”（邮件 08 回复.eml，发件人 jyj@example.gov.cn）"
+    )
+    assert submission_label("a.xlsx", "/m/收件箱.mbox <id@x>", quoted=False) == "a.xlsx（邮件 收件箱.mbox）"

@@ -14,7 +14,8 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from xlsxgov import spec as spec_mod
-from xlsxgov.campaign import core
+from xlsxgov.campaign.importer import import_paths
+from xlsxgov.campaign.init import init_campaign
 from xlsxgov.campaign.roster import uscc_check_char
 from xlsxgov.consolidate import DETAIL_SHEET, consolidate_files
 from xlsxgov.crossyear import PreviousError, cross_year_findings, load_previous
@@ -241,8 +242,8 @@ def test_previous_campaign_directory(last_year, tmp_path):
     lines += [f"{name_for(i)},{code_for(i)},{REGION},联系人{i},a{i}@example.com" for i in (1, 2, 3, 4)]
     roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
     camp = tmp_path / "2023任务"
-    core.init_campaign(camp, year=2023, roster_path=roster, region=REGION)
-    result = core.import_paths(camp, list(files23))
+    init_campaign(camp, year=2023, roster_path=roster, region=REGION)
+    result = import_paths(camp, list(files23))
     assert sorted(f.outcome for f in result.files) == ["valid"] * 3
     prev = load_previous(camp)
     assert prev.kind == "campaign" and len(prev.agencies) == 3
@@ -256,8 +257,8 @@ def test_previous_campaign_directory(last_year, tmp_path):
     assert {f.cells[0][2] for f in res.cross_year if f.severity == "warning" and "各单位合计" in f.message} == {"legal", "total"}
     # this year's campaign consolidated by the CLI against last year's campaign
     now = tmp_path / "2024任务"
-    core.init_campaign(now, year=2024, roster_path=roster, region=REGION)
-    core.import_paths(now, list(files24))
+    init_campaign(now, year=2024, roster_path=roster, region=REGION)
+    import_paths(now, list(files24))
     p = subprocess.run([XLSXGOV, "consolidate", str(now), "-o", str(tmp_path / "cli.xlsx"), "--previous", str(camp)],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr

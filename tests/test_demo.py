@@ -14,7 +14,8 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from xlsxgov import office
-from xlsxgov.campaign import core
+from xlsxgov import vocab
+from xlsxgov.campaign import status as status_mod
 from xlsxgov.compute import key, to_display
 from xlsxgov.consolidate import MISSING_SHEET
 from xlsxgov.demo import DEPARTMENTS, role
@@ -56,7 +57,7 @@ def test_outputs_exist_and_are_named(demo):
 
 def test_status_matches_the_script(demo):
     d, _ = demo
-    status = core.campaign_status(d / "campaign")
+    status = status_mod.campaign_status(d / "campaign")
     assert status["totals"] == {"valid": 8, "invalid": 3, "unreadable": 1, "missing": 2}
     by_name = {a["name"]: a for a in status["agencies"]}
     assert {n for n, a in by_name.items() if a["status"] == "invalid"} == set(names({"typed_total", "text", "balance_eml"}))
@@ -68,7 +69,7 @@ def test_status_matches_the_script(demo):
     # the status workbook says the same
     grid = CalamineWorkbook.from_path(str(d / "output" / "报送进度.xlsx")).get_sheet_by_name("报送进度").to_python()
     rows = [r for r in grid[1:] if r[0] in by_name]
-    assert [r[5] for r in rows] == [core.STATUS_LABELS[by_name[r[0]]["status"]] for r in rows] and len(rows) == N
+    assert [r[5] for r in rows] == [vocab.STATUS_LABELS[by_name[r[0]]["status"]] for r in rows] and len(rows) == N
 
 
 def test_replies_came_as_files_mail_and_xls(demo):
@@ -124,4 +125,4 @@ def test_demo_folder_is_rebuilt_but_other_folders_are_left_alone(tmp_path):
     for _ in range(2):  # the second run replaces the first
         proc = subprocess.run([XLSXGOV, "demo", str(d), "--agencies", "1"], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr + proc.stdout
-    assert core.campaign_status(d / "campaign")["totals"]["valid"] == 1
+    assert status_mod.campaign_status(d / "campaign")["totals"]["valid"] == 1

@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 
 from xlsxgov import spec as spec_mod
-from xlsxgov.campaign import core
+from xlsxgov.campaign.importer import import_paths
+from xlsxgov.campaign.init import init_campaign
 from xlsxgov.compute import complete, key, to_display
 from xlsxgov.consolidate import consolidate_files
 from xlsxgov.export import FACT_COLUMNS, export_facts
@@ -26,6 +28,8 @@ XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
 
 
 def read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".xlsx":
+        return pd.read_excel(path, sheet_name="数据", dtype={"code": str}, engine="calamine")
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"code": str})
 
 
@@ -49,7 +53,7 @@ def region(tmp_path_factory):
     return spec, result.path, inputs, complete(spec, total)
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
 def test_consolidated_workbook_exports_the_sums(region, tmp_path, suffix):
     spec, path, _, sums = region
     out = tmp_path / f"facts{suffix}"
@@ -97,13 +101,13 @@ def campaign(tmp_path_factory):
     rng = random.Random(9)
     tmp = tmp_path_factory.mktemp("campaign")
     d = tmp / "c"
-    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp / "roster.csv"), region=REGION)
+    init_campaign(d, year=YEAR, roster_path=write_roster(tmp / "roster.csv"), region=REGION)
     inputs = [random_inputs(spec, rng) for _ in range(3)]
     inputs[2][("t3", "carried_over", "natural")] += 5
     for i in range(3):
         reply(d / "inbox" / f"第{i}局.xlsx", spec, i, inputs[i], name="本局" if i == 1 else None)
     (d / "inbox" / f"{CODES[3]}.xlsx").write_bytes(b"not a workbook")
-    core.import_paths(d)
+    import_paths(d)
     return spec, d, inputs
 
 
@@ -124,6 +128,20 @@ def test_campaign_exports_current_submissions(campaign, tmp_path):
     assert all(Path(f).parent == d / "archive" for f in frame["file"])
     assert result.skipped == [f"{NAMES[3]}：报送的文件无法读取", f"{NAMES[4]}：未报送", f"{NAMES[5]}：未报送", f"{NAMES[6]}：未报送"]
     assert not result.unreadable
+
+
+def test_xlsx_export_keeps_codes_as_text(campaign, tmp_path):
+    # Issue #9 point 11: an all-digit code would become 9.13501E+17 in Excel; as a text cell it stays.
+    _, d, _ = campaign
+    out = tmp_path / "facts.xlsx"
+    export_facts([d], out)
+    sheet = openpyxl.load_workbook(out)["数据"]
+    header = [c.value for c in sheet[1]]
+    code_cells = [row[header.index("code")] for row in sheet.iter_rows(min_row=2)]
+    assert {c.value for c in code_cells} == set(CODES[:3])
+    assert all(c.data_type == "s" and c.number_format == "@" for c in code_cells)
+    values = [row[header.index("value")].value for row in sheet.iter_rows(min_row=2)]
+    assert all(isinstance(v, (int, float)) for v in values if v is not None)
 
 
 def test_cli_export_campaign_and_consolidated(campaign, region, tmp_path):

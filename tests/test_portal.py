@@ -22,6 +22,8 @@ from portal_server import (
     AGENCIES, PASSWORDS, XLSXGOV, Server, csrf_of, free_port, login, make_campaign, reply, text, upload,
 )
 from xlsxgov.campaign import portal
+from xlsxgov.campaign.importer import import_paths
+from xlsxgov.campaign.init import init_campaign
 from xlsxgov.validate import validate_paths
 from xlsxgov.web.app import create_app
 
@@ -376,7 +378,6 @@ def test_board_counts_search_filter_sort(site):
 
 def test_upload_on_behalf_and_assign_a_quarantined_file(site):
     from xlsxgov import spec as spec_mod
-    from xlsxgov.campaign import core
     from xlsxgov.template import Meta, write_template
 
     d, base = site["dir"], site["base"]
@@ -391,7 +392,7 @@ def test_upload_on_behalf_and_assign_a_quarantined_file(site):
     # A file nobody can be identified from lands in quarantine; the office assigns it.
     stranger = site["tmp"] / "无名.xlsx"
     write_template(stranger, spec_mod.load("gov2021"), Meta(year=2024, agency="外省某局", code="", region="外省"))
-    core.import_paths(d, [stranger])
+    import_paths(d, [stranger])
     q = reviewer.get("/office/quarantine")
     assert "无名.xlsx" in q.text
     sid = re.search(r'action="/office/quarantine/(\d+)/assign"', q.text).group(1)
@@ -420,6 +421,8 @@ def test_campaign_actions_consolidate_export_status_remind(site):
     assert subprocess.run([XLSXGOV, "validate", str(out)], capture_output=True).returncode == 0
     assert any(n.endswith(".html") for n in names) and any(n.endswith(".parquet") for n in names) and any(n.endswith(".csv") for n in names)
     assert any(n.startswith("报送进度") for n in names)
+    facts = next(n for n in names if n.endswith(".xlsx") and "各单位数据" in n)
+    assert admin.get(f"/office/exports/{facts}").content[:2] == b"PK"
     # A name is looked up in the listing, never used as a path.
     assert admin.get("/office/exports/..%2Fledger.sqlite").status_code == 404
 
@@ -471,12 +474,11 @@ def test_tokens_never_appear_in_the_server_log(site):
 
 
 def test_serve_requires_a_first_admin(tmp_path):
-    from xlsxgov.campaign import core
 
     from test_campaign import write_roster
 
     d = tmp_path / "c"
-    core.init_campaign(d, year=2024, roster_path=write_roster(tmp_path / "r.csv"))
+    init_campaign(d, year=2024, roster_path=write_roster(tmp_path / "r.csv"))
     r = subprocess.run([XLSXGOV, "serve", str(d), "--port", str(free_port())], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "管理员" in r.stderr and "Traceback" not in r.stderr
     import os
@@ -484,3 +486,28 @@ def test_serve_requires_a_first_admin(tmp_path):
     bad = subprocess.run([XLSXGOV, "user", "add", str(d), "x", "--role", "超级", "--password-env", "PW"], capture_output=True, text=True,
                          env={**os.environ, "PW": "longenough"})
     assert bad.returncode == 2 and "管理员、审核员、只读" in "".join(bad.stderr.split())
+
+
+def test_hostile_uploads_get_the_reader_s_file_screen(site):
+    """The reader's file screen and budgets apply to uploads: a zip bomb, an encrypted workbook
+    and a PDF renamed .xlsx are each answered 无法读取 with the reason, archived, never a crash."""
+    import hostile_files as hf
+    from xlsxgov.filecheck import check_file
+
+    d = site["dir"]
+    folder = site["tmp"] / "hostile"
+    folder.mkdir()
+    c = httpx.Client(timeout=300)
+    link = site["links"][code(2)]
+    upload(c, link, reply(d, 2, folder / "a2-readable.xlsx", broken=False, contact="周"))
+    for make in (hf.zip_bomb_xlsx, hf.encrypted_xlsx, hf.pdf_as_xlsx):
+        path, _ = make(folder)
+        r = upload(c, link, path)
+        assert r.status_code == 200, make.__name__
+        page = text(r.text)
+        assert "无法读取" in page and "".join(check_file(path).reason.split())[:12] in page, make.__name__
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        ((status, archive),) = ledger_rows(d, "SELECT status, archive_path FROM submissions WHERE sha256=?", sha)
+        assert status == "unreadable" and (d / archive).read_bytes() == path.read_bytes()
+    # Unreadable files never replace the agency's readable submission.
+    assert ledger_rows(d, "SELECT status FROM submissions WHERE code=? AND superseded_by IS NULL", code(2))[0][0] in ("valid", "invalid")

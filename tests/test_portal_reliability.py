@@ -17,7 +17,7 @@ import httpx
 from portal_server import Server, csrf_of, free_port, make_campaign
 from test_campaign import code_for
 from xlsxgov import spec as spec_mod
-from xlsxgov.campaign.core import TemplateStamper
+from xlsxgov.campaign.stamp import TemplateStamper
 from xlsxgov.demo import reply_values
 
 AGENCIES_100 = [(f"某某市第{i}局", code_for(i), "某某市", f"a{i}@example.com") for i in range(100)]

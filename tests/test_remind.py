@@ -18,7 +18,13 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from xlsxgov import spec as spec_mod
-from xlsxgov.campaign import core
+from xlsxgov.campaign import status as status_mod
+from xlsxgov.campaign.importer import import_paths
+from xlsxgov.campaign.init import init_campaign
+from xlsxgov.campaign.issue import issue_templates
+from xlsxgov.campaign.letters import REMINDER_ERRORS_LISTED
+from xlsxgov.campaign.remind import prepare_reminders
+from xlsxgov.campaign.send import SendSummary, send_outbox
 from xlsxgov.template import Meta, write_workbook
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -45,16 +51,16 @@ def good_inputs(seed: int) -> dict:
 @pytest.fixture
 def campaign(tmp_path: Path) -> Path:
     d = tmp_path / "c"
-    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "roster.csv", AGENCIES), region=REGION)
-    core.issue_templates(d, sender=SENDER)
+    init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "roster.csv", AGENCIES), region=REGION)
+    issue_templates(d, sender=SENDER)
     bad = good_inputs(2)
     bad[("t3", "carried_over", "natural")] += 5  # breaks t3.balance
     reply(d / "inbox" / "第0局.xlsx", 0, good_inputs(1))
     reply(d / "inbox" / "第1局.xlsx", 1, bad)
     (d / "inbox" / f"{AGENCIES[2][CODE]}_第2局.xlsx").write_bytes(b"PK\x03\x04 truncated")
-    result = core.import_paths(d)
+    result = import_paths(d)
     assert sorted(f.outcome for f in result.files) == ["invalid", "unreadable", "valid"]
-    assert core.campaign_status(d)["totals"] == {"valid": 1, "invalid": 1, "missing": 2, "unreadable": 1}
+    assert status_mod.campaign_status(d)["totals"] == {"valid": 1, "invalid": 1, "missing": 2, "unreadable": 1}
     return d
 
 
@@ -80,18 +86,18 @@ def template_of(d: Path, i: int) -> Path:
 
 
 def reminders_by_code(d: Path) -> dict[str, int]:
-    return {a["code"]: a["reminders"] for a in core.campaign_status(d)["agencies"]}
+    return {a["code"]: a["reminders"] for a in status_mod.campaign_status(d)["agencies"]}
 
 
-def send(d: Path, port: int) -> core.SendSummary:
-    return core.send_outbox(d, host="127.0.0.1", port=port, sender=SENDER)
+def send(d: Path, port: int) -> SendSummary:
+    return send_outbox(d, host="127.0.0.1", port=port, sender=SENDER)
 
 
 # --- remind ------------------------------------------------------------------------------------
 
 
 def test_one_reminder_per_late_agency_with_what_is_wrong(campaign: Path):
-    result = core.prepare_reminders(campaign, sender=SENDER, deadline=date(2025, 2, 15), today=date(2025, 2, 3))
+    result = prepare_reminders(campaign, sender=SENDER, deadline=date(2025, 2, 15), today=date(2025, 2, 3))
     assert result.round == 1 and result.valid == 1 and result.folder == campaign / "reminders" / "1"
     assert [(r.code, r.reason) for r in result.reminders] == [
         (AGENCIES[1][CODE], "invalid"), (AGENCIES[2][CODE], "unreadable"),
@@ -145,7 +151,7 @@ def test_one_reminder_per_late_agency_with_what_is_wrong(campaign: Path):
 
 
 def test_without_deadline_asks_for_it_soon(campaign: Path):
-    result = core.prepare_reminders(campaign)
+    result = prepare_reminders(campaign)
     body = parse(result.reminders[-1].eml).get_body().get_content()
     assert "请尽快" in body
 
@@ -155,13 +161,13 @@ def test_many_errors_lists_the_first_ones(campaign: Path, tmp_path: Path):
     for col in ("natural", "business", "research", "ngo", "legal", "other_org"):
         bad[("t3", "new", col)] = bad[("t3", "carried_in", col)] = -1  # a negative count: one error each
     reply(tmp_path / "第1局_二稿.xlsx", 1, bad)
-    core.import_paths(campaign, [tmp_path / "第1局_二稿.xlsx"])
+    import_paths(campaign, [tmp_path / "第1局_二稿.xlsx"])
     sub = current(campaign, 1)
-    (reminder,) = [r for r in core.prepare_reminders(campaign).reminders if r.reason == "invalid"]
+    (reminder,) = [r for r in prepare_reminders(campaign).reminders if r.reason == "invalid"]
     body = parse(reminder.eml).get_body().get_content().replace("\r\n", "\n")
-    assert sub["errors"] > core.REMINDER_ERRORS_LISTED
-    assert f"有 {sub['errors']} 处错误，前 {core.REMINDER_ERRORS_LISTED} 处如下" in body
-    assert f"\n{core.REMINDER_ERRORS_LISTED}. " in body and f"\n{core.REMINDER_ERRORS_LISTED + 1}. " not in body
+    assert sub["errors"] > REMINDER_ERRORS_LISTED
+    assert f"有 {sub['errors']} 处错误，前 {REMINDER_ERRORS_LISTED} 处如下" in body
+    assert f"\n{REMINDER_ERRORS_LISTED}. " in body and f"\n{REMINDER_ERRORS_LISTED + 1}. " not in body
     first = ledger(campaign).execute(
         "SELECT message, cell FROM findings WHERE submission_id=? AND severity='error' ORDER BY rowid", (sub["id"],)).fetchone()
     assert f"\n1. {first['message']}（{first['cell']}）\n" in body
@@ -174,7 +180,7 @@ def test_many_errors_lists_the_first_ones(campaign: Path, tmp_path: Path):
 def test_send_delivers_reminders_once(campaign: Path, smtp_server):
     handler = Collector()
     port = smtp_server(handler)
-    result = core.prepare_reminders(campaign, sender=SENDER)
+    result = prepare_reminders(campaign, sender=SENDER)
     summary = send(campaign, port)
     assert len(summary.sent) == 5 and len(summary.reminders_sent) == 4 and not summary.failed + summary.reminders_failed
     assert len(handler.messages) == 9
@@ -197,7 +203,7 @@ def test_send_delivers_reminders_once(campaign: Path, smtp_server):
 def test_rejected_recipient_of_a_reminder_fails_only_that_one(campaign: Path, smtp_server):
     handler = Collector(reject={AGENCIES[3][EMAIL]})
     port = smtp_server(handler)
-    core.prepare_reminders(campaign, sender=SENDER)
+    prepare_reminders(campaign, sender=SENDER)
     summary = send(campaign, port)
     assert [r.path.parent.name for r in summary.reminders_failed] == ["1"]
     assert len(summary.reminders_sent) == 3 and len(handler.messages) == 4 + 3
@@ -216,13 +222,13 @@ def test_rejected_recipient_of_a_reminder_fails_only_that_one(campaign: Path, sm
 def test_second_round_reminds_only_the_remaining(campaign: Path, smtp_server, tmp_path: Path):
     handler = Collector()
     port = smtp_server(handler)
-    core.prepare_reminders(campaign, sender=SENDER)
+    prepare_reminders(campaign, sender=SENDER)
     send(campaign, port)
     assert len(handler.messages) == 9
     # agency 1 fixes its file
     fixed = reply(tmp_path / "第1局_修改稿.xlsx", 1, good_inputs(3))
-    assert [f.outcome for f in core.import_paths(campaign, [fixed]).files] == ["valid"]
-    result = core.prepare_reminders(campaign, sender=SENDER)
+    assert [f.outcome for f in import_paths(campaign, [fixed]).files] == ["valid"]
+    result = prepare_reminders(campaign, sender=SENDER)
     assert result.round == 2 and result.valid == 2
     assert [(r.code, r.reason) for r in result.reminders] == [
         (AGENCIES[2][CODE], "unreadable"), (AGENCIES[3][CODE], "missing"), (AGENCIES[4][CODE], "missing")
@@ -241,9 +247,9 @@ def test_unsent_reminders_no_longer_needed_are_cancelled(campaign: Path, smtp_se
     """A reminder not sent yet is not sent once its agency is valid, nor when a later round reminds it again."""
     handler = Collector()
     port = smtp_server(handler)
-    core.prepare_reminders(campaign, sender=SENDER)  # round 1: 1, 2, 3, 4
-    core.import_paths(campaign, [reply(tmp_path / "第3局.xlsx", 3, good_inputs(4))])
-    second = core.prepare_reminders(campaign, sender=SENDER)  # round 2: 1, 2, 4
+    prepare_reminders(campaign, sender=SENDER)  # round 1: 1, 2, 3, 4
+    import_paths(campaign, [reply(tmp_path / "第3局.xlsx", 3, good_inputs(4))])
+    second = prepare_reminders(campaign, sender=SENDER)  # round 2: 1, 2, 4
     assert [r.code for r in second.reminders] == [AGENCIES[i][CODE] for i in (1, 2, 4)]
     summary = send(campaign, port)
     assert sorted((r, c) for r, c, _ in summary.cancelled) == sorted([(1, AGENCIES[i][CODE]) for i in (1, 2, 3, 4)])
@@ -264,7 +270,7 @@ def test_folder_of_a_killed_run_is_replaced(campaign: Path):
     stale = campaign / "reminders" / "1"
     stale.mkdir(parents=True)
     (stale / f"{AGENCIES[0][CODE]}_stale_催报.eml").write_bytes(b"left by a killed run")
-    result = core.prepare_reminders(campaign)
+    result = prepare_reminders(campaign)
     assert result.round == 1
     assert sorted(p.name for p in stale.iterdir()) == sorted(r.eml.name for r in result.reminders)
 
@@ -274,8 +280,8 @@ def test_ledger_of_older_version_gets_the_reminders_table(campaign: Path):
     conn.execute("DROP TABLE reminders")
     conn.commit()
     conn.close()
-    assert core.campaign_status(campaign)["agencies"][0]["reminders"] == 0
-    assert core.prepare_reminders(campaign).round == 1
+    assert status_mod.campaign_status(campaign)["agencies"][0]["reminders"] == 0
+    assert prepare_reminders(campaign).round == 1
 
 
 # --- CLI -------------------------------------------------------------------------------------------
@@ -313,12 +319,12 @@ def test_cli_remind_send_status(campaign: Path, smtp_server, tmp_path: Path):
 def test_cli_nobody_to_remind(tmp_path: Path):
     d = tmp_path / "c"
     rows = AGENCIES[:2]
-    core.init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "roster.csv", rows), region=REGION)
+    init_campaign(d, year=YEAR, roster_path=write_roster(tmp_path / "roster.csv", rows), region=REGION)
     for i in range(2):
         reply(d / "inbox" / f"第{i}局.xlsx", i, good_inputs(10 + i))
-    assert core.import_paths(d).count("valid") == 2
+    assert import_paths(d).count("valid") == 2
     proc = cli("remind", d)
     assert "所有 2 个单位均已报送合格的报表，没有需要催报的单位" in proc.stdout
     assert not (d / "reminders").exists()
     assert ledger(d).execute("SELECT COUNT(*) FROM reminders").fetchone()[0] == 0
-    assert core.prepare_reminders(d).round is None
+    assert prepare_reminders(d).round is None

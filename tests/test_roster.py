@@ -276,6 +276,27 @@ def test_numeric_looking_cells(tmp_path):
     with pytest.raises(RosterError) as exc:
         read_roster(write_xlsx(tmp_path / "r.xlsx", rows))
     assert exc.value.problems[0][:2] == (2, "统一社会信用代码")
+    # What went wrong, in the clerk's terms: a number, digits lost; not a check-character riddle.
+    message = exc.value.problems[0][2]
+    assert message.startswith("“913501001234568000”在表格中被存成了数字")
+    assert "文本" in message and "校验位" not in message
+
+
+def test_code_saved_by_excel_as_number_into_csv(tmp_path):
+    # Excel saves a General cell holding the number as 9.13501E+17 into a CSV.
+    rows = [HEADERS, ["某某市人社局", "9.13501E+17", "", "", "rsj@example.com"], GOOD_ROWS[1]]
+    with pytest.raises(RosterError) as exc:
+        read_roster(write_csv(tmp_path / "r.csv", rows))
+    assert exc.value.problems == [
+        (2, "统一社会信用代码", exc.value.problems[0][2])
+    ] and "“9.13501E+17”在表格中被存成了数字" in exc.value.problems[0][2]
+
+
+def test_code_typed_as_text_is_not_taken_for_a_number(tmp_path):
+    # The same digits stored as text (the 文本 format, or a leading apostrophe) are read as typed.
+    code = "913501001234567800"  # all digits, valid check character
+    rows = [HEADERS, ["某某市教育局", code, "", "", "jyj@example.com"]]
+    assert read_roster(write_xlsx(tmp_path / "r.xlsx", rows))[0].code == code
 
 
 def test_template_round_trips(tmp_path):

@@ -21,21 +21,18 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .compute import CellKey, key
+from .errors import ConsolidationError
 from .findings import Finding
 from .reader import Submission
 from .spec import Spec
 from .spec import load as load_spec
 from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL, Meta, Written, write_workbook
 from .values import Kind
+from .vocab import status_label
 
 DETAIL_SHEET = "明细"
 MISSING_SHEET = "未报送"
-STATUS_TEXT = {"valid": "合格", "invalid": "有错误", "unreadable": "无法读取", "missing": "未报送"}
 DETAIL_FIXED = [("序号", 6), ("单位名称", 28), ("统一社会信用代码", 22), ("状态", 10), ("汇总单位数", 8), ("文件", 24)]
-
-
-class ConsolidationError(ValueError):
-    """Consolidation cannot proceed (mixed editions, nothing to consolidate); str() is Chinese."""
 
 
 @dataclass
@@ -103,8 +100,15 @@ def check_editions(subs: Sequence[Submission]) -> None:
     )
 
 
+def file_name(sub: Submission) -> str:
+    """The file as its sender named it: a campaign's submission carries the name it was sent under
+    and its mail in ``meta["file_name"]`` (its path is the archive's hash name); any other file
+    its own name."""
+    return sub.meta.get("file_name") or (sub.path.name if sub.path else "")
+
+
 def _who(sub: Submission) -> str:
-    name = sub.path.name if sub.path else ""
+    name = file_name(sub)
     return f"{name}（{sub.agency}）" if sub.agency else name or "（未命名）"
 
 
@@ -145,7 +149,7 @@ def consolidate_submissions(
         kept = []
         for s in subs:
             if s.year and s.year != year:
-                left.append(LeftOut(s.path.name, s.code, "year", f"报告年度为{s.year}年，与汇总年度{year}年不符，未汇总"))
+                left.append(LeftOut(file_name(s), s.code, "year", f"报告年度为{s.year}年，与汇总年度{year}年不符，未汇总"))
             else:
                 kept.append(s)
         subs = kept
@@ -259,9 +263,9 @@ def _write_detail(w: Written, subs: Sequence[Submission], statuses: Mapping[str,
         write_number(r, 0, i + 1)
         write_string(r, 1, sub.agency or "")
         write_string(r, 2, sub.code or "")
-        write_string(r, 3, STATUS_TEXT.get(status, status) + ("（汇总表）" if sub.meta.get("kind") == "consolidated" else ""))
+        write_string(r, 3, status_label(status) + ("（汇总表）" if sub.meta.get("kind") == "consolidated" else ""))
         write_number(r, 4, n)
-        write_string(r, 5, sub.path.name if sub.path else "")
+        write_string(r, 5, file_name(sub))
         for j, k in enumerate(keys):
             v = values.get(k)
             if v is None:
@@ -388,6 +392,20 @@ def campaign_settings(directory: Path | str) -> dict[str, str]:
         conn.close()
 
 
+def _submission_labels(directory: Path) -> dict[str, str]:
+    """Archive path → the file as the agency sent it (and its mail), for 明细 and messages."""
+    from .campaign import ledger
+
+    conn = ledger.connect(directory)
+    try:
+        return {
+            str(directory / r[0]): ledger.submission_label(r[1], r[2], quoted=False)
+            for r in conn.execute("SELECT archive_path, file_name, source FROM submissions")
+        }
+    finally:
+        conn.close()
+
+
 def consolidate_campaign(
     directory: Path | str,
     output: Path | str,
@@ -405,7 +423,7 @@ def consolidate_campaign(
     invalid (unless included) or unreadable, with the errors. Year and region default to the
     campaign's; files of another year are left out.
     """
-    from .campaign.core import current_files, current_submissions, roster
+    from .campaign.store import current_files, current_submissions, roster
 
     directory = Path(directory)
     settings = campaign_settings(directory)
@@ -415,6 +433,7 @@ def consolidate_campaign(
     agencies = roster(directory)
     wanted = load_spec(settings["edition"]) if settings["edition"] else None
     current = current_files(directory)
+    labels = _submission_labels(directory)
     readable = {agency.code: (status, sub) for agency, status, sub in current_submissions(directory, ("valid", "invalid"))}
     subs: list[Submission] = []
     statuses: dict[str, str] = {}
@@ -429,6 +448,7 @@ def consolidate_campaign(
             continue
         if status == "valid" or include_invalid:
             sub.meta["agency"], sub.meta["code"] = agency.name, agency.code
+            sub.meta["file_name"] = labels.get(str(sub.path), "")
             subs.append(sub)
             statuses[str(sub.path)] = status
         else:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from .compute import CellKey, complete, key, to_display
+from .errors import PreviousError
 from .findings import Finding, sort_findings
 from .locate import normalise
 from .reader import Submission, Unreadable, read_workbook
@@ -46,10 +47,6 @@ T2_ROW_MAP = {
 # Last year's column that holds the stock of valid documents, per edition (None: no such notion).
 T2_STOCK_COLUMN = {"gov2021": "valid", "gov2019": None}
 CARRY_OVER_EDITIONS = ("gov2019", "gov2021")
-
-
-class PreviousError(ValueError):
-    """Last year's data cannot be used; str() is a Chinese message naming the file."""
 
 
 @dataclass
@@ -184,7 +181,8 @@ def _load_directory(directory: Path) -> Previous:
 
 def _load_campaign(directory: Path) -> Previous:
     """Last year's accepted submissions, rebuilt from that campaign's ledger (files are not read again)."""
-    from .campaign.core import CampaignError, current_submissions
+    from .campaign.store import current_submissions
+    from .errors import CampaignError
 
     try:
         accepted = current_submissions(directory)

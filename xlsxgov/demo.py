@@ -29,6 +29,7 @@ from pathlib import Path
 import openpyxl
 
 from .campaign.roster import Agency, uscc_check_char
+from .errors import DemoError
 from .compute import key
 from .layout import layout
 from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL
@@ -81,10 +82,10 @@ class DemoResult:
     directory: Path
     roster: Path
     agencies: list[Agency]
-    issued: object  # campaign.core.IssueResult
-    rounds: list  # campaign.core.ImportResult per import
+    issued: object  # campaign.issue.IssueResult
+    rounds: list  # campaign.importer.ImportResult per import
     delivered: dict[str, int]  # files, emails, xls
-    status: dict  # campaign.core.campaign_status
+    status: dict  # campaign.status.campaign_status
     status_xlsx: Path
     consolidation: object  # consolidate.ConsolidationResult
     html: Path
@@ -126,24 +127,51 @@ def write_roster_xlsx(path: Path, agencies: list[Agency]) -> Path:
     return path
 
 
+# Who applies (表三 columns) and what became of an application (表三 result rows), weighted as in
+# county reports: mostly natural persons; most requests answered by disclosure, then 信息不存在.
+APPLICANTS = {"natural": 85, "business": 7, "legal": 4, "research": 1, "ngo": 1, "other_org": 2}
+RESULTS = {
+    "disclosed": 50, "partial": 10, "not_held": 14, "query_matters": 5, "process_info": 3, "third_party": 2,
+    "internal_affairs": 2, "needs_making": 2, "still_unclear": 3, "petition": 2, "repeated": 3,
+    "law_forbidden": 1, "three_safety": 1, "enforcement_files": 1, "confirm_existing": 1,
+}
+
+
+def applications_count(rng: random.Random) -> int:
+    """How many 政府信息公开 applications one county agency handles in a year: most a handful (or
+    none), about one in five a dozen or two, a few (公安、自然资源、住建 in real reports) dozens."""
+    draw = rng.random()
+    if draw < 0.72:
+        return rng.choice([0, 0, 1, 1, 2, 2, 3, 4, 5, 6])
+    if draw < 0.92:
+        return rng.randint(8, 20)
+    return rng.randint(25, 70)
+
+
 def reply_values(spec, rng: random.Random) -> dict:
-    """Input values that satisfy every rule (table 三 balances column by column)."""
-    values = {}
-    for cell in spec.cells():
-        if cell.is_input:
-            values[key(cell)] = rng.choice([0, 0, 0, 1, 2, 3, 5, 8, 12])
-    t3 = spec.table("t3")
-    block = t3.blocks[0]
-    rows = [r for r in block.data_rows if r.total is None and r.id not in ("new", "carried_in", "carried_over")]
-    for col in block.columns:
-        if col.total is not None:
-            continue
-        results = sum(values[("t3", r.id, col.id)] for r in rows)
-        carried_in = values[("t3", "carried_in", col.id)]
-        values[("t3", "carried_over", col.id)] = rng.randint(0, 3)
-        values[("t3", "new", col.id)] = max(0, results + values[("t3", "carried_over", col.id)] - carried_in)
-        if values[("t3", "new", col.id)] + carried_in != results + values[("t3", "carried_over", col.id)]:
-            values[("t3", "carried_in", col.id)] = results + values[("t3", "carried_over", col.id)]
+    """Input values of one plausible county agency that satisfy every rule.
+
+    表三 is built application by application (applicant column; carried in from last year or
+    new; answered this year with one result row, or carried over), so 第一项+第二项 = 第三项+第四项
+    holds in every column by construction; 表二 and 表四 get the small numbers a county agency
+    reports (规章 none: counties make none; reviews and lawsuits rare)."""
+    values = {key(cell): 0 for cell in spec.cells() if cell.is_input}
+    n = applications_count(rng)
+    for _ in range(n):
+        col = rng.choices(list(APPLICANTS), weights=list(APPLICANTS.values()))[0]
+        origin = "carried_in" if rng.random() < 0.05 else "new"
+        outcome = "carried_over" if rng.random() < 0.06 else rng.choices(list(RESULTS), weights=list(RESULTS.values()))[0]
+        for row in (origin, outcome):
+            values[("t3", row, col)] += 1
+    normative = rng.choice([0, 0, 0, 1, 1, 2, 3])
+    values[("t2", "normative_docs", "issued")] = normative
+    values[("t2", "normative_docs", "repealed")] = rng.choice([0, 0, 0, 1])
+    values[("t2", "normative_docs", "valid")] = normative + rng.randint(0, 12)
+    values[("t2", "licensing", "decisions")] = rng.choice([0, 0, 0, rng.randint(3, 40), rng.randint(50, 600)])
+    values[("t2", "penalty", "decisions")] = rng.choice([0, 0, rng.randint(1, 12), rng.randint(10, 80)])
+    values[("t2", "coercion", "decisions")] = rng.choice([0, 0, 0, 0, rng.randint(1, 6)])
+    if n >= 15 and rng.random() < 0.5:  # a busy agency sometimes meets a review or a lawsuit
+        values[("t4", "cases", rng.choice(["review_upheld", "review_corrected", "direct_upheld"]))] = rng.randint(1, 2)
     return values
 
 
@@ -217,7 +245,7 @@ def fresh_directory(directory: Path) -> None:
     if directory.exists():
         earlier = (directory / MARKER).exists() or all((directory / x).exists() for x in ("roster.csv", "replies", "output"))  # or the first demo's
         if not directory.is_dir() or (any(directory.iterdir()) and not earlier):
-            raise FileExistsError(f"“{directory}”已存在且不是演示目录，不会清空；请换一个目录名")
+            raise DemoError(f"“{directory}”已存在且不是演示目录，不会清空；请换一个目录名")
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     (directory / MARKER).write_text("xlsxgov demo: this folder is removed and rebuilt by `xlsxgov demo`\n", encoding="utf-8")
@@ -225,7 +253,11 @@ def fresh_directory(directory: Path) -> None:
 
 def run_demo(directory: Path | str, *, n: int = 50, region: str = "示例县", year: int = 2025, seed: int = 2025) -> DemoResult:
     from . import spec as spec_mod
-    from .campaign.core import campaign_status, import_paths, init_campaign, issue_templates, template_name, write_status_xlsx
+    from .campaign.importer import import_paths
+    from .campaign.init import init_campaign
+    from .campaign.issue import issue_templates
+    from .campaign.stamp import template_name
+    from .campaign.status import campaign_status, write_status_xlsx
     from .consolidate import consolidate_campaign
     from .export import export_facts
     from .reader import read_workbook

@@ -53,7 +53,8 @@ def detail_records(rep: FileReport) -> list[dict]:
     header labels, so a 明细 sheet someone rearranged is refused rather than misread."""
     from xlsxwriter.utility import xl_rowcol_to_cell
 
-    from .consolidate import DETAIL_FIXED, DETAIL_SHEET, STATUS_TEXT
+    from .consolidate import DETAIL_FIXED, DETAIL_SHEET
+    from .vocab import STATUS_LABELS
     from .values import Kind
 
     sub = rep.submission
@@ -70,7 +71,7 @@ def detail_records(rep: FileReport) -> list[dict]:
     labels = [c.col_label + ("（万元）" if c.kind is Kind.MONEY else "") for c in cells]
     if [str(v) for v in header[fixed : fixed + len(cells)]] != labels:
         raise ValueError(f"{rep.path.name}：“{DETAIL_SHEET}”表的列与{sub.spec.name}的单元格不一致（表格结构可能被修改），无法导出明细")
-    status_ids = {text: s for s, text in STATUS_TEXT.items()}
+    status_ids = {text: str(s) for s, text in STATUS_LABELS.items()}
     records = []
     for r, row in enumerate(grid[2:], start=2):
         row = list(row) + [""] * (fixed + len(cells) - len(row))
@@ -96,7 +97,7 @@ def detail_records(rep: FileReport) -> list[dict]:
 
 def campaign_records(directory: Path | str) -> tuple[list[dict], list[str]]:
     """Facts of every roster agency's current valid or invalid submission; (records, skipped)."""
-    from .campaign.core import current_files, roster
+    from .campaign.store import current_files, roster
 
     current = current_files(directory)
     reports = {str(r.path): r for r in validate_paths([path for _, status, path, _ in current if status != "unreadable"])}
@@ -145,11 +146,48 @@ def facts_frame(paths: Sequence[Path | str], *, detail: bool = False) -> tuple[p
     return frame, result
 
 
+EXPORT_SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
 def export_facts(paths: Sequence[Path | str], output: Path, *, detail: bool = False) -> ExportResult:
+    """Write ``facts_frame`` to ``output`` by its suffix (EXPORT_SUFFIXES).
+
+    .xlsx keeps every text column as text cells, so the 18-character 统一社会信用代码 stays a code
+    (in a CSV, Excel turns an all-digit code into 9.13501E+17 when it opens the file)."""
     frame, result = facts_frame(paths, detail=detail)
     output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix.lower() == ".parquet":
+    suffix = output.suffix.lower()
+    if suffix == ".parquet":
         frame.to_parquet(output, index=False)
+    elif suffix == ".xlsx":
+        _write_xlsx(frame, output)
     else:
         frame.to_csv(output, index=False, encoding="utf-8-sig")  # utf-8-sig: Excel opens Chinese CSV correctly
     return result
+
+
+def _write_xlsx(frame: pd.DataFrame, output: Path) -> None:
+    """One sheet 数据: a header row, then the facts; text columns as text (format @) so that what
+    a clerk types there later stays text too, numbers as numbers."""
+    import xlsxwriter
+
+    text_columns = {"file", "agency", "code", "edition", "status", "table", "row", "col", "row_label", "col_label", "sheet", "cell", "raw"}
+    wb = xlsxwriter.Workbook(str(output), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
+    try:
+        ws = wb.add_worksheet("数据")
+        bold, text = wb.add_format({"bold": True}), wb.add_format({"num_format": "@"})
+        for c, name in enumerate(frame.columns):
+            ws.write_string(0, c, name, bold)
+            ws.set_column(c, c, 20 if name in ("code", "row_label", "col_label") else 12, text if name in text_columns else None)
+        for r, row in enumerate(frame.itertuples(index=False), start=1):
+            for c, (name, value) in enumerate(zip(frame.columns, row)):
+                if value is None or (isinstance(value, float) and value != value):
+                    continue
+                if name in text_columns:
+                    ws.write_string(r, c, str(value), text)
+                else:
+                    ws.write(r, c, value)
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, len(frame), len(frame.columns) - 1)
+    finally:
+        wb.close()

@@ -20,12 +20,10 @@ import ast
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
+from .errors import ExprError
+
 COMPARATORS = {ast.Eq: "==", ast.LtE: "<=", ast.GtE: ">=", ast.Lt: "<", ast.Gt: ">"}
 EXCEL_OPERATORS = {"==": "=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
-
-
-class ExprError(ValueError):
-    """An expression outside the language; the message says where."""
 
 
 @dataclass(frozen=True)

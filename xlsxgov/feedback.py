@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from .findings import SEVERITY_LABELS, Finding
+from .findings import Finding
+from .vocab import SEVERITY_LABELS
 from .reader import Submission
 from .template import Meta, Written, write_workbook
 

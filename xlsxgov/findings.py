@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
+from .vocab import SEVERITY_ORDER
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .errors import OfficeError
+
 __all__ = [
     "OfficeError",
     "soffice_path",
@@ -59,10 +61,6 @@ _RECALC_ALWAYS = 0
 _RECALC_NEVER = 1
 
 _TAIL_CHARS = 2000
-
-
-class OfficeError(Exception):
-    """LibreOffice could not be run or did not produce the expected output."""
 
 
 def soffice_path() -> str | None:

@@ -11,6 +11,7 @@ they are shown as given (totals are not recomputed here) and a missing value sho
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Mapping
 
 from .layout import Box, CellPlace, TableLayout, layout
@@ -300,3 +301,26 @@ def _md_block(table: Table, block: Block, values: Mapping[CellKey, int]) -> list
 
 def _md_row(cells: list[str], *, escape: bool = True) -> str:
     return "| " + " | ".join(_md(c) if escape else c for c in cells) + " |"
+
+
+def render_file(path: Path | str, output: Path | str, fmt: str = "html") -> Path:
+    """Read the workbook ``path`` (a return or a consolidation) and write its tables to ``output``
+    as ``fmt`` (html | md), titled with the agency and year of its cover.
+
+    Raises ``reader.Unreadable`` naming the file when it cannot be read, ``XlsxgovError`` for an
+    unknown format.
+    """
+    from .errors import XlsxgovError
+    from .reader import Unreadable, read_workbook
+
+    if fmt not in FORMATS:
+        raise XlsxgovError(f"--format 只能是 {' 或 '.join(FORMATS)}")
+    try:
+        sub = read_workbook(path)
+    except Unreadable as exc:
+        raise Unreadable(f"无法读取 {path}：{exc.reason}", exc.code) from None
+    title = f"{sub.agency}{sub.year or ''}年政府信息公开工作年度报告" if sub.agency else None
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_tables(sub.spec, sub.values, fmt=fmt, title=title), encoding="utf-8")
+    return output

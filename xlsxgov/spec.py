@@ -16,6 +16,7 @@ from typing import Any, Iterator, Sequence
 import yaml
 
 from . import expr as ex
+from .errors import SpecError
 from .values import Kind
 
 def _spec_dir() -> Path:
@@ -31,10 +32,6 @@ DEFAULT_EDITION = "gov2021"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 RULE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 SEVERITIES = ("error", "warning")
-
-
-class SpecError(ValueError):
-    """A spec file that cannot be used; the message names the file and the problem."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import XlsxgovError
 from .filecheck import FileVerdict, check_file
 
 __all__ = [
@@ -53,7 +54,7 @@ MAX_PART_BYTES = 16 * 2**20  # one sheet's XML (xlsx) or content.xml (ods), infl
 _RESUBMIT = "请用 Excel 打开后另存为 .xlsx 重新报送"
 
 
-class Unreadable(Exception):
+class Unreadable(XlsxgovError):
     """A file that cannot be read as a workbook of the statutory tables; str() is the Chinese reason."""
 
     def __init__(self, reason: str, code: str = "unreadable"):

@@ -7,6 +7,7 @@ killed at any moment leaves either the whole change or none of it.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -253,3 +254,19 @@ def recompute_current(conn: sqlite3.Connection, code: str) -> None:
         f"UPDATE submissions SET superseded_by=? WHERE code=? AND id<>? AND status IN ({','.join('?' * len(ATTRIBUTED))})",
         (current, code, current, *ATTRIBUTED),
     )
+
+
+# The import's ``source`` of a mailed file: "<.eml or .mbox path>[ <Message-ID>][ <sender address>]".
+_MAIL_SOURCE = re.compile(r"(?P<path>.+?\.(?:eml|mbox))(?: <[^>]*>)?(?: (?P<sender>\S+@\S+))?", re.I)
+
+
+def submission_label(file_name: str, source: str | None, *, quoted: bool = True) -> str:
+    """How a clerk recognises a recorded submission: the file name the agency sent (never the
+    archive's hash name) and the mail it came in, from the ``file_name`` and ``source`` columns,
+    e.g. ``“教育局年报.xlsx”（邮件 08.eml，发件人 a@example.gov.cn）``."""
+    name = f"“{file_name}”" if quoted else file_name
+    m = _MAIL_SOURCE.fullmatch(source or "")
+    if m is None:
+        return name
+    sender = f"，发件人 {m['sender']}" if m["sender"] else ""
+    return f"{name}（邮件 {Path(m['path']).name}{sender}）"

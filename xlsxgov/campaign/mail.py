@@ -31,6 +31,8 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Callable, Iterator, Literal
 
+from ..errors import MailConnectionError, MailError
+
 __all__ = [
     "ExtractedFile",
     "MailConnectionError",
@@ -60,7 +62,7 @@ _SPREADSHEET_MIME = {v.lower(): k for k, v in SPREADSHEET_TYPES.items()}
 def _check_header_value(label: str, value: str) -> None:
     # CR/LF in a header value would let a roster cell inject extra headers.
     if "\r" in value or "\n" in value:
-        raise ValueError(f"{label}中不能包含换行符：{value!r}")
+        raise MailError(f"{label}中不能包含换行符：{value!r}")
 
 
 def build_message(
@@ -213,7 +215,7 @@ class MessageBuilder:
         for label, value in (("收件人邮箱", agency_email), ("单位名称", agency_name), ("邮件主题", subject), ("附件名", filename)):
             _check_header_value(label, value)
         if not agency_email.isascii() or email.utils.parseaddr(agency_email)[1] != agency_email or " " in agency_email:
-            raise ValueError(f"收件人邮箱“{agency_email}”格式不正确（应为一个 ASCII 邮箱地址，如 name@example.gov.cn）")
+            raise MailError(f"收件人邮箱“{agency_email}”格式不正确（应为一个 ASCII 邮箱地址，如 name@example.gov.cn）")
         suffix = os.path.splitext(filename)[1].lower()
         mime = SPREADSHEET_TYPES.get(suffix) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         boundary = f"=_xlsxgov_{os.urandom(12).hex()}"  # "_" never occurs in base64
@@ -238,18 +240,6 @@ class MessageBuilder:
 
 
 # --- sending -------------------------------------------------------------------
-
-
-class MailConnectionError(Exception):
-    """The SMTP server could not be reached, secured or logged into."""
-
-    def __init__(self, host: str, port: int, message: str):
-        self.host = host
-        self.port = port
-        # Results of the messages handled before the failure (already passed
-        # to on_sent if they succeeded), so the caller can still report them.
-        self.results: list[SendResult] = []
-        super().__init__(message)
 
 
 @dataclass
@@ -294,7 +284,7 @@ def tls_context(cafile: str | Path | None = None) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=str(cafile))
     except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"无法读取 CA 证书文件“{cafile}”（应为 PEM 格式）：{exc}") from exc
+        raise MailError(f"无法读取 CA 证书文件“{cafile}”（应为 PEM 格式）：{exc}") from exc
 
 
 def _connect(
@@ -413,7 +403,7 @@ def send_messages(
     the PEM file ``cafile`` when given (e.g. an office's internal CA).
     """
     if security not in ("none", "starttls", "ssl"):
-        raise ValueError(f"加密方式应为 none、starttls 或 ssl，而不是“{security}”")
+        raise MailError(f"加密方式应为 none、starttls 或 ssl，而不是“{security}”")
     where = f"{host}:{port}"
     results: list[SendResult] = []
     conn = None
@@ -740,7 +730,7 @@ def _write_unique(dest: Path, filename: str, data: bytes) -> Path:
             counter += 1
             continue
         if candidate.resolve().parent != dest:
-            raise ValueError(f"附件文件名不安全，拒绝写入：{filename!r}")
+            raise MailError(f"附件文件名不安全，拒绝写入：{filename!r}")
         try:
             # "xb" = O_CREAT|O_EXCL: never overwrites, never follows a planted symlink.
             with open(candidate, "xb") as fh:

@@ -1,7 +1,7 @@
 """What the web portal (``xlsxgov serve``) keeps in the campaign ledger: agency secret links,
 office accounts and sessions, API tokens, review states and the audit log; and the queries its
 pages show. The web layer (xlsxgov/web) holds no SQL: every read and write is a call here or in
-campaign.core, the same calls the CLI makes.
+the campaign modules, the same calls the CLI makes.
 
 Secrets (link tokens, session cookies, API tokens) are 256-bit random values from ``secrets``;
 the ledger stores only their SHA-256, so a copy of the ledger opens nothing. Passwords are
@@ -20,7 +20,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import ledger
-from .core import CampaignError, _now, _open
+from ..errors import CampaignError
+from .store import now as _now
+from .store import open_ledger as _open
 
 ROLES = ("管理员", "审核员", "只读")
 # What each role may do beyond reading (issue #10: 只读 cannot review or upload).

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
+from ..errors import Problem, RosterError
+
 __all__ = [
     "Agency",
     "RosterError",
@@ -108,32 +110,6 @@ class Agency:
     email: str
 
 
-Problem = tuple[int | None, str, str]  # (row number or None for the file, column, message)
-
-
-class RosterError(Exception):
-    """Every problem found in a roster file; nothing is returned when raised."""
-
-    MAX_SHOWN = 200  # keep the report readable for a badly broken file
-
-    def __init__(self, path: str | Path, problems: list[Problem]):
-        self.path = Path(path)
-        self.problems = list(problems)
-        super().__init__(self.report())
-
-    def report(self) -> str:
-        lines = [f"名册文件“{self.path}”有 {len(self.problems)} 处问题，请修改后重新导入："]
-        for row, label, message in self.problems[: self.MAX_SHOWN]:
-            where = f"第{row}行 " if row else ""
-            lines.append(f"  {where}{label}{message}")
-        if len(self.problems) > self.MAX_SHOWN:
-            lines.append(f"  ……另有 {len(self.problems) - self.MAX_SHOWN} 处问题未列出")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.report()
-
-
 HEADERS = ("单位名称", "统一社会信用代码", "上级/地区", "联系人", "电子邮箱")
 _FIELDS = ("name", "code", "region", "contact", "email")
 _REQUIRED = ("name", "code", "email")
@@ -178,14 +154,31 @@ def _email_error(value: str) -> str | None:
     return None
 
 
+class _NumberText(str):
+    """The text of a cell the spreadsheet stored as a number (an all-digit code typed into a
+    General cell): Excel keeps 15 significant digits, so an 18-digit code has lost its tail."""
+
+
+# What Excel writes into a CSV for a long number in a General cell: 9.13501E+17.
+_SCIENTIFIC_RE = re.compile(r"[+-]?\d(?:\.\d+)?[eE]\+?\d+")
+
+
 def _cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, int):
+        return _NumberText(value)
     if isinstance(value, float):
-        # Spreadsheets store integers as floats; 123.0 should read as "123".
-        return str(int(value)) if value.is_integer() else repr(value)
+        if not value.is_integer():
+            return _NumberText(repr(value))
+        # What Excel shows for the number: 15 significant digits, then zeros.
+        mantissa, exponent = f"{abs(value):.14e}".split("e")
+        digits = mantissa.replace(".", "")
+        exp = int(exponent)
+        text = (digits + "0" * max(0, exp - 14))[: exp + 1] if exp >= 0 else "0"
+        return _NumberText(str(int(text)) if value >= 0 else f"-{int(text)}")
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     return str(value).strip()
@@ -226,6 +219,20 @@ def _read_rows(path: Path) -> list[list[str]]:
             hint = "（从业务系统导出的 .xls 有时实际是网页格式，请用 Excel 另存为 .xlsx 后再试）"
         raise RosterError(path, [(None, "", f"无法读取文件：{exc}{hint}")]) from exc
     raise RosterError(path, [(None, "", f"不支持的文件类型“{path.suffix}”，请使用 .xlsx、.xls、.ods、.et 或 .csv")])
+
+
+def _number_code_error(raw: str) -> str | None:
+    """The message for a code the spreadsheet stored as a number, or None.
+
+    Excel turns an all-digit code typed into a General cell into a number and keeps only 15
+    significant digits, so the last digits of the 18 are gone (and a CSV saved from it holds
+    ``9.13501E+17``); the check character would fail for a reason the clerk cannot see."""
+    if not isinstance(raw, _NumberText) and not _SCIENTIFIC_RE.fullmatch(raw.strip()):
+        return None
+    return (
+        f"“{raw.strip()}”在表格中被存成了数字（Excel 只保留 15 位有效数字，18 位代码的末几位已丢失），"
+        "请把这一列设为“文本”格式后重新输入代码（或在代码前加英文单引号 '）"
+    )
 
 
 def _find_header(rows: list[list[str]]) -> int | None:
@@ -294,7 +301,7 @@ def read_roster(path: str | Path) -> list[Agency]:
             else:
                 seen_name[key] = row_number
 
-        code_problem = uscc_error(values["code"])
+        code_problem = _number_code_error(values["code"]) or uscc_error(values["code"])
         if code_problem:
             problems.append((row_number, _LABEL["code"], code_problem))
             row_ok = False

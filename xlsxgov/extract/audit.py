@@ -13,11 +13,9 @@ from typing import Sequence
 
 import xlsxwriter
 
-from ..findings import SEVERITY_LABELS
 from ..validate import FileReport
+from ..vocab import SEVERITY_LABELS, STATUS_LABELS
 from . import SUFFIXES, extract_paths
-
-STATUS_LABELS = {"valid": "合格", "invalid": "有错误", "unreadable": "无法读取"}
 
 
 def report_files(items: Sequence[Path | str]) -> list[Path]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..campaign import core, portal
+from ..campaign import portal
+from ..campaign.letters import default_deadline
+from ..campaign.stamp import template_name
 from ..campaign.roster import Agency
-from .app import agency_csrf, cfg_of, client_address, download, not_found, page, run_in_pool
+from .common import agency_csrf, cfg_of, client_address, download, import_upload, not_found, page
 from .upload import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
@@ -43,7 +45,7 @@ def agency_home(request: Request, token: str, error: str = ""):
         year = _year(settings)
         return page(request, "agency.html", {
             "token": token, "agency": agency, "year": year, "region": settings.get("region", ""),
-            "deadline": core.default_deadline(year) if year else None, "subs": subs, "current": current, "shown": current,
+            "deadline": default_deadline(year) if year else None, "subs": subs, "current": current, "shown": current,
             "findings": findings, "csrf": agency_csrf(request, token), "error": error, "max_mb": cfg_of(request).max_upload // (1024 * 1024),
         })
     finally:
@@ -64,7 +66,7 @@ def agency_submission(request: Request, token: str, sid: int, again: int = 0):
         year = _year(settings)
         return page(request, "agency.html", {
             "token": token, "agency": agency, "year": year, "region": settings.get("region", ""),
-            "deadline": core.default_deadline(year) if year else None, "subs": subs,
+            "deadline": default_deadline(year) if year else None, "subs": subs,
             "current": next((s for s in subs if s["current"]), None), "shown": sub, "again": again,
             "findings": portal.findings_of(conn, sid), "csrf": agency_csrf(request, token), "error": "",
             "max_mb": cfg_of(request).max_upload // (1024 * 1024),
@@ -88,9 +90,7 @@ async def agency_upload(request: Request, token: str):
     try:
         if not portal.csrf_ok(agency_csrf(request, token), up.fields.get("csrf")):
             return page(request, "error.html", {"message": "页面已过期，请刷新页面后重新上传", "back": f"/a/{token}"}, status=403)
-        outcome = await run_in_pool(
-            request, core.import_file, cfg.directory, up.path, up.name, code=agency["code"], source=f"网页上传（单位链接）{client_address(request)}",
-        )
+        outcome = await import_upload(request, up.path, up.name, agency["code"], f"网页上传（单位链接）{client_address(request)}")
     finally:
         up.discard()
     return _after_upload(request, token, agency["code"], agency["name"], outcome, f"/a/{token}", actor=f"单位：{agency['name']}")
@@ -153,7 +153,7 @@ def agency_template(request: Request, token: str):
     conn.close()
     year = _year(settings)
     a = Agency(name=agency["name"], code=agency["code"], region=agency["region"] or "", contact=agency["contact"] or "", email=agency["email"] or "")
-    path = cfg_of(request).directory / "outbox" / core.template_name(a, year)
+    path = cfg_of(request).directory / "outbox" / template_name(a, year)
     if not path.is_file():
         return not_found(request)
     return download(path, path.name, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

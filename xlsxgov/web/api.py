@@ -8,8 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 
-from ..campaign import core, portal
-from .app import cfg_of
+from ..campaign import portal
+from ..campaign.status import campaign_status
+from .common import cfg_of
 
 router = APIRouter(prefix="/api/v1", tags=["报送任务"])
 
@@ -80,7 +81,7 @@ class Fact(BaseModel):
 @router.get("/status", response_model=Status, summary="各单位报送进度")
 def status(request: Request, _: str = Depends(client)):
     directory = cfg_of(request).directory
-    st = core.campaign_status(directory)
+    st = campaign_status(directory)
     conn = portal.open_ledger(directory)
     try:
         reviews = portal.current_reviews(conn)

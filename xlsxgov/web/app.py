@@ -3,7 +3,7 @@ the office reviews and runs the campaign in a browser, other systems read the JS
 
 Pages are rendered on the server (Jinja2, autoescaped); the two small scripts (drag and drop,
 print) and the stylesheet are local static files, so the Content-Security-Policy allows no
-inline script or style. Validation runs in a process pool (``core.import_file``, the same call
+inline script or style. Validation runs in a process pool (``campaign.importer.import_file``, the same call
 the CLI's import makes), never on the event loop. Everything persistent is in the campaign
 folder: the ledger (SQLite, WAL) and the files beside it; any number of server processes can
 share it.
@@ -11,9 +11,6 @@ share it.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import logging
 import multiprocessing
 import os
@@ -24,19 +21,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..campaign import ledger, portal
+from .common import ERROR_TEXT, LABELS, Config, client_address, not_found, page
 from .upload import DEFAULT_LIMIT, clean_stale
 
 HERE = Path(__file__).parent
 log = logging.getLogger("xlsxgov.web")
 
-SESSION_COOKIE = "xg_session"
-LOGIN_COOKIE = "xg_login"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -55,18 +51,6 @@ _SECRET_PATH = re.compile(r"^/a/[^/]+")
 def redact(path: str) -> str:
     """The request path as logged: an agency link's token replaced by ***."""
     return _SECRET_PATH.sub("/a/***", path)
-
-
-class Config:
-    """What one server process knows: the campaign folder, the upload limit, the worker pool."""
-
-    def __init__(self, directory: Path, max_upload: int, pool_size: int):
-        self.directory = directory
-        self.max_upload = max_upload
-        self.pool_size = pool_size
-        self.pool: ProcessPoolExecutor | None = None
-        self.secret = b""
-        self.tmp = directory / ".tmp"
 
 
 def _warm(edition: str) -> None:
@@ -115,9 +99,11 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
             conn.close()
         for _ in range(pool_size):  # start and warm every pool process now, not at the first upload
             cfg.pool.submit(_warm, edition)
+        cfg.batcher.start()
         try:
             yield
         finally:
+            cfg.batcher.stop()
             cfg.pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
@@ -162,56 +148,6 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
     app.include_router(office.router)
     app.include_router(api.router)
     return app
-
-
-ERROR_TEXT = {401: "需要登录或有效的令牌", 403: "没有权限", 404: "页面不存在", 405: "不支持的请求", 413: "文件太大"}
-
-LABELS = {
-    "status": {"valid": "合格", "invalid": "有错误", "unreadable": "无法读取", "missing": "未报送", "unknown": "单位不明", "duplicate": "重复文件"},
-    "severity": {"error": "错误", "warning": "警告", "info": "提示"},
-}
-
-
-def cfg_of(request: Request) -> Config:
-    return request.app.state.cfg
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
-def page(request: Request, name: str, context: dict, *, status: int = 200) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
-
-
-def not_found(request: Request) -> HTMLResponse:
-    """The one 404 page: the same bytes for a wrong link, a revoked link and any unknown path."""
-    return page(request, "error.html", {"message": "页面不存在。如果这是您收到的报送链接，请与主管部门联系。"}, status=404)
-
-
-def agency_csrf(request: Request, token: str) -> str:
-    """The CSRF token of an agency's forms: an HMAC of the link token under the campaign key."""
-    return hmac.new(cfg_of(request).secret, b"agency:" + token.encode(), hashlib.sha256).hexdigest()
-
-
-def download(path: Path, filename: str, media_type: str | None = None) -> Response:
-    from fastapi.responses import FileResponse
-
-    return FileResponse(path, filename=filename, media_type=media_type or "application/octet-stream")
-
-
-def secure_cookie(request: Request) -> bool:
-    """Set the Secure flag when the browser reached us over HTTPS (directly, or through a
-    reverse proxy on this machine that says so in X-Forwarded-Proto; see `serve`)."""
-    return request.url.scheme == "https"
-
-
-async def run_in_pool(request: Request, fn, *args, **kwargs):
-    """Run ``fn`` in the validation process pool, off the event loop."""
-    import functools
-
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(cfg_of(request).pool, functools.partial(fn, *args, **kwargs))
 
 
 def env_app() -> FastAPI:

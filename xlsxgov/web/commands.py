@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from ..campaign import core, portal
+from ..campaign import portal
+from ..errors import CampaignError
 
 user_app = typer.Typer(help="报送平台的工作人员账户和接口令牌", no_args_is_help=True)
 console = Console()
@@ -37,7 +38,7 @@ def user_add(
         password = typer.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
     try:
         portal.add_user(directory, name, role, password)
-    except core.CampaignError as exc:
+    except CampaignError as exc:
         _fail(str(exc))
     console.print(f"已保存账户：{name}（{role}）", highlight=False)
 
@@ -50,7 +51,7 @@ def user_token(
     """为其他系统生成一个接口令牌（只读 JSON 接口，见 /api/openapi.json）。令牌只显示这一次。"""
     try:
         token = portal.add_api_token(directory, client)
-    except core.CampaignError as exc:
+    except CampaignError as exc:
         _fail(str(exc))
     console.print(f"已为“{client}”生成接口令牌（只显示这一次，请妥善保存）：", highlight=False)
     print(token)
@@ -70,7 +71,7 @@ def serve_command(
     try:
         if not portal.has_admin(directory):
             _fail(f"还没有管理员账户：请先运行 xlsxgov user add {directory} 用户名 --role 管理员")
-    except core.CampaignError as exc:
+    except CampaignError as exc:
         _fail(str(exc))
     if workers < 1 or max_upload_mb < 1:
         _fail("--workers 和 --max-upload-mb 至少为 1")

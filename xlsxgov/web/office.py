@@ -16,18 +16,19 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from ..campaign import core, portal
+from ..campaign import portal
+from ..campaign.importer import assign_file
+from ..campaign.remind import prepare_reminders
+from ..campaign.status import campaign_status, write_status_xlsx
+from ..campaign.store import roster
+from ..errors import CampaignError
 from .agency import _after_upload
-from .app import LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, not_found, page, run_in_pool, secure_cookie
+from .common import LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, import_upload, not_found, page, run_in_pool, secure_cookie
 from .upload import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
 FAILED_LOGIN_DELAY = 1.0  # seconds every failed login waits (with the lockout: no fast guessing)
 EXPORTS = "exports"  # DIR/exports: what the campaign actions produce, offered for download
-
-
-class LoginRequired(Exception):
-    pass
 
 
 def require(request: Request) -> portal.Session:
@@ -143,8 +144,8 @@ SORTS = {
 def board(request: Request, q: str = "", status: str = "", review: str = "", sort: str = "name", desc: int = 0,
           session: portal.Session = Depends(require)):
     directory = cfg_of(request).directory
-    st = core.campaign_status(directory)
-    contacts = {a.code: a for a in core.roster(directory)}
+    st = campaign_status(directory)
+    contacts = {a.code: a for a in roster(directory)}
     conn = portal.open_ledger(directory)
     try:
         reviews = portal.current_reviews(conn)
@@ -206,7 +207,7 @@ def review(request: Request, code: str, submission: int = Form(...), state: str 
             return not_found(request)
         try:
             portal.review(conn, submission, state, comment, session.user, client_address(request))
-        except core.CampaignError as exc:
+        except CampaignError as exc:
             raise HTTPException(400, str(exc)) from None
     finally:
         conn.close()
@@ -230,8 +231,7 @@ async def upload_for(request: Request, code: str, session: portal.Session = Depe
             conn.close()
         if agency is None:
             return not_found(request)
-        outcome = await run_in_pool(request, core.import_file, cfg.directory, up.path, up.name, code=code,
-                                    source=f"网页代传（{session.user}）{client_address(request)}")
+        outcome = await import_upload(request, up.path, up.name, code, f"网页代传（{session.user}）{client_address(request)}")
     finally:
         up.discard()
     return _after_upload(request, None, code, agency["name"], outcome, f"/office/agency/{quote(code)}", actor=session.user)
@@ -276,7 +276,7 @@ def quarantine(request: Request, session: portal.Session = Depends(require)):
         files = [dict(r, findings=portal.findings_of(conn, r["id"])) for r in portal.unassigned(conn)]
     finally:
         conn.close()
-    return page(request, "quarantine.html", {"session": session, "files": files, "agencies": core.roster(directory),
+    return page(request, "quarantine.html", {"session": session, "files": files, "agencies": roster(directory),
                                              "may": portal.MAY[session.role]})
 
 
@@ -286,8 +286,8 @@ async def assign(request: Request, sid: int, code: str = Form(""), csrf: str = F
     allowed(session, "assign")
     cfg = cfg_of(request)
     try:
-        outcome = await run_in_pool(request, core.assign_file, cfg.directory, sid, code)
-    except core.CampaignError as exc:
+        outcome = await run_in_pool(request, assign_file, cfg.directory, sid, code)
+    except CampaignError as exc:
         raise HTTPException(400, str(exc)) from None
     _audit(request, session, "分配文件", f"文件 {outcome.name}（SHA-256 {outcome.sha256}）分配给单位 {code}：{outcome.outcome}")
     return RedirectResponse(f"/office/agency/{quote(code)}", status_code=303)
@@ -325,7 +325,7 @@ def _do_action(directory: Path, action: str) -> str:
     settings = campaign_settings(directory)
     label = f"{settings['region']}{settings['year']}年"
     if action == "remind":
-        result = core.prepare_reminders(directory)
+        result = prepare_reminders(directory)
         if result.round is None:
             return f"所有 {result.valid} 个单位均已报送合格的报表，没有需要催报的单位。"
         return (f"已生成第 {result.round} 轮催报邮件 {len(result.reminders)} 封（保存在 {result.folder.relative_to(directory)}），"
@@ -345,7 +345,7 @@ def _do_action(directory: Path, action: str) -> str:
         result = export_facts([directory], path)
         return f"已导出 {result.rows} 行到 {path.name}"
     if action == "status":
-        path = core.write_status_xlsx(core.campaign_status(directory), out / f"报送进度_{_stamp()}.xlsx")
+        path = write_status_xlsx(campaign_status(directory), out / f"报送进度_{_stamp()}.xlsx")
         return f"已生成进度表 {path.name}"
     raise HTTPException(400, "未知的操作")
 

@@ -1,35 +1,29 @@
-"""``xlsxgov campaign …``: a thin Typer layer over campaign.core, every command one call."""
+"""``xlsxgov campaign …``: one collection campaign (roster, templates, mail, import, status)."""
 
 from __future__ import annotations
 
 import json
 import os
+from datetime import date
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from . import core
-from .roster import RosterError
+from ..campaign.importer import ImportResult, import_paths
+from ..campaign.init import init_campaign
+from ..campaign.issue import issue_templates
+from ..campaign.letters import DEFAULT_SENDER
+from ..campaign.remind import prepare_reminders
+from ..campaign.send import send_outbox
+from ..campaign.status import campaign_status, write_status_xlsx
+from ..campaign.store import roster
+from ..vocab import OUTCOME_LABELS, STATUS_LABELS
+from .base import console, err_console, fail, new_app, say
 
-campaign_app = typer.Typer(help="报送任务：名单、下发模板、发送、收取、进度", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
-
-OUTCOME_LABELS = {
-    "valid": "合格",
-    "invalid": "有错误",
-    "unreadable": "无法读取",
-    "unknown": "单位不明",
-    "duplicate": "重复文件（已跳过）",
-}
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[red]错误：[/red]{message}", highlight=False)
-    raise typer.Exit(code)
+campaign_app = new_app("报送任务：名单、下发模板、发送、收取、进度")
 
 
 @campaign_app.command("init")
@@ -41,35 +35,24 @@ def init_command(
     region: str = typer.Option("", "--region", help="本次报送的地区名称"),
 ) -> None:
     """新建报送任务：读取并校验名册，建立台账和目录。"""
-    from .. import spec as spec_mod
-
-    try:
-        agencies = core.init_campaign(directory, year=year, roster_path=roster_file, edition=edition, region=region)
-    except RosterError as exc:
-        err_console.print(exc.report(), highlight=False)
-        raise typer.Exit(2) from None
-    except (core.CampaignError, spec_mod.SpecError) as exc:
-        _fail(str(exc))
-    console.print(f"已新建报送任务：{directory}（{year}年度，{len(agencies)} 个单位）", highlight=False)
+    agencies = init_campaign(directory, year=year, roster_path=roster_file, edition=edition, region=region)
+    say(f"已新建报送任务：{escape(str(directory))}（{year}年度，{len(agencies)} 个单位）")
 
 
 @campaign_app.command("issue")
 def issue_command(
     directory: Path = typer.Argument(..., help="报送任务目录"),
-    sender: str = typer.Option(core.DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
+    sender: str = typer.Option(DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
     portal: Optional[str] = typer.Option(None, "--portal", help="报送平台（xlsxgov serve）的访问地址，例如 http://10.1.2.3:8000；给出时为每个单位生成专属报送链接，写入邮件和 outbox/links.csv"),
 ) -> None:
     """为每个单位生成预填单位信息的模板和待发送邮件（outbox/）。"""
     if portal is not None and not portal.startswith(("http://", "https://")):
-        _fail(f"--portal 应以 http:// 或 https:// 开头，例如 http://10.1.2.3:8000，而不是“{portal}”")
-    try:
-        result = core.issue_templates(directory, sender=sender, portal_url=portal)
-    except (core.CampaignError, ValueError) as exc:
-        _fail(str(exc))
+        fail(f"--portal 应以 http:// 或 https:// 开头，例如 http://10.1.2.3:8000，而不是“{portal}”")
+    result = issue_templates(directory, sender=sender, portal_url=portal)
     n = len(result.templates)
-    console.print(f"已生成 {n} 份模板和 {len(result.emls)} 封邮件，保存在 {Path(directory) / 'outbox'}（用时 {result.seconds:.1f} 秒）", highlight=False)
+    say(f"已生成 {n} 份模板和 {len(result.emls)} 封邮件，保存在 {escape(str(Path(directory) / 'outbox'))}（用时 {result.seconds:.1f} 秒）")
     if portal:
-        console.print(f"各单位的专属报送链接已写入邮件和 {Path(directory) / 'outbox' / 'links.csv'}（旧链接已作废）", highlight=False)
+        say(f"各单位的专属报送链接已写入邮件和 {escape(str(Path(directory) / 'outbox' / 'links.csv'))}（旧链接已作废）")
 
 
 @campaign_app.command("link")
@@ -81,33 +64,26 @@ def link_command(
     url: Optional[str] = typer.Option(None, "--url", help="报送平台的访问地址（默认取 campaign issue --portal 给出的地址）"),
 ) -> None:
     """单位的专属报送链接：生成、重新生成（--reissue，旧链接立即失效）或作废（--revoke）。"""
-    from . import portal as portal_mod
+    from ..campaign import portal as portal_mod
 
-    agencies = {a.code: a for a in _roster_or_fail(directory)}
+    agencies = {a.code: a for a in roster(directory)}
     code = agency if agency in agencies else next((c for c, a in agencies.items() if a.name == agency), None)
     if code is None:
-        _fail(f"名册中没有“{agency}”（请给出统一社会信用代码或单位全称）")
+        fail(f"名册中没有“{agency}”（请给出统一社会信用代码或单位全称）")
     if revoke:
         n = portal_mod.revoke_link(directory, code)
-        console.print(f"已作废 {agencies[code].name} 的 {n} 个链接", highlight=False)
+        say(f"已作废 {escape(agencies[code].name)} 的 {n} 个链接")
         return
     live, base = portal_mod.link_state(directory, code)
     base = url or base
     if live and not reissue:
-        _fail(f"{agencies[code].name} 已有有效的报送链接（台账只保存其指纹，无法再次显示）；要作废旧链接并生成新链接，请加 --reissue")
+        fail(f"{agencies[code].name} 已有有效的报送链接（台账只保存其指纹，无法再次显示）；要作废旧链接并生成新链接，请加 --reissue")
     if not base:
-        _fail("不知道报送平台的访问地址：请用 --url 给出，例如 --url http://10.1.2.3:8000")
-    core.issue_templates(directory, portal_url=base, codes=[code])
+        fail("不知道报送平台的访问地址：请用 --url 给出，例如 --url http://10.1.2.3:8000")
+    issue_templates(directory, portal_url=base, codes=[code])
     link = portal_mod.link_of_csv(directory, code)
-    console.print(f"{agencies[code].name} 的新报送链接（已写入该单位的模板封面、邮件和 outbox/links.csv）：", highlight=False)
+    say(f"{escape(agencies[code].name)} 的新报送链接（已写入该单位的模板封面、邮件和 outbox/links.csv）：")
     print(link)
-
-
-def _roster_or_fail(directory: Path):
-    try:
-        return core.roster(directory)
-    except core.CampaignError as exc:
-        _fail(str(exc))
 
 
 @campaign_app.command("send")
@@ -125,30 +101,27 @@ def send_command(
 ) -> None:
     """发送 outbox/ 中尚未发送的邮件和尚未发送的催报邮件（reminders/）；已发送的不会重复发送。"""
     if starttls and use_ssl:
-        _fail("--starttls 和 --ssl 只能选一个")
+        fail("--starttls 和 --ssl 只能选一个")
     if password_env and not user:
-        _fail("指定了 --password-env，但没有指定登录用户名 --user")
+        fail("指定了 --password-env，但没有指定登录用户名 --user")
     if user and not password_env:
-        _fail("指定了 --user，还需用 --password-env 指定保存密码的环境变量名（密码不在命令行中输入）")
+        fail("指定了 --user，还需用 --password-env 指定保存密码的环境变量名（密码不在命令行中输入）")
     if cafile is not None and not cafile.is_file():
-        _fail(f"找不到 CA 证书文件：{cafile}")
+        fail(f"找不到 CA 证书文件：{cafile}")
     if cafile is not None and not (starttls or use_ssl):
-        _fail("--cafile 只在 --starttls 或 --ssl 时使用")
+        fail("--cafile 只在 --starttls 或 --ssl 时使用")
     host, _, port_text = smtp.rpartition(":")
     if not host or not port_text.isdigit():
-        _fail(f"--smtp 应为“主机:端口”，例如 smtp.example.gov.cn:587，而不是“{smtp}”")
+        fail(f"--smtp 应为“主机:端口”，例如 smtp.example.gov.cn:587，而不是“{smtp}”")
     password = None
     if password_env:
         password = os.environ.get(password_env)
         if password is None:
-            _fail(f"环境变量 {password_env} 未设置")
-    try:
-        summary = core.send_outbox(
-            directory, host=host, port=int(port_text), security="ssl" if use_ssl else "starttls" if starttls else "none",
-            user=user, password=password, sender=sender, cafile=cafile,
-        )
-    except core.CampaignError as exc:
-        _fail(str(exc))
+            fail(f"环境变量 {password_env} 未设置")
+    summary = send_outbox(
+        directory, host=host, port=int(port_text), security="ssl" if use_ssl else "starttls" if starttls else "none",
+        user=user, password=password, sender=sender, cafile=cafile,
+    )
     console.print(f"本次发送成功 {len(summary.sent)} 封，失败 {len(summary.failed)} 封，此前已发送 {summary.skipped} 封", highlight=False)
     if summary.reminder_paths or summary.reminders_skipped or summary.cancelled:
         console.print(
@@ -157,29 +130,24 @@ def send_command(
             highlight=False,
         )
     if summary.cancelled:
-        names = {a.code: a.name for a in core.roster(directory)}
+        names = {a.code: a.name for a in roster(directory)}
         for round_no, code, why in summary.cancelled:
-            console.print(f"第 {round_no} 轮催报 {names.get(code, code)}：不再发送（{why}）", highlight=False)
+            say(f"第 {round_no} 轮催报 {escape(names.get(code, code))}：不再发送（{escape(why)}）")
     for r in summary.failed + summary.reminders_failed:
-        err_console.print(f"[red]发送失败：[/red]{r.path.name}：{r.error}", highlight=False)
+        err_console.print(f"[red]发送失败：[/red]{escape(r.path.name)}：{escape(r.error or '')}", highlight=False)
     if summary.connection_error:
-        _fail(summary.connection_error)
+        fail(summary.connection_error)
     if summary.failed or summary.reminders_failed:
         raise typer.Exit(1)
-
-
-REMIND_REASONS = {"missing": "未报送", "invalid": "有错误", "unreadable": "无法读取"}
 
 
 @campaign_app.command("remind")
 def remind_command(
     directory: Path = typer.Argument(..., help="报送任务目录"),
     deadline: Optional[str] = typer.Option(None, "--deadline", help="新的报送截止日期，格式 YYYY-MM-DD（不指定则写“请尽快”）"),
-    sender: str = typer.Option(core.DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
+    sender: str = typer.Option(DEFAULT_SENDER, "--from", help="发件人地址（写入邮件）"),
 ) -> None:
     """催报：为未报送、有错误、无法读取的单位各生成一封催报邮件（reminders/轮次/），再用 send 发送。"""
-    from datetime import date
-
     due = None
     if deadline is not None:
         try:
@@ -187,11 +155,8 @@ def remind_command(
                 raise ValueError(deadline)
             due = date.fromisoformat(deadline)
         except ValueError:
-            _fail(f"--deadline 应为 YYYY-MM-DD 格式的日期，例如 2025-02-15，而不是“{deadline}”")
-    try:
-        result = core.prepare_reminders(directory, deadline=due, sender=sender)
-    except (core.CampaignError, ValueError) as exc:
-        _fail(str(exc))
+            fail(f"--deadline 应为 YYYY-MM-DD 格式的日期，例如 2025-02-15，而不是“{deadline}”")
+    result = prepare_reminders(directory, deadline=due, sender=sender)
     if result.round is None:
         console.print(f"所有 {result.valid} 个单位均已报送合格的报表，没有需要催报的单位，未生成催报邮件。", highlight=False)
         return
@@ -199,7 +164,7 @@ def remind_command(
     for h in ("单位名称", "统一社会信用代码", "情况", "附件"):
         t.add_column(h, overflow="fold")
     for r in result.reminders:
-        t.add_row(r.name, r.code, REMIND_REASONS[r.reason], r.attachment)
+        t.add_row(escape(r.name), r.code, STATUS_LABELS[r.reason], escape(r.attachment))
     console.print(t)
     console.print(
         f"已生成第 {result.round} 轮催报邮件 {len(result.reminders)} 封（未报送 {result.count('missing')}，"
@@ -215,11 +180,8 @@ def import_command(
     paths: Optional[List[Path]] = typer.Argument(None, help="收到的工作簿、文件夹、.eml 或 .mbox（默认 inbox/）"),
 ) -> None:
     """收取各单位报送的文件：存档、校验、识别单位、记入台账。"""
-    try:
-        # The progress bar goes to stderr, and only when it is a terminal.
-        result = core.import_paths(directory, list(paths or []), progress=err_console.is_terminal)
-    except core.CampaignError as exc:
-        _fail(str(exc))
+    # The progress bar goes to stderr, and only when it is a terminal.
+    result = import_paths(directory, list(paths or []), progress=err_console.is_terminal)
     attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown")]
     if attention:
         t = Table(title="需要处理的文件", header_style="bold")
@@ -227,12 +189,12 @@ def import_command(
             t.add_column(h, overflow="fold")
         for f in attention:
             note = f.reason or (f"问题反馈：{f.feedback.relative_to(directory)}" if f.feedback else "")
-            t.add_row(f.name, f.agency, OUTCOME_LABELS[f.outcome], str(f.errors), str(f.warnings), note)
+            t.add_row(escape(f.name), escape(f.agency), OUTCOME_LABELS[f.outcome], str(f.errors), str(f.warnings), escape(note))
         console.print(t)
     console.print(import_summary_table(result))
 
 
-def import_summary_table(result: core.ImportResult) -> Table:
+def import_summary_table(result: ImportResult) -> Table:
     """导入结果: one row per outcome with its file count, and the total."""
     t = Table(title="导入结果", header_style="bold", show_footer=True)
     t.add_column("结果", footer="合计")
@@ -249,12 +211,9 @@ def status_command(
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="把进度表另存为 .xlsx"),
 ) -> None:
     """查看各单位的报送进度。"""
-    try:
-        status = core.campaign_status(directory)
-    except core.CampaignError as exc:
-        _fail(str(exc))
+    status = campaign_status(directory)
     if xlsx:
-        core.write_status_xlsx(status, xlsx)
+        write_status_xlsx(status, xlsx)
     if as_json:
         keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders")
         out = {"agencies": [{k: a[k] for k in keys} for a in status["agencies"]], "totals": status["totals"]}
@@ -267,8 +226,8 @@ def status_command(
     for a in status["agencies"]:
         sent = "是" if a["sent"] else ("失败" if a["send_error"] else "否")
         t.add_row(
-            a["name"], a["code"], "是" if a["issued"] else "否", sent, str(a["received"]),
-            f"[{colours[a['status']]}]{core.STATUS_LABELS[a['status']]}[/]", str(a["errors"]), str(a["warnings"]),
+            escape(a["name"]), a["code"], "是" if a["issued"] else "否", sent, str(a["received"]),
+            f"[{colours[a['status']]}]{STATUS_LABELS[a['status']]}[/]", str(a["errors"]), str(a["warnings"]),
             (a["received_at"] or "")[:19].replace("T", " "), str(a["reminders"]),
         )
     console.print(t)
@@ -279,4 +238,4 @@ def status_command(
         highlight=False,
     )
     if xlsx:
-        console.print(f"已保存进度表：{xlsx}", highlight=False)
+        say(f"已保存进度表：{escape(str(xlsx))}")

@@ -1,0 +1,73 @@
+"""One atomic, fsyncing file writer, shared by every module that writes a file a clerk keeps.
+
+A file is written to a unique temporary name in the same folder, flushed and fsynced, then
+renamed over its destination with ``os.replace`` and the folder fsynced: after a crash the
+destination holds either its old content or the whole new one, never a torn file.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["replacing", "write_atomic", "write_once"]
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # not every platform lets a folder be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _temp_name(dest: Path, suffix: str = ".tmp") -> Path:
+    # Hidden, unique per process and call: concurrent writers never share a temp file.
+    return dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{suffix}")
+
+
+def write_atomic(dest: Path | str, data: bytes) -> Path:
+    """Write ``data`` to ``dest`` atomically (temp file, fsync, os.replace, fsync of the folder).
+
+    Returns ``dest``; raises OSError when the folder cannot be written.
+    """
+    with replacing(dest) as tmp:
+        tmp.write_bytes(data)
+    return Path(dest)
+
+
+def write_once(dest: Path | str, data: bytes) -> Path:
+    """``write_atomic`` for content-addressed files (named by their SHA-256): a destination that
+    already exists with the same size is the same content and is left alone (idempotent re-runs)."""
+    dest = Path(dest)
+    if dest.exists() and dest.stat().st_size == len(data):
+        return dest
+    return write_atomic(dest, data)
+
+
+@contextmanager
+def replacing(dest: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest`` for a writer that needs a file name (a workbook
+    library); on success the file is fsynced and renamed over ``dest``, on error removed.
+
+    The temporary name keeps ``dest``'s suffix, since some writers choose the format by it.
+    """
+    dest = Path(dest)
+    tmp = _temp_name(dest, ".tmp" + dest.suffix)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(dest.parent)

@@ -1,0 +1,406 @@
+"""``campaign import``: archive, validate, identify and record every returned file.
+
+Crash safety: each file is first copied into archive/ (temp file + fsync + os.replace, same
+content → same name), then every other side effect (quarantine copy, feedback workbook) is
+idempotent, and the ledger row with its findings and facts is written in one BEGIN IMMEDIATE
+transaction keyed by the UNIQUE sha256.  A re-run after a kill skips what was committed and
+redoes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from ..atomic import replacing, write_once
+from ..errors import CampaignError
+from . import ledger
+from .mail import extract_attachments, safe_filename
+from .store import agency_key, now, open_ledger
+
+WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+MAIL_SUFFIXES = {".eml", ".mbox"}
+
+
+@dataclass
+class Item:
+    path: Path  # the file to read (original or extracted attachment)
+    original_name: str
+    received_at: str
+    source: str  # where it came from, for the ledger
+
+
+@dataclass
+class FileOutcome:
+    name: str
+    sha256: str
+    outcome: str  # valid | invalid | unreadable | unknown | duplicate
+    agency: str = ""
+    code: str | None = None
+    errors: int = 0
+    warnings: int = 0
+    reason: str = ""
+    feedback: Path | None = None  # the feedback workbook written for an invalid file
+
+
+@dataclass
+class ImportResult:
+    files: list[FileOutcome] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for f in self.files if f.outcome == outcome)
+
+
+def _utc_iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.astimezone()  # naive: local time
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _mtime_iso(path: Path) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="microseconds")
+
+
+def _collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """(workbooks, mail files) found under the given paths, in a deterministic order."""
+    books, mails = [], []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for f in sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith(".")):
+                s = f.suffix.lower()
+                if s in WORKBOOK_SUFFIXES:
+                    books.append(f)
+                elif s in MAIL_SUFFIXES:
+                    mails.append(f)
+        elif p.is_file():
+            (mails if p.suffix.lower() in MAIL_SUFFIXES else books).append(p)
+        else:
+            raise CampaignError(f"找不到文件或目录：{p}")
+    return books, mails
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _clean_stale(tmp_root: Path) -> None:
+    """Remove extraction folders left by imports that were killed (their process is gone)."""
+    for d in tmp_root.glob("import-*-*"):
+        pid = d.name.split("-")[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[str, str]) -> str | None:
+    if sub is not None:
+        code = agency_key(sub.code)
+        if code in by_code:
+            return code
+        name = agency_key(sub.agency)
+        if name and name in by_name:
+            return by_name[name]
+    fname = agency_key(original_name)
+    for code in by_code:
+        if code in fname:
+            return code
+    for name in sorted(by_name, key=len, reverse=True):
+        if name and name in fname:
+            return by_name[name]
+    return None
+
+
+def import_paths(directory: Path | str, paths: list[Path] | None = None, *, progress: bool = False) -> ImportResult:
+    """Import returned workbooks (files, folders, .eml, .mbox) into the campaign.
+
+    ``progress``: show a Rich progress bar on stderr while files are archived and validated.
+    """
+    from ..feedback import write_feedback
+    from ..validate import validate_paths
+
+    directory = Path(directory)
+    conn = open_ledger(directory)
+    archive, quarantine, feedback = (directory / d for d in ("archive", "quarantine", "feedback"))
+    for d in (archive, quarantine, feedback):
+        d.mkdir(exist_ok=True)
+    tmp_root = directory / ".tmp"
+    tmp_root.mkdir(exist_ok=True)
+    _clean_stale(tmp_root)
+    work = Path(tempfile.mkdtemp(prefix=f"import-{os.getpid()}-", dir=tmp_root))
+    result = ImportResult()
+    try:
+        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+        by_name = {agency_key(n): c for c, n in agencies.items()}
+        # A reply in another edition (last year's old template) is an error the agency must fix,
+        # not a file that would later stop the whole campaign from being consolidated.
+        edition = ledger.get_setting(conn, "edition")
+        books, mails = _collect(paths if paths else [directory / "inbox"])
+        items = [Item(b, b.name, _mtime_iso(b), str(b)) for b in books]
+        for i, m in enumerate(mails):
+            data = m.read_bytes()  # the mail file itself is archived too
+            write_once(archive / f"{hashlib.sha256(data).hexdigest()}{m.suffix.lower()}", data)
+            for x in extract_attachments(m, work / str(i)):
+                received = _utc_iso(x.date) if x.date else _mtime_iso(m)
+                src = f"{m}" + (f" <{x.message_id}>" if x.message_id else "") + (f" {x.sender}" if x.sender else "")
+                items.append(Item(x.path, x.original_name, received, src))
+
+        bar = None
+        if progress:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            # On stderr: stdout keeps only the summary, even when redirected.
+            bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("剩余"), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            )
+            bar.start()
+            task = bar.add_task("正在导入", total=len(items))
+        try:
+            seen: set[str] = set()
+            for start in range(0, len(items), IMPORT_BATCH):
+                # Archive a batch, validate it in one go (one frame per table), then record each file.
+                batch = []
+                for item in items[start:start + IMPORT_BATCH]:
+                    prepared = _archive_one(conn, item, archive)
+                    if prepared.sha256 in seen or prepared.known:
+                        result.files.append(FileOutcome(item.original_name, prepared.sha256, "duplicate"))
+                        if bar:
+                            bar.advance(task)
+                    else:
+                        batch.append(prepared)
+                    seen.add(prepared.sha256)
+                reports = validate_paths([b.archived for b in batch], edition=edition) if batch else []
+                for prepared, report in zip(batch, reports):
+                    result.files.append(_record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback))
+                    if bar:
+                        bar.advance(task)
+        finally:
+            if bar:
+                bar.stop()
+    finally:
+        conn.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+# What the ledger keeps of a submission's cover and metadata (with its edition and facts), so that
+# consolidation and export can rebuild the submission without reading the file again.
+SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates")
+
+def import_file(
+    directory: Path | str, path: Path | str, original_name: str, *, code: str | None = None, source: str = "",
+    received_at: str | None = None,
+) -> FileOutcome:
+    """Import one received file exactly as ``import_paths`` imports a workbook (archive by
+    SHA-256, validate, feedback, one ledger transaction), for the web portal.
+
+    ``path``: where the bytes are (a temp file; its name is never the agency's); ``original_name``:
+    the name the sender gave, recorded as text; ``code``: the roster agency the file is attributed
+    to whatever its cover says (the agency's own link, or the office uploading on its behalf);
+    None identifies the agency from the file as ``import_paths`` does. outcome ``duplicate``:
+    the same bytes were already recorded (``sha256`` says which submission). Raises CampaignError
+    for an unknown ``code``.
+    """
+    return import_files(directory, [Received(Path(path), original_name, code, source, received_at)])[0]
+
+
+@dataclass
+class Received:
+    """One file received by the portal: see ``import_file`` for the fields."""
+
+    path: Path
+    original_name: str
+    code: str | None = None
+    source: str = ""
+    received_at: str | None = None
+
+
+def import_files(directory: Path | str, files: list[Received]) -> list[FileOutcome]:
+    """``import_file`` for several files at once, validated in one ``validate_paths`` call (its
+    fixed cost is paid once: the portal batches uploads that arrive together). One outcome per
+    file, in order; each file is still recorded in its own transaction."""
+    from ..feedback import write_feedback
+    from ..validate import validate_paths
+
+    directory = Path(directory)
+    conn = open_ledger(directory)
+    try:
+        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+        for f in files:
+            if f.code is not None and f.code not in agencies:
+                raise CampaignError(f"名册中没有统一社会信用代码为“{f.code}”的单位")
+        by_name = {agency_key(n): c for c, n in agencies.items()}
+        edition = ledger.get_setting(conn, "edition")
+        archive, quarantine, feedback = (directory / d for d in ("archive", "quarantine", "feedback"))
+        for d in (archive, quarantine, feedback):
+            d.mkdir(exist_ok=True)
+        out: list[FileOutcome | None] = []
+        batch: list[tuple[int, _Archived, str | None]] = []
+        seen: set[str] = set()
+        for f in files:
+            prepared = _archive_one(conn, Item(f.path, f.original_name, f.received_at or now(), f.source), archive)
+            if prepared.known or prepared.sha256 in seen:
+                out.append(FileOutcome(f.original_name, prepared.sha256, "duplicate"))
+            else:
+                out.append(None)
+                batch.append((len(out) - 1, prepared, f.code))
+            seen.add(prepared.sha256)
+        reports = validate_paths([b[1].archived for b in batch], edition=edition) if batch else []
+        for (i, prepared, code), report in zip(batch, reports):
+            out[i] = _record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback, code=code)
+        return out  # type: ignore[return-value]  # every slot is filled above
+    finally:
+        conn.close()
+
+
+def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOutcome:
+    """Attribute a quarantined file (recorded with no agency: status unknown) to roster agency
+    ``code``: validated again and recorded for it, replacing the unattributed row in one
+    transaction (received time and source kept). Raises CampaignError when the row is not an
+    unattributed file or the agency is not in the roster."""
+    from ..feedback import write_feedback
+    from ..validate import validate_paths
+
+    directory = Path(directory)
+    conn = open_ledger(directory)
+    try:
+        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+        if code not in agencies:
+            raise CampaignError(f"名册中没有统一社会信用代码为“{code}”的单位")
+        row = conn.execute(
+            "SELECT file_name, sha256, archive_path, received_at, source FROM submissions WHERE id=? AND code IS NULL", (submission_id,)
+        ).fetchone()
+        if row is None:
+            raise CampaignError(f"没有待分配的文件（编号 {submission_id}）")
+        archived = directory / row["archive_path"]
+        item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
+        prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)
+        report = validate_paths([archived], edition=ledger.get_setting(conn, "edition"))[0]
+        return _record_one(
+            conn, prepared, report, directory / "quarantine", directory / "feedback", agencies, {}, write_feedback,
+            code=code, replace=submission_id,
+        )
+    finally:
+        conn.close()
+
+
+IMPORT_BATCH = 50  # files validated together: validation has a large fixed cost per call
+
+
+@dataclass
+class _Archived:
+    item: Item
+    sha256: str
+    archived: Path
+    rel_archive: str
+    known: bool  # already in the ledger
+
+
+def _archive_one(conn, item: Item, archive: Path) -> _Archived:
+    data = item.path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    suffix = item.path.suffix.lower() or ".bin"
+    archived = write_once(archive / f"{sha}{suffix}", data)
+    known = conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone() is not None
+    return _Archived(item, sha, archived, str(archived.relative_to(archive.parent)), known)
+
+
+def _record_one(
+    conn, prepared: _Archived, report, quarantine, feedback, agencies, by_name, write_feedback, *,
+    code: str | None = None, replace: int | None = None,
+) -> FileOutcome:
+    """Record one validated file; ``code``: the agency it comes from when the channel says so
+    (the portal's link, an office upload on the agency's behalf), else identified from the file;
+    ``replace``: the id of the unattributed row of the same file that this one replaces, in the
+    same transaction (the office assigning a quarantined file)."""
+    item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
+    sub = report.submission
+    code = code if code in agencies else _identify(sub, item.original_name, agencies, by_name)
+    if report.status == "unreadable":
+        status, reason = "unreadable", report.reason or "无法读取"
+        reason = reason.replace(archived.name, item.original_name)
+    elif code is None:
+        status = "unknown"
+        reason = f"无法确定报送单位：封面单位名称“{sub.agency or '（空）'}”、统一社会信用代码“{sub.code or '（空）'}”均不在名册中，文件名中也未找到名册中的单位"
+    else:
+        status, reason = report.status, ""
+    if status == "unknown":
+        code = None
+
+    # Idempotent file side effects before the ledger transaction.
+    if status in ("unknown", "unreadable"):
+        qname = f"{sha[:12]}_{safe_filename(item.original_name)}"
+        write_once(quarantine / qname, archived.read_bytes())
+        text = f"文件：{item.original_name}\n来源：{item.source}\nSHA-256：{sha}\n原因：{reason}\n"
+        write_once(quarantine / f"{qname}.reason.txt", text.encode("utf-8"))
+    fb = None
+    if status == "invalid" and sub is not None:
+        # One feedback workbook per submission: an agency that sends twice keeps both.
+        fb = feedback / feedback_name(code, agencies.get(code or "", ""), sha)
+        with replacing(fb) as tmp:
+            write_feedback(sub, report.findings, tmp)
+
+    errors, warnings = (report.errors, report.warnings) if sub is not None else (0, 0)
+    try:
+        with ledger.transaction(conn):
+            if replace is not None:
+                conn.execute("DELETE FROM findings WHERE submission_id=?", (replace,))
+                conn.execute("DELETE FROM submissions WHERE id=? AND code IS NULL", (replace,))
+            if conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone():
+                raise _Duplicate
+            cur = conn.execute(
+                "INSERT INTO submissions(code, file_name, sha256, archive_path, received_at, status, errors, warnings, "
+                "source, feedback_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (code, item.original_name, sha, rel_archive, item.received_at, status, errors, warnings, item.source,
+                 str(fb.relative_to(feedback.parent)) if fb else None),
+            )
+            sid = cur.lastrowid
+            if sub is not None:
+                conn.executemany(
+                    "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(sid, f.severity, f.rule, f.sheet, f.cell, f.message) for f in report.findings],
+                )
+            if reason:
+                conn.execute(
+                    "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, 'error', ?, '', '', ?)",
+                    (sid, "file.unreadable" if status == "unreadable" else "agency.unknown", reason),
+                )
+            if sub is not None and status in ("valid", "invalid"):
+                conn.executemany(
+                    'INSERT INTO facts(submission_id, "table", row, col, value, sheet, cell) VALUES (?, ?, ?, ?, ?, ?, ?)',
+                    [(sid, f.table, f.row, f.col, f.value, f.sheet, f.cell) for f in sub.facts()],
+                )
+                conn.executemany(
+                    "INSERT INTO submission_meta(submission_id, key, value) VALUES (?, ?, ?)",
+                    [(sid, k, sub.meta.get(k, "")) for k in SUBMISSION_META]
+                    + [(sid, "edition", sub.edition), (sid, "spec_version", str(sub.spec.version))],
+                )
+            if code is not None:
+                ledger.recompute_current(conn, code)
+    except (_Duplicate, sqlite3.IntegrityError):
+        return FileOutcome(item.original_name, sha, "duplicate")
+    return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason, fb)
+
+
+def feedback_name(code: str | None, name: str, sha256: str) -> str:
+    """File name of a submission's feedback workbook: the agency, then the first 8 hex digits of
+    the submission's SHA-256, so each submission of the same agency keeps its own feedback."""
+    return safe_filename(f"{code or ''}_{name}_问题反馈_{sha256[:8]}.xlsx".lstrip("_"))
+
+
+class _Duplicate(Exception):
+    pass

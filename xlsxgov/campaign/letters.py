@@ -1,0 +1,89 @@
+"""The texts of the campaign's mails (Chinese): the invitation sent with each template and the reminders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from .roster import Agency
+
+DEFAULT_SENDER = "noreply@example.invalid"
+
+
+REMINDER_ERRORS_LISTED = 10  # errors quoted in a reminder's body; the feedback workbook has all
+
+
+def default_deadline(year: int) -> date:
+    """The reporting deadline the issued mail states: 31 January of the next year (条例第五十条)."""
+    return date(year + 1, 1, 31)
+
+
+def invitation(agency: Agency, year: int, attachment: str, contact_region: str, link: str | None = None) -> tuple[str, str]:
+    """Subject and body of the mail that sends an agency its template ``attachment`` (and, with
+    ``link``, its secret upload link for the web portal); the deadline is ``default_deadline``."""
+    deadline_text = cn_date(default_deadline(year))
+    subject = f"请报送{year}年度政府信息公开工作年度报告统计表（{agency.name}）"
+    body = (
+        f"{agency.name}：\n\n"
+        f"根据《中华人民共和国政府信息公开条例》第五十条规定，请填报本单位{year}年度政府信息公开工作年度报告统计表。\n\n"
+        f"附件“{attachment}”已预填本单位名称和统一社会信用代码（{agency.code}），请在白色单元格中填写数据，"
+        "填完后查看“校验”工作表，确认各项均显示“通过”。\n\n"
+        f"请于{deadline_text}前将填好的表格（保持 .xlsx 格式，请勿修改表格结构）作为附件回复本邮件。\n\n"
+        + (f"也可以通过本单位的专属报送链接在线上传，上传后立即显示校验结果，可随时查看审核意见：\n{link}\n"
+           "（此链接仅供本单位使用，请勿转发。）\n\n" if link else "")
+        + "如有疑问，请与我们联系。\n\n"
+        f"{contact_region + '政府信息公开工作主管部门' if contact_region else '政府信息公开工作主管部门'}\n"
+    )
+    return subject, body
+
+
+def cn_date(value: date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def reminder_text(
+    agency: Agency, year: int, reason: str, attachment: str, *, deadline: date | None, today: date, region: str,
+    submission=None, errors: list | None = None, why: str = "",
+) -> tuple[str, str]:
+    """Subject and body of a reminder: what is wrong and what to do, in Chinese."""
+    when = f"请于{cn_date(deadline)}前" if deadline else "请尽快"
+    table = f"{year}年度政府信息公开工作年度报告统计表"
+    received = ""
+    if submission is not None and submission["received_at"]:
+        received = cn_date(datetime.fromisoformat(submission["received_at"]).astimezone().date())
+    if reason == "missing":
+        subject = f"催报：请报送{table}（{agency.name}）"
+        text = (
+            f"截至{cn_date(today)}，我们尚未收到贵单位的{table}。\n\n"
+            f"现再次附上已预填本单位名称和统一社会信用代码（{agency.code}）的模板“{attachment}”，请在白色单元格中填写数据，"
+            "填完后查看“校验”工作表，确认各项均显示“通过”，"
+            f"{when}将填好的表格（保持 .xlsx 格式，请勿修改表格结构）作为附件回复本邮件。\n\n"
+            "如已通过其他方式报送，请回复告知。\n\n"
+        )
+    elif reason == "invalid":
+        errors = errors or []
+        n = max(submission["errors"], len(errors))
+        subject = f"请修改后重新报送{table}（{agency.name}）：报表有 {n} 处错误"
+        listed = errors[:REMINDER_ERRORS_LISTED]
+        lines = []
+        for i, (sheet, cell, message) in enumerate(listed, start=1):
+            # The message names the table and row; the cell says where to look.
+            lines.append(f"{i}. {message}（{cell}）" if cell else f"{i}. {message}")
+        head = f"前 {len(listed)} 处如下" if n > len(listed) else "如下"
+        text = (
+            f"贵单位{received}报送的“{submission['file_name']}”经校验有 {n} 处错误，{head}：\n\n"
+            + "\n".join(lines) + "\n\n"
+            + f"附件“{attachment}”逐项列出了全部问题及所在单元格。请在原表中修改，修改后查看“校验”工作表，"
+            f"确认各项均显示“通过”，{when}将修改后的表格（保持 .xlsx 格式）作为附件回复本邮件。\n\n"
+        )
+    elif reason == "unreadable":
+        subject = f"请重新报送{table}（{agency.name}）：收到的文件无法读取"
+        text = (
+            f"贵单位{received}报送的文件“{submission['file_name']}”无法读取：{why or '文件已损坏或格式不受支持'}。\n\n"
+            "请用 Excel 或 WPS 打开该文件，选择“另存为”，保存类型选“Excel 工作簿（*.xlsx）”"
+            "（如文件设有打开密码，请先取消密码），"
+            f"{when}将另存的 .xlsx 文件作为附件回复本邮件。也可以用再次附上的模板“{attachment}”重新填写。\n\n"
+        )
+    else:
+        raise ValueError(reason)
+    body = f"{agency.name}：\n\n{text}如有疑问，请与我们联系。\n\n{region}政府信息公开工作主管部门\n"
+    return subject, body

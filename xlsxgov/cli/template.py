@@ -1,0 +1,43 @@
+"""``xlsxgov template`` and ``xlsxgov render``: workbooks and pages made from an edition spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import spec as spec_mod
+from ..render import render_file
+from ..template import Meta, write_template
+from .base import EditionOption, app, fail, say
+
+
+@app.command("template")
+def template_command(
+    output: Path = typer.Option(..., "-o", "--output", help="输出的 .xlsx 文件"),
+    edition: str = EditionOption,
+    year: Optional[int] = typer.Option(None, "--year", help="报告年度，例如 2024"),
+    agency: str = typer.Option("", "--agency", help="单位名称"),
+    code: str = typer.Option("", "--code", help="统一社会信用代码"),
+    region: str = typer.Option("", "--region", help="所属地区"),
+    password: Optional[str] = typer.Option(None, "--password", help="工作表保护密码（默认不设密码）"),
+) -> None:
+    """生成填报模板（每张法定表格一个工作表，带数据验证、合计公式、勾稽校验和保护）。"""
+    spec = spec_mod.load(edition)
+    if output.suffix.lower() != ".xlsx":
+        fail(f"输出文件 {output} 必须以 .xlsx 结尾")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_template(output, spec, Meta(year=year, agency=agency, code=code, region=region), password=password)
+    say(f"已生成模板：{output}（{spec.name}）")
+
+
+@app.command("render")
+def render_command(
+    file: Path = typer.Argument(..., help="报送的工作簿或汇总工作簿"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出的 .html 或 .md 文件"),
+    fmt: str = typer.Option("html", "--format", help="html（默认）或 md"),
+) -> None:
+    """把工作簿中的三张法定表格输出为可直接发布的网页表格（HTML）或 Markdown。"""
+    render_file(file, output, fmt)
+    say(f"已输出：{output}")

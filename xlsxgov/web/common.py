@@ -1,0 +1,143 @@
+"""What the web portal's routers share with the app: configuration, cookies, page helpers.
+
+Kept apart from app.py so that the routers (agency, office, api), which app.py includes, never
+import app.py back: the package's import graph stays without cycles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from ..campaign.importer import Received, import_files
+from ..vocab import OUTCOME_LABELS, SEVERITY_LABELS, STATUS_LABELS
+
+SESSION_COOKIE = "xg_session"
+LOGIN_COOKIE = "xg_login"
+
+
+MAX_BATCH = 16  # uploads validated together in one pool call
+
+
+class Batcher:
+    """Uploads waiting for validation, taken by ``size`` consumers, each sending everything that
+    is waiting (up to MAX_BATCH) to the process pool as one ``import_files`` call: the
+    validator's fixed cost per call is paid once per batch, so throughput grows with load while a
+    lone upload is validated at once. A batch that fails is retried file by file, so one bad
+    file never fails the others."""
+
+    def __init__(self, cfg: "Config", size: int):
+        self.cfg, self.size = cfg, size
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(self._consume()) for _ in range(self.size)]
+
+    def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+
+    async def submit(self, received):
+        """The FileOutcome of one ``Received`` file."""
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put((received, future))
+        return await future
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await self.queue.get()]
+            while len(items) < MAX_BATCH and not self.queue.empty():
+                items.append(self.queue.get_nowait())
+            try:
+                outcomes = await loop.run_in_executor(self.cfg.pool, import_files, self.cfg.directory, [r for r, _ in items])
+            except Exception:
+                outcomes = None
+            for k, (received, future) in enumerate(items):
+                if future.done():
+                    continue
+                if outcomes is not None:
+                    future.set_result(outcomes[k])
+                    continue
+                try:
+                    (one,) = await loop.run_in_executor(self.cfg.pool, import_files, self.cfg.directory, [received])
+                    future.set_result(one)
+                except Exception as exc:  # noqa: BLE001 - handed to the request that waits for it
+                    future.set_exception(exc)
+
+
+class Config:
+    """What one server process knows: the campaign folder, the upload limit, the worker pool."""
+
+    def __init__(self, directory: Path, max_upload: int, pool_size: int):
+        self.directory = directory
+        self.max_upload = max_upload
+        self.pool_size = pool_size
+        self.pool: ProcessPoolExecutor | None = None
+        self.batcher = Batcher(self, pool_size)
+        self.secret = b""
+        self.tmp = directory / ".tmp"
+
+
+ERROR_TEXT = {401: "需要登录或有效的令牌", 403: "没有权限", 404: "页面不存在", 405: "不支持的请求", 413: "文件太大"}
+
+LABELS = {
+    # The project's labels (vocab.py); a page says 重复文件 without the CLI's "（已跳过）".
+    "status": {**OUTCOME_LABELS, **STATUS_LABELS, "duplicate": "重复文件"},
+    "severity": SEVERITY_LABELS,
+}
+
+
+def cfg_of(request: Request) -> Config:
+    return request.app.state.cfg
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def page(request: Request, name: str, context: dict, *, status: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def not_found(request: Request) -> HTMLResponse:
+    """The one 404 page: the same bytes for a wrong link, a revoked link and any unknown path."""
+    return page(request, "error.html", {"message": "页面不存在。如果这是您收到的报送链接，请与主管部门联系。"}, status=404)
+
+
+def agency_csrf(request: Request, token: str) -> str:
+    """The CSRF token of an agency's forms: an HMAC of the link token under the campaign key."""
+    return hmac.new(cfg_of(request).secret, b"agency:" + token.encode(), hashlib.sha256).hexdigest()
+
+
+def download(path: Path, filename: str, media_type: str | None = None) -> Response:
+    from fastapi.responses import FileResponse
+
+    return FileResponse(path, filename=filename, media_type=media_type or "application/octet-stream")
+
+
+def secure_cookie(request: Request) -> bool:
+    """Set the Secure flag when the browser reached us over HTTPS (directly, or through a
+    reverse proxy on this machine that says so in X-Forwarded-Proto; see `serve`)."""
+    return request.url.scheme == "https"
+
+
+async def import_upload(request: Request, path: Path, name: str, code: str, source: str):
+    """Record one uploaded file for agency ``code`` (campaign.importer.import_files, batched with
+    the uploads arriving at the same time, in the process pool); its FileOutcome."""
+    return await cfg_of(request).batcher.submit(Received(path, name, code, source))
+
+
+async def run_in_pool(request: Request, fn, *args, **kwargs):
+    """Run ``fn`` in the validation process pool, off the event loop."""
+    import functools
+
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(cfg_of(request).pool, functools.partial(fn, *args, **kwargs))
