@@ -312,7 +312,8 @@ def convert(
 ) -> Path:
     """Open src in LibreOffice headless and save it as fmt; return the new path.
 
-    fmt is one of "xlsx", "xls", "ods", "pdf", "csv" (csv: first sheet, UTF-8).
+    fmt is one of "xlsx", "xls", "ods", "pdf", "csv" (csv: first sheet, UTF-8),
+    "docx", "odt" (text documents; a web page needs infilter="HTML (StarWriter)").
     recalc=True recalculates all formulas on load (OOXML and ODF); recalc=False
     uses "never recalculate" (LibreOffice's shipped default), so cached values
     stay as written.  Note: LibreOffice 7.4 still recalculated ODS files it had
