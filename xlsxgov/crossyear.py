@@ -153,7 +153,9 @@ def _from_submission(sub: Submission, *, source: str | None = None, name: str = 
     )
 
 
-def _workbooks(directory: Path) -> list[Path]:
+def workbooks_in(directory: Path) -> list[Path]:
+    """The workbooks under ``directory`` (WORKBOOK_SUFFIXES, any depth), sorted; Office lock files
+    and hidden files left out."""
     return sorted(
         p for p in directory.rglob("*")
         if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", ".~lock", "."))
@@ -161,7 +163,7 @@ def _workbooks(directory: Path) -> list[Path]:
 
 
 def _load_directory(directory: Path) -> Previous:
-    files = _workbooks(directory)
+    files = workbooks_in(directory)
     if not files:
         raise PreviousError(f"上年数据目录“{directory}”中没有工作簿（.xlsx .xlsm .xls .ods）")
     agencies, problems = [], []

@@ -135,7 +135,12 @@ def link_command(
     revoke: bool = typer.Option(False, "--revoke", help="只作废该单位的链接"),
     url: Optional[str] = typer.Option(None, "--url", help="报送平台的访问地址（默认取 campaign issue --portal 给出的地址）"),
 ) -> None:
-    """单位的专属报送链接：生成、重新生成（--reissue，旧链接立即失效）或作废（--revoke）。"""
+    """单位的专属报送链接：生成、重新生成（--reissue，旧链接立即失效）或作废（--revoke）。
+
+    示例：
+      xlsxgov campaign link 任务 示例县教育局 --reissue
+      xlsxgov campaign link 任务 示例县教育局 --revoke
+    """
     from ..campaign import portal as portal_mod
 
     agencies = {a.code: a for a in roster(directory)}
@@ -395,7 +400,7 @@ def assign_command(
 
     示例：
       xlsxgov campaign assign 任务 任务/quarantine/3f2a9c1b0d4e_年报.xlsx 示例县教育局
-      xlsxgov campaign assign 任务 3f2a9c1b 11350127MB0100010X
+      xlsxgov campaign assign 任务 3f2a9c1b 11350127MB0100010N
     """
     from ..campaign.resolve import assign
 

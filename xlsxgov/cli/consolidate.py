@@ -15,7 +15,7 @@ from .files import load_previous
 
 @app.command("consolidate")
 def consolidate_command(
-    files: list[Path] = typer.Argument(..., help="报送任务目录，或各单位报送的工作簿、下级的汇总工作簿"),
+    files: list[Path] = typer.Argument(..., help="报送任务目录，或各单位报送的工作簿、下级的汇总工作簿", metavar="目录或文件"),
     output: Path = typer.Option(..., "-o", "--output", help="输出的汇总工作簿（.xlsx）"),
     region: str = typer.Option("", "--region", help="汇总地区名称，例如 某某区（报送任务默认取任务的地区）"),
     include_invalid: bool = typer.Option(False, "--include-invalid", help="有错误的文件也计入汇总（默认不计入）"),
@@ -25,7 +25,12 @@ def consolidate_command(
 ) -> None:
     """汇总多个单位的报表为一个地区汇总工作簿（可再向上一级汇总）。
 
-    参数为一个报送任务目录时，汇总各单位当前合格的报表，名册中未报送、有错误或无法读取的单位列入“未报送”表。"""
+    参数为一个报送任务目录时，汇总各单位当前合格的报表，名册中未报送、有错误或无法读取的单位列入“未报送”表。
+
+    示例：
+      xlsxgov consolidate 任务 -o 汇总.xlsx
+      xlsxgov consolidate 甲县汇总.xlsx 乙县汇总.xlsx -o 某市汇总.xlsx --region 某市
+    """
     from ..consolidate import consolidate_campaign, consolidate_files, is_campaign
     from ..crossyear import consolidation_findings
 

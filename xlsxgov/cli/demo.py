@@ -6,17 +6,23 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 
 from ..vocab import status_label
-from .base import app, say
+from .base import app, console, say
+from .text import message_table
 
 
 @app.command("demo")
 def demo_command(
-    directory: Path = typer.Argument(Path("demo"), help="演示用的新目录（以前的演示目录会清空重建，其他已有目录不会动）"),
+    directory: Path = typer.Argument(Path("demo"), help="演示用的新目录（以前的演示目录会清空重建，其他已有目录不会动）", metavar="目录"),
     agencies: int = typer.Option(50, "--agencies", help="模拟单位数量（最多50）"),
 ) -> None:
-    """演示一次完整的报送任务：名册 → 下发模板 → 单位填报（含几份常见错误、一份 .xls、邮件回复）→ 导入台账 → 进度 → 汇总 → 网页表格。"""
+    """演示一次完整的报送任务：名册 → 下发模板 → 单位填报（含几份常见错误、一份 .xls、邮件回复）→ 导入台账 → 进度 → 汇总 → 网页表格。
+
+    示例：
+      xlsxgov demo 演示
+    """
     from ..demo import run_demo
 
     r = run_demo(directory, n=agencies)
@@ -31,10 +37,13 @@ def demo_command(
     say(f"3. 收回：第一轮 {len(first.files)} 个文件（放入 inbox {r.delivered['files']} 个，邮件回复 {r.delivered['emails']} 封{xls}）；"
         f"第二轮收到修改稿 {len(second.files) - second.count('duplicate')} 份，已导入的 {second.count('duplicate')} 个文件自动跳过")
     say(f"4. 进度：合格 {tot['valid']}，有错误 {tot['invalid']}，无法读取 {tot['unreadable']}，未报送 {tot['missing']} → {r.status_xlsx}")
-    for x in c.left_out:
-        reason = x.reason.split("；")[0]  # the first error
-        reason = reason if len(reason) <= 110 else reason[:110] + "……"
-        say(f"   [red]{status_label(x.status)}[/red] {escape(x.name)}：{escape(reason)}")
+    # Each agency left out with its first problem, whole: the numbers are in the message.
+    rows = [
+        (Text(f"{status_label(a['status'])} ", style="red") + Text(f"{a['name']}：{a['reason']}"),)
+        for a in r.status["agencies"] if a["status"] in ("invalid", "unreadable")
+    ]
+    if rows:
+        console.print(message_table(console, ("未汇总的单位和第一处问题",), rows))
     if c.missing:
         say(f"   [yellow]未报送[/yellow] {escape('、'.join(m.name for m in c.missing))}")
     say(f"5. 反馈工作簿：{campaign / 'feedback'}（{len(feedback)} 份，问题单元格标红并附说明，可发回单位修改）")

@@ -8,11 +8,12 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table as RichTable
+from rich.text import Text
 
 from .. import spec as spec_mod
 from ..vocab import SEVERITY_LABELS, STATUS_LABELS
 from .base import app, console, err_console, fail, say
+from .text import message_table
 
 
 def load_previous(previous: Optional[Path]):
@@ -31,39 +32,66 @@ def load_previous(previous: Optional[Path]):
 
 @app.command("validate")
 def validate_command(
-    files: list[Path] = typer.Argument(..., help="报送的工作簿（.xlsx .xlsm .xls .ods）"),
-    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出（结构见 README）"),
-    feedback: Optional[Path] = typer.Option(None, "--feedback", help="为有问题的文件生成反馈工作簿的目录"),
+    files: list[Path] = typer.Argument(..., help="报送的工作簿（.xlsx .xlsm .xls .ods），或存放工作簿的文件夹", metavar="文件或文件夹"),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出（结构见 README，含规则编号）"),
+    feedback: Optional[Path] = typer.Option(None, "--feedback", help="为有问题的文件生成反馈工作簿的目录", metavar="目录"),
     edition: Optional[str] = typer.Option(None, "-e", "--edition", help="应使用的表格版本；不一致时报错"),
     show_info: bool = typer.Option(False, "--info", help="同时显示提示信息（空白按0处理等）"),
     previous: Optional[Path] = typer.Option(None, "--previous", help="上年数据：上年的工作簿、汇总工作簿、文件夹或报送任务目录，用于跨年度校验"),
 ) -> None:
-    """校验报送的工作簿：勾稽关系、数值格式、封面信息。退出码 0 全部合格，1 有错误，2 有文件无法读取。"""
+    """校验报送的工作簿：勾稽关系、数值格式、封面信息。退出码 0 全部合格，1 有错误，2 有文件无法读取。
+
+    示例：
+      xlsxgov validate 教育局.xlsx
+      xlsxgov validate 回复 --feedback 反馈
+    """
+    from ..crossyear import workbooks_in
     from ..feedback import feedback_path, write_feedback
     from ..validate import validate_paths
 
     if edition:
         spec_mod.load(edition)
+    paths: list[Path] = []
+    for f in files:
+        if f.is_dir():
+            found = workbooks_in(f)
+            if not found:
+                fail(f"文件夹“{f}”中没有工作簿（.xlsx .xlsm .xls .ods）")
+            paths += found
+        else:
+            paths.append(f)
     prev = load_previous(previous)
-    reports = validate_paths(files, edition=edition, previous=prev)
+    reports = validate_paths(paths, edition=edition, previous=prev)
+    written = []
     if feedback:
         feedback.mkdir(parents=True, exist_ok=True)
         for rep in reports:
             if rep.submission and any(f.severity != "info" for f in rep.findings):
-                write_feedback(rep.submission, rep.findings, feedback_path(feedback, rep.submission))
+                written.append((rep, write_feedback(rep.submission, rep.findings, feedback_path(feedback, rep.submission))))
     if as_json:
         print(json.dumps({"files": [r.as_json() for r in reports]}, ensure_ascii=False, indent=1))
     else:
-        _print_reports(reports, show_info=show_info)
+        _print_reports(reports, show_info=show_info, feedback=feedback)
+        for rep, path in written:
+            say(f"问题反馈：{escape(rep.path.name)} → {escape(str(path))}")
     if any(r.status == "unreadable" for r in reports):
         raise typer.Exit(2)
     if any(r.status == "invalid" for r in reports):
         raise typer.Exit(1)
 
 
-def _print_reports(reports, *, show_info: bool) -> None:
+# With more files than this, each file shows only its first problems (the feedback has them all).
+ALL_PROBLEMS_UP_TO = 3
+FIRST_PROBLEMS = 3
+
+
+def _print_reports(reports, *, show_info: bool, feedback: Optional[Path] = None) -> None:
+    """Per file a line (status, file, agency, counts), then its problems as a table that leads
+    with the message (the numbers on both sides) and says where; rule ids only in --json."""
     colours = {"valid": "green", "invalid": "red", "unreadable": "magenta"}
-    detailed = len(reports) <= 5
+    severity_styles = {"error": "red", "warning": "yellow", "info": "cyan"}
+    few = len(reports) <= ALL_PROBLEMS_UP_TO
+    cut = False
     for rep in reports:
         sub = rep.submission
         who = f"{sub.agency or '（未填单位名称）'} {sub.year or ''}年 {sub.spec.name}" if sub else ""
@@ -75,32 +103,51 @@ def _print_reports(reports, *, show_info: bool) -> None:
             line += f"  错误 {rep.errors} 项，警告 {rep.warnings} 项"
         say(line)
         shown = [f for f in rep.findings if show_info or f.severity != "info"]
-        if detailed and shown:
-            t = RichTable(show_lines=False, header_style="bold")
-            for h in ("级别", "规则", "位置", "说明"):
-                t.add_column(h, overflow="fold")
-            for f in shown:
-                t.add_row(SEVERITY_LABELS[f.severity], escape(f.rule), escape(f.where), escape(f.message))
-            console.print(t)
+        if not few and len(shown) > FIRST_PROBLEMS:
+            rest, shown = len(shown) - FIRST_PROBLEMS, shown[:FIRST_PROBLEMS]
+            cut = True
+        else:
+            rest = 0
+        if shown:
+            # 表三!D6 rather than the sheet's full title: the message already names the table.
+            short = {t.sheet: t.short for t in sub.spec.tables} if sub else {}
+            rows = [
+                (
+                    Text(SEVERITY_LABELS[f.severity] + " ", style=severity_styles.get(f.severity, "")) + Text(f.message),
+                    Text(f"{short.get(f.sheet, f.sheet)}!{f.cell}" if f.sheet and f.cell else f.where),
+                )
+                for f in shown
+            ]
+            console.print(message_table(console, ("说明", "位置"), rows))
+        if rest:
+            say(f"  ……另有 {rest} 项")
     if len(reports) > 1:
         counts = {s: sum(1 for r in reports if r.status == s) for s in ("valid", "invalid", "unreadable")}
         say(f"共 {len(reports)} 个文件：合格 {counts['valid']}，有错误 {counts['invalid']}，无法读取 {counts['unreadable']}")
+    if cut and feedback is None:
+        say("每个文件只列了前几项问题；全部问题请用 --feedback 目录 生成问题反馈工作簿查看（或 --json）")
 
 
 @app.command("export")
 def export_command(
-    files: list[Path] = typer.Argument(..., help="报送的工作簿、汇总工作簿，或报送任务目录"),
-    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.csv 或 .parquet"),
+    files: list[Path] = typer.Argument(..., help="报送的工作簿、汇总工作簿，或报送任务目录", metavar="文件"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.xlsx、.csv 或 .parquet"),
     detail: bool = typer.Option(False, "--detail", help="汇总工作簿还导出“明细”表中各单位的数据（sheet 列为“明细”）"),
 ) -> None:
     """把工作簿中的全部数据导出为一张长表（每个单元格一行）。
 
-    报送任务目录：导出名册中各单位当前报送的报表（合格和有错误的，status 列区分），单位名称和代码取自名册。"""
-    from ..consolidate import is_campaign
-    from ..export import export_facts
+    报送任务目录：导出名册中各单位当前报送的报表（合格和有错误的，status 列区分），单位名称和代码取自名册。
+    .xlsx 中统一社会信用代码等文字列保存为文本（CSV 用 Excel 打开时会变成 9.13501E+17）。
 
-    if output.suffix.lower() not in (".csv", ".parquet"):
-        fail(f"输出文件 {output} 必须以 .csv 或 .parquet 结尾")
+    示例：
+      xlsxgov export 任务 -o 各单位数据.xlsx
+      xlsxgov export 汇总.xlsx --detail -o 数据.csv
+    """
+    from ..consolidate import is_campaign
+    from ..export import EXPORT_SUFFIXES, export_facts
+
+    if output.suffix.lower() not in EXPORT_SUFFIXES:
+        fail(f"输出文件 {output} 必须以 .xlsx、.csv 或 .parquet 结尾")
     folders = [f for f in files if f.is_dir() and not is_campaign(f)]
     if folders:
         fail(f"“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）")

@@ -18,13 +18,18 @@ from .files import _print_reports
 
 @app.command("extract")
 def extract_command(
-    files: list[Path] = typer.Argument(..., help="年度报告文件：.docx .html .htm .mht .pdf .txt，以及经 LibreOffice 转换的 .doc .wps .rtf .odt"),
+    files: list[Path] = typer.Argument(..., help="年度报告文件：.docx .html .htm .mht .pdf .txt，以及经 LibreOffice 转换的 .doc .wps .rtf .odt", metavar="报告"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出（与 validate --json 结构相同）"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="写出填好数据的模板：一个报告时可为 .xlsx 文件，否则为目录"),
     edition: Optional[str] = typer.Option(None, "-e", "--edition", help="应使用的表格版本；不一致时报错"),
     show_info: bool = typer.Option(False, "--info", help="同时显示提示信息（空白按0处理、数字拆分等）"),
 ) -> None:
-    """从年度报告文档中读出法定表格（按表格标签定位）并校验。退出码 0 全部合格，1 有错误，2 有文件无法读取。"""
+    """从年度报告文档中读出法定表格（按表格标签定位）并校验。退出码 0 全部合格，1 有错误，2 有文件无法读取。
+
+    示例：
+      xlsxgov extract 教育局2025年报.docx -o 教育局.xlsx
+      xlsxgov extract 年报 -o 读出的表格
+    """
     from ..extract import extract_paths
     from ..template import Meta, write_workbook
 
@@ -55,10 +60,14 @@ def extract_command(
 
 @app.command("audit")
 def audit_command(
-    items: list[Path] = typer.Argument(..., help="存放已公开年度报告的文件夹或报告文件"),
+    items: list[Path] = typer.Argument(..., help="存放已公开年度报告的文件夹或报告文件", metavar="文件夹或报告"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="审查结果工作簿（.xlsx）：“报告”“问题”两个工作表"),
 ) -> None:
-    """审查一个地区一年已公开的年度报告：每份报告一行（单位、年度、表格版本、状态、不通过的规则）。"""
+    """审查一个地区一年已公开的年度报告：每份报告一行（单位、年度、表格版本、状态、不通过的规则）。
+
+    示例：
+      xlsxgov audit 年报 -o 审查.xlsx
+    """
     from ..extract.audit import audit_paths, failing_rules, write_audit
 
     reports = audit_paths(items)

@@ -25,12 +25,16 @@ def _fail(message: str, code: int = 2) -> None:
 
 @user_app.command("add")
 def user_add(
-    directory: Path = typer.Argument(..., help="报送任务目录"),
-    name: str = typer.Argument(..., help="用户名"),
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+    name: str = typer.Argument(..., help="用户名", metavar="用户名"),
     role: str = typer.Option(..., "--role", help="角色：管理员、审核员 或 只读"),
     password_env: Optional[str] = typer.Option(None, "--password-env", help="保存密码的环境变量名（不指定则在终端输入）"),
 ) -> None:
-    """新建工作人员账户（同名则更新角色和密码）。密码用 argon2 加密保存。"""
+    """新建工作人员账户（同名则更新角色和密码）。密码用 argon2 加密保存。
+
+    示例：
+      xlsxgov user add 任务 张三 --role 管理员
+    """
     if password_env:
         password = os.environ.get(password_env)
         if password is None:
@@ -46,10 +50,14 @@ def user_add(
 
 @user_app.command("token")
 def user_token(
-    directory: Path = typer.Argument(..., help="报送任务目录"),
-    client: str = typer.Argument(..., help="使用接口的系统名称，例如 省平台"),
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+    client: str = typer.Argument(..., help="使用接口的系统名称，例如 省平台", metavar="系统名称"),
 ) -> None:
-    """为其他系统生成一个接口令牌（只读 JSON 接口，见 /api/openapi.json）。令牌只显示这一次。"""
+    """为其他系统生成一个接口令牌（只读 JSON 接口，见 /api/openapi.json）。令牌只显示这一次。
+
+    示例：
+      xlsxgov user token 任务 省平台
+    """
     try:
         token = portal.add_api_token(directory, client)
     except CampaignError as exc:
@@ -59,13 +67,17 @@ def user_token(
 
 
 def serve_command(
-    directory: Path = typer.Argument(..., help="报送任务目录"),
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
     host: str = typer.Option("127.0.0.1", "--host", help="监听地址；内网访问用本机的内网地址或 0.0.0.0"),
     port: int = typer.Option(8000, "--port", help="端口"),
     workers: int = typer.Option(1, "--workers", help="服务进程数"),
     max_upload_mb: int = typer.Option(20, "--max-upload-mb", help="上传文件大小上限（MB）"),
 ) -> None:
-    """启动报送平台网站：各单位通过专属链接上传报表并立即看到校验结果，工作人员登录后审核、汇总。"""
+    """启动报送平台网站：各单位通过专属链接上传报表并立即看到校验结果，工作人员登录后审核、汇总。
+
+    示例：
+      xlsxgov serve 任务 --host 0.0.0.0 --port 8000
+    """
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
