@@ -18,7 +18,13 @@ err_console = Console(stderr=True)
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``错误：message`` on stderr (the message is data, never Rich markup) and exit with ``code``."""
-    err_console.print(f"[red]错误：[/red]{escape(message)}", highlight=False)
+    from rich.text import Text
+
+    from .text import wrap
+
+    text = Text("\n".join(wrap("错误：" + message, err_console.width)))  # never split inside a number
+    text.stylize("red", 0, 3)
+    err_console.print(text, highlight=False)
     raise typer.Exit(code)
 
 

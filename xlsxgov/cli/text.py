@@ -25,26 +25,31 @@ _NO_LINE_START = set("，。、；：！？）》」』”’,.;:!?)]")  # kinso
 
 def wrap(text: str, width: int) -> list[str]:
     """``text`` broken into lines of at most ``width`` cells (a longer unbreakable token gets a
-    line of its own, folded only if it alone exceeds the width)."""
+    line of its own, folded only if it alone exceeds the width).  A closing punctuation mark
+    never begins a line: the token before it moves down with it."""
     width = max(width, 8)
     out: list[str] = []
     for paragraph in str(text).split("\n"):
-        line, used = "", 0
+        tokens: list[str] = []  # of the current line
+        used = 0
         for token in _TOKEN.findall(paragraph):
             w = cell_len(token)
-            if used + w > width and line.strip() and not (token[0] in _NO_LINE_START and used + w <= width + 2):
-                out.append(line.rstrip())
-                line, used = "", 0
+            if used + w > width and "".join(tokens).strip():
+                carry: list[str] = []
+                if token[0] in _NO_LINE_START and len(tokens) > 1 and not tokens[-1].isspace():
+                    carry = [tokens.pop()]
+                out.append("".join(tokens).rstrip())
+                tokens, used = carry, sum(cell_len(t) for t in carry)
                 if token.isspace():
                     continue
             while w > width:  # a token longer than a line (a long path): fold it
                 cut = _fit(token, width - used)
-                out.append(line + token[:cut])
-                token, line, used = token[cut:], "", 0
+                out.append("".join(tokens) + token[:cut])
+                token, tokens, used = token[cut:], [], 0
                 w = cell_len(token)
-            line += token
+            tokens.append(token)
             used += w
-        out.append(line.rstrip())
+        out.append("".join(tokens).rstrip())
     return out
 
 
