@@ -11,6 +11,23 @@ from xlsxgov import office
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "office: needs LibreOffice (soffice)")
+    config.addinivalue_line("markers", "browser: needs headless Chromium")
+    config.addinivalue_line("markers", "slow: takes seconds (a whole demo, hundreds of files, real servers); left out of make check")
+
+
+# Marked by what they use, so that `make check` (-m "not office and not slow") never starts
+# LibreOffice or a browser, whoever writes the test.
+OFFICE_FIXTURES = {"soffice"}
+BROWSER_FIXTURES = {"browser", "chromium", "page"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & OFFICE_FIXTURES:
+            item.add_marker(pytest.mark.office)
+        if names & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

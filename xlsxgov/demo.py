@@ -25,6 +25,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import openpyxl
 
@@ -33,6 +34,11 @@ from .errors import DemoError
 from .compute import key
 from .layout import layout
 from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL
+
+if TYPE_CHECKING:
+    from .campaign.importer import ImportResult
+    from .campaign.issue import IssueResult
+    from .consolidate import ConsolidationResult
 
 MARKER = ".xlsxgov-demo"
 OFFICE_EMAIL = "zwgk@example.gov.cn"
@@ -82,12 +88,12 @@ class DemoResult:
     directory: Path
     roster: Path
     agencies: list[Agency]
-    issued: object  # campaign.issue.IssueResult
-    rounds: list  # campaign.importer.ImportResult per import
+    issued: IssueResult
+    rounds: list[ImportResult]  # one per import
     delivered: dict[str, int]  # files, emails, xls
     status: dict  # campaign.status.campaign_status
     status_xlsx: Path
-    consolidation: object  # consolidate.ConsolidationResult
+    consolidation: ConsolidationResult
     html: Path
     facts: Path
     seconds: float

@@ -40,6 +40,11 @@ class PreviousError(XlsxgovError, ValueError):
     """Last year's data (``--previous``) cannot be used; the message names the file."""
 
 
+class ExportError(XlsxgovError, ValueError):
+    """Facts cannot be exported as asked (output suffix, a folder that is no campaign, a 明细
+    sheet whose columns do not match its edition)."""
+
+
 class OfficeError(XlsxgovError):
     """LibreOffice could not be run or did not produce the expected output."""
 

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS facts (
     col           TEXT NOT NULL,
     value         REAL,
     sheet         TEXT,
-    cell          TEXT
+    cell          TEXT,
+    raw           TEXT  -- what the agency typed, as text (export reads it; NULL: empty cell)
 );
 CREATE TABLE IF NOT EXISTS submission_meta (
     submission_id INTEGER NOT NULL REFERENCES submissions(id),
@@ -174,6 +175,7 @@ _ADDED_COLUMNS = (
     ("submissions", "feedback_path", "TEXT NULL"),
     ("facts", "sheet", "TEXT"),
     ("facts", "cell", "TEXT"),
+    ("facts", "raw", "TEXT"),
 )
 
 

@@ -38,7 +38,10 @@ class TemplateStamper:
 
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp) / "base.xlsx"
-            write_workbook(base, spec, Meta(year=year, **PLACEHOLDERS, portal_link=LINK_PLACEHOLDER if link else ""), values=values)
+            write_workbook(base, spec, Meta(
+                year=year, agency=PLACEHOLDERS["agency"], code=PLACEHOLDERS["code"], region=PLACEHOLDERS["region"],
+                portal_link=LINK_PLACEHOLDER if link else "",
+            ), values=values)
             self.base_bytes = base.read_bytes()
         out = io.BytesIO()
         self.parts: dict[str, tuple[zipfile.ZipInfo, str]] = {}
