@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..atomic import write_atomic
+from ..atomic import sync_all, write_atomic
 from .letters import DEFAULT_SENDER, invitation
 from .mail import MessageBuilder
 from .stamp import TemplateStamper, template_name
@@ -59,14 +59,15 @@ def issue_templates(
         for i, a in enumerate(agencies):
             path = outbox / template_name(a, year)
             data = stamper.stamp_bytes(a.name, a.code, a.region, links.get(a.code, ""))
-            write_atomic(path, data)
+            write_atomic(path, data, sync=False)  # one flush for the batch, below
             subject, body = invitation(a, year, path.name, settings.region, links.get(a.code))
             eml = path.with_suffix(".eml")
-            write_atomic(eml, builder.build(agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=path.name, data=data))
+            write_atomic(eml, builder.build(agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=path.name, data=data), sync=False)
             templates.append(path)
             emls.append(eml)
             issued.append((a.code, store.relative(path)))
             if progress:
                 progress(i + 1, len(agencies))
+        sync_all()  # the files are on disk before the ledger says they were issued
         store.record_issued(issued)
     return IssueResult(templates, emls, time.perf_counter() - started)
