@@ -49,6 +49,14 @@ class OfficeError(XlsxgovError):
     """LibreOffice could not be run or did not produce the expected output."""
 
 
+class OfficeInputError(OfficeError, ValueError):
+    """A LibreOffice conversion asked for something it cannot do (format, clashing file names)."""
+
+
+class RenderError(XlsxgovError, ValueError):
+    """Tables cannot be rendered as asked (an unknown output format)."""
+
+
 class MailError(XlsxgovError, ValueError):
     """A mail cannot be built or sent as asked (bad address, header, CA file, security mode)."""
 

@@ -73,7 +73,7 @@ def expression_text(comparison: ex.Comparison) -> str:
     """A rule's comparison written over its row/column ids, as in the spec file."""
 
     def side(linear: ex.Linear) -> str:
-        parts = []
+        parts: list[str] = []
         for term in linear.terms:
             body = str(term.constant) if term.name is None else (f"sum({term.name})" if term.is_sum else term.name)
             parts.append(body if not parts and term.sign > 0 else ("+ " if term.sign > 0 else "- ") + body)
