@@ -42,6 +42,7 @@ __all__ = [
     "convert",
     "convert_many",
     "pdf_to_png",
+    "pdf_page_texts",
     "FILTERS",
 ]
 
@@ -53,6 +54,8 @@ FILTERS: dict[str, str] = {
     "ods": "ods",
     "pdf": "pdf:calc_pdf_Export",
     "csv": "csv:Text - txt - csv (StarCalc):44,34,76,1",
+    "docx": "docx:MS Word 2007 XML",
+    "odt": "odt",
 }
 
 _RECALC_ALWAYS = 0
@@ -227,12 +230,17 @@ def convert_many(
     *,
     recalc: bool = True,
     timeout: float | None = None,
+    filter: str | None = None,
+    infilter: str | None = None,
 ) -> list[Path]:
     """Convert many files with one soffice process; return outputs in order.
 
     Much faster than one process per file.  Outputs are named
     ``outdir/<stem>.<fmt>``, so input stems must be unique.  Raises
-    OfficeError naming every file that was not produced.
+    OfficeError naming every file that was not produced.  ``filter``
+    replaces the export filter of ``fmt`` (``pdf:writer_pdf_Export`` for a
+    text document); ``infilter`` forces the import filter (``HTML
+    (StarWriter)`` opens a web page in Writer, which can save .docx/.odt).
     """
     key = _check_fmt(fmt)
     exe = soffice_path()
@@ -268,8 +276,9 @@ def convert_many(
             "--nologo",
             "--nodefault",
             "--nolockcheck",
+            *([f"--infilter={infilter}"] if infilter else []),
             "--convert-to",
-            FILTERS[key],
+            filter or FILTERS[key],
             "--outdir",
             str(outdir),
             *map(str, srcs),
@@ -299,16 +308,19 @@ def convert(
     *,
     recalc: bool = True,
     timeout: float = 180,
+    filter: str | None = None,
+    infilter: str | None = None,
 ) -> Path:
     """Open src in LibreOffice headless and save it as fmt; return the new path.
 
-    fmt is one of "xlsx", "xls", "ods", "pdf", "csv" (csv: first sheet, UTF-8).
+    fmt is one of "xlsx", "xls", "ods", "pdf", "csv" (csv: first sheet, UTF-8),
+    "docx", "odt" (text documents; a web page needs infilter="HTML (StarWriter)").
     recalc=True recalculates all formulas on load (OOXML and ODF); recalc=False
     uses "never recalculate" (LibreOffice's shipped default), so cached values
     stay as written.  Note: LibreOffice 7.4 still recalculated ODS files it had
     written itself even with "never"; only rely on recalc=False for xlsx/xls.
     """
-    return convert_many([src], fmt, outdir, recalc=recalc, timeout=timeout)[0]
+    return convert_many([src], fmt, outdir, recalc=recalc, timeout=timeout, filter=filter, infilter=infilter)[0]
 
 
 def pdf_to_png(pdf: Path, out_prefix: Path, dpi: int = 80) -> list[Path]:
@@ -343,3 +355,23 @@ def pdf_to_png(pdf: Path, out_prefix: Path, dpi: int = 80) -> list[Path]:
             f"{_tail(proc.stderr + proc.stdout)}"
         )
     return pages
+
+
+def pdf_page_texts(pdf: Path) -> list[str]:
+    """The text of every page of pdf (pdftotext, layout order), one string per page.
+
+    Used to check printed workbooks: which sheet a page belongs to (the footer names it) and
+    whether a page shows a sheet's first and last columns."""
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        raise OfficeError("未找到 pdftotext，请安装 poppler-utils")
+    proc = subprocess.run(
+        [exe, "-layout", "-enc", "UTF-8", str(pdf), "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise OfficeError(f"pdftotext 未能读取 {pdf}（退出码 {proc.returncode}）：\n{_tail(proc.stderr.decode('utf-8', 'replace'))}")
+    pages = proc.stdout.decode("utf-8", errors="replace").split("\f")
+    return pages[:-1] if pages and not pages[-1].strip() else pages

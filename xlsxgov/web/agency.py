@@ -3,8 +3,6 @@ upload with an immediate verdict, feedback, history, the office's review comment
 
 from __future__ import annotations
 
-
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -33,7 +31,17 @@ def _year(settings: dict) -> int:
 
 
 @router.get("/a/{token}")
-def agency_home(request: Request, token: str, error: str = ""):
+def agency_home(request: Request, token: str):
+    return _agency_page(request, token, None)
+
+
+@router.get("/a/{token}/s/{sid}")
+def agency_submission(request: Request, token: str, sid: int, again: int = 0):
+    return _agency_page(request, token, sid, again)
+
+
+def _agency_page(request: Request, token: str, sid: int | None, again: int = 0):
+    """The agency's page, showing the verdict of submission ``sid`` (default: the current one)."""
     ctx = _context(request, token)
     if ctx is None:
         return not_found(request)
@@ -41,38 +49,31 @@ def agency_home(request: Request, token: str, error: str = ""):
     try:
         subs = portal.submissions_of(conn, agency["code"])
         current = next((s for s in subs if s["current"]), None)
-        findings = portal.findings_of(conn, current["id"]) if current else []
-        year = _year(settings)
-        return page(request, "agency.html", {
-            "token": token, "agency": agency, "year": year, "region": settings.get("region", ""),
-            "deadline": default_deadline(year) if year else None, "subs": subs, "current": current, "shown": current,
-            "findings": findings, "csrf": agency_csrf(request, token), "error": error, "max_mb": cfg_of(request).max_upload // (1024 * 1024),
-        })
-    finally:
-        conn.close()
-
-
-@router.get("/a/{token}/s/{sid}")
-def agency_submission(request: Request, token: str, sid: int, again: int = 0):
-    ctx = _context(request, token)
-    if ctx is None:
-        return not_found(request)
-    conn, agency, settings = ctx
-    try:
-        sub = portal.submission(conn, sid)
-        if sub is None or sub["code"] != agency["code"]:
+        shown = current if sid is None else next((s for s in subs if s["id"] == sid), None)
+        if sid is not None and shown is None:  # not this agency's
             return not_found(request)
-        subs = portal.submissions_of(conn, agency["code"])
         year = _year(settings)
         return page(request, "agency.html", {
             "token": token, "agency": agency, "year": year, "region": settings.get("region", ""),
-            "deadline": default_deadline(year) if year else None, "subs": subs,
-            "current": next((s for s in subs if s["current"]), None), "shown": sub, "again": again,
-            "findings": portal.findings_of(conn, sid), "csrf": agency_csrf(request, token), "error": "",
+            "deadline": default_deadline(year) if year else None, "subs": subs, "current": current, "shown": shown,
+            "again": again, "findings": portal.findings_of(conn, shown["id"]) if shown else [], "csrf": agency_csrf(request, token),
             "max_mb": cfg_of(request).max_upload // (1024 * 1024),
         })
     finally:
         conn.close()
+
+
+def _own_submission(request: Request, token: str, sid: int):
+    """(agency, settings, submission) when the live link's agency owns submission ``sid``, else None."""
+    ctx = _context(request, token)
+    if ctx is None:
+        return None
+    conn, agency, settings = ctx
+    try:
+        sub = portal.submission(conn, sid)
+    finally:
+        conn.close()
+    return (agency, settings, sub) if sub is not None and sub["code"] == agency["code"] else None
 
 
 @router.post("/a/{token}/upload")
@@ -115,32 +116,17 @@ def _after_upload(request: Request, token: str | None, code: str, name: str, out
 
 @router.get("/a/{token}/s/{sid}/feedback")
 def agency_feedback(request: Request, token: str, sid: int):
-    ctx = _context(request, token)
-    if ctx is None:
-        return not_found(request)
-    conn, agency, _ = ctx
-    try:
-        sub = portal.submission(conn, sid)
-    finally:
-        conn.close()
-    if sub is None or sub["code"] != agency["code"] or not sub["feedback_path"]:
-        return not_found(request)
-    path = cfg_of(request).directory / sub["feedback_path"]
-    return download(path, path.name) if path.is_file() else not_found(request)
+    own = _own_submission(request, token, sid)
+    path = cfg_of(request).directory / own[2]["feedback_path"] if own and own[2]["feedback_path"] else None
+    return download(path, path.name) if path is not None and path.is_file() else not_found(request)
 
 
 @router.get("/a/{token}/s/{sid}/receipt")
 def agency_receipt(request: Request, token: str, sid: int):
-    ctx = _context(request, token)
-    if ctx is None:
+    own = _own_submission(request, token, sid)
+    if own is None or own[2]["status"] != "valid":
         return not_found(request)
-    conn, agency, settings = ctx
-    try:
-        sub = portal.submission(conn, sid)
-    finally:
-        conn.close()
-    if sub is None or sub["code"] != agency["code"] or sub["status"] != "valid":
-        return not_found(request)
+    agency, settings, sub = own
     return page(request, "receipt.html", {"agency": agency, "sub": sub, "year": _year(settings), "region": settings.get("region", ""), "token": token})
 
 

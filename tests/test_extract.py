@@ -1,0 +1,389 @@
+"""xlsxgov.extract: the statutory tables read from report documents.
+
+Real material: the five seeds and the three reports of ../shared (every visible cell against
+../shared/reports/expected/*.json). Written material: the same tables as a report page in the
+official layout (render.py), converted by LibreOffice to .docx, .odt and .pdf, plain and with
+noise; and random valid tables through every format (hypothesis).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from xlsxgov import office
+from xlsxgov import spec as spec_mod
+from xlsxgov.compute import complete, key
+from xlsxgov.extract import extract_paths, extract_report, printed_value
+from xlsxgov.reader import Unreadable
+from xlsxgov.validate import validate_paths, validate_submissions
+from xlsxgov.values import Kind
+
+from tests.extractdata import REPORTS, STYLES, base_values, expected, expected_key, flatten, noisy, report_html
+
+NAMES = [p.stem for p in REPORTS]
+
+
+def _mismatches(sub, exp: dict) -> list[tuple[str, object, object]]:
+    out = []
+    for cid, want in exp["cells"].items():
+        got = printed_value(sub, expected_key(cid))
+        if got != want:
+            out.append((cid, want, got))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The published reports
+
+
+@pytest.mark.parametrize("path", REPORTS, ids=NAMES)
+def test_every_visible_cell_of_the_published_reports(path: Path):
+    exp = expected(path.stem)
+    sub = extract_report(path)
+    assert sub.edition == exp["edition"]
+    assert _mismatches(sub, exp) == []
+    assert sub.year == exp["year"]
+    assert sub.agency and exp["agency"].startswith(sub.agency)
+    assert sub.meta["source"] == "report"
+    spec = sub.spec
+    for cid, want in exp.get("recomputed_totals", {}).items():
+        k = expected_key(cid)
+        cell = spec.table(k[0]).cell(k[1], k[2])
+        assert sub.values[k] == want * (10_000 if cell.kind is Kind.MONEY else 1), cid
+
+
+def test_every_fact_says_where_it_came_from():
+    path = next(p for p in REPORTS if p.stem == "2019_shanghai_szfbgt")
+    sub = extract_report(path)
+    facts = {(f.table, f.row, f.col): f for f in sub.facts()}
+    f = facts[("t2", "central_procurement", "purchase_amount")]
+    assert (f.sheet, f.raw, f.value) == ("文本", "251000元", 25.1)
+    line = int(f.cell.removeprefix("第").removesuffix("行"))
+    assert "251000元" in path.read_text(encoding="utf-8").splitlines()[line - 1]
+    blank = facts[("t3", "new", "research")]
+    assert (blank.raw, blank.value) == ("", 0)  # printed blank, read as 0 for the rules
+    assert sub.typed[("t3", "new", "research")] is None
+
+
+def test_seed_002_does_not_balance_in_research_and_total():
+    path = next(p for p in REPORTS if p.stem.startswith("002"))
+    findings = validate_submissions([extract_report(path)])[0]
+    balance = sorted(f.message.split("：")[0] for f in findings if f.rule == "t3.balance")
+    assert balance == ["表三 总计列", "表三 科研机构列"]
+    assert all(f.severity == "error" for f in findings if f.rule == "t3.balance")
+
+
+def test_shanghai_blank_totals_are_computed_and_noted():
+    path = next(p for p in REPORTS if p.stem.startswith("2019_shanghai"))
+    exp = expected(path.stem)
+    sub = extract_report(path)
+    findings = validate_submissions([sub])[0]
+    noted = {f.cells[0] for f in findings if f.rule == "blank" and "合计" in f.message}
+    for cid in exp["recomputed_totals"]:
+        assert expected_key(cid) in noted
+    assert not [f for f in findings if f.severity == "error"]  # a blank total is computed, not an error
+
+
+def test_run_together_digits_are_split_by_the_rules_and_an_ambiguity_is_said():
+    path = next(p for p in REPORTS if p.stem.startswith("2022_pingtan"))
+    sub = extract_report(path)
+    splits = [f for f in sub.findings if f.rule == "extract.split"]
+    assert any("713000074" in f.message and "71 | 3 | 0 | 0 | 0 | 0 | 74" in f.message for f in splits)
+    (chosen,) = [f for f in splits if "8855698" in f.message]
+    assert chosen.severity == "warning" and "8 | 855 | 698" in chosen.message and "按报告正文中出现的数字取 88 | 55 | 698" in chosen.message
+
+
+def test_ambiguous_run_together_row_is_not_read(tmp_path: Path):
+    # 表二 （一） "1234": 1|2|34 and 1|23|4 both fit 制发 ≤ 有效 + 废止, and no figure in the text
+    # chooses between them.
+    text = "二、主动公开政府信息情况\n第二十条第（一）项\n信息内容 本年制发件数 本年废止件数 现行有效件数\n规章 000\n行政规范性文件 1234\n"
+    p = tmp_path / "r.txt"
+    p.write_text(text, encoding="utf-8")
+    sub = extract_report(p)
+    (warn,) = [f for f in sub.findings if f.rule == "extract.ambiguous"]
+    assert "1 | 2 | 34" in warn.message and "1 | 23 | 4" in warn.message
+    assert sub.typed[("t2", "normative_docs", "issued")] is None
+    fact = next(f for f in sub.facts() if (f.table, f.row, f.col) == ("t2", "normative_docs", "issued"))
+    assert fact.value is None
+
+
+def test_values_as_printed_notes_extra_rows_and_older_labels(tmp_path: Path):
+    text = "\n".join([
+        "某某局2020年政府信息公开工作年度报告",
+        "二、主动公开政府信息情况",
+        "第二十条第（一）项",
+        "信息内容 | 本年新制作数量 | 本年新公开数量 | 对外公开总数量",
+        "规章 | 0 | / | ",
+        "规范性文件 | 22（其中修订16件） | 20 | 100",
+        "其他主动公开文件 | 5 | 5 | 5",
+        "第二十条第（五）项",
+        "信息内容 | 上一年项目数量 | 本年增/减 | 处理决定数量",
+        "行政许可 | 10 | 减4 | 3",
+        "其他对外管理服务事项 | 2 | -1 | 0",
+        "第二十条第（九）项",
+        "信息内容 | 采购项目数量 | 采购总金额",
+        "政府集中采购 | 1 | 24850元",
+    ])
+    p = tmp_path / "r.txt"
+    p.write_text(text, encoding="utf-8")
+    sub = extract_report(p)
+    assert sub.edition == "gov2019" and sub.agency == "某某局" and sub.year == 2020
+    assert [sub.raw[("t2", "regulations", c)] for c in ("new_made", "new_published", "total_published")] == ["0", "/", ""]
+    assert [sub.typed[("t2", "regulations", c)] for c in ("new_made", "new_published", "total_published")] == [0, None, None]
+    assert sub.typed[("t2", "normative_docs", "new_made")] == 22
+    assert any(f.rule == "extract.note" and "其中修订16件" in f.message for f in sub.findings)
+    assert any(f.rule == "extract.extra_row" and "其他主动公开文件" in f.message for f in sub.findings)
+    assert sub.typed[("t2", "licensing", "change")] == -4
+    assert sub.typed[("t2", "other_services", "change")] == -1
+    assert sub.inputs[("t2", "central_procurement", "purchase_amount")] == 24850
+    assert printed_value(sub, ("t2", "central_procurement", "purchase_amount")) == 2.485
+
+
+def test_unreadable_documents_get_a_chinese_reason(tmp_path: Path):
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    (tmp_path / "story.txt").write_text("今年我局认真做好政务公开工作。", encoding="utf-8")
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not a zip")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    reports = extract_paths(sorted(tmp_path.iterdir()))
+    assert [r.status for r in reports] == ["unreadable"] * 4
+    reasons = {r.path.name: r.reason for r in reports}
+    assert "空" in reasons["empty.txt"] and "找不到" in reasons["story.txt"]
+    assert "Word" in reasons["broken.docx"] and "PDF" in reasons["broken.pdf"]
+    with pytest.raises(Unreadable):
+        extract_report(tmp_path / "story.txt")
+
+
+# ---------------------------------------------------------------------------------------------
+# Written reports: HTML, and LibreOffice's .docx / .odt / .pdf of it
+
+
+def _agency(exp: dict) -> str:
+    """The agency without the expected file's annotation (平潭综合实验区（管委会，全区汇总报告）)."""
+    return re.sub(r"（.*?）", "", exp["agency"])
+
+
+def _pages(tmp_path: Path, *, with_noise: bool) -> dict[str, Path]:
+    out = {}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for name in NAMES:
+        exp = expected(name)
+        page = report_html(exp["edition"], base_values(exp["edition"], exp["cells"]), agency=_agency(exp), year=exp["year"])
+        p = tmp_path / f"{name}.html"
+        p.write_text(noisy(page) if with_noise else page, encoding="utf-8")
+        out[name] = p
+    return out
+
+
+def _inputs_as_expected(sub, exp) -> dict:
+    spec = spec_mod.load(exp["edition"])
+    want = complete(spec, base_values(exp["edition"], exp["cells"]))
+    return {k: (sub.values[k], v) for k, v in want.items() if sub.values.get(k) != v}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_written_html_pages_extract_to_the_same_cells(tmp_path: Path, encoding: str):
+    for name, p in _pages(tmp_path, with_noise=False).items():
+        exp = expected(name)
+        if encoding != "utf-8":
+            p.write_bytes(p.read_text(encoding="utf-8").replace('charset="utf-8"', f'charset="{encoding}"').encode(encoding))
+        sub = extract_report(p)
+        assert sub.edition == exp["edition"], name
+        # A "/" cell of the report is written blank by render.py: compare numbers and blanks.
+        assert [m for m in _mismatches(sub, exp) if not isinstance(m[1], str)] == [], name
+        assert (sub.agency, sub.year) == (_agency(exp), exp["year"])
+
+
+def test_noisy_html_pages_extract_to_the_same_facts(tmp_path: Path):
+    for name, p in _pages(tmp_path, with_noise=True).items():
+        exp = expected(name)
+        sub = extract_report(p)
+        assert sub.edition == exp["edition"], name
+        assert _inputs_as_expected(sub, exp) == {}, name
+        assert not [f for f in sub.findings if f.rule.startswith("extract.") and f.severity != "info"], name
+
+
+def test_mht_archive(tmp_path: Path):
+    name = "2023_shuyang_fgj"
+    exp = expected(name)
+    page = report_html(exp["edition"], base_values(exp["edition"], exp["cells"]), agency=exp["agency"], year=exp["year"])
+    import base64
+
+    body = base64.encodebytes(page.encode("gb18030")).decode("ascii")
+    mht = (
+        "MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"b1\"\r\n\r\n--b1\r\n"
+        "Content-Type: text/html; charset=\"gb18030\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        f"{body}\r\n--b1--\r\n"
+    )
+    p = tmp_path / "r.mht"
+    p.write_text(mht, encoding="ascii")
+    assert _mismatches(extract_report(p), exp) == []
+
+
+@pytest.mark.office
+@pytest.mark.parametrize("with_noise", [False, True], ids=["plain", "noise"])
+def test_libreoffice_docx_odt_pdf_extract_to_the_same_facts(tmp_path: Path, soffice: str, with_noise: bool):
+    pages = _pages(tmp_path / "html", with_noise=with_noise)
+    srcs = list(pages.values())
+    made = {
+        "docx": office.convert_many(srcs, "docx", tmp_path / "docx", infilter="HTML (StarWriter)"),
+        "odt": office.convert_many(srcs, "odt", tmp_path / "odt", infilter="HTML (StarWriter)"),
+        "pdf": office.convert_many(srcs, "pdf", tmp_path / "pdf", infilter="HTML (StarWriter)", filter="pdf:writer_pdf_Export"),
+    }
+    for fmt, paths in made.items():
+        for p in paths:
+            exp = expected(p.stem)
+            sub = extract_report(p)
+            assert sub.edition == exp["edition"], (fmt, p.stem)
+            if with_noise:
+                assert _inputs_as_expected(sub, exp) == {}, (fmt, p.stem)
+            else:
+                assert [m for m in _mismatches(sub, exp) if not isinstance(m[1], str)] == [], (fmt, p.stem)
+            if fmt == "pdf":
+                places = [w for w in sub.where.values() if w[0]]
+                assert places and all(s.startswith("第") and c.startswith("x=") for s, c in places)  # page and position
+
+
+# ---------------------------------------------------------------------------------------------
+# Property: random valid tables through every format
+
+
+def _valid_inputs(edition: str, draw) -> dict:
+    spec = spec_mod.load(edition)
+    out = {}
+    for cell in spec.cells():
+        if not cell.is_input:
+            continue
+        if cell.kind is Kind.MONEY:
+            out[key(cell)] = draw(st.integers(0, 5_000_000))
+        elif cell.kind is Kind.DELTA:
+            out[key(cell)] = draw(st.integers(-30, 300))
+        else:
+            out[key(cell)] = draw(st.one_of(st.just(0), st.integers(0, 3000)))
+    return out
+
+
+@st.composite
+def valid_reports(draw):
+    edition = draw(st.sampled_from(["gov2021", "gov2019", "legacy2008"]))
+    spec = spec_mod.load(edition)
+    values = complete(spec, _valid_inputs(edition, draw))
+    return edition, values
+
+
+def _check_same(sub, edition: str, values: dict) -> None:
+    assert sub.edition == edition
+    assert {k: sub.values[k] for k in values} == values
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=valid_reports(), style=st.sampled_from(STYLES[:-1] + ("html",)))
+def test_property_random_tables_html_and_text(tmp_path_factory, case, style):
+    edition, values = case
+    page = report_html(edition, values, agency="某某县某某局", year=2024)
+    d = tmp_path_factory.mktemp("prop")
+    p = d / ("r.html" if style == "html" else "r.txt")
+    p.write_text(page if style == "html" else flatten(page, style), encoding="utf-8")
+    _check_same(extract_report(p), edition, values)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=valid_reports())
+def test_property_run_together_text_is_right_or_says_it_is_ambiguous(tmp_path_factory, case):
+    """Without any separator a split may be ambiguous: then a warning says so and the row is not
+    read; a value is never silently wrong."""
+    edition, values = case
+    page = report_html(edition, values, agency="某某县某某局", year=2024)
+    p = tmp_path_factory.mktemp("prop") / "r.txt"
+    p.write_text(flatten(page, "run_together"), encoding="utf-8")
+    sub = extract_report(p)
+    unsure = {k for f in sub.findings if f.rule in ("extract.ambiguous", "extract.missing_values", "extract.split") and f.severity == "warning" for k in _row_cells(sub, f)}
+    for k, v in values.items():
+        if k in unsure or sub.typed.get(k) is None and k in sub.bad_cells:
+            continue
+        typed = sub.typed.get(k)
+        assert typed is None or typed == v or k in unsure, k
+
+
+def _row_cells(sub, finding) -> set:
+    out = set()
+    for table in sub.spec.tables:
+        for cell in table.cells:
+            if f"{table.short} {cell.row.display}行" in finding.message:
+                out.add(key(cell))
+    return out
+
+
+@pytest.mark.office
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=valid_reports())
+def test_property_random_tables_docx_and_pdf(tmp_path_factory, soffice, case):
+    edition, values = case
+    d = tmp_path_factory.mktemp("prop")
+    page = d / "r.html"
+    page.write_text(report_html(edition, values, agency="某某县某某局", year=2024), encoding="utf-8")
+    docx = office.convert(page, "docx", d, infilter="HTML (StarWriter)")
+    pdf = office.convert(page, "pdf", d, infilter="HTML (StarWriter)", filter="pdf:writer_pdf_Export")
+    for p in (docx, pdf):
+        _check_same(extract_report(p), edition, values)
+
+
+def test_json_shape_is_that_of_validate(tmp_path: Path):
+    path = next(p for p in REPORTS if p.stem.startswith("002"))
+    (report,) = extract_paths([path])
+    data = json.loads(json.dumps(report.as_json()))
+    assert set(data) == {"path", "status", "edition", "agency", "year", "reason", "findings", "facts"}
+    assert data["status"] == "invalid"
+    fact = next(f for f in data["facts"] if f["row"] == "central_procurement" and f["col"] == "purchase_amount")
+    assert (fact["value"], fact["raw"]) == (2.485, "24850元")
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def _xlsxgov(*args) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("xlsxgov")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "80"})
+
+
+def test_extract_command_json_and_filled_template(tmp_path: Path):
+    seed = next(p for p in REPORTS if p.stem.startswith("002"))
+    done = _xlsxgov("extract", seed, "--json")
+    assert done.returncode == 1, done.stderr
+    (data,) = json.loads(done.stdout)["files"]
+    assert data["status"] == "invalid" and data["edition"] == "gov2019"
+    out = tmp_path / "金东.xlsx"
+    done = _xlsxgov("extract", seed, "-o", out)
+    assert out.is_file() and "t3.balance" in done.stdout
+    # The filled template reads back as a workbook with the same numbers and the same failure.
+    (rep,) = validate_paths([out])
+    sub = extract_report(seed)
+    assert {k: rep.submission.values[k] for k in sub.values} == sub.values
+    assert {f.rule for f in rep.findings if f.severity == "error"} >= {"t3.balance"}
+
+
+def test_audit_command(tmp_path: Path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for p in REPORTS:
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 junk")
+    out = tmp_path / "审查.xlsx"
+    done = _xlsxgov("audit", folder, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert "共 9 份报告：合格 6，有错误 2，无法读取 1" in done.stdout
+    from python_calamine import CalamineWorkbook
+
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("报告").to_python()
+    by_file = {Path(r[0]).name: r for r in rows[1:]}
+    assert by_file["002_cf6b3b2b2c1c1616.txt"][4] == "有错误" and "t3.balance" in by_file["002_cf6b3b2b2c1c1616.txt"][7]
+    assert by_file["broken.pdf"][4] == "无法读取"
