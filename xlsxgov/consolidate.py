@@ -37,6 +37,8 @@ DETAIL_FIXED = [("序号", 6), ("单位名称", 28), ("统一社会信用代码"
 
 @dataclass
 class LeftOut:
+    """A file or agency not added up, and why (status invalid | unreadable | missing | year | edition, reason in Chinese)."""
+
     name: str  # file name or agency name
     code: str
     status: str  # invalid | unreadable | missing | year
@@ -45,6 +47,8 @@ class LeftOut:
 
 @dataclass
 class ConsolidationResult:
+    """A written regional workbook: its path, the submissions added up, those left out and missing, warnings, and the cross-year findings when last year's data was given."""
+
     path: Path
     spec: Spec
     year: int | None
@@ -86,6 +90,7 @@ def sum_inputs(spec: Spec, subs: Sequence[Submission]) -> dict[CellKey, int]:
 
 
 def check_editions(subs: Sequence[Submission]) -> None:
+    """Raise ConsolidationError listing the files by edition when ``subs`` mix editions."""
     editions = Counter(s.edition for s in subs)
     if len(editions) <= 1:
         return

@@ -60,6 +60,8 @@ class PreviousAgency:
 
 @dataclass
 class Previous:
+    """Last year's data: one PreviousAgency per agency (matched by code, then by name), the regional totals when known, and problems found while loading it."""
+
     path: Path
     kind: str  # workbook | consolidated | directory | campaign
     agencies: list[PreviousAgency] = field(default_factory=list)
@@ -97,6 +99,7 @@ class Previous:
 
 
 def name_key(name: str) -> str:
+    """An agency name as cross-year matching compares it (locate.normalise, upper case)."""
     return normalise(name or "").upper()
 
 
@@ -432,6 +435,7 @@ def apply_previous(reports: Iterable, previous: Previous | Path | str) -> Previo
 
 
 def as_previous(previous: "Previous | Path | str") -> Previous:
+    """``previous`` itself, or last year's data loaded from a path (PreviousError when unusable)."""
     return previous if isinstance(previous, Previous) else load_previous(previous)
 
 

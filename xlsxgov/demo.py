@@ -85,6 +85,8 @@ DEMO_ADMIN = "admin"
 
 @dataclass
 class DemoResult:
+    """Everything the demo made, for the command to explain: roster, issued templates, import rounds, status, consolidation, web page, facts."""
+
     directory: Path
     roster: Path
     agencies: list[Agency]
@@ -258,6 +260,7 @@ def fresh_directory(directory: Path) -> None:
 
 
 def run_demo(directory: Path | str, *, n: int = 50, region: str = "示例县", year: int = 2025, seed: int = 2025) -> DemoResult:
+    """Run the whole demo campaign in ``directory`` (n agencies, made-up numbers seeded by ``seed``); DemoError when the folder is not an earlier demo."""
     from . import spec as spec_mod
     from .campaign.importer import import_paths
     from .campaign.init import init_campaign

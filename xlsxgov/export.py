@@ -28,6 +28,8 @@ FACT_COLUMNS = ["file", "agency", "code", "year", "edition", "status", "table", 
 
 @dataclass
 class ExportResult:
+    """How many fact rows and files were exported, the files that could not be read, and a campaign's agencies without facts."""
+
     rows: int
     files: int
     unreadable: list[str] = field(default_factory=list)  # given files that could not be read

@@ -444,6 +444,7 @@ def load(edition: str = DEFAULT_EDITION) -> Spec:
 
 
 def load_file(path: Path) -> Spec:
+    """Load and check one spec file; SpecError naming the file and the problem."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -34,6 +34,8 @@ RELATION_FAIL = {"==": "不相等", "<=": "左边大于右边", ">=": "左边小
 
 @dataclass
 class FileReport:
+    """The verdict on one file: status (valid | invalid | unreadable), the submission read from it, its findings, and why it is unreadable."""
+
     path: Path
     status: str  # valid | invalid | unreadable
     submission: Submission | None = None

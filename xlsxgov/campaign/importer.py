@@ -30,6 +30,8 @@ MAIL_SUFFIXES = {".eml", ".mbox"}
 
 @dataclass
 class Item:
+    """One received file to import: where its bytes are, the name its sender gave, when it was received (ISO UTC) and where it came from (path, mail)."""
+
     path: Path  # the file to read (original or extracted attachment)
     original_name: str
     received_at: str
@@ -38,6 +40,8 @@ class Item:
 
 @dataclass
 class FileOutcome:
+    """What the import did with one file: outcome (vocab.Outcome), the agency it was attributed to, its error and warning counts, why it is unreadable or unattributed, and its feedback workbook."""
+
     name: str
     sha256: str
     outcome: str  # valid | invalid | unreadable | unknown | duplicate
@@ -51,6 +55,8 @@ class FileOutcome:
 
 @dataclass
 class ImportResult:
+    """One outcome per received file, in the order the files were found."""
+
     files: list[FileOutcome] = field(default_factory=list)
 
     def count(self, outcome: str) -> int:

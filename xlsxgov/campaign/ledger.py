@@ -149,6 +149,7 @@ CREATE INDEX IF NOT EXISTS submission_meta_sub ON submission_meta(submission_id)
 
 
 def ledger_path(directory: Path | str) -> Path:
+    """The ledger file of the campaign in ``directory``."""
     return Path(directory) / LEDGER_NAME
 
 
@@ -224,6 +225,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def get_setting(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    """One campaign setting as ``campaign init`` recorded it (``default`` when absent)."""
     row = conn.execute("SELECT value FROM campaign WHERE key=?", (key,)).fetchone()
     return row[0] if row else default
 

@@ -106,6 +106,8 @@ def uscc_is_valid(code: str) -> bool:
 
 @dataclass(frozen=True)
 class Agency:
+    """One roster row: name, 统一社会信用代码 (normalised: upper case, no spaces), region, contact and e-mail address."""
+
     name: str
     code: str  # normalized: upper case, no spaces
     region: str

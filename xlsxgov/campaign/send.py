@@ -13,6 +13,8 @@ from .store import CampaignStore
 
 @dataclass
 class SendSummary:
+    """What one ``campaign send`` run did: every delivery attempted (templates and reminders), the ones skipped as sent before, the reminders cancelled, and the connection error that stopped the run, if any."""
+
     results: list[SendResult]  # templates and reminders attempted in this run
     skipped: int  # templates already sent before
     connection_error: str | None = None

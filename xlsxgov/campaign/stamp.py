@@ -103,4 +103,5 @@ class TemplateStamper:
 
 
 def template_name(agency: Agency, year: int | str) -> str:
+    """The file name of an agency's template: ``{code}_{name}_{year}年政府信息公开年报统计表.xlsx``, made safe for every file system."""
     return safe_filename(f"{agency.code}_{agency.name}_{year}年政府信息公开年报统计表.xlsx")
