@@ -444,6 +444,8 @@ def test_json_api_with_a_client_token(site):
     assert not any(p.startswith(("/office", "/a/", "/login")) for p in schema["paths"])
     assert httpx.get(base + "/api/v1/status", timeout=60).status_code == 401
     site["api_token"] = token
+    subprocess.run([XLSXGOV, "user", "token", str(d), "省平台", "--revoke"], capture_output=True, check=True)
+    assert api.get("/api/v1/status").status_code == 401  # revoked
 
 
 def test_tokens_never_appear_in_the_server_log(site):

@@ -291,6 +291,17 @@ def add_api_token(directory: Path | str, client: str) -> str:
     return token
 
 
+def revoke_api_tokens(directory: Path | str, client: str) -> int:
+    """Revoke every live API token of ``client``; returns how many."""
+    conn = _open(directory)
+    try:
+        with ledger.transaction(conn):
+            _audit_local(conn, "作废接口令牌", client)
+            return conn.execute("UPDATE api_tokens SET revoked_at=? WHERE client=? AND revoked_at IS NULL", (_now(), client)).rowcount
+    finally:
+        conn.close()
+
+
 def api_client(conn: sqlite3.Connection, token: str | None) -> str | None:
     if not token:
         return None

@@ -21,7 +21,8 @@ from . import ledger
 from .ledger import submission_label
 from ..vocab import status_label
 from .roster import Agency
-from .store import agency_key, now, open_ledger, roster
+from .roster import agency_key
+from .store import now, open_ledger, roster
 
 __all__ = ["AssignResult", "HistoryEntry", "WithdrawResult", "assign", "find_agency", "history", "withdraw"]
 

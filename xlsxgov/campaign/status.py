@@ -5,63 +5,64 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..vocab import STATUS_LABELS
-from . import ledger
-from .store import current_by_code, open_ledger
+from .store import CampaignStore
 
 
 def campaign_status(directory: Path | str) -> dict:
-    """Per agency: issued, sent, received, status of the current submission; plus totals.
+    """Where each roster agency stands, and the totals; CampaignError when not a campaign.
 
-    ``reason``: why an agency needs action, in Chinese: the first error of an invalid submission
-    (a wrong year or an unchanged template come first), why a file could not be read; "" for a
-    valid or a missing agency.  ``file``: the current submission as the agency sent it
-    (ledger.submission_label), "" when none."""
-    conn = open_ledger(directory)
-    try:
-        issued = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(at) FROM issued GROUP BY code")}
-        sent_ok = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(at) FROM sent WHERE error IS NULL GROUP BY code")}
-        sent_err = {r[0]: r[1] for r in conn.execute("SELECT code, error FROM sent WHERE error IS NOT NULL ORDER BY at")}
-        received = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM submissions WHERE code IS NOT NULL GROUP BY code")}
-        reminded = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM reminders WHERE sent_at IS NOT NULL GROUP BY code")}
-        current = current_by_code(conn)
-        needing = [c["id"] for c in current.values() if c["status"] != "valid"]
-        reasons = {}
-        for sid in needing:  # the first error, as validation (and the campaign checks) ordered them
-            row = conn.execute(
-                "SELECT message FROM findings WHERE submission_id=? AND severity='error' ORDER BY rowid LIMIT 1", (sid,)
-            ).fetchone()
-            reasons[sid] = row[0] if row else ""
-        labels = {r[0]: r[1] for r in conn.execute("SELECT id, source FROM submissions WHERE code IS NOT NULL")}
+    Returns ``{"agencies": [...], "totals": {status: count}, "unassigned": n}``: one dict per
+    roster agency in roster order with name, code, region, status (valid | invalid | unreadable
+    | missing), errors, warnings, received_at (ISO UTC or None), issued, sent, send_error,
+    received (files attributed), reminders (reminder mails sent), feedback (path or None),
+    reason (why the agency needs action, in Chinese: the first error of an invalid submission, a
+    wrong year or an unchanged template first; why a file could not be read; "" otherwise) and
+    file (the current submission as the agency sent it, and its mail; "" when none);
+    ``unassigned`` counts received files of unknown agencies.
+    """
+    with CampaignStore.open(directory) as store:
+        history = store.history()
+        current = store.current()
         rows = []
-        for a in conn.execute("SELECT code, name, region FROM agencies ORDER BY rowid"):
-            cur = current.get(a["code"])
+        for a in store.roster():
+            cur = current.get(a.code)
+            h = history[a.code]
             rows.append(
                 {
-                    "name": a["name"],
-                    "code": a["code"],
-                    "region": a["region"] or "",
-                    "status": cur["status"] if cur else "missing",
-                    "errors": cur["errors"] if cur else 0,
-                    "warnings": cur["warnings"] if cur else 0,
-                    "received_at": cur["received_at"] if cur else None,
-                    "issued": a["code"] in issued,
-                    "sent": a["code"] in sent_ok,
-                    "send_error": None if a["code"] in sent_ok else sent_err.get(a["code"]),
-                    "received": received.get(a["code"], 0),
-                    "reminders": reminded.get(a["code"], 0),  # reminders sent (campaign remind + send)
-                    "feedback": cur["feedback_path"] if cur else None,
-                    "reason": reasons.get(cur["id"], "") if cur else "",
-                    "file": ledger.submission_label(cur["file_name"], labels.get(cur["id"])) if cur else "",
+                    "name": a.name,
+                    "code": a.code,
+                    "region": a.region,
+                    "status": cur.status if cur else "missing",
+                    "errors": cur.errors if cur else 0,
+                    "warnings": cur.warnings if cur else 0,
+                    "received_at": cur.received_at if cur else None,
+                    "issued": h["issued"],
+                    "sent": h["sent"],
+                    "send_error": h["send_error"],
+                    "received": h["received"],
+                    "reminders": h["reminders"],  # reminders sent (campaign remind + send)
+                    "feedback": cur.feedback_path if cur else None,
+                    "reason": _reason(store, cur),
+                    "file": store.label_of(cur.id) if cur else "",
                 }
             )
-        unassigned = conn.execute("SELECT COUNT(*) FROM submissions WHERE code IS NULL").fetchone()[0]
-    finally:
-        conn.close()
+        unassigned = store.unassigned()
     totals = {s: sum(1 for r in rows if r["status"] == s) for s in ("valid", "invalid", "missing", "unreadable")}
     return {"agencies": rows, "totals": totals, "unassigned": unassigned}
 
 
+def _reason(store: CampaignStore, cur) -> str:
+    if cur is None or cur.status == "valid":
+        return ""
+    if cur.status == "unreadable":
+        return store.unreadable_reason(cur.id)
+    errors = store.errors_of(cur.id)
+    return errors[0][2] if errors else ""
+
+
 def write_status_xlsx(status: dict, path: Path | str) -> Path:
+    """Write ``campaign_status(...)`` as a workbook (sheet 报送进度: one row per agency, then the
+    totals); returns ``path``."""
     import xlsxwriter
 
     path = Path(path)

@@ -112,13 +112,10 @@ def issue_command(
 
 
 def _warn_without_sender(directory: Path) -> None:
-    from ..campaign.store import office, open_ledger
+    from ..campaign.store import CampaignStore
 
-    conn = open_ledger(directory)
-    try:
-        real = office(conn).is_real
-    finally:
-        conn.close()
+    with CampaignStore.open(directory) as store:
+        real = store.office().is_real
     if not real:
         err_console.print(
             "[yellow]注意：[/yellow]本任务还没有发件地址，邮件的发件人是占位地址，campaign send 会拒绝发送；"

@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from .. import spec as spec_mod
 from .base import app, fail, say
 from .files import load_previous
 
@@ -31,28 +30,14 @@ def consolidate_command(
       xlsxgov consolidate 任务 -o 汇总.xlsx
       xlsxgov consolidate 甲县汇总.xlsx 乙县汇总.xlsx -o 某市汇总.xlsx --region 某市
     """
-    from ..consolidate import consolidate_campaign, consolidate_files, is_campaign
-    from ..crossyear import consolidation_findings
+    from ..consolidate import consolidate
 
     if output.suffix.lower() != ".xlsx":
         fail(f"输出文件 {output} 必须以 .xlsx 结尾")
-    campaign = len(files) == 1 and is_campaign(files[0])
-    folders = [f for f in files if f.is_dir()]
-    if folders and not campaign:
-        if is_campaign(folders[0]):
-            fail(f"“{folders[0]}”是报送任务目录：汇总报送任务时只能给出这一个目录，不能再加其他文件")
-        fail(f"“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）")
-    if campaign and (year is not None or edition is not None):
-        fail("汇总报送任务时年度和表格版本取自任务本身，不能再指定 --year 或 -e")
-    if edition:
-        spec_mod.load(edition)
     prev = load_previous(previous)
-    if campaign:
-        result = consolidate_campaign(files[0], output, region=region or None, include_invalid=include_invalid)
-        if prev is not None:
-            result.cross_year = consolidation_findings(result, prev)
-    else:
-        result = consolidate_files(files, output, region=region, include_invalid=include_invalid, year=year, previous=prev, edition=edition)
+    result = consolidate(
+        files, output, region=region, include_invalid=include_invalid, year=year, previous=prev, edition=edition,
+    )
     say(f"已汇总 {len(result.included)} 份报表（共 {result.consolidates} 个单位），{result.spec.name}，{result.year or ''}年度")
     if result.left_out:
         say(f"未汇总 {len(result.left_out)} 个文件：")

@@ -10,7 +10,6 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from .. import spec as spec_mod
 from ..vocab import SEVERITY_LABELS, STATUS_LABELS
 from .base import app, console, err_console, fail, say
 from .text import message_table
@@ -46,11 +45,8 @@ def validate_command(
       xlsxgov validate 回复 --feedback 反馈
     """
     from ..crossyear import workbooks_in
-    from ..feedback import feedback_path, write_feedback
-    from ..validate import validate_paths
+    from ..review import feedback_paths, review_files
 
-    if edition:
-        spec_mod.load(edition)
     paths: list[Path] = []
     for f in files:
         if f.is_dir():
@@ -60,19 +56,12 @@ def validate_command(
             paths += found
         else:
             paths.append(f)
-    prev = load_previous(previous)
-    reports = validate_paths(paths, edition=edition, previous=prev)
-    written = []
-    if feedback:
-        feedback.mkdir(parents=True, exist_ok=True)
-        for rep in reports:
-            if rep.submission and any(f.severity != "info" for f in rep.findings):
-                written.append((rep, write_feedback(rep.submission, rep.findings, feedback_path(feedback, rep.submission))))
+    reports = review_files(paths, edition=edition, previous=load_previous(previous), feedback_dir=feedback)
     if as_json:
         print(json.dumps({"files": [r.as_json() for r in reports]}, ensure_ascii=False, indent=1))
     else:
         _print_reports(reports, show_info=show_info, feedback=feedback)
-        for rep, path in written:
+        for rep, path in feedback_paths(reports, feedback) if feedback else []:
             say(f"问题反馈：{escape(rep.path.name)} → {escape(str(path))}")
     if any(r.status == "unreadable" for r in reports):
         raise typer.Exit(2)
@@ -131,7 +120,7 @@ def _print_reports(reports, *, show_info: bool, feedback: Optional[Path] = None)
 @app.command("export")
 def export_command(
     files: list[Path] = typer.Argument(..., help="报送的工作簿、汇总工作簿，或报送任务目录", metavar="文件"),
-    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.xlsx、.csv 或 .parquet"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.csv、.xlsx 或 .parquet"),
     detail: bool = typer.Option(False, "--detail", help="汇总工作簿还导出“明细”表中各单位的数据（sheet 列为“明细”）"),
 ) -> None:
     """把工作簿中的全部数据导出为一张长表（每个单元格一行）。
@@ -143,14 +132,8 @@ def export_command(
       xlsxgov export 任务 -o 各单位数据.xlsx
       xlsxgov export 汇总.xlsx --detail -o 数据.csv
     """
-    from ..consolidate import is_campaign
-    from ..export import EXPORT_SUFFIXES, export_facts
+    from ..export import export_facts
 
-    if output.suffix.lower() not in EXPORT_SUFFIXES:
-        fail(f"输出文件 {output} 必须以 .xlsx、.csv 或 .parquet 结尾")
-    folders = [f for f in files if f.is_dir() and not is_campaign(f)]
-    if folders:
-        fail(f"“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）")
     result = export_facts(files, output, detail=detail)
     for problem in result.unreadable:
         err_console.print(f"[magenta]无法读取：[/magenta]{escape(problem)}", highlight=False)
