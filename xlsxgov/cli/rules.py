@@ -19,7 +19,11 @@ def rules_command(
     edition: Optional[str] = typer.Option(None, "-e", "--edition", help="只列出这一版本的规则（默认列出所有版本）"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
 ) -> None:
-    """列出全部校验规则：规则编号、级别、名称、表达式（--json 另含提示信息模板和适用版本）。"""
+    """列出全部校验规则：规则编号、级别、名称、表达式（--json 另含提示信息模板和适用版本）。
+
+    示例：
+      xlsxgov rules -e gov2021
+    """
     rules = catalogue(edition)
     if as_json:
         print(json.dumps({"rules": [r.as_json() for r in rules]}, ensure_ascii=False, indent=1))
