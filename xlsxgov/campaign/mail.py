@@ -54,6 +54,9 @@ SPREADSHEET_TYPES = {
     ".ods": "application/vnd.oasis.opendocument.spreadsheet",
 }
 _SPREADSHEET_MIME = {v.lower(): k for k, v in SPREADSHEET_TYPES.items()}
+# Report documents an agency may send instead of the workbook (read by xlsxgov.extract); by
+# file name only: .html/.txt parts of a message are usually its body, not an attachment.
+REPORT_ATTACHMENTS = (".docx", ".doc", ".wps", ".pdf", ".odt", ".rtf", ".mht", ".mhtml")
 
 
 # --- building ------------------------------------------------------------------
@@ -629,7 +632,7 @@ def safe_filename(name: str) -> str:
 def _spreadsheet_ext(part: Message, filename: str | None) -> str | None:
     if filename:
         suffix = os.path.splitext(filename)[1].lower()
-        if suffix in SPREADSHEET_TYPES:
+        if suffix in SPREADSHEET_TYPES or suffix in REPORT_ATTACHMENTS:
             return suffix
     return _SPREADSHEET_MIME.get(part.get_content_type().lower())
 

@@ -18,6 +18,7 @@ def campaign_status(directory: Path | str) -> dict:
         received = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM submissions WHERE code IS NOT NULL GROUP BY code")}
         reminded = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM reminders WHERE sent_at IS NOT NULL GROUP BY code")}
         current = current_by_code(conn)
+        from_report = {r[0] for r in conn.execute("SELECT submission_id FROM submission_meta WHERE key='source' AND value='report'")}
         rows = []
         for a in conn.execute("SELECT code, name, region FROM agencies ORDER BY rowid"):
             cur = current.get(a["code"])
@@ -36,6 +37,7 @@ def campaign_status(directory: Path | str) -> dict:
                     "received": received.get(a["code"], 0),
                     "reminders": reminded.get(a["code"], 0),  # reminders sent (campaign remind + send)
                     "feedback": cur["feedback_path"] if cur else None,
+                    "from_report": cur is not None and cur["id"] in from_report,  # read from a report document, not a workbook
                 }
             )
         unassigned = conn.execute("SELECT COUNT(*) FROM submissions WHERE code IS NULL").fetchone()[0]
@@ -63,7 +65,7 @@ def write_status_xlsx(status: dict, path: Path | str) -> Path:
         ws.write_string(r, 2, "是" if a["issued"] else "否")
         ws.write_string(r, 3, "是" if a["sent"] else ("失败" if a["send_error"] else "否"))
         ws.write_number(r, 4, a["received"])
-        ws.write_string(r, 5, STATUS_LABELS[a["status"]])
+        ws.write_string(r, 5, STATUS_LABELS[a["status"]] + ("（取自年度报告）" if a["from_report"] else ""))
         ws.write_number(r, 6, a["errors"])
         ws.write_number(r, 7, a["warnings"])
         ws.write_string(r, 8, a["received_at"] or "")
