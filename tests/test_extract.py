@@ -211,6 +211,19 @@ def test_noisy_html_pages_extract_to_the_same_facts(tmp_path: Path):
         assert not [f for f in sub.findings if f.rule.startswith("extract.") and f.severity != "info"], name
 
 
+def test_page_laid_out_inside_a_table(tmp_path: Path):
+    """Many sites put the whole article in a layout table: headings and the nested statutory
+    tables inside one cell are read in order."""
+    name = "2019_shanghai_szfbgt"
+    exp = expected(name)
+    page = report_html(exp["edition"], base_values(exp["edition"], exp["cells"]), agency=exp["agency"], year=exp["year"])
+    page = page.replace("<body>", "<body><table><tr><td>导航</td><td>", 1).replace("</body>", "</td></tr></table></body>", 1)
+    p = tmp_path / "r.htm"
+    p.write_text(page, encoding="utf-8")
+    sub = extract_report(p)
+    assert [m for m in _mismatches(sub, exp) if not isinstance(m[1], str)] == []
+
+
 def test_mht_archive(tmp_path: Path):
     name = "2023_shuyang_fgj"
     exp = expected(name)
