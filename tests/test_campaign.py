@@ -361,6 +361,8 @@ def fill(src: Path, dest: Path, *, broken: bool, contact: str) -> Path:
     if broken:  # a new application with no result: the t3 balance fails
         pl = LAYOUT["t3"].place(T3_NEW)
         wb[T3_NEW.table.sheet].cell(pl.r + 1, pl.c + 1).value = 5
+    else:  # an untouched template is not a report: this agency declares its tables all zero
+        wb["封面"]["B11"] = "是"
     wb.save(dest)
     return dest
 

@@ -118,7 +118,7 @@ def test_cli_validate_previous_json_and_feedback(pair, tmp_path):
     # the feedback workbook lists it and marks the cell
     (book,) = fb.glob("*.xlsx")
     wb = openpyxl.load_workbook(book)
-    assert any(row[2] == "t3.carry_over" and row[4] == cell for row in wb[ISSUES_SHEET].iter_rows(min_row=2, values_only=True))
+    assert any(row[5] == "t3.carry_over" and row[3] == cell for row in wb[ISSUES_SHEET].iter_rows(min_row=2, values_only=True))
     assert wb[G2021.table("t3").sheet][cell].comment is not None
 
 

@@ -427,23 +427,6 @@ def test_campaign_actions_consolidate_export_status_remind(site):
     assert admin.get("/office/exports/..%2Fledger.sqlite").status_code == 404
 
 
-def test_audit_log_records_who_what_where_and_is_append_only(site):
-    d = site["dir"]
-    admin = login(site["base"], "admin")
-    page = text(admin.get("/office/audit").text)
-    for action in ("登录", "上传报表", "审核：退回修改", "登录失败"):
-        assert action in page
-    assert "127.0.0.1" in page
-    conn = sqlite3.connect(d / "ledger.sqlite")
-    try:
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute("UPDATE audit SET actor='x'")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute("DELETE FROM audit")
-    finally:
-        conn.close()
-
-
 def test_json_api_with_a_client_token(site):
     d, base = site["dir"], site["base"]
     token = subprocess.run([XLSXGOV, "user", "token", str(d), "省平台"], capture_output=True, text=True, check=True).stdout.split()[-1]
@@ -461,6 +444,8 @@ def test_json_api_with_a_client_token(site):
     assert not any(p.startswith(("/office", "/a/", "/login")) for p in schema["paths"])
     assert httpx.get(base + "/api/v1/status", timeout=60).status_code == 401
     site["api_token"] = token
+    subprocess.run([XLSXGOV, "user", "token", str(d), "省平台", "--revoke"], capture_output=True, check=True)
+    assert api.get("/api/v1/status").status_code == 401  # revoked
 
 
 def test_tokens_never_appear_in_the_server_log(site):
@@ -511,3 +496,20 @@ def test_hostile_uploads_get_the_reader_s_file_screen(site):
         assert status == "unreadable" and (d / archive).read_bytes() == path.read_bytes()
     # Unreadable files never replace the agency's readable submission.
     assert ledger_rows(d, "SELECT status FROM submissions WHERE code=? AND superseded_by IS NULL", code(2))[0][0] in ("valid", "invalid")
+
+
+def test_audit_log_records_who_what_where_and_is_append_only(site):
+    d = site["dir"]
+    admin = login(site["base"], "admin")
+    page = text(admin.get("/office/audit").text)
+    for action in ("登录", "上传报表", "审核：退回修改", "登录失败", "保存账户", "生成报送链接", "生成接口令牌", "下载文件"):
+        assert action in page
+    assert "127.0.0.1" in page
+    conn = sqlite3.connect(d / "ledger.sqlite")
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE audit SET actor='x'")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("DELETE FROM audit")
+    finally:
+        conn.close()

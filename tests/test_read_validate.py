@@ -19,7 +19,9 @@ from xlsxgov import office, spec as spec_mod
 from xlsxgov.compute import complete, key, to_display
 from xlsxgov.layout import layout
 from xlsxgov.reader import Unreadable, read_workbook
-from xlsxgov.template import CHECK_FIRST_ROW, CHECK_SHEET, META_SHEET, Meta, write_template, write_workbook
+from xlsxgov.template import (
+    CHECK_FIRST_ROW, CHECK_SHEET, CONCLUSION_CELL, META_SHEET, RULE_COL, SEVERITY_COL, VERDICT_COL, Meta, write_template, write_workbook,
+)
 from xlsxgov.validate import validate_paths
 from xlsxgov.values import Kind, parse_cell
 
@@ -369,17 +371,22 @@ def test_check_sheet_verdicts_equal_findings(tmp_path, soffice):
     for s, path, rep in zip(specs, conv, reps):
         assert rep.submission is not None
         rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(CHECK_SHEET).to_python(skip_empty_area=False)
+        conclusion = rows[CONCLUSION_CELL[0]][CONCLUSION_CELL[1]]
         rows = rows[CHECK_FIRST_ROW:]
         insts = s.instances()
-        assert len([r for r in rows if r and r[1]]) == len(insts)
+        assert len([r for r in rows if r and r[RULE_COL]]) == len(insts)
         for inst, row in zip(insts, rows):
-            assert row[1] == inst.check.id
-            assert row[9] in ("通过", "不通过"), row
+            assert row[RULE_COL] == inst.check.id
+            assert row[SEVERITY_COL] == {"error": "错误", "warning": "警告"}[inst.check.severity]
+            assert row[VERDICT_COL] in ("通过", "不通过"), row
             target = inst.check.implicit_total
             want = {key(c) for c in ([target] if target is not None else inst.cells())}
             found = any(f.severity != "info" and f.rule == inst.check.id and want <= set(f.cells) for f in rep.findings)
-            assert (row[9] == "不通过") == found, (path.name, inst.key, row, [f.message for f in rep.findings if f.rule == inst.check.id])
+            assert (row[VERDICT_COL] == "不通过") == found, (path.name, inst.key, row, [f.message for f in rep.findings if f.rule == inst.check.id])
             fails_total += found
+        # The sheet's conclusion says what validate says: errors decide, warnings are warnings.
+        assert conclusion.startswith("不通过") == (rep.status == "invalid"), (path.name, conclusion, rep.status)
+        assert ("警告" in conclusion) == (rep.warnings > 0), (path.name, conclusion, rep.warnings)
     assert fails_total > 0  # the random files did break some rules
 
 

@@ -29,7 +29,10 @@ from xlsxgov import spec as specmod
 from xlsxgov.compute import CellKey, CheckResult, complete, instance_is_money, instance_resolver, key, run_checks, to_display
 from xlsxgov.layout import layout
 from xlsxgov.spec import Spec
-from xlsxgov.template import CHECK_FIRST_ROW, CHECK_SHEET, COVER_SHEET, META_SHEET, VERDICT_COL, Meta, write_template
+from xlsxgov.template import (
+    CHECK_FIRST_ROW, CHECK_SHEET, CONCLUSION_CELL, COVER_SHEET, LEFT_COL, META_SHEET, RIGHT_COL, RULE_COL, SCOPE_COL,
+    SEVERITY_COL, UNFILLED_CONCLUSION, VERDICT_COL, Meta, scope_text, write_template,
+)
 from xlsxgov.values import Kind, parse_cell
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -552,7 +555,7 @@ def test_libreoffice_resave_keeps_the_template_working(recalculated, templates, 
             if cell.is_input:
                 assert a1 in covered, (table.id, cell.key, a1)
                 assert ws[a1].protection.locked is False, (table.id, cell.key)
-                assert ws[a1].value == 0
+                assert ws[a1].value is None  # input cells start blank (issue #9, point 2)
             else:
                 value = ws[a1].value
                 assert isinstance(value, str) and value.startswith("="), (table.id, cell.key, value)
@@ -574,7 +577,7 @@ def test_libreoffice_resave_keeps_the_template_working(recalculated, templates, 
     assert wb[COVER_SHEET].protection.sheet is True
     for i in range(len(spec.instances())):
         r = CHECK_FIRST_ROW + i + 1
-        for c in (7, 9, VERDICT_COL + 1):
+        for c in (LEFT_COL + 1, RIGHT_COL + 1, VERDICT_COL + 1):
             v = checks.cell(r, c).value
             assert isinstance(v, str) and v.startswith("="), (r, c, v)
     # The metadata sheet is still there (LibreOffice keeps it hidden, though only "hidden").
@@ -602,14 +605,23 @@ def assert_agrees(case: Case, recalculated_path: Path) -> None:
         inst = res.instance
         money = instance_is_money(inst)
         where = (case.name, i, inst.key)
-        assert row[1] == inst.check.id and row[4] == inst.scope_label, where
-        assert base_value(row[6], money) == res.left, (where, row[6], res.left)
-        assert base_value(row[8], money) == res.right, (where, row[8], res.right)
+        assert row[RULE_COL] == inst.check.id and row[SCOPE_COL] == scope_text(inst), where
+        assert row[SEVERITY_COL] == {"error": "错误", "warning": "警告"}[inst.check.severity], where
+        assert base_value(row[LEFT_COL], money) == res.left, (where, row[LEFT_COL], res.left)
+        assert base_value(row[RIGHT_COL], money) == res.right, (where, row[RIGHT_COL], res.right)
         assert row[VERDICT_COL] == res.verdict, (where, row[VERDICT_COL], res.verdict)
         failing += not res.passed
     assert len(grid) >= CHECK_FIRST_ROW + len(case.results)
     assert at(grid, CHECK_FIRST_ROW + len(case.results), VERDICT_COL) == ""
-    assert at(grid, 1, 1) == ("全部通过" if not failing else f"有{failing}项不通过")
+    errors = sum(1 for r in case.results if not r.passed and r.instance.check.severity == "error")
+    warnings = sum(1 for r in case.results if not r.passed and r.instance.check.severity == "warning")
+    # The conclusion says what validate says: errors decide, warnings are listed as warnings.
+    if errors:
+        want = f"不通过：有{errors}项错误" + (f"，另有{warnings}项警告" if warnings else "")
+    else:
+        want = f"通过，有{warnings}项警告，请核对" if warnings else "全部通过"
+    assert failing == errors + warnings
+    assert at(grid, *CONCLUSION_CELL) == want, (case.name, want)
 
 
 def test_random_inputs_exercise_both_outcomes(random_cases) -> None:
@@ -714,12 +726,17 @@ def test_blank_template_without_recalculation(blank_default, edition, fmt) -> No
         for cell in table.cells:
             p = lays[table.id].place(cell)
             value = at(grid, p.r, p.c)
-            assert isinstance(value, (int, float)) and value == 0, (table.id, cell.key, value)
+            if cell.is_input:  # blank, not 0 (issue #9, point 2)
+                assert value in ("", None), (table.id, cell.key, value)
+            else:
+                assert isinstance(value, (int, float)) and value == 0, (table.id, cell.key, value)
     grid = sheet_grid(path, CHECK_SHEET)
     n = len(spec.instances())
     assert [grid[CHECK_FIRST_ROW + i][VERDICT_COL] for i in range(n)] == ["通过"] * n
-    assert [base_value(grid[CHECK_FIRST_ROW + i][6], False) for i in range(n)] == [0] * n
-    assert at(grid, 1, 1) == "全部通过"
+    assert [base_value(grid[CHECK_FIRST_ROW + i][LEFT_COL], False) for i in range(n)] == [0] * n
+    # The checks pass on an empty sheet, but the conclusion says it is not filled yet (validate:
+    # workbook.unfilled).
+    assert at(grid, *CONCLUSION_CELL) == UNFILLED_CONCLUSION
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from .findings import Finding
 from .reader import Submission
 from .spec import Spec
 from .spec import load as load_spec
-from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL, Meta, Written, write_workbook
+from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL, Meta, Written, footer_text, print_setup, text_rows, write_workbook
 from .values import Kind
 from .vocab import status_label
 
@@ -275,6 +275,11 @@ def _write_detail(w: Written, subs: Sequence[Submission], statuses: Mapping[str,
             write_number(r, fixed + j, v)
     ws.freeze_panes(2, 2)
     ws.autofilter(1, 0, 1 + max(len(subs), 1), fixed + len(cells) - 1)
+    # Hundreds of columns cannot fit one page width: pages run across, each repeating the
+    # header rows and the 序号 and 单位名称 columns so every page says whose numbers it shows.
+    print_setup(ws, landscape=True, repeat=(0, 1), repeat_cols=(0, 1), footer=footer_text(w.meta))
+    ws.fit_to_pages(0, 0)
+    ws.set_print_scale(85)
 
 
 def _write_missing(w: Written, missing: Sequence[LeftOut], left: Sequence[LeftOut], roster: bool) -> None:
@@ -294,7 +299,11 @@ def _write_missing(w: Written, missing: Sequence[LeftOut], left: Sequence[LeftOu
         ws.write_number(i, 0, i, st.check_cell)
         for c, v in enumerate(row, start=1):
             ws.write_string(i, c, v or "", st.check_cell)
+        ws.set_row(i, text_rows([(row[0] or "", headers[1][1]), (row[3] or "", headers[4][1])]))
     ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
+    print_setup(ws, landscape=True, repeat=(0, 0), footer=footer_text(w.meta))
+
 
 
 # ---------------------------------------------------------------------------------------------

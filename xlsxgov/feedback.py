@@ -2,20 +2,25 @@
 
 Built with the same writer as the template (never the agency's file round-tripped through
 openpyxl, which drops validations and cached values), so the agency can fix and resend it.
+It never manufactures data (issue #9, point 1): a cell the agency left blank stays blank, and
+what the agency typed that is not a usable number is written back as the text it typed, marked,
+so the returned file stays invalid until the agency corrects that very cell.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from .compute import to_display
 from .findings import Finding
+from .reader import Submission, blank_value
+from .template import NO_DATA_FIELD, Meta, Written, footer_text, print_setup, text_rows, write_workbook
 from .vocab import SEVERITY_LABELS
-from .reader import Submission
-from .template import Meta, Written, write_workbook
 
 ISSUES_SHEET = "问题清单"
+ISSUES_HEADERS = [("序号", 5), ("级别", 6), ("工作表", 26), ("单元格", 12), ("问题说明", 80), ("规则编号", 16)]
 
 
 def feedback_path(directory: Path, sub: Submission) -> Path:
@@ -23,14 +28,41 @@ def feedback_path(directory: Path, sub: Submission) -> Path:
     return directory / f"{stem or sub.path.stem}_问题反馈.xlsx"
 
 
+def typed_text(raw: Any) -> str:
+    """What the agency typed, as text: numbers without a spurious ``.0``."""
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw)
+
+
 def write_feedback(sub: Submission, findings: Sequence[Finding], path: Path) -> Path:
+    """Write the feedback workbook of ``sub`` to ``path``.
+
+    Cells: what the agency typed (blank stays blank; a value that could not be read is written
+    as the text typed, red, with a comment); cells named by an error or warning are red with the
+    messages as a comment; a total typed over its formula gets its formula back, red, and a
+    comment quoting the number typed. Sheets: the cover, the tables, 校验, and 问题清单 (opened
+    first, the only selected sheet)."""
     marks: dict = {}
     for f in findings:
         if f.severity == "info":
             continue
         for k in f.cells:
             marks.setdefault(k, []).append(f"【{SEVERITY_LABELS[f.severity]}】{f.message}")
-    inputs = {k: v for k, v in sub.inputs.items() if k not in sub.bad_cells}
+    texts = {k: typed_text(sub.raw.get(k)) for k in sub.bad_cells if not blank_value(sub.raw.get(k))}
+    inputs = {k: v for k, v in sub.inputs.items() if k not in sub.bad_cells and not blank_value(sub.raw.get(k))}
+    for k in texts:
+        marks.setdefault(k, []).insert(0, f"您填写的是“{texts[k]}”，不是可以识别的数字，请改为数字")
+    values = sub.values
+    for cell in sub.spec.cells():
+        if cell.is_input:
+            continue
+        k = (cell.table.id, cell.row.id, cell.col.id)
+        typed = sub.typed.get(k)
+        if typed is not None and typed != values[k]:
+            marks.setdefault(k, []).insert(
+                0, f"您在合计单元格中填写了 {to_display(cell, typed)}，各分项之和为 {to_display(cell, values[k])}；已恢复为自动合计公式，请核对各分项"
+            )
     meta = Meta(
         year=sub.year,
         agency=sub.agency,
@@ -38,27 +70,25 @@ def write_feedback(sub: Submission, findings: Sequence[Finding], path: Path) -> 
         region=sub.meta.get("region", ""),
         contact=sub.meta.get("contact", ""),
         phone=sub.meta.get("phone", ""),
+        filled_on=sub.meta.get("filled_on", ""),
         kind="feedback",
+        no_data=sub.meta.get(NO_DATA_FIELD, ""),
         extra={"source_file": sub.path.name},
     )
 
     def issues_sheet(w: Written) -> None:
         ws = w.workbook.add_worksheet(ISSUES_SHEET)
-        headers = ["序号", "级别", "规则编号", "工作表", "单元格", "问题说明"]
-        for c, (h, width) in enumerate(zip(headers, [6, 8, 24, 30, 16, 100])):
+        for c, (h, width) in enumerate(ISSUES_HEADERS):
             ws.write_string(0, c, h, w.styles.check_header)
             ws.set_column(c, c, width)
         for i, f in enumerate(findings, start=1):
-            row = [str(i), SEVERITY_LABELS.get(f.severity, f.severity), f.rule, f.sheet, f.cell, f.message]
+            row = [str(i), SEVERITY_LABELS.get(f.severity, f.severity), f.sheet, f.cell, f.message, f.rule]
             for c, v in enumerate(row):
-                ws.write_string(i, c, v, w.styles.check_cell)
+                ws.write_string(i, c, v, w.styles.check_rule if c == 5 else w.styles.check_cell)
+            ws.set_row(i, text_rows([(f.message, ISSUES_HEADERS[4][1]), (f.sheet, ISSUES_HEADERS[2][1])]))
         ws.freeze_panes(1, 0)
-        ws.activate()  # the agency opens the file on the list of what to fix
-        ws.autofilter(0, 0, max(len(findings), 1), len(headers) - 1)
+        ws.autofilter(0, 0, max(len(findings), 1), len(ISSUES_HEADERS) - 1)
+        print_setup(ws, landscape=True, repeat=(0, 0), footer=footer_text(w.meta))
+        ws.activate()  # the agency opens the file on the list of what to fix (the only selected sheet)
 
-    # Cells whose text could not be read are shown as typed, so the agency sees what to fix.
-    raw_marks = {k: marks.setdefault(k, []) for k in sub.bad_cells}
-    for k in raw_marks:
-        if not marks[k]:
-            marks[k].append(f"无法识别的内容：“{sub.raw.get(k)}”")
-    return write_workbook(path, sub.spec, meta, values=inputs, marks=marks, extra_sheets=[issues_sheet])
+    return write_workbook(path, sub.spec, meta, values=inputs, texts=texts, marks=marks, extra_sheets=[issues_sheet])

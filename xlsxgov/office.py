@@ -42,6 +42,7 @@ __all__ = [
     "convert",
     "convert_many",
     "pdf_to_png",
+    "pdf_page_texts",
     "FILTERS",
 ]
 
@@ -354,3 +355,23 @@ def pdf_to_png(pdf: Path, out_prefix: Path, dpi: int = 80) -> list[Path]:
             f"{_tail(proc.stderr + proc.stdout)}"
         )
     return pages
+
+
+def pdf_page_texts(pdf: Path) -> list[str]:
+    """The text of every page of pdf (pdftotext, layout order), one string per page.
+
+    Used to check printed workbooks: which sheet a page belongs to (the footer names it) and
+    whether a page shows a sheet's first and last columns."""
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        raise OfficeError("未找到 pdftotext，请安装 poppler-utils")
+    proc = subprocess.run(
+        [exe, "-layout", "-enc", "UTF-8", str(pdf), "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise OfficeError(f"pdftotext 未能读取 {pdf}（退出码 {proc.returncode}）：\n{_tail(proc.stderr.decode('utf-8', 'replace'))}")
+    pages = proc.stdout.decode("utf-8", errors="replace").split("\f")
+    return pages[:-1] if pages and not pages[-1].strip() else pages

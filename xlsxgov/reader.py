@@ -239,7 +239,7 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
                 if is_input:
                     inputs[k] = parsed.value
                 continue
-            typed[k] = parsed.value if parsed.severity != "error" and not _blank(value) else None
+            typed[k] = parsed.value if parsed.severity != "error" and not blank_value(value) else None
             if is_input:
                 inputs[k] = parsed.value or 0
                 if parsed.severity == "error":
@@ -248,7 +248,7 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
                 elif parsed.severity == "info":
                     rule = "blank" if parsed.code == "blank" else "cell.normalised"
                     findings.append(Finding("info", rule, sheet, a1, f"{what}：{parsed.message}", (k,)))
-            elif parsed.severity == "error" and not _blank(value):
+            elif parsed.severity == "error" and not blank_value(value):
                 findings.append(Finding("error", f"cell.{kind.value}", sheet, a1, f"{what}（合计）：{parsed.message}", (k,)))
     if not found:
         raise Unreadable("工作簿中找不到法定表格的数据单元格，请使用下发的模板填报", "no_tables")
@@ -305,7 +305,8 @@ def _read_plan(table) -> tuple[tuple[tuple[str, str], CellKey, Kind, bool, str],
     )
 
 
-def _blank(value: Any) -> bool:
+def blank_value(value: Any) -> bool:
+    """A cell left empty (None, or only spaces)."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -449,7 +450,7 @@ def _cover_by_labels(grids) -> dict[str, str]:
                 rest = text[len(normalise(hit)):].lstrip(":")
                 if rest:
                     out.setdefault(name, rest)
-                elif c + 1 < len(grid[r]) and not _blank(grid[r][c + 1]):
+                elif c + 1 < len(grid[r]) and not blank_value(grid[r][c + 1]):
                     v = grid[r][c + 1]
                     out.setdefault(name, str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip())
     return out

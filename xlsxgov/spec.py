@@ -271,6 +271,7 @@ class Table:
     blocks: list[Block]
     checks: list[Check] = field(default_factory=list)
     note: str | None = None
+    guide: str = ""  # what the table counts, for the cover's 填报说明 (from the official form)
     cells: list[Cell] = field(default_factory=list)
     _cell_index: dict[tuple[str, str], Cell] = field(default_factory=dict)
 
@@ -453,7 +454,7 @@ class _Builder:
             data,
             f"第{index + 1}张表",
             ["id", "short", "title", "blocks"],
-            ["sheet", "label_columns", "kind", "checks", "note"],
+            ["sheet", "label_columns", "kind", "checks", "note", "guide"],
         )
         table_id = self._id(d["id"], f"第{index + 1}张表")
         where = f"表 {table_id}"
@@ -462,7 +463,7 @@ class _Builder:
             raise SpecError(f"{where}：工作表名称“{sheet}”超过31个字符或含有 []:*?/\\")
         label_columns = int(d.get("label_columns", 1))
         kind = self._kind(d.get("kind", "count"), where)
-        table = Table(table_id, str(d["short"]), str(d["title"]), sheet, label_columns, kind, [], note=d.get("note"))
+        table = Table(table_id, str(d["short"]), str(d["title"]), sheet, label_columns, kind, [], note=d.get("note"), guide=str(d.get("guide") or ""))
         table.blocks = [self.block(b, table, where) for b in d["blocks"]]
         self._unique([r.id for b in table.blocks for r in b.rows], f"{where} 行 id")
         self._unique([b.id for b in table.blocks], f"{where} 块 id")

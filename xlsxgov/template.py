@@ -19,9 +19,10 @@ from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from . import __version__
 from . import expr as ex
-from .compute import CellKey, CheckResult, complete, key, run_checks, to_display
+from .compute import CellKey, CheckResult, complete, input_expansion, key, run_checks, to_display
+from .vocab import SEVERITY_LABELS
 from .layout import Box, TableLayout, layout
-from .spec import Cell, CheckInstance, Spec, total_term_cells
+from .spec import Cell, CheckInstance, Row, Spec, total_term_cells
 from .values import Kind
 
 COVER_SHEET = "封面"
@@ -40,7 +41,12 @@ COVER_FIELDS = [
     ("contact", "联系人"),
     ("phone", "联系电话"),
     ("filled_on", "填报日期"),
+    ("no_data", "本年度无相关数据"),
 ]
+# The one-step declaration of an agency whose three tables are all zero (offered as a list).
+NO_DATA_FIELD = "no_data"
+NO_DATA_YES = "是"
+NO_DATA_CHOICES = [NO_DATA_YES, "否"]
 COVER_FIRST_ROW = 2
 COVER_VALUE_COL = 1
 
@@ -55,16 +61,6 @@ KIND_ERRORS = {
     Kind.MONEY: "此处只能填写大于或等于0的数字（单位万元），请勿输入“元”等单位或文字。",
 }
 
-INSTRUCTIONS = [
-    "填表说明：",
-    "1. 请在各表白色单元格中填写本单位本年度数据；灰色单元格为自动计算的合计，无需填写。",
-    "2. 数量请填写整数，没有请填0，不要填写“件”“元”等单位或文字；金额单位为万元。",
-    "3. 填写时表格会自动检查勾稽关系：出现红色单元格表示数据不平衡，请核对后修改。",
-    "4. 全部填完后请查看“校验”表，所有项目应显示“通过”。",
-    "5. 请勿修改表格结构、工作表名称，请勿插入或删除行列。保存为 .xlsx 格式后报送。",
-]
-
-
 @dataclass
 class Meta:
     """What a workbook says about itself (cover and metadata sheet)."""
@@ -78,6 +74,7 @@ class Meta:
     phone: str = ""
     filled_on: str = ""
     portal_link: str = ""  # the agency's secret link to the web portal, printed on the cover
+    no_data: str = ""  # 本年度无相关数据: "是" declares all three tables zero
     kind: str = "template"  # template | feedback | consolidated
     consolidates: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -91,14 +88,20 @@ class Styles:
     unit: object
     input: dict
     total: dict
+    bad_total: dict
     note: object
+    guide_heading: object
     bad_input: dict
+    text_input: object
     cover_label: object
     cover_value: object
     cover_fixed: object
     check_header: object
     check_cell: object
     check_number: object
+    check_center: object
+    check_rule: object
+    conclusion: object
     plain: object
     bad_fill: object
 
@@ -117,7 +120,11 @@ def _styles(wb: xlsxwriter.Workbook) -> Styles:
         unit=fmt(align="center"),
         input={k: fmt(locked=False, align="right", num_format=v) for k, v in num.items()},
         total={k: fmt(align="right", num_format=v, bg_color="#E7E6E6", bold=True) for k, v in num.items()},
+        bad_total={k: fmt(align="right", num_format=v, bg_color="#FFC7CE", font_color="#9C0006", bold=True) for k, v in num.items()},
         note=wb.add_format({"font_name": "宋体", "font_size": 10, "italic": True, "text_wrap": True, "valign": "top"}),
+        guide_heading=wb.add_format({"font_name": "黑体", "font_size": 11, "bold": True, "valign": "vcenter"}),
+        # What an agency typed that is not a number (feedback): kept as text, red and hatched.
+        text_input=fmt(locked=False, align="right", num_format="@", bg_color="#FFC7CE", font_color="#9C0006", pattern=1, bold=True),
         bad_input={k: fmt(locked=False, align="right", num_format=v, bg_color="#FFC7CE", font_color="#9C0006") for k, v in num.items()},
         cover_label=fmt(bold=True, align="right", bg_color="#DDEBF7"),
         cover_value=fmt(locked=False, align="left", num_format="@"),
@@ -125,6 +132,9 @@ def _styles(wb: xlsxwriter.Workbook) -> Styles:
         check_header=fmt(bold=True, align="center", text_wrap=True, bg_color="#DDEBF7"),
         check_cell=fmt(text_wrap=True),
         check_number=fmt(align="right", num_format="General"),
+        check_center=fmt(align="center"),
+        check_rule=fmt(font_size=8, text_wrap=True, font_color="#595959"),
+        conclusion=fmt(bold=True, font_size=12, text_wrap=True),
         plain=wb.add_format({"font_name": "宋体", "font_size": 11}),
         bad_fill=wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
     )
@@ -139,6 +149,7 @@ class Written:
     spec: Spec
     values: dict[CellKey, int]
     results: list[CheckResult]
+    meta: Meta
 
 
 def write_workbook(
@@ -147,16 +158,27 @@ def write_workbook(
     meta: Meta,
     *,
     values: Mapping[CellKey, int] | None = None,
+    texts: Mapping[CellKey, str] | None = None,
     marks: Mapping[CellKey, Sequence[str]] | None = None,
     password: str | None = None,
     extra_sheets: Sequence[Callable[[Written], None]] = (),
 ) -> Path:
-    """Write a workbook of ``spec``'s tables. ``values`` are input values in base units (money in
-    元); totals are always recomputed. ``marks`` paint cells red with a comment (feedback)."""
+    """Write a workbook of ``spec``'s tables.
+
+    ``values``: input values in base units (money in 元); an input cell without a value is left
+    blank (a blank template is not a report: validate says ``workbook.unfilled``), and counts as 0
+    in the cached totals. Totals are always formulas, cached with the recomputed result.
+    ``texts``: input cells written as the text an agency typed (feedback): the file stays invalid
+    until the agency types a number there, and the 校验 lines involving them read 无法计算.
+    ``marks`` paint cells red with a comment (feedback). A hook of ``extra_sheets`` that calls
+    ``activate()`` on its sheet makes the file open there; otherwise it opens on the cover.
+    """
     path = Path(path)
-    all_values = complete(spec, values or {})
+    given = dict(values or {})
+    all_values = complete(spec, given)
     results = run_checks(spec, all_values)
     marks = marks or {}
+    texts = dict(texts or {})
     meta.edition = spec.edition
     wb = xlsxwriter.Workbook(
         str(path),
@@ -167,9 +189,9 @@ def write_workbook(
     layouts = layout(spec)
     cover_cells = _write_cover(wb, styles, spec, meta, password)
     for table in spec.tables:
-        _write_table(wb, styles, layouts[table.id], all_values, results, marks, password)
-    _write_checks(wb, styles, spec, layouts, results, password)
-    written = Written(wb, styles, spec, all_values, results)
+        _write_table(wb, styles, layouts[table.id], all_values, given, texts, marks, meta, password)
+    _write_checks(wb, styles, spec, layouts, results, given, texts, meta, cover_cells, password)
+    written = Written(wb, styles, spec, all_values, results, meta)
     for hook in extra_sheets:
         hook(written)
     _write_meta(wb, spec, meta, layouts, cover_cells)
@@ -178,8 +200,43 @@ def write_workbook(
 
 
 def write_template(path: Path | str, spec: Spec, meta: Meta, *, password: str | None = None) -> Path:
-    """The blank (or agency-personalised) template: every input 0, every check 通过."""
+    """The blank (or agency-personalised) template: input cells blank, totals 0, every check 通过."""
     return write_workbook(path, spec, meta, password=password)
+
+
+def footer_text(meta: Meta) -> str:
+    """The printed footer of every sheet: who (agency, else region), the sheet name and
+    第 N 页 共 M 页, so a loose printed page still says whose numbers it shows.
+
+    ``&`` is the control character of headers and footers, so it is doubled in names."""
+    who = (meta.agency or meta.region or "").replace("&", "&&")
+    return f"&L{who}&C&A&R第 &P 页 共 &N 页"
+
+
+def text_rows(texts: Sequence[tuple[str, float]], *, line: float = 14, minimum: float = 18) -> float:
+    """The height (points) of a row whose wrapped ``(text, column width in characters)`` cells
+    must show in full: neither Excel nor LibreOffice grows rows of a file they did not write."""
+    lines = max([1, *(math.ceil(_display_width(t) / max(w - 1, 1)) + t.count("\n") for t, w in texts)])
+    return max(minimum, line * lines + 4)
+
+
+def print_setup(ws, *, landscape: bool, repeat: tuple[int, int] | None = None, repeat_cols: tuple[int, int] | None = None,
+                footer: str | None = None) -> None:
+    """One print setup for every generated sheet: A4, fit to the page width (as many pages
+    down as needed), centred, narrow margins, header rows (and columns) repeated on every page."""
+    if landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    if repeat is not None:
+        ws.repeat_rows(*repeat)
+    if repeat_cols is not None:
+        ws.repeat_columns(*repeat_cols)
+    ws.set_footer(footer if footer is not None else "&C&A&R第 &P 页 共 &N 页")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,8 +245,9 @@ def write_template(path: Path | str, spec: Spec, meta: Meta, *, password: str | 
 
 def _write_cover(wb, st: Styles, spec: Spec, meta: Meta, password: str | None) -> dict[str, str]:
     ws = wb.add_worksheet(COVER_SHEET)
-    ws.set_column(0, 0, 22)
-    ws.set_column(1, 1, 56)
+    widths = (22, 60)
+    ws.set_column(0, 0, widths[0])
+    ws.set_column(1, 1, widths[1])
     year = f"{meta.year}年度" if meta.year else ""
     ws.merge_range(0, 0, 0, 1, f"{year}政府信息公开工作年度报告统计表", st.title)
     ws.set_row(0, 30)
@@ -202,8 +260,11 @@ def _write_cover(wb, st: Styles, spec: Spec, meta: Meta, password: str | None) -
         "contact": meta.contact,
         "phone": meta.phone,
         "filled_on": meta.filled_on,
+        "no_data": meta.no_data,
     }
     fixed = {"year", "edition_name"} if meta.year else {"edition_name"}
+    if meta.kind == "consolidated":
+        fixed.add(NO_DATA_FIELD)  # a sum, not an agency's declaration
     cells = {}
     for i, (name, label) in enumerate(COVER_FIELDS):
         r = COVER_FIRST_ROW + i
@@ -211,29 +272,66 @@ def _write_cover(wb, st: Styles, spec: Spec, meta: Meta, password: str | None) -
         ws.write_string(r, COVER_VALUE_COL, field_values[name], st.cover_fixed if name in fixed else st.cover_value)
         ws.set_row(r, 20)
         cells[name] = xl_rowcol_to_cell(r, COVER_VALUE_COL)
+        if name == NO_DATA_FIELD and meta.kind != "consolidated":
+            ws.data_validation(r, COVER_VALUE_COL, r, COVER_VALUE_COL, {
+                "validate": "list",
+                "source": NO_DATA_CHOICES,
+                "input_title": "本年度无相关数据",
+                "input_message": "三张表的数据全部为0的，选“是”，不必逐格填0；有数据的不选或选“否”。",
+                "error_title": "输入有误",
+                "error_message": "请从列表中选择“是”或“否”。",
+            })
     if meta.kind == "consolidated":
         r = COVER_FIRST_ROW + len(COVER_FIELDS)
         ws.write_string(r, 0, "汇总单位数", st.cover_label)
         ws.write_number(r, COVER_VALUE_COL, meta.consolidates or 0, st.cover_fixed)
         cells["consolidates"] = xl_rowcol_to_cell(r, COVER_VALUE_COL)
     r = COVER_FIRST_ROW + len(COVER_FIELDS) + 2
-    portal = [f"网上报送：{meta.portal_link}（本单位专属链接，上传后立即显示校验结果，请勿转发）"] if meta.portal_link else []
-    for i, line in enumerate(INSTRUCTIONS + [f"本表依据：{spec.basis}"] + portal):
-        ws.merge_range(r + i, 0, r + i, 1, line, st.note)
-        ws.set_row(r + i, 30 if len(line) > 40 else 18)
+    chars = sum(widths) - 2
+    portal = [(f"网上报送：{meta.portal_link}（本单位专属链接，上传后立即显示校验结果，请勿转发）", "text")] if meta.portal_link else []
+    for text, style in portal + guide_lines(spec):
+        ws.merge_range(r, 0, r, 1, text, st.guide_heading if style == "heading" else st.note)
+        lines = max(1, math.ceil(_display_width(text) / chars))
+        ws.set_row(r, 14 * lines + 3)
+        r += 1
     _protect(ws, password)
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 1)
-    ws.center_horizontally()
-    ws.activate()
+    print_setup(ws, landscape=False, footer=footer_text(meta))
+    ws.fit_to_pages(1, 1)  # the cover and its 填报说明 are one page
     return cells
+
+
+def guide_lines(spec: Spec) -> list[tuple[str, str]]:
+    """The 填报说明 on the cover: (text, "heading" | "text") lines.
+
+    What each table counts comes from the spec (``guide:`` of each table, taken from the official
+    form's own labels and notes: FORMATS.md); how to type numbers from the reading rules of
+    ``values.py``; the deadline from the regulation's Article 49 (FORMATS.md)."""
+    out: list[tuple[str, str]] = [("填报说明", "heading"), ("一、各表统计什么", "heading")]
+    for table in spec.tables:
+        out.append((f"{table.short}“{table.title}”：{table.guide}" if table.guide else f"{table.short}“{table.title}”", "text"))
+    out += [
+        ("二、怎样填写", "heading"),
+        ("1. 白色单元格填写本单位本年度数据；灰色单元格是自动计算的合计，不要填写。", "text"),
+        ("2. 数量填写整数（单位为件），不要填写“件”“元”等单位或文字；金额以万元为单位（例如24850元填2.485）。", "text"),
+        ("3. 没有发生的事项填0。个别单元格空着按0计（会提示）；一张表整张空着会被提醒核对；三张表都空着的报表不能通过。"
+         "三张表全部为0的，在上面“本年度无相关数据”一栏选“是”即可，不必逐格填0。", "text"),
+        ("4. 请勿修改表格结构和工作表名称，请勿插入或删除行列；保存为 .xlsx 格式后报送。", "text"),
+        ("三、“校验”表说不通过时怎么办", "heading"),
+        ("1. 填写时数据不平衡的单元格会变红。填完后查看“校验”表：结论为“全部通过”即可报送。", "text"),
+        ("2. 结果为“不通过”的项目（级别为错误）：按“检查内容”核对“左边”“右边”的数字，修改有关单元格，直到显示“通过”。", "text"),
+        ("3. 结果为“无法计算”：有关单元格填了文字或其他不是数字的内容，请改为数字。", "text"),
+        ("4. 级别为“警告”的项目不影响报送，但请核对数据，确认无误。", "text"),
+        (f"本表依据：{spec.basis}。《中华人民共和国政府信息公开条例》第四十九条：县级以上人民政府部门应当在每年1月31日前"
+         "向本级政府信息公开工作主管部门提交本部门上一年度政府信息公开工作年度报告。", "text"),
+    ]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # Statutory tables
 
 
-def _write_table(wb, st: Styles, lay: TableLayout, values, results, marks, password) -> None:
+def _write_table(wb, st: Styles, lay: TableLayout, values, given, texts, marks, meta: Meta, password) -> None:
     table = lay.table
     ws = wb.add_worksheet(table.sheet)
     _set_widths(ws, lay)
@@ -247,29 +345,28 @@ def _write_table(wb, st: Styles, lay: TableLayout, values, results, marks, passw
     for cell in table.cells:
         place = lay.place(cell)
         k = key(cell)
-        shown = to_display(cell, values[k])
         cell_marks = marks.get(k)
         if cell.is_input:
             style = (st.bad_input if cell_marks else st.input)[cell.kind]
-            _write_value(ws, place.r, place.c, place.c2, shown, style)
+            if k in texts:
+                _write_cell(ws, place.r, place.c, place.c2, texts[k], st.text_input)
+            elif k in given:
+                _write_cell(ws, place.r, place.c, place.c2, to_display(cell, values[k]), style)
+            else:
+                _write_cell(ws, place.r, place.c, place.c2, None, style)
             _validate(ws, cell, place.r, place.c)
         else:
             formula = "=" + ex.excel_side(cell.total, lambda term, c=cell: [refs[d.key] for d in total_term_cells(c, term)])
-            style = st.total[cell.kind]
+            style = (st.bad_total if cell_marks else st.total)[cell.kind]
             if place.c2 > place.c:
                 ws.merge_range(place.r, place.c, place.r, place.c2, "", style)
-            ws.write_formula(place.r, place.c, formula, style, shown)
+            ws.write_formula(place.r, place.c, formula, style, to_display(cell, values[k]))
         if cell_marks:
             ws.write_comment(place.r, place.c, "\n".join(cell_marks), {"x_scale": 2.5, "y_scale": 2, "author": "xlsxgov"})
     _conditional_formats(ws, st, lay, refs)
     first_header, last_header = lay.header_rows
     ws.freeze_panes(last_header + 1, lay.data_start_col)
-    ws.repeat_rows(first_header, last_header)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.center_horizontally()
-    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    print_setup(ws, landscape=True, repeat=(first_header, last_header), footer=footer_text(meta))
     _protect(ws, password)
 
 
@@ -290,10 +387,16 @@ def _write_box(ws, st: Styles, box: Box) -> None:
         ws.write_string(box.r1, box.c1, box.text, style)
 
 
-def _write_value(ws, r: int, c: int, c2: int, value, style) -> None:
+def _write_cell(ws, r: int, c: int, c2: int, value, style) -> None:
+    """A number, a text (always as a string, never a formula) or a blank, merged over c..c2."""
     if c2 > c:
         ws.merge_range(r, c, r, c2, "", style)
-    ws.write_number(r, c, value, style)
+    if value is None:
+        ws.write_blank(r, c, None, style)
+    elif isinstance(value, str):
+        ws.write_string(r, c, value, style)
+    else:
+        ws.write_number(r, c, value, style)
 
 
 def _set_widths(ws, lay: TableLayout) -> None:
@@ -384,26 +487,111 @@ def instance_formula(inst: CheckInstance, ref: Callable[[Cell], str]) -> str:
 # ---------------------------------------------------------------------------------------------
 # 校验 sheet
 
-CHECK_HEADERS = ["序号", "规则编号", "级别", "表", "范围", "检查内容", "左边", "关系", "右边", "结果"]
+CHECK_HEADERS = ["序号", "级别", "范围", "检查内容", "左边", "关系", "右边", "结果", "规则编号"]
+CHECK_WIDTHS = [5, 6, 30, 46, 10, 5, 10, 9, 13]
 CHECK_FIRST_ROW = 3
-VERDICT_COL = 9
+SEVERITY_COL, SCOPE_COL, LEFT_COL, RIGHT_COL, VERDICT_COL, RULE_COL = 1, 2, 4, 6, 7, 8
+CONCLUSION_CELL = (1, 2)  # C2: what the sheet concludes, in validate's terms
+# Helper counts beside the sheet (hidden columns), named by the conclusion formula.
+COUNT_COLS = {"errors": 11, "warnings": 13, "uncomputable": 15, "filled": 17}
 RELATIONS = {"==": "=", "<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+PASSED, FAILED, UNCOMPUTABLE = "通过", "不通过", "无法计算"
 
 
-def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult], password) -> None:
+def scope_text(inst: CheckInstance) -> str:
+    """Where a check applies, as the 校验 sheet names it: the table and the row or column, e.g.
+    ``表三 自然人列`` or ``表三 三、本年度办理结果/（一）予以公开``."""
+    table = inst.check.table.short
+    if inst.check.for_each == "row" and isinstance(inst.scope, Row) and inst.scope.label:
+        return f"{table} {'/'.join(inst.scope.path)}"
+    scope = inst.scope_label
+    return scope if scope == table else f"{table} {scope}"
+
+
+def instance_inputs(inst: CheckInstance) -> set[CellKey]:
+    """Every cell a check depends on: the cells it names and the inputs behind their totals."""
+    out: set[CellKey] = set()
+    for cell in inst.cells():
+        out.add(key(cell))
+        out.update(input_expansion(cell))
+    return out
+
+
+def conclusion(results: Sequence[tuple[str, str]], filled: int, no_data: bool) -> str:
+    """The 校验 sheet's conclusion from (severity, verdict) pairs, in validate's terms: errors
+    (failed error checks, and every check that cannot be computed) decide; failed warning checks
+    are listed as warnings; a workbook with no input filled is not a report (``workbook.unfilled``).
+    The sheet computes the same with the formula written by ``_conclusion_formula``."""
+    errors = sum(1 for sev, v in results if (sev == "error" and v == FAILED) or v == UNCOMPUTABLE)
+    warnings = sum(1 for sev, v in results if sev == "warning" and v == FAILED)
+    uncomputable = sum(1 for _, v in results if v == UNCOMPUTABLE)
+    if filled == 0 and not no_data:
+        return UNFILLED_CONCLUSION
+    if errors:
+        text = f"不通过：有{errors}项错误"
+        if uncomputable:
+            text += f"（其中{uncomputable}项无法计算：有单元格不是数字）"
+        return text + (f"，另有{warnings}项警告" if warnings else "")
+    return f"通过，有{warnings}项警告，请核对" if warnings else "全部通过"
+
+
+UNFILLED_CONCLUSION = "尚未填写：各表没有任何数据。如本年度确无相关数据，请在封面“本年度无相关数据”一栏选“是”"
+
+
+def _conclusion_formula(counts: dict[str, str], no_data_ref: str | None) -> str:
+    e, w, k, n = counts["errors"], counts["warnings"], counts["uncomputable"], counts["filled"]
+    declared = f'{no_data_ref}<>"{NO_DATA_YES}"' if no_data_ref else "TRUE"
+    return (
+        f'=IF(AND({n}=0,{declared}),"{UNFILLED_CONCLUSION}",'
+        f'IF({e}>0,"不通过：有"&{e}&"项错误"&IF({k}>0,"（其中"&{k}&"项无法计算：有单元格不是数字）","")&IF({w}>0,"，另有"&{w}&"项警告",""),'
+        f'IF({w}>0,"通过，有"&{w}&"项警告，请核对","全部通过")))'
+    )
+
+
+def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult], given, texts, meta: Meta, cover_cells, password) -> None:
     ws = wb.add_worksheet(CHECK_SHEET)
-    widths = [6, 30, 6, 8, 22, 50, 10, 6, 10, 10]
-    for c, w in enumerate(widths):
+    for c, w in enumerate(CHECK_WIDTHS):
         ws.set_column(c, c, w)
     ws.merge_range(0, 0, 0, len(CHECK_HEADERS) - 1, "勾稽关系校验", st.title)
     ws.set_row(0, 30)
-    first, last = CHECK_FIRST_ROW, CHECK_FIRST_ROW + len(results) - 1
-    verdicts = f"{xl_rowcol_to_cell(first, VERDICT_COL, True, True)}:{xl_rowcol_to_cell(max(last, first), VERDICT_COL, True, True)}"
-    failing = sum(1 for r in results if not r.passed)
-    summary = f'=IF(COUNTIF({verdicts},"不通过")=0,"全部通过","有"&COUNTIF({verdicts},"不通过")&"项不通过")'
-    ws.write_string(1, 0, "结论", st.cover_label)
-    ws.merge_range(1, 1, 1, 3, "", st.check_cell)
-    ws.write_formula(1, 1, summary, st.check_cell, "全部通过" if not failing else f"有{failing}项不通过")
+    first, last = CHECK_FIRST_ROW, CHECK_FIRST_ROW + max(len(results), 1) - 1
+
+    def column(c: int) -> str:
+        return f"{xl_rowcol_to_cell(first, c, True, True)}:{xl_rowcol_to_cell(last, c, True, True)}"
+
+    sev, ver = column(SEVERITY_COL), column(VERDICT_COL)
+    labels = SEVERITY_LABELS
+    count_formulas = {
+        "errors": f'=COUNTIFS({sev},"{labels["error"]}",{ver},"{FAILED}")+COUNTIF({ver},"{UNCOMPUTABLE}")',
+        "warnings": f'=COUNTIFS({sev},"{labels["warning"]}",{ver},"{FAILED}")',
+        "uncomputable": f'=COUNTIF({ver},"{UNCOMPUTABLE}")',
+        "filled": "=" + "+".join(_filled_count(spec, layouts)),
+    }
+    count_titles = {"errors": "错误项", "warnings": "警告项", "uncomputable": "无法计算项", "filled": "已填写单元格"}
+    verdicts: list[tuple[str, str]] = []
+    for res in results:
+        stuck = texts and instance_inputs(res.instance) & texts.keys()
+        verdicts.append((res.instance.check.severity, UNCOMPUTABLE if stuck else res.verdict))
+    no_data = meta.no_data == NO_DATA_YES
+    inputs = {key(c) for c in spec.cells() if c.is_input and c.kind is not Kind.TEXT}
+    filled = len(inputs & (given.keys() | texts.keys()))
+    cached = {
+        "errors": sum(1 for s_, v in verdicts if (s_ == "error" and v == FAILED) or v == UNCOMPUTABLE),
+        "warnings": sum(1 for s_, v in verdicts if s_ == "warning" and v == FAILED),
+        "uncomputable": sum(1 for _, v in verdicts if v == UNCOMPUTABLE),
+        "filled": filled,
+    }
+    refs = {}
+    for name, c in COUNT_COLS.items():
+        ws.write_string(1, c - 1, count_titles[name], st.plain)
+        ws.write_formula(1, c, count_formulas[name], st.plain, cached[name])
+        refs[name] = xl_rowcol_to_cell(1, c)
+    ws.set_column(min(COUNT_COLS.values()) - 1, max(COUNT_COLS.values()), None, None, {"hidden": True})
+    no_data_ref = f"{quote_sheetname(COVER_SHEET)}!{cover_cells[NO_DATA_FIELD]}" if NO_DATA_FIELD in cover_cells else None
+    ws.merge_range(1, 0, 1, CONCLUSION_CELL[1] - 1, "结论", st.cover_label)
+    ws.merge_range(1, CONCLUSION_CELL[1], 1, len(CHECK_HEADERS) - 1, "", st.conclusion)
+    ws.write_formula(*CONCLUSION_CELL, _conclusion_formula(refs, no_data_ref), st.conclusion, conclusion(verdicts, filled, no_data))
+    ws.set_row(1, 24)
     for c, text in enumerate(CHECK_HEADERS):
         ws.write_string(CHECK_FIRST_ROW - 1, c, text, st.check_header)
     for i, res in enumerate(results):
@@ -422,24 +610,51 @@ def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult
             left_f, right_f = f"ROUND({left_f},4)", f"ROUND({right_f},4)"
         scale = 10_000 if money else 1
         left_v, right_v = _shown(res.left, scale), _shown(res.right, scale)
+        depends = ",".join(_ranges(inst.check.table, lay, instance_inputs(inst)))
+        scope = scope_text(inst)
         ws.write_number(r, 0, i + 1, st.check_cell)
-        ws.write_string(r, 1, inst.check.id, st.check_cell)
-        ws.write_string(r, 2, "错误" if inst.check.severity == "error" else "提示", st.check_cell)
-        ws.write_string(r, 3, inst.check.table.short, st.check_cell)
-        ws.write_string(r, 4, inst.scope_label, st.check_cell)
-        ws.write_string(r, 5, inst.check.message, st.check_cell)
-        ws.write_formula(r, 6, "=" + left_f, st.check_number, left_v)
-        ws.write_string(r, 7, RELATIONS[expr.op], st.check_cell)
-        ws.write_formula(r, 8, "=" + right_f, st.check_number, right_v)
-        lhs, rhs = xl_rowcol_to_cell(r, 6), xl_rowcol_to_cell(r, 8)
-        ws.write_formula(r, VERDICT_COL, f'=IF({lhs}{ex.EXCEL_OPERATORS[expr.op]}{rhs},"通过","不通过")', st.check_cell, res.verdict)
-    ws.conditional_format(first, VERDICT_COL, max(last, first), VERDICT_COL, {"type": "cell", "criteria": "==", "value": '"不通过"', "format": st.bad_fill})
+        ws.write_string(r, SEVERITY_COL, labels[inst.check.severity], st.check_cell)
+        ws.write_string(r, SCOPE_COL, scope, st.check_cell)
+        ws.write_string(r, 3, inst.check.message, st.check_cell)
+        ws.write_formula(r, LEFT_COL, "=" + left_f, st.check_number, left_v)
+        ws.write_string(r, 5, RELATIONS[expr.op], st.check_center)
+        ws.write_formula(r, RIGHT_COL, "=" + right_f, st.check_number, right_v)
+        lhs, rhs = xl_rowcol_to_cell(r, LEFT_COL), xl_rowcol_to_cell(r, RIGHT_COL)
+        # A check over a cell holding text (pasted past the validation) cannot be computed:
+        # SUM skips text and "+" gives #VALUE!, so both are caught before comparing.
+        verdict = (
+            f'=IF(OR(ISERROR({lhs}),ISERROR({rhs}),COUNTA({depends})>COUNT({depends})),"{UNCOMPUTABLE}",'
+            f'IF({lhs}{ex.EXCEL_OPERATORS[expr.op]}{rhs},"{PASSED}","{FAILED}"))'
+        )
+        ws.write_formula(r, VERDICT_COL, verdict, st.check_center, verdicts[i][1])
+        ws.write_string(r, RULE_COL, inst.check.id, st.check_rule)
+        ws.set_row(r, text_rows([(scope, CHECK_WIDTHS[SCOPE_COL]), (inst.check.message, CHECK_WIDTHS[3]), (inst.check.id, CHECK_WIDTHS[RULE_COL] * 1.3)]))
+    for text, fmt in ((f'"{FAILED}"', st.bad_fill), (f'"{UNCOMPUTABLE}"', st.bad_fill)):
+        ws.conditional_format(first, VERDICT_COL, last, VERDICT_COL, {"type": "cell", "criteria": "==", "value": text, "format": fmt})
+    for start in ("不通过", "尚未填写"):
+        ws.conditional_format(*CONCLUSION_CELL, *CONCLUSION_CELL, {"type": "text", "criteria": "begins with", "value": start, "format": st.bad_fill})
     ws.freeze_panes(CHECK_FIRST_ROW, 0)
-    ws.repeat_rows(CHECK_FIRST_ROW - 1)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+    ws.print_area(0, 0, last, len(CHECK_HEADERS) - 1)
+    print_setup(ws, landscape=True, repeat=(CHECK_FIRST_ROW - 1, CHECK_FIRST_ROW - 1), footer=footer_text(meta))
     _protect(ws, password)
+
+
+def _ranges(table, lay: TableLayout, keys) -> list[str]:
+    """``keys`` of ``table`` as sheet-qualified A1 ranges (vertical runs joined)."""
+    sheet = quote_sheetname(table.sheet)
+    places = sorted((lay.places[(k[1], k[2])] for k in keys if k[0] == table.id), key=lambda p: (p.c, p.r))
+    return [f"{sheet}!{r}" for r in ex.compress_refs([p.a1 for p in places])]
+
+
+def _filled_count(spec: Spec, layouts) -> list[str]:
+    """COUNTA terms counting the input cells of every table that are not blank."""
+    out = []
+    for table in spec.tables:
+        keys = {key(c) for c in table.cells if c.is_input and c.kind is not Kind.TEXT}
+        ranges = _ranges(table, layouts[table.id], keys)
+        for i in range(0, len(ranges), 200):  # a function takes at most 255 arguments
+            out.append(f"COUNTA({','.join(ranges[i:i + 200])})")
+    return out or ["0"]
 
 
 def _shown(value: int, scale: int):

@@ -23,7 +23,8 @@ from pandera.errors import SchemaErrors
 from . import expr as ex
 from .compute import YUAN_PER_WANYUAN, input_expansion, key
 from .findings import Finding, sort_findings
-from .reader import Submission, Unreadable, read_workbook
+from .reader import Submission, Unreadable, blank_value, read_workbook
+from .template import COVER_SHEET, NO_DATA_YES
 from .spec import Cell, CheckInstance, Table
 from .values import Kind
 
@@ -196,9 +197,94 @@ def _frame_check(table: Table, instance_key: str):
 # Validation
 
 
+def fill_findings(sub: Submission) -> list[Finding]:
+    """The reader's findings with what an unfilled workbook or table means (issue #9, point 2).
+
+    - no input cell filled: error ``workbook.unfilled`` (an untouched template is not a report),
+      unless the cover's 本年度无相关数据 says 是: then one info note, every cell counted as 0;
+    - 本年度无相关数据 = 是 but a non-zero number typed: error ``cover.no_data``;
+    - one table left wholly blank while others are filled: warning ``workbook.table_blank``
+      naming the table;
+    - a few blank cells: the reader's info notes (``blank``, counted as 0) stay as they are.
+    The per-cell ``blank`` notes of a wholly blank table (or workbook) are folded into its one
+    finding. A consolidated workbook is a sum, not a report typed by an agency: left as read."""
+    findings = list(sub.findings)
+    if sub.meta.get("kind") == "consolidated":
+        return findings
+    no_data = str(sub.meta.get("no_data", "")).strip() == NO_DATA_YES
+    located: dict[str, list] = {}
+    for table in sub.spec.tables:
+        keys = [k for k in (key(c) for c in table.input_cells if c.kind is not Kind.TEXT) if sub.where.get(k, ("", ""))[1]]
+        if keys:
+            located[table.id] = keys
+    filled = {t: [k for k in keys if not blank_value(sub.raw.get(k))] for t, keys in located.items()}
+    blank_tables = {t for t, keys in filled.items() if not keys}
+    if not located:
+        return findings
+    if len(blank_tables) == len(located) or no_data:
+        folded = set(located) if no_data else blank_tables
+    else:
+        folded = blank_tables
+    findings = [f for f in findings if not (f.rule == "blank" and f.cells and f.cells[0][0] in folded)]
+    if len(blank_tables) == len(located):
+        if no_data:
+            findings.append(Finding("info", "cover.no_data", COVER_SHEET, "", "封面选择了“本年度无相关数据”：各表均按0计"))
+        else:
+            findings.append(Finding(
+                "error", "workbook.unfilled", "", "",
+                "各表均未填写任何数据（空白模板不是报表）：请填写后报送；如本年度确无相关数据，请在封面“本年度无相关数据”一栏选“是”",
+            ))
+        return findings
+    if no_data:
+        typed = [k for keys in filled.values() for k in keys if sub.inputs.get(k) or k in sub.bad_cells]
+        if typed:
+            tables = "、".join(dict.fromkeys(sub.spec.table(k[0]).short for k in typed))
+            findings.append(Finding(
+                "error", "cover.no_data", COVER_SHEET, "",
+                f"封面选择了“本年度无相关数据”，但{tables}中填有数字：确无数据的请删去这些数字，有数据的请把封面这一栏改为“否”",
+                tuple(typed[:50]),
+            ))
+        else:
+            findings.append(Finding("info", "cover.no_data", COVER_SHEET, "", "封面选择了“本年度无相关数据”：未填写的单元格均按0计"))
+        return findings
+    for table in sub.spec.tables:
+        if table.id in blank_tables:
+            sheet = sub.where[located[table.id][0]][0]
+            findings.append(Finding(
+                "warning", "workbook.table_blank", sheet, "",
+                f"{table.short}“{table.title}”整张表没有填写，已按0计：请核对，确无数据的请填0",
+            ))
+    return _fold_blank_notes(sub, findings)
+
+
+BLANK_NOTES_SHOWN = 5  # more blank cells than this in one table: one note for the table
+
+
+def _fold_blank_notes(sub: Submission, findings: list[Finding]) -> list[Finding]:
+    """A few blank cells keep one note each; a table with many gets one note counting them."""
+    by_table: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.rule == "blank" and f.cells:
+            by_table.setdefault(f.cells[0][0], []).append(f)
+    many = {t: fs for t, fs in by_table.items() if len(fs) > BLANK_NOTES_SHOWN}
+    if not many:
+        return findings
+    out = [f for f in findings if not (f.rule == "blank" and f.cells and f.cells[0][0] in many)]
+    for table_id, fs in many.items():
+        table = sub.spec.table(table_id)
+        shown = "、".join(f.cell for f in fs[:BLANK_NOTES_SHOWN])
+        out.append(Finding(
+            "info", "blank", fs[0].sheet, "",
+            f"{table.short}有{len(fs)}个单元格空白，均按0计（{shown}等）",
+            tuple(k for f in fs for k in f.cells),
+        ))
+    return out
+
+
 def validate_submissions(subs: Sequence[Submission]) -> list[list[Finding]]:
-    """Findings per submission (reader notes plus rule failures), in the order given."""
-    out: list[list[Finding]] = [list(s.findings) for s in subs]
+    """Findings per submission (reader notes, what an unfilled workbook means, rule failures),
+    in the order given."""
+    out: list[list[Finding]] = [fill_findings(s) for s in subs]
     by_edition: dict[str, list[int]] = {}
     for i, s in enumerate(subs):
         by_edition.setdefault(s.edition, []).append(i)

@@ -77,6 +77,7 @@ def issue_links(directory: Path | str, base_url: str, codes: list[str] | None = 
                 token = new_token()
                 conn.execute("INSERT INTO links(code, token_hash, created_at) VALUES (?, ?, ?)", (code, _hash(token), now))
                 links[code] = f"{base}/a/{token}"
+            _audit_local(conn, "生成报送链接", f"{len(wanted)} 个单位" if codes is None else "单位 " + "、".join(wanted))
         _write_links_csv(directory, roster, links)
     finally:
         conn.close()
@@ -119,6 +120,7 @@ def revoke_link(directory: Path | str, code: str) -> int:
     conn = _open(directory)
     try:
         with ledger.transaction(conn):
+            _audit_local(conn, "作废报送链接", f"单位 {code}")
             return conn.execute("UPDATE links SET revoked_at=? WHERE code=? AND revoked_at IS NULL", (_now(), code)).rowcount
     finally:
         conn.close()
@@ -176,6 +178,7 @@ def add_user(directory: Path | str, name: str, role: str, password: str) -> None
                 (name, role, digest, _now()),
             )
             conn.execute("DELETE FROM login_failures WHERE name=?", (name,))
+            _audit_local(conn, "保存账户", f"{name}（{role}）")
     finally:
         conn.close()
 
@@ -282,9 +285,21 @@ def add_api_token(directory: Path | str, client: str) -> str:
     try:
         with ledger.transaction(conn):
             conn.execute("INSERT INTO api_tokens(client, token_hash, created_at) VALUES (?, ?, ?)", (client, _hash(token), _now()))
+            _audit_local(conn, "生成接口令牌", client)
     finally:
         conn.close()
     return token
+
+
+def revoke_api_tokens(directory: Path | str, client: str) -> int:
+    """Revoke every live API token of ``client``; returns how many."""
+    conn = _open(directory)
+    try:
+        with ledger.transaction(conn):
+            _audit_local(conn, "作废接口令牌", client)
+            return conn.execute("UPDATE api_tokens SET revoked_at=? WHERE client=? AND revoked_at IS NULL", (_now(), client)).rowcount
+    finally:
+        conn.close()
 
 
 def api_client(conn: sqlite3.Connection, token: str | None) -> str | None:
@@ -296,6 +311,18 @@ def api_client(conn: sqlite3.Connection, token: str | None) -> str | None:
 
 # ---------------------------------------------------------------------------------------------
 # audit log and reviews
+
+
+def _audit_local(conn: sqlite3.Connection, action: str, detail: str) -> None:
+    """An audit line for a command run on the server machine (inside the caller's transaction)."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment
+        who = ""
+    conn.execute("INSERT INTO audit(at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)",
+                 (_now(), f"命令行 {who}".strip(), "本机", action, detail))
 
 
 def audit(conn: sqlite3.Connection, actor: str, address: str, action: str, detail: str = "") -> None:

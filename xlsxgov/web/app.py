@@ -79,6 +79,18 @@ def _campaign_secret(directory: Path) -> bytes:
         conn.close()
 
 
+def local_time(iso: str | None) -> str:
+    """A ledger timestamp (UTC, ISO 8601) as this machine's local time, to the second."""
+    from datetime import datetime
+
+    if not iso:
+        return ""
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
 def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_size: int = 2) -> FastAPI:
     """The ASGI application serving the campaign in ``directory``. Raises CampaignError when the
     folder is no campaign."""
@@ -119,6 +131,7 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
     app.state.cfg = cfg
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["labels"] = LABELS
+    templates.env.filters["local"] = local_time
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -47,9 +47,14 @@ def user_add(
 def user_token(
     directory: Path = typer.Argument(..., help="报送任务目录"),
     client: str = typer.Argument(..., help="使用接口的系统名称，例如 省平台"),
+    revoke: bool = typer.Option(False, "--revoke", help="作废该系统的全部令牌"),
 ) -> None:
-    """为其他系统生成一个接口令牌（只读 JSON 接口，见 /api/openapi.json）。令牌只显示这一次。"""
+    """为其他系统生成一个接口令牌（只读 JSON 接口，见 /api/openapi.json）。令牌只显示这一次；--revoke 作废。"""
     try:
+        if revoke:
+            n = portal.revoke_api_tokens(directory, client)
+            console.print(f"已作废“{client}”的 {n} 个接口令牌", highlight=False)
+            return
         token = portal.add_api_token(directory, client)
     except CampaignError as exc:
         _fail(str(exc))

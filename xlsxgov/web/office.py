@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 
 from ..campaign import portal
 from ..campaign.importer import assign_file
+from ..campaign.mail import safe_filename
 from ..campaign.remind import prepare_reminders
 from ..campaign.status import campaign_status, write_status_xlsx
 from ..campaign.store import roster
@@ -252,7 +253,8 @@ def _submission_for_office(request: Request, sid: int) -> dict:
 def original(request: Request, sid: int, session: portal.Session = Depends(require)):
     sub = _submission_for_office(request, sid)
     path = cfg_of(request).directory / sub["archive_path"]
-    return download(path, sub["file_name"] or path.name)
+    _audit(request, session, "下载原文件", f"报送 {sid}：{sub['file_name']}")
+    return download(path, safe_filename(sub["file_name"] or path.name))
 
 
 @router.get("/office/submission/{sid}/feedback")
@@ -261,6 +263,7 @@ def feedback(request: Request, sid: int, session: portal.Session = Depends(requi
     if not sub["feedback_path"]:
         raise HTTPException(404)
     path = cfg_of(request).directory / sub["feedback_path"]
+    _audit(request, session, "下载问题反馈表", f"报送 {sid}：{path.name}")
     return download(path, path.name)
 
 
@@ -368,6 +371,7 @@ def export_file(request: Request, name: str, session: portal.Session = Depends(r
     match = next((p for p in _exports(cfg_of(request).directory) if p.name == name), None) if _EXPORT_NAME.fullmatch(name) else None
     if match is None:
         raise HTTPException(404)
+    _audit(request, session, "下载文件", match.name)
     return download(match, match.name)
 
 
