@@ -438,3 +438,24 @@ def test_campaign_imports_report_documents_and_consolidates_them(tmp_path: Path)
     total = read_workbook(Path(getattr(out, "path", tmp_path / "汇总.xlsx")))
     for k in values[0]:
         assert total.values[k] == sum(v[k] for v in values), k
+
+
+def test_mail_reply_with_only_the_report_document_is_imported(tmp_path: Path):
+    """A reply carrying only the report (Word/PDF …) yields that document; a reply with the
+    workbook keeps ignoring its other documents (tests/test_mail.py)."""
+    from email.message import EmailMessage
+
+    from xlsxgov.campaign.mail import extract_attachments
+
+    page = next(p for p in REPORTS if p.stem.startswith("2019_shanghai"))
+    msg = EmailMessage()
+    msg["From"] = "bgt@example.com"
+    msg["To"] = "gk@example.com"
+    msg["Subject"] = "年报"
+    msg["Message-ID"] = "<r9@example.com>"
+    msg.set_content("年度报告见附件。")
+    msg.add_attachment(page.read_bytes(), maintype="application", subtype="pdf", filename="年报.pdf")
+    eml = tmp_path / "r.eml"
+    eml.write_bytes(bytes(msg))
+    [f] = extract_attachments(eml, tmp_path / "out")
+    assert f.original_name == "年报.pdf"

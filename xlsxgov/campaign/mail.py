@@ -777,7 +777,11 @@ def extract_attachments(source: str | Path, dest_dir: str | Path) -> list[Extrac
     dest = dest.resolve()
     extracted: list[ExtractedFile] = []
     for msg in _messages(source):
-        for part, original, ext, meta in _iter_spreadsheets(msg, _meta(msg, None)):
+        parts = list(_iter_spreadsheets(msg, _meta(msg, None)))
+        if any(ext not in REPORT_ATTACHMENTS for _, _, ext, _ in parts):
+            # A reply with the workbook: its other documents (说明.pdf) are not the submission.
+            parts = [p for p in parts if p[2] not in REPORT_ATTACHMENTS]
+        for part, original, ext, meta in parts:
             data = part.get_payload(decode=True) or b""
             filename = safe_filename(original) if original else "attachment" + ext
             if not filename.lower().endswith(ext):
