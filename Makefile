@@ -1,9 +1,10 @@
-# Two commands for a fresh machine: `make demo` and `make test`.
+# Two commands for a fresh machine: `make demo` and `make test`; `make check` is the fast lane
+# for everyday work (lint, types, and the tests that need neither LibreOffice nor a browser).
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test check lint install bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,8 +17,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/xlsxgov demo demo
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check xlsxgov tests benchmarks
+	$(VENV)/bin/mypy
+
+check: $(STAMP) lint
+	$(PY) -m pytest -q -m "not office and not slow"
 
 bench: $(STAMP)
 	for b in template_build validate_batch consolidate_bench campaign_bench portal_bench; do $(PY) benchmarks/$$b.py || exit 1; done

@@ -21,8 +21,8 @@ from xlsxgov.consolidate import DETAIL_SHEET, consolidate_files
 from xlsxgov.crossyear import PreviousError, cross_year_findings, load_previous
 from xlsxgov.feedback import ISSUES_SHEET
 from xlsxgov.reader import read_workbook
+from xlsxgov.review import review_files
 from xlsxgov.template import Meta, write_workbook
-from xlsxgov.validate import validate_paths
 
 XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
 REGION = "测试区"
@@ -79,7 +79,7 @@ def pair(tmp_path_factory):
 
 def test_carry_over_mismatch_reported_at_agency_column_and_cell(pair):
     _, prev_path, cur_path = pair
-    (report,) = validate_paths([cur_path], previous=prev_path)
+    (report,) = review_files([cur_path], previous=prev_path)
     assert report.status == "valid"  # a warning, not an error
     found = by_rule(report.findings, "t3.carry_over")
     assert {f.cells[0] for f in found} == {("t3", "carried_in", "business"), ("t3", "carried_in", "total")}
@@ -99,7 +99,7 @@ def test_carry_over_mismatch_reported_at_agency_column_and_cell(pair):
 def test_matching_columns_give_no_carry_over_warning(pair, tmp_path):
     _, prev_path, _ = pair
     cur = agency(tmp_path / "ok.xlsx", 1, values(carried_in=LAST), year=2024)
-    (report,) = validate_paths([cur], previous=prev_path)
+    (report,) = review_files([cur], previous=prev_path)
     assert by_rule(report.findings, "t3.carry_over") == []
 
 
@@ -126,15 +126,15 @@ def test_match_by_code_then_by_name(pair, tmp_path):
     _, prev_path, _ = pair
     # renamed agency, same code: matched by code
     renamed = agency(tmp_path / "renamed.xlsx", 1, values(carried_in={"natural": 5}), year=2024, name="测试区新名称局")
-    (report,) = validate_paths([renamed], previous=prev_path)
+    (report,) = review_files([renamed], previous=prev_path)
     assert {f.cells[0][2] for f in by_rule(report.findings, "t3.carry_over") if f.severity == "warning"} == {"natural", "business", "total"}
     # no code on the cover, the name written with full-width spaces: matched by name
     noname = agency(tmp_path / "nocode.xlsx", 1, values(carried_in={"natural": 5}), year=2024, name="测试区　第1局", code="")
-    (report,) = validate_paths([noname], previous=prev_path)
+    (report,) = review_files([noname], previous=prev_path)
     assert any(f.severity == "warning" for f in by_rule(report.findings, "t3.carry_over"))
     # someone else: one info finding saying there is no last-year data, not silence
     other = agency(tmp_path / "other.xlsx", 9, values(), year=2024)
-    (report,) = validate_paths([other], previous=prev_path)
+    (report,) = review_files([other], previous=prev_path)
     (f,) = by_rule(report.findings, "t3.carry_over")
     assert f.severity == "info" and name_for(9) in f.message and "没有该单位" in f.message
 
@@ -144,7 +144,7 @@ def test_gov2019_last_year_maps_to_gov2021(tmp_path):
     prev_path = agency(tmp_path / "2020.xlsx", 1, prev_vals, year=2020, spec=G2019)
     cur_vals = values(carried_in={"research": 3, "ngo": 1}, t2={("regulations", "issued"): 2, ("regulations", "valid"): 7})
     cur_path = agency(tmp_path / "2021.xlsx", 1, cur_vals, year=2021)
-    (report,) = validate_paths([cur_path], previous=prev_path)
+    (report,) = review_files([cur_path], previous=prev_path)
     carry = [f for f in by_rule(report.findings, "t3.carry_over") if f.severity == "warning"]
     assert {f.cells[0][2] for f in carry} == {"ngo", "total"}
     f = next(f for f in carry if f.cells[0][2] == "ngo")
@@ -161,7 +161,7 @@ def test_valid_stock_fires_when_broken_not_when_satisfied(tmp_path):
         ("normative_docs", "issued"): 5, ("normative_docs", "repealed"): 2, ("normative_docs", "valid"): 26,  # ≠ 23
     }
     cur_path = agency(tmp_path / "2024.xlsx", 1, values(t2=t2), year=2024)
-    (report,) = validate_paths([cur_path], previous=prev)
+    (report,) = review_files([cur_path], previous=prev)
     assert report.status == "valid"
     (f,) = by_rule(report.findings, "t2.valid_stock")
     cur, last = read_workbook(cur_path), read_workbook(prev)
@@ -172,7 +172,7 @@ def test_valid_stock_fires_when_broken_not_when_satisfied(tmp_path):
     # satisfied in both rows: nothing
     t2[("normative_docs", "valid")] = 23
     ok = agency(tmp_path / "2024ok.xlsx", 1, values(t2=t2), year=2024)
-    (report,) = validate_paths([ok], previous=prev)
+    (report,) = review_files([ok], previous=prev)
     assert by_rule(report.findings, "t2.valid_stock") == []
 
 
@@ -193,7 +193,7 @@ def test_previous_consolidated_workbook_per_agency_from_detail(last_year):
     prev = load_previous(cons)
     assert prev.kind == "consolidated" and [a.name for a in prev.agencies] == [name_for(i) for i in (1, 2, 3)]
     assert prev.total is not None and prev.total.values[("t3", "carried_over", "legal")] == 3
-    reports = validate_paths(files24, previous=prev)
+    reports = review_files(files24, previous=prev)
     warnings = {(r.submission.agency, f.cells[0][2]): f for r in reports for f in r.findings if f.rule == "t3.carry_over"}
     assert set(warnings) == {(name_for(2), "legal"), (name_for(2), "total")}
     f = warnings[(name_for(2), "legal")]
@@ -230,7 +230,7 @@ def test_previous_directory_of_workbooks(last_year):
     d, _, _, files24 = last_year
     prev = load_previous(d / "2023")
     assert prev.kind == "directory" and len(prev.agencies) == 3 and prev.total is None
-    reports = validate_paths(files24, previous=prev)
+    reports = review_files(files24, previous=prev)
     assert {(r.submission.agency, f.cells[0][2]) for r in reports for f in r.findings if f.rule == "t3.carry_over"} == {
         (name_for(2), "legal"), (name_for(2), "total")}
 
@@ -249,7 +249,7 @@ def test_previous_campaign_directory(last_year, tmp_path):
     assert prev.kind == "campaign" and len(prev.agencies) == 3
     assert prev.total is not None and prev.total.values[("t3", "carried_over", "legal")] == 3
     f4 = agency(tmp_path / "第4局.xlsx", 4, values(carried_in={"natural": 1}), year=2024)
-    reports = validate_paths([*files24, f4], previous=camp)
+    reports = review_files([*files24, f4], previous=camp)
     found = {(r.submission.agency, f.severity, f.cells[0][2] if f.cells else "") for r in reports for f in r.findings if f.rule == "t3.carry_over"}
     assert found == {(name_for(2), "warning", "legal"), (name_for(2), "warning", "total"), (name_for(4), "info", "")}
     # consolidating this year against last year's campaign also checks the totals

@@ -9,8 +9,6 @@ names) is read alone, then all together with good files in one ``validate`` call
 from __future__ import annotations
 
 import json
-import random
-import zipfile
 from pathlib import Path
 
 import pytest

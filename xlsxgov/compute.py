@@ -105,4 +105,5 @@ def to_display(cell: Cell, value: int) -> int | float:
 
 
 def instance_is_money(instance: CheckInstance) -> bool:
+    """True when a rule instance involves a money cell (its numbers are shown in 万元)."""
     return any(c.kind is Kind.MONEY for c in instance.cells())

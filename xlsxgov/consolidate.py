@@ -37,6 +37,8 @@ DETAIL_FIXED = [("序号", 6), ("单位名称", 28), ("统一社会信用代码"
 
 @dataclass
 class LeftOut:
+    """A file or agency not added up, and why (status invalid | unreadable | missing | year | edition, reason in Chinese)."""
+
     name: str  # file name or agency name
     code: str
     status: str  # invalid | unreadable | missing | year
@@ -45,6 +47,8 @@ class LeftOut:
 
 @dataclass
 class ConsolidationResult:
+    """A written regional workbook: its path, the submissions added up, those left out and missing, warnings, and the cross-year findings when last year's data was given."""
+
     path: Path
     spec: Spec
     year: int | None
@@ -86,6 +90,7 @@ def sum_inputs(spec: Spec, subs: Sequence[Submission]) -> dict[CellKey, int]:
 
 
 def check_editions(subs: Sequence[Submission]) -> None:
+    """Raise ConsolidationError listing the files by edition when ``subs`` mix editions."""
     editions = Counter(s.edition for s in subs)
     if len(editions) <= 1:
         return
@@ -123,7 +128,7 @@ def consolidate_submissions(
     region: str = "",
     year: int | None = None,
     expected: Sequence[tuple[str, str]] | None = None,
-    statuses: Mapping[Path | str, str] | None = None,
+    statuses: Mapping[str, str] | None = None,
     left_out: Sequence[LeftOut] = (),
     missing_reason: str = "未报送或报送的报表未通过校验",
 ) -> ConsolidationResult:
@@ -159,7 +164,7 @@ def consolidate_submissions(
         regions = Counter(s.meta.get("region", "") for s in subs if s.meta.get("region"))
         region = regions.most_common(1)[0][0] if regions else ""
     warnings = _duplicates(subs)
-    statuses = {str(k): v for k, v in (statuses or {}).items()}
+    by_path: dict[str, str] = {str(k): v for k, v in (statuses or {}).items()}
 
     missing: list[LeftOut] = []
     not_included = 0  # roster agencies missing or left out
@@ -203,7 +208,7 @@ def consolidate_submissions(
         ws.write_string(r, COVER_VALUE_COL, summary, w.styles.cover_fixed)
 
     def detail(w: Written) -> None:
-        _write_detail(w, subs, statuses)
+        _write_detail(w, subs, by_path)
 
     def missing_sheet(w: Written) -> None:
         _write_missing(w, missing, left, expected is not None)
@@ -267,7 +272,7 @@ def _write_detail(w: Written, subs: Sequence[Submission], statuses: Mapping[str,
         write_number(r, 4, n)
         write_string(r, 5, file_name(sub))
         for j, k in enumerate(keys):
-            v = values.get(k)
+            v: int | float | None = values.get(k)
             if v is None:
                 continue
             if money[j]:
@@ -380,41 +385,6 @@ def _error_summary(findings: Sequence[Finding]) -> str:
 # From a campaign
 
 
-def is_campaign(path: Path | str) -> bool:
-    """True for a campaign folder (one holding the ledger)."""
-    from .campaign.ledger import ledger_path
-
-    path = Path(path)
-    return path.is_dir() and ledger_path(path).is_file()
-
-
-def campaign_settings(directory: Path | str) -> dict[str, str]:
-    """The campaign's year, edition and region as ``campaign init`` recorded them."""
-    from .campaign import ledger
-
-    if not is_campaign(directory):
-        raise ConsolidationError(f"“{directory}”不是报送任务目录（未找到 {ledger.LEDGER_NAME}）")
-    conn = ledger.connect(directory)
-    try:
-        return {k: ledger.get_setting(conn, k) or "" for k in ("year", "edition", "region")}
-    finally:
-        conn.close()
-
-
-def _submission_labels(directory: Path) -> dict[str, str]:
-    """Archive path → the file as the agency sent it (and its mail), for 明细 and messages."""
-    from .campaign import ledger
-
-    conn = ledger.connect(directory)
-    try:
-        return {
-            str(directory / r[0]): ledger.submission_label(r[1], r[2], quoted=False)
-            for r in conn.execute("SELECT archive_path, file_name, source FROM submissions")
-        }
-    finally:
-        conn.close()
-
-
 def consolidate_campaign(
     directory: Path | str,
     output: Path | str,
@@ -432,18 +402,22 @@ def consolidate_campaign(
     invalid (unless included) or unreadable, with the errors. Year and region default to the
     campaign's; files of another year are left out.
     """
-    from .campaign.store import current_files, current_submissions, roster
+    from .campaign.ledger import LEDGER_NAME
+    from .campaign.store import CampaignStore, is_campaign
 
     directory = Path(directory)
-    settings = campaign_settings(directory)
-    year = int(settings["year"]) if settings["year"].isdigit() else None
+    if not is_campaign(directory):
+        raise ConsolidationError(f"“{directory}”不是报送任务目录（未找到 {LEDGER_NAME}）")
+    with CampaignStore.open(directory) as store:
+        settings = store.settings()
+        agencies = store.roster()
+        current = store.current_files()
+        labels = store.submission_labels()
+        readable = {agency.code: (status, sub) for agency, status, sub in store.current_submissions(("valid", "invalid"))}
+    year = settings.year
     if region is None:
-        region = settings["region"]
-    agencies = roster(directory)
-    wanted = load_spec(settings["edition"]) if settings["edition"] else None
-    current = current_files(directory)
-    labels = _submission_labels(directory)
-    readable = {agency.code: (status, sub) for agency, status, sub in current_submissions(directory, ("valid", "invalid"))}
+        region = settings.region
+    wanted = load_spec(settings.edition)
     subs: list[Submission] = []
     statuses: dict[str, str] = {}
     left: list[LeftOut] = []
@@ -473,3 +447,43 @@ def consolidate_campaign(
         subs, output, region=region, year=year, expected=[(a.name, a.code) for a in agencies],
         statuses=statuses, left_out=left, missing_reason="未收到报送的报表",
     )
+
+
+def consolidate(
+    paths: Sequence[Path | str],
+    output: Path | str,
+    *,
+    region: str = "",
+    include_invalid: bool = False,
+    year: int | None = None,
+    previous=None,
+    edition: str | None = None,
+) -> ConsolidationResult:
+    """Consolidate one campaign folder (``consolidate_campaign``) or workbooks (``consolidate_files``).
+
+    A campaign is given alone: its year and edition are its own, so ``year``/``edition`` with a
+    campaign, a campaign next to other files, or a folder that is no campaign raise
+    ConsolidationError; an unknown ``edition`` raises SpecError. ``previous``: last year's data
+    (``crossyear.Previous`` or a path), whose findings go to ``result.cross_year``.
+    """
+    from .campaign.ledger import LEDGER_NAME
+    from .campaign.store import is_campaign
+
+    campaign = len(paths) == 1 and is_campaign(paths[0])
+    folders = [p for p in paths if Path(p).is_dir()]
+    if folders and not campaign:
+        if is_campaign(folders[0]):
+            raise ConsolidationError(f"“{folders[0]}”是报送任务目录：汇总报送任务时只能给出这一个目录，不能再加其他文件")
+        raise ConsolidationError(f"“{folders[0]}”是目录，但不是报送任务目录（其中没有 {LEDGER_NAME}）")
+    if campaign and (year is not None or edition is not None):
+        raise ConsolidationError("汇总报送任务时年度和表格版本取自任务本身，不能再指定 --year 或 -e")
+    if edition:
+        load_spec(edition)
+    if not campaign:
+        return consolidate_files(paths, output, region=region, include_invalid=include_invalid, year=year, previous=previous, edition=edition)
+    result = consolidate_campaign(paths[0], output, region=region or None, include_invalid=include_invalid)
+    if previous is not None:
+        from .crossyear import as_previous, consolidation_findings
+
+        result.cross_year = consolidation_findings(result, as_previous(previous))
+    return result

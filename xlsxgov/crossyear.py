@@ -22,11 +22,11 @@ Rules (FORMATS.md, "Balance rules"):
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from .campaign.roster import agency_key
 from .compute import CellKey, complete, key, to_display
 from .errors import PreviousError
 from .findings import Finding, sort_findings
@@ -39,14 +39,6 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 DETAIL_SHEET = "明细"  # as written by consolidate.py
 DETAIL_FIXED = 6  # 序号 单位名称 统一社会信用代码 状态 汇总单位数 文件
 
-# Table 二 rows of last year's edition → this year's (gov2021) row ids, for t2.valid_stock.
-T2_ROW_MAP = {
-    "gov2021": {"regulations": "regulations", "normative_docs": "normative_docs"},
-    "gov2019": {"regulations": "regulations", "normative_docs": "normative_docs"},  # 规范性文件 → 行政规范性文件
-}
-# Last year's column that holds the stock of valid documents, per edition (None: no such notion).
-T2_STOCK_COLUMN = {"gov2021": "valid", "gov2019": None}
-CARRY_OVER_EDITIONS = ("gov2019", "gov2021")
 
 
 @dataclass
@@ -68,6 +60,8 @@ class PreviousAgency:
 
 @dataclass
 class Previous:
+    """Last year's data: one PreviousAgency per agency (matched by code, then by name), the regional totals when known, and problems found while loading it."""
+
     path: Path
     kind: str  # workbook | consolidated | directory | campaign
     agencies: list[PreviousAgency] = field(default_factory=list)
@@ -81,7 +75,7 @@ class Previous:
             self._index(a)
 
     def _index(self, a: PreviousAgency) -> None:
-        c, n = code_key(a.code), name_key(a.name)
+        c, n = agency_key(a.code), name_key(a.name)
         if c and c in self._by_code:
             self.problems.append(f"上年数据中统一社会信用代码 {a.code} 出现多次（{self._by_code[c].source}、{a.source}），只使用第一份")
             return
@@ -93,7 +87,7 @@ class Previous:
     def match(self, sub: Submission) -> PreviousAgency | None:
         """Last year's data of ``sub``'s agency: by 统一社会信用代码, then by name; a consolidated
         report with no row of its own is matched to last year's totals."""
-        c = code_key(sub.code)
+        c = agency_key(sub.code)
         if c and c in self._by_code:
             return self._by_code[c]
         n = name_key(sub.agency)
@@ -104,11 +98,8 @@ class Previous:
         return None
 
 
-def code_key(code: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", code or "").split()).upper()
-
-
 def name_key(name: str) -> str:
+    """An agency name as cross-year matching compares it (locate.normalise, upper case)."""
     return normalise(name or "").upper()
 
 
@@ -361,16 +352,18 @@ def carry_over_findings(current: Submission, previous: Submission) -> list[Findi
 
 
 def valid_stock(current: Submission, prev: PreviousAgency) -> list[Finding]:
-    """Rule ``t2.valid_stock`` (info): gov2021 现行有效件数 ≈ last year's 现行有效件数 + 本年制发件数
-    − 本年废止件数, per row. Skipped, with one note, when last year's edition has no stock column."""
-    if current.edition != "gov2021":
+    """Rule ``t2.valid_stock`` (info): 现行有效件数 ≈ last year's 现行有效件数 + 本年制发件数 − 本年废止件数,
+    per row, for an edition whose spec names a stock column (``cross_year: stock_column``, gov2021).
+    Skipped, with one note, when last year's edition has no stock column."""
+    now_rules, prev_rules = current.spec.cross_year, prev.spec.cross_year
+    if now_rules is None or now_rules.stock_column is None or prev_rules is None:
         return []
     try:
         t2 = current.spec.table("t2")
         prev_t2 = prev.spec.table("t2")
     except KeyError:
         return []
-    stock_col = T2_STOCK_COLUMN.get(prev.spec.edition)
+    stock_col = prev_rules.stock_column
     who = _who(current)
     if stock_col is None:
         return [Finding(
@@ -379,8 +372,8 @@ def valid_stock(current: Submission, prev: PreviousAgency) -> list[Finding]:
             "（其“对外公开总数量”含已废止的文件，口径不同），未核对现行有效件数的跨年度衔接",
         )]
     out = []
-    for prev_row, row in T2_ROW_MAP.get(prev.spec.edition, {}).items():
-        valid, issued, repealed = t2.cell(row, "valid"), t2.cell(row, "issued"), t2.cell(row, "repealed")
+    for prev_row, row in prev_rules.stock_rows.items():
+        valid, issued, repealed = t2.cell(row, now_rules.stock_column), t2.cell(row, "issued"), t2.cell(row, "repealed")
         before = prev_t2.cell(prev_row, stock_col)
         if None in (valid, issued, repealed, before):
             continue
@@ -405,8 +398,8 @@ def valid_stock(current: Submission, prev: PreviousAgency) -> list[Finding]:
 def compare(current: Submission, prev: PreviousAgency) -> list[Finding]:
     """Every cross-year rule between ``current`` and one agency's last-year data."""
     who = _who(current)
-    if current.edition not in CARRY_OVER_EDITIONS or prev.spec.edition not in CARRY_OVER_EDITIONS:
-        old = current.spec if current.edition not in CARRY_OVER_EDITIONS else prev.spec
+    if current.spec.cross_year is None or prev.spec.cross_year is None:
+        old = current.spec if current.spec.cross_year is None else prev.spec
         return [Finding(
             "info", "t3.carry_over", "", "",
             f"{who}：{'本年' if old is current.spec else '上年'}报表为{old.name}，与2019年以后的表格口径不同，不做跨年度校验（{prev.source}）",
@@ -432,13 +425,6 @@ def cross_year_findings(current: Submission, previous: Previous) -> list[Finding
     return compare(current, prev)
 
 
-def total_findings(current: Submission, previous: Previous) -> list[Finding]:
-    """A consolidated workbook's totals against last year's consolidated totals (if known)."""
-    if previous.total is None:
-        return []
-    return compare(current, previous.total)
-
-
 def apply_previous(reports: Iterable, previous: Previous | Path | str) -> Previous:
     """Add the cross-year findings to validation reports (``validate.FileReport``) in place."""
     previous = as_previous(previous)
@@ -449,6 +435,7 @@ def apply_previous(reports: Iterable, previous: Previous | Path | str) -> Previo
 
 
 def as_previous(previous: "Previous | Path | str") -> Previous:
+    """``previous`` itself, or last year's data loaded from a path (PreviousError when unusable)."""
     return previous if isinstance(previous, Previous) else load_previous(previous)
 
 

@@ -25,6 +25,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import openpyxl
 
@@ -33,6 +34,11 @@ from .errors import DemoError
 from .compute import key
 from .layout import layout
 from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL
+
+if TYPE_CHECKING:
+    from .campaign.importer import ImportResult
+    from .campaign.issue import IssueResult
+    from .consolidate import ConsolidationResult
 
 MARKER = ".xlsxgov-demo"
 OFFICE_EMAIL = "zwgk@example.gov.cn"
@@ -79,15 +85,17 @@ DEMO_ADMIN = "admin"
 
 @dataclass
 class DemoResult:
+    """Everything the demo made, for the command to explain: roster, issued templates, import rounds, status, consolidation, web page, facts."""
+
     directory: Path
     roster: Path
     agencies: list[Agency]
-    issued: object  # campaign.issue.IssueResult
-    rounds: list  # campaign.importer.ImportResult per import
+    issued: IssueResult
+    rounds: list[ImportResult]  # one per import
     delivered: dict[str, int]  # files, emails, xls
     status: dict  # campaign.status.campaign_status
     status_xlsx: Path
-    consolidation: object  # consolidate.ConsolidationResult
+    consolidation: ConsolidationResult
     html: Path
     facts: Path
     seconds: float
@@ -252,6 +260,7 @@ def fresh_directory(directory: Path) -> None:
 
 
 def run_demo(directory: Path | str, *, n: int = 50, region: str = "示例县", year: int = 2025, seed: int = 2025) -> DemoResult:
+    """Run the whole demo campaign in ``directory`` (n agencies, made-up numbers seeded by ``seed``); DemoError when the folder is not an earlier demo."""
     from . import spec as spec_mod
     from .campaign.importer import import_paths
     from .campaign.init import init_campaign

@@ -40,8 +40,21 @@ class PreviousError(XlsxgovError, ValueError):
     """Last year's data (``--previous``) cannot be used; the message names the file."""
 
 
+class ExportError(XlsxgovError, ValueError):
+    """Facts cannot be exported as asked (output suffix, a folder that is no campaign, a 明细
+    sheet whose columns do not match its edition)."""
+
+
 class OfficeError(XlsxgovError):
     """LibreOffice could not be run or did not produce the expected output."""
+
+
+class OfficeInputError(OfficeError, ValueError):
+    """A LibreOffice conversion asked for something it cannot do (format, clashing file names)."""
+
+
+class RenderError(XlsxgovError, ValueError):
+    """Tables cannot be rendered as asked (an unknown output format)."""
 
 
 class MailError(XlsxgovError, ValueError):

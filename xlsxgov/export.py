@@ -6,7 +6,7 @@
   明细 sheet (``sheet`` is 明细, ``agency``/``code``/``status`` those of the agency's row). Off by
   default: the summed facts and the detail rows together would count every number twice.
 - A campaign folder (one holding ``ledger.sqlite``) gives the facts of every roster agency's
-  current submission, read again from ``archive/``: both ``valid`` and ``invalid`` ones (an
+  current submission, read from the campaign's store (what the import recorded): both ``valid`` and ``invalid`` ones (an
   analyst wants to see the numbers of a form that still has an error, and filters on
   ``status``), with the roster's agency name and code. Agencies whose current file is
   unreadable, and those with nothing received, have no facts; they are listed in ``skipped``.
@@ -20,6 +20,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from .errors import ExportError
 from .validate import FileReport, validate_paths
 
 FACT_COLUMNS = ["file", "agency", "code", "year", "edition", "status", "table", "row", "col", "row_label", "col_label", "sheet", "cell", "value", "raw"]
@@ -27,6 +28,8 @@ FACT_COLUMNS = ["file", "agency", "code", "year", "edition", "status", "table", 
 
 @dataclass
 class ExportResult:
+    """How many fact rows and files were exported, the files that could not be read, and a campaign's agencies without facts."""
+
     rows: int
     files: int
     unreadable: list[str] = field(default_factory=list)  # given files that could not be read
@@ -70,7 +73,7 @@ def detail_records(rep: FileReport) -> list[dict]:
     header = grid[1] if len(grid) > 1 else []
     labels = [c.col_label + ("（万元）" if c.kind is Kind.MONEY else "") for c in cells]
     if [str(v) for v in header[fixed : fixed + len(cells)]] != labels:
-        raise ValueError(f"{rep.path.name}：“{DETAIL_SHEET}”表的列与{sub.spec.name}的单元格不一致（表格结构可能被修改），无法导出明细")
+        raise ExportError(f"{rep.path.name}：“{DETAIL_SHEET}”表的列与{sub.spec.name}的单元格不一致（表格结构可能被修改），无法导出明细")
     status_ids = {text: str(s) for s, text in STATUS_LABELS.items()}
     records = []
     for r, row in enumerate(grid[2:], start=2):
@@ -96,28 +99,37 @@ def detail_records(rep: FileReport) -> list[dict]:
 
 
 def campaign_records(directory: Path | str) -> tuple[list[dict], list[str]]:
-    """Facts of every roster agency's current valid or invalid submission; (records, skipped)."""
-    from .campaign.store import current_files, roster
+    """Facts of every roster agency's current valid or invalid submission; (records, skipped).
 
-    current = current_files(directory)
-    reports = {str(r.path): r for r in validate_paths([path for _, status, path, _ in current if status != "unreadable"])}
+    Read from the campaign's store: the facts, cover and typed text recorded at import, never the
+    archived files (a submission recorded before the typed text was kept is read from its file)."""
+    from .campaign.store import CampaignStore
+
+    with CampaignStore.open(directory) as store:
+        agencies = store.roster()
+        current = store.current_files()
+        subs = {agency.code: (status, sub) for agency, status, sub in store.current_submissions(("valid", "invalid"), raw=True)}
     records, skipped = [], []
     for agency, status, path, _ in current:
-        rep = reports.get(str(path))
-        if rep is None or rep.submission is None:
+        if agency.code not in subs:
             skipped.append(f"{agency.name}：报送的文件无法读取")
             continue
-        records += _records(rep, agency=agency.name, code=agency.code, status=status)
+        status, sub = subs[agency.code]
+        records += _records(FileReport(path, status, sub), agency=agency.name, code=agency.code, status=status)
     received = {a.code for a, _, _, _ in current}
-    skipped += [f"{a.name}：未报送" for a in roster(directory) if a.code not in received]
+    skipped += [f"{a.name}：未报送" for a in agencies if a.code not in received]
     return records, skipped
 
 
 def facts_frame(paths: Sequence[Path | str], *, detail: bool = False) -> tuple[pd.DataFrame, ExportResult]:
     """Every cell of every readable file (valid or invalid), one row each; a campaign folder
-    stands for its agencies' current submissions."""
-    from .consolidate import is_campaign
+    stands for its agencies' current submissions. Raises ExportError for a folder that is not
+    a campaign."""
+    from .campaign.store import is_campaign
 
+    for p in paths:
+        if Path(p).is_dir() and not is_campaign(p):
+            raise ExportError(f"“{p}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）")
     records: list[dict] = []
     result = ExportResult(0, 0)
     campaigns = {i for i, p in enumerate(paths) if is_campaign(p)}
@@ -136,7 +148,7 @@ def facts_frame(paths: Sequence[Path | str], *, detail: bool = False) -> tuple[p
         if detail:
             try:
                 records += detail_records(rep)
-            except ValueError as exc:
+            except ExportError as exc:
                 result.unreadable.append(str(exc))
     frame = pd.DataFrame.from_records(records, columns=FACT_COLUMNS)
     # Keep counts as integers next to money decimals instead of turning every value into a float.
@@ -153,7 +165,10 @@ def export_facts(paths: Sequence[Path | str], output: Path, *, detail: bool = Fa
     """Write ``facts_frame`` to ``output`` by its suffix (EXPORT_SUFFIXES).
 
     .xlsx keeps every text column as text cells, so the 18-character 统一社会信用代码 stays a code
-    (in a CSV, Excel turns an all-digit code into 9.13501E+17 when it opens the file)."""
+    (in a CSV, Excel turns an all-digit code into 9.13501E+17 when it opens the file). Raises
+    ExportError for another suffix or a folder that is not a campaign."""
+    if output.suffix.lower() not in EXPORT_SUFFIXES:
+        raise ExportError(f"输出文件 {output} 必须以 {'、'.join(EXPORT_SUFFIXES)} 结尾")
     frame, result = facts_frame(paths, detail=detail)
     output.parent.mkdir(parents=True, exist_ok=True)
     suffix = output.suffix.lower()

@@ -24,6 +24,7 @@ ISSUES_HEADERS = [("序号", 5), ("级别", 6), ("工作表", 26), ("单元格",
 
 
 def feedback_path(directory: Path, sub: Submission) -> Path:
+    """Where an agency's feedback workbook goes in ``directory``: ``{code}_{agency}_问题反馈.xlsx``."""
     stem = re.sub(r'[\\/:*?"<>|\s]+', "_", f"{sub.code or ''}_{sub.agency or sub.path.stem}").strip("_")
     return directory / f"{stem or sub.path.stem}_问题反馈.xlsx"
 

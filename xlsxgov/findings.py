@@ -9,6 +9,8 @@ from .vocab import SEVERITY_ORDER
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem (or note) about one workbook: severity (vocab.Severity), rule id (rules.catalogue), sheet and A1 cells, a Chinese message with the numbers on both sides, and the cell keys involved."""
+
     severity: str  # error | warning | info
     rule: str  # rule id as in FORMATS.md: t3.balance, cell.count, blank, …
     sheet: str
@@ -29,4 +31,5 @@ class Finding:
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then notes; within a severity by sheet and rule."""
     return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.sheet, f.rule))

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import OfficeError
+from .errors import OfficeError, OfficeInputError
 
 __all__ = [
     "OfficeError",
@@ -219,7 +219,7 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | Non
 def _check_fmt(fmt: str) -> str:
     key = fmt.lower().lstrip(".")
     if key not in FILTERS:
-        raise ValueError(f"不支持的输出格式 {fmt!r}，可选：{', '.join(FILTERS)}")
+        raise OfficeInputError(f"不支持的输出格式 {fmt!r}，可选：{', '.join(FILTERS)}")
     return key
 
 
@@ -255,10 +255,10 @@ def convert_many(
     outdir = Path(outdir).resolve()
     outs = [outdir / f"{s.stem}.{key}" for s in srcs]
     if len(set(outs)) != len(outs):
-        raise ValueError("多个输入文件同名（不含扩展名），输出会互相覆盖")
+        raise OfficeInputError("多个输入文件同名（不含扩展名），输出会互相覆盖")
     for s, o in zip(srcs, outs):
         if s == o:
-            raise ValueError(f"输出文件与输入文件相同：{s}，请换一个输出目录")
+            raise OfficeInputError(f"输出文件与输入文件相同：{s}，请换一个输出目录")
     if timeout is None:
         timeout = 180 + 30 * len(srcs)
     outdir.mkdir(parents=True, exist_ok=True)

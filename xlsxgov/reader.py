@@ -28,9 +28,6 @@ from .values import Kind, parse_cell
 from .workbook import SheetScan, Unreadable, WorkbookScan, contained, open_workbook
 from . import expr as expr_mod
 
-EDITIONS = ("gov2021", "gov2019", "legacy2008")
-
-
 @dataclass
 class Fact:
     table: str
@@ -172,7 +169,7 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     if scan is not None:
         _duplicate_sheets(scan)
     meta, cover_map, cell_rows = _metadata(grids.get(META_SHEET))
-    if meta.get("edition") in EDITIONS:
+    if meta.get("edition") in spec_mod.available_editions():
         spec = spec_mod.load(meta["edition"])
     else:
         spec = _detect_edition(grids)
@@ -291,7 +288,7 @@ def _duplicate_sheets(scan: WorkbookScan) -> None:
 @cache
 def _statutory_sheet_names() -> frozenset[str]:
     names = {normalise(n) for n in (COVER_SHEET, META_SHEET)}
-    for e in EDITIONS:
+    for e in spec_mod.available_editions():
         names |= {normalise(t.sheet) for t in spec_mod.load(e).tables}
     return frozenset(names)
 
@@ -349,7 +346,7 @@ def _meta_places(cell_rows: tuple[tuple[str, ...], ...]) -> dict[str, dict[tuple
 
 def _detect_edition(grids) -> Spec | None:
     texts = {normalise(v) for g in grids.values() for row in g for v in row if isinstance(v, str) and v.strip()}
-    specs = [spec_mod.load(e) for e in EDITIONS]
+    specs = [spec_mod.load(e) for e in spec_mod.available_editions()]  # newest first: ties go to it
     scores = edition_scores(specs, texts)
     best = max(scores, key=scores.get)
     return spec_mod.load(best) if scores[best] > 0 else None

@@ -14,6 +14,7 @@ import html
 from pathlib import Path
 from typing import Mapping
 
+from .errors import RenderError
 from .layout import Box, CellPlace, TableLayout, layout
 from .spec import Block, Cell, Spec, Table
 from .values import Kind, format_money
@@ -84,7 +85,7 @@ def render_tables(
         return _html_page(spec, values, title)
     if fmt in ("md", "markdown"):
         return _markdown(spec, values, title)
-    raise ValueError(f"未知的输出格式“{fmt}”；可用格式：{'、'.join(FORMATS)}")
+    raise RenderError(f"未知的输出格式“{fmt}”；可用格式：{'、'.join(FORMATS)}")
 
 
 def show_value(cell: Cell, values: Mapping[CellKey, int]) -> str:
@@ -307,14 +308,13 @@ def render_file(path: Path | str, output: Path | str, fmt: str = "html") -> Path
     """Read the workbook ``path`` (a return or a consolidation) and write its tables to ``output``
     as ``fmt`` (html | md), titled with the agency and year of its cover.
 
-    Raises ``reader.Unreadable`` naming the file when it cannot be read, ``XlsxgovError`` for an
+    Raises ``reader.Unreadable`` naming the file when it cannot be read, ``RenderError`` for an
     unknown format.
     """
-    from .errors import XlsxgovError
     from .reader import Unreadable, read_workbook
 
     if fmt not in FORMATS:
-        raise XlsxgovError(f"--format 只能是 {' 或 '.join(FORMATS)}")
+        raise RenderError(f"--format 只能是 {' 或 '.join(FORMATS)}")
     try:
         sub = read_workbook(path)
     except Unreadable as exc:

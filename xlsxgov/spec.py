@@ -3,15 +3,19 @@
 A spec is the single source of truth of one edition of the statutory tables. Everything else
 (template layout, formulas, validation, reader, consolidation, HTML) is derived from the
 objects built here. A bad spec is rejected with a message naming the file and the problem.
+
+Longer than 600 lines on purpose: the model and the one builder that checks every key of it
+belong together, so that what a spec may say and how it is checked are read side by side.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -28,6 +32,7 @@ def _spec_dir() -> Path:
 
 
 SPEC_DIR = _spec_dir()
+SPECS_ENV = "XLSXGOV_SPECS"  # extra folders of edition specs (os.pathsep separated)
 DEFAULT_EDITION = "gov2021"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 RULE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -300,15 +305,32 @@ class Table:
         raise KeyError(row_id)
 
 
+@dataclass(frozen=True)
+class CrossYear:
+    """An edition's part in the cross-year rules (crossyear.py), from its ``cross_year:`` block.
+
+    Every edition with the block takes part in ``t3.carry_over`` (table t3, rows carried_in and
+    carried_over, same column ids across editions). ``stock_column``: the table t2 column of
+    现行有效件数 (None: the edition has none, so ``t2.valid_stock`` cannot use it as last year);
+    ``stock_rows``: this edition's t2 row ids → the row ids ``t2.valid_stock`` compares.
+    """
+
+    stock_column: str | None = None
+    stock_rows: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(eq=False)
 class Spec:
+    """One edition of the statutory tables, as its spec file declares it (README, "Edition specs")."""
+
     edition: str
     name: str
     basis: str
     version: int
-    years: tuple[int | None, int | None]
+    years: tuple[int | None, int | None]  # first and last report year the edition is for (None: open)
     tables: list[Table]
     path: Path
+    cross_year: CrossYear | None = None  # None: the edition takes no part in cross-year rules
 
     def table(self, table_id: str) -> Table:
         for t in self.tables:
@@ -374,22 +396,55 @@ Block.column_group = _block_column_group  # type: ignore[attr-defined]
 # Loading
 
 
+def spec_dirs() -> list[Path]:
+    """Where edition specs are found: the shipped ones, then every folder of the environment
+    variable XLSXGOV_SPECS (os.pathsep separated), so that a new edition is one YAML file."""
+    extra = [Path(p) for p in os.environ.get(SPECS_ENV, "").split(os.pathsep) if p]
+    return [SPEC_DIR, *extra]
+
+
+def _edition_file(edition: str) -> Path | None:
+    for folder in spec_dirs():
+        path = folder / f"{edition}.yaml"
+        if path.is_file():
+            return path
+    return None
+
+
 def available_editions() -> list[str]:
-    return sorted(p.stem for p in SPEC_DIR.glob("*.yaml"))
+    """Every edition id a spec file declares, newest first (by the first report year it is for).
+
+    The order is the one the reader tries when it recognises an edition by its labels."""
+    names = {p.stem for folder in spec_dirs() for p in folder.glob("*.yaml")}
+    specs = []
+    for name in names:
+        try:
+            specs.append(load(name))
+        except SpecError:  # a broken extra file is reported when asked for by name, not here
+            continue
+    specs.sort(key=lambda s: (-(s.years[0] or 0), s.edition))
+    return [s.edition for s in specs]
 
 
 @cache
 def load(edition: str = DEFAULT_EDITION) -> Spec:
-    """The spec of a shipped edition (``gov2021``, ``gov2019``, ``legacy2008``), or of a YAML path."""
+    """The spec of an edition by id (its file ``<id>.yaml`` in ``spec_dirs()``) or of a YAML path.
+
+    Raises SpecError (Chinese, naming the file and the problem) for an unknown id or a bad file."""
     path = Path(edition)
     if path.suffix not in (".yaml", ".yml"):
-        path = SPEC_DIR / f"{edition}.yaml"
-        if not path.exists():
+        found = _edition_file(edition)
+        if found is None:
             raise SpecError(f"未知的表格版本“{edition}”；可用版本：{'、'.join(available_editions())}")
+        spec = load_file(found)
+        if spec.edition != edition:
+            raise SpecError(f"{found}：文件名应与其中的 edition“{spec.edition}”一致")
+        return spec
     return load_file(path)
 
 
 def load_file(path: Path) -> Spec:
+    """Load and check one spec file; SpecError naming the file and the problem."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -433,14 +488,41 @@ class _Builder:
 
     # -- spec ---------------------------------------------------------------------------------
     def spec(self, data: Any) -> Spec:
-        d = self._keys(data, "规格", ["edition", "name", "tables", "version"], ["basis", "years"])
+        d = self._keys(data, "规格", ["edition", "name", "tables", "version"], ["basis", "years", "cross_year"])
         edition = self._id(d["edition"], "edition")
         years = tuple(d.get("years") or (None, None))
         tables = [self.table(t, i) for i, t in enumerate(d["tables"])]
         ids = [t.id for t in tables]
         self._unique(ids, "表 id")
         self._unique([t.sheet for t in tables], "工作表名称")
-        return Spec(edition, str(d["name"]), str(d.get("basis", "")), int(d["version"]), years, tables, self.path)
+        spec = Spec(edition, str(d["name"]), str(d.get("basis", "")), int(d["version"]), years, tables, self.path)
+        if "cross_year" in d:
+            spec.cross_year = self.cross_year(d["cross_year"], spec)
+        return spec
+
+    def cross_year(self, data: Any, spec: Spec) -> CrossYear:
+        """The ``cross_year:`` block; every table, row and column it names must exist."""
+        where = "cross_year"
+        d = self._keys(data if data is not None else {}, where, [], ["stock_column", "stock_rows"])
+        stock_rows = d.get("stock_rows") or {}
+        if not isinstance(stock_rows, dict):
+            raise SpecError(f"{where}：stock_rows 应为映射（本版本的行 id: 核对现行有效件数时对应的行 id）")
+        try:
+            t2, t3 = spec.table("t2"), spec.table("t3")
+        except KeyError as exc:
+            raise SpecError(f"{where}：跨年度校验需要表 {exc.args[0]}") from None
+        for row_id in ("carried_in", "carried_over"):
+            if not any(r.id == row_id for b in t3.blocks for r in b.rows):
+                raise SpecError(f"{where}：表 t3 没有行“{row_id}”（上年结转的跨年度校验需要）")
+        stock = d.get("stock_column")
+        t2_rows = {r.id for b in t2.blocks for r in b.rows}
+        t2_cols = {c.id for b in t2.blocks for c in b.columns}
+        if stock is not None and stock not in t2_cols:
+            raise SpecError(f"{where}：表 t2 没有列“{stock}”")
+        for row_id in stock_rows:
+            if row_id not in t2_rows:
+                raise SpecError(f"{where}：表 t2 没有行“{row_id}”")
+        return CrossYear(stock_column=stock, stock_rows={str(k): str(v) for k, v in stock_rows.items()})
 
     def _unique(self, values: list[str], what: str) -> None:
         seen = set()

@@ -19,7 +19,7 @@ from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from . import __version__
 from . import expr as ex
-from .compute import CellKey, CheckResult, complete, input_expansion, key, run_checks, to_display
+from .compute import CellKey, CheckResult, complete, input_expansion, instance_is_money, key, run_checks, to_display
 from .vocab import SEVERITY_LABELS
 from .layout import Box, TableLayout, layout
 from .spec import Cell, CheckInstance, Row, Spec, total_term_cells
@@ -479,7 +479,7 @@ def instance_formula(inst: CheckInstance, ref: Callable[[Cell], str]) -> str:
         return [ref(c) for c in inst.cells_of(term)]
 
     left, right = ex.excel_side(expr.left, resolve), ex.excel_side(expr.right, resolve)
-    if any(c.kind is Kind.MONEY for c in inst.cells()):
+    if instance_is_money(inst):
         left, right = f"ROUND({left},4)", f"ROUND({right},4)"
     return f"{left}{ex.EXCEL_OPERATORS[expr.op]}{right}"
 
@@ -599,7 +599,7 @@ def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult
         inst = res.instance
         lay = layouts[inst.check.table.id]
         sheet = quote_sheetname(inst.check.table.sheet)
-        money = any(c.kind is Kind.MONEY for c in inst.cells())
+        money = instance_is_money(inst)
 
         def resolve(term: ex.Term, inst=inst, lay=lay, sheet=sheet):
             return [f"{sheet}!{lay.place(c).a1}" for c in inst.cells_of(term)]

@@ -21,7 +21,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from . import expr as ex
-from .compute import YUAN_PER_WANYUAN, input_expansion, key
+from .compute import YUAN_PER_WANYUAN, input_expansion, instance_is_money, key
 from .findings import Finding, sort_findings
 from .reader import Submission, Unreadable, blank_value, read_workbook
 from .template import COVER_SHEET, NO_DATA_YES
@@ -34,6 +34,8 @@ RELATION_FAIL = {"==": "不相等", "<=": "左边大于右边", ">=": "左边小
 
 @dataclass
 class FileReport:
+    """The verdict on one file: status (valid | invalid | unreadable), the submission read from it, its findings, and why it is unreadable."""
+
     path: Path
     status: str  # valid | invalid | unreadable
     submission: Submission | None = None
@@ -315,7 +317,7 @@ def _table_findings(table: Table, frame: pd.DataFrame, group: Sequence[Submissio
             continue
         left, right, passed = plan.result(grid, name)
         for file_pos in np.flatnonzero(~passed):
-            yield int(file_pos), _rule_finding(inst, group[file_pos], left[file_pos], right[file_pos])
+            yield int(file_pos), _rule_finding(inst, group[int(file_pos)], left[file_pos], right[file_pos])
 
 
 def _kind_findings(table: Table, cases: pd.DataFrame, group, name: str):
@@ -335,7 +337,7 @@ def _kind_findings(table: Table, cases: pd.DataFrame, group, name: str):
 
 def _rule_finding(inst: CheckInstance, sub: Submission, left, right) -> Finding:
     check = inst.check
-    money = any(c.kind is Kind.MONEY for c in inst.cells())
+    money = instance_is_money(inst)
     values = sub.values
 
     def shown(v) -> str:
@@ -376,10 +378,12 @@ def _rule_finding(inst: CheckInstance, sub: Submission, left, right) -> Finding:
     return Finding(check.severity, check.id, sheet, refs, message, tuple(key(c) for c in cells))
 
 
-def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None, previous=None) -> list[FileReport]:
-    """Read and validate many files; an unreadable file never stops the batch.
+def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None) -> list[FileReport]:
+    """Read and validate many files as one batch; one report per path, in order; an unreadable
+    file is a report with status unreadable and never stops the batch. ``edition``: the edition
+    every file must be in (others get a ``workbook.edition`` error).
 
-    ``previous``: last year's data (``crossyear.Previous`` or a path) adds the cross-year findings."""
+    This year's files only: the cross-year rules are the caller's (``review.review_files``)."""
     reports: list[FileReport] = []
     subs: list[Submission] = []
     slots: list[int] = []
@@ -397,8 +401,4 @@ def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None, p
         report = reports[slot]
         report.findings = findings
         report.status = "invalid" if any(f.severity == "error" for f in findings) else "valid"
-    if previous is not None:
-        from .crossyear import apply_previous
-
-        apply_previous(reports, previous)
     return reports

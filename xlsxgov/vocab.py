@@ -28,8 +28,6 @@ STATUS_LABELS: dict[str, str] = {
 
 # Statuses an agency's current submission can have (an agency with none is MISSING).
 RECEIVED_STATUSES: tuple[Status, ...] = (Status.VALID, Status.INVALID, Status.UNREADABLE)
-# Statuses a campaign reminds: everything but VALID.
-LATE_STATUSES: tuple[Status, ...] = (Status.MISSING, Status.INVALID, Status.UNREADABLE)
 
 
 class Outcome(StrEnum):

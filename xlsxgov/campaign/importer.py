@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,9 +20,9 @@ from typing import Iterable
 
 from ..atomic import replacing, write_once
 from ..errors import CampaignError
-from . import ledger
 from .mail import extract_attachments, safe_filename
-from .store import agency_key, now, open_ledger
+from .roster import agency_key
+from .store import CampaignStore, now
 from ..extract.formats import SUFFIXES as EXTRACT_SUFFIXES
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -34,6 +33,8 @@ MAIL_SUFFIXES = {".eml", ".mbox"}
 
 @dataclass
 class Item:
+    """One received file to import: where its bytes are, the name its sender gave, when it was received (ISO UTC) and where it came from (path, mail)."""
+
     path: Path  # the file to read (original or extracted attachment)
     original_name: str
     received_at: str
@@ -42,6 +43,8 @@ class Item:
 
 @dataclass
 class FileOutcome:
+    """What the import did with one file: outcome (vocab.Outcome), the agency it was attributed to, its error and warning counts, why it is unreadable or unattributed, and its feedback workbook."""
+
     name: str
     sha256: str
     outcome: str  # valid | invalid | unreadable | unknown | duplicate
@@ -55,6 +58,8 @@ class FileOutcome:
 
 @dataclass
 class ImportResult:
+    """One outcome per received file, in the order the files were found."""
+
     files: list[FileOutcome] = field(default_factory=list)
 
     def count(self, outcome: str) -> int:
@@ -126,6 +131,22 @@ def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[st
     return None
 
 
+def validate_any(paths: list[Path], *, edition: str | None = None) -> list:
+    """``validate.validate_paths`` for workbooks and ``extract.extract_paths`` for report
+    documents (by suffix), one FileReport per path in the order given."""
+    from ..extract import extract_paths, is_report
+    from ..validate import validate_paths
+
+    reports: list = [None] * len(paths)
+    docs = [i for i, p in enumerate(paths) if is_report(p)]
+    books = [i for i in range(len(paths)) if i not in set(docs)]
+    for group, run in ((books, validate_paths), (docs, extract_paths)):
+        if group:
+            for i, rep in zip(group, run([paths[i] for i in group], edition=edition)):
+                reports[i] = rep
+    return reports
+
+
 def import_paths(directory: Path | str, paths: list[Path] | None = None, *, progress: bool = False) -> ImportResult:
     """Import returned workbooks (files, folders, .eml, .mbox) into the campaign. Report
     documents (.docx .pdf .html …, ``extract.SUFFIXES``) are read by ``xlsxgov.extract`` and
@@ -135,23 +156,19 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     """
     from ..feedback import write_feedback
 
-    directory = Path(directory)
-    conn = open_ledger(directory)
-    archive, quarantine, feedback = (directory / d for d in ("archive", "quarantine", "feedback"))
-    for d in (archive, quarantine, feedback):
-        d.mkdir(exist_ok=True)
-    tmp_root = directory / ".tmp"
-    tmp_root.mkdir(exist_ok=True)
+    store = CampaignStore.open(directory)
+    archive = store.folder("archive")
+    tmp_root = store.folder(".tmp")
     _clean_stale(tmp_root)
     work = Path(tempfile.mkdtemp(prefix=f"import-{os.getpid()}-", dir=tmp_root))
     result = ImportResult()
     try:
-        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+        agencies = store.names()
         by_name = {agency_key(n): c for c, n in agencies.items()}
         # A reply in another edition (last year's old template) is an error the agency must fix,
         # not a file that would later stop the whole campaign from being consolidated.
-        edition = ledger.get_setting(conn, "edition")
-        books, mails = _collect(paths if paths else [directory / "inbox"])
+        edition = store.settings().edition
+        books, mails = _collect(paths if paths else [store.directory / "inbox"])
         items = [Item(b, b.name, _mtime_iso(b), str(b)) for b in books]
         for i, m in enumerate(mails):
             data = m.read_bytes()  # the mail file itself is archived too
@@ -179,7 +196,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                 # Archive a batch, validate it in one go (one frame per table), then record each file.
                 batch = []
                 for item in items[start:start + IMPORT_BATCH]:
-                    prepared = _archive_one(conn, item, archive)
+                    prepared = _archive_one(store, item, archive)
                     if prepared.sha256 in seen or prepared.known:
                         result.files.append(FileOutcome(item.original_name, prepared.sha256, "duplicate"))
                         if bar:
@@ -189,37 +206,17 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                     seen.add(prepared.sha256)
                 reports = validate_any([b.archived for b in batch], edition=edition) if batch else []
                 for prepared, report in zip(batch, reports):
-                    result.files.append(_record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback))
+                    result.files.append(_record_one(store, prepared, report, agencies, by_name, write_feedback))
                     if bar:
                         bar.advance(task)
         finally:
             if bar:
                 bar.stop()
     finally:
-        conn.close()
+        store.close()
         shutil.rmtree(work, ignore_errors=True)
     return result
 
-
-# What the ledger keeps of a submission's cover and metadata (with its edition and facts), so that
-# consolidation and export can rebuild the submission without reading the file again.
-SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates", "source")  # source: "report" for a report document
-
-
-def validate_any(paths: list[Path], *, edition: str | None = None) -> list:
-    """``validate.validate_paths`` for workbooks and ``extract.extract_paths`` for report
-    documents (by suffix), one FileReport per path in the order given."""
-    from ..extract import extract_paths, is_report
-    from ..validate import validate_paths
-
-    reports: list = [None] * len(paths)
-    docs = [i for i, p in enumerate(paths) if is_report(p)]
-    books = [i for i in range(len(paths)) if i not in set(docs)]
-    for group, run in ((books, validate_paths), (docs, extract_paths)):
-        if group:
-            for i, rep in zip(group, run([paths[i] for i in group], edition=edition)):
-                reports[i] = rep
-    return reports
 
 def import_file(
     directory: Path | str, path: Path | str, original_name: str, *, code: str | None = None, source: str = "",
@@ -250,28 +247,24 @@ class Received:
 
 
 def import_files(directory: Path | str, files: list[Received]) -> list[FileOutcome]:
-    """``import_file`` for several files at once, validated in one ``validate_paths`` call (its
+    """``import_file`` for several files at once, validated in one ``validate_any`` call (its
     fixed cost is paid once: the portal batches uploads that arrive together). One outcome per
     file, in order; each file is still recorded in its own transaction."""
     from ..feedback import write_feedback
 
-    directory = Path(directory)
-    conn = open_ledger(directory)
-    try:
-        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+    with CampaignStore.open(directory) as store:
+        agencies = store.names()
         for f in files:
             if f.code is not None and f.code not in agencies:
                 raise CampaignError(f"名册中没有统一社会信用代码为“{f.code}”的单位")
         by_name = {agency_key(n): c for c, n in agencies.items()}
-        edition = ledger.get_setting(conn, "edition")
-        archive, quarantine, feedback = (directory / d for d in ("archive", "quarantine", "feedback"))
-        for d in (archive, quarantine, feedback):
-            d.mkdir(exist_ok=True)
+        edition = store.settings().edition
+        archive = store.folder("archive")
         out: list[FileOutcome | None] = []
         batch: list[tuple[int, _Archived, str | None]] = []
         seen: set[str] = set()
         for f in files:
-            prepared = _archive_one(conn, Item(f.path, f.original_name, f.received_at or now(), f.source), archive)
+            prepared = _archive_one(store, Item(f.path, f.original_name, f.received_at or now(), f.source), archive)
             if prepared.known or prepared.sha256 in seen:
                 out.append(FileOutcome(f.original_name, prepared.sha256, "duplicate"))
             else:
@@ -280,10 +273,8 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
             seen.add(prepared.sha256)
         reports = validate_any([b[1].archived for b in batch], edition=edition) if batch else []
         for (i, prepared, code), report in zip(batch, reports):
-            out[i] = _record_one(conn, prepared, report, quarantine, feedback, agencies, by_name, write_feedback, code=code)
+            out[i] = _record_one(store, prepared, report, agencies, by_name, write_feedback, code=code)
         return out  # type: ignore[return-value]  # every slot is filled above
-    finally:
-        conn.close()
 
 
 def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOutcome:
@@ -293,27 +284,18 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
     unattributed file or the agency is not in the roster."""
     from ..feedback import write_feedback
 
-    directory = Path(directory)
-    conn = open_ledger(directory)
-    try:
-        agencies = {r["code"]: r["name"] for r in conn.execute("SELECT code, name FROM agencies")}
+    with CampaignStore.open(directory) as store:
+        agencies = store.names()
         if code not in agencies:
             raise CampaignError(f"名册中没有统一社会信用代码为“{code}”的单位")
-        row = conn.execute(
-            "SELECT file_name, sha256, archive_path, received_at, source FROM submissions WHERE id=? AND code IS NULL", (submission_id,)
-        ).fetchone()
+        row = store.unassigned_file(submission_id)
         if row is None:
             raise CampaignError(f"没有待分配的文件（编号 {submission_id}）")
-        archived = directory / row["archive_path"]
+        archived = store.path(row["archive_path"])
         item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
         prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)
-        report = validate_any([archived], edition=ledger.get_setting(conn, "edition"))[0]
-        return _record_one(
-            conn, prepared, report, directory / "quarantine", directory / "feedback", agencies, {}, write_feedback,
-            code=code, replace=submission_id,
-        )
-    finally:
-        conn.close()
+        report = validate_any([archived], edition=store.settings().edition)[0]
+        return _record_one(store, prepared, report, agencies, {}, write_feedback, code=code, replace=submission_id)
 
 
 IMPORT_BATCH = 50  # files validated together: validation has a large fixed cost per call
@@ -328,23 +310,25 @@ class _Archived:
     known: bool  # already in the ledger
 
 
-def _archive_one(conn, item: Item, archive: Path) -> _Archived:
+def _archive_one(store: CampaignStore, item: Item, archive: Path) -> _Archived:
+    """Copy one received file into archive/ under its SHA-256 (idempotent)."""
     data = item.path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     suffix = item.path.suffix.lower() or ".bin"
     archived = write_once(archive / f"{sha}{suffix}", data)
-    known = conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone() is not None
-    return _Archived(item, sha, archived, str(archived.relative_to(archive.parent)), known)
+    return _Archived(item, sha, archived, store.relative(archived), store.knows(sha))
 
 
 def _record_one(
-    conn, prepared: _Archived, report, quarantine, feedback, agencies, by_name, write_feedback, *,
+    store: CampaignStore, prepared: _Archived, report, agencies: dict[str, str], by_name: dict[str, str], write_feedback, *,
     code: str | None = None, replace: int | None = None,
 ) -> FileOutcome:
-    """Record one validated file; ``code``: the agency it comes from when the channel says so
-    (the portal's link, an office upload on the agency's behalf), else identified from the file;
-    ``replace``: the id of the unattributed row of the same file that this one replaces, in the
-    same transaction (the office assigning a quarantined file)."""
+    """Quarantine or write feedback for one validated file, then record it in the ledger.
+
+    ``code``: the agency it comes from when the channel says so (the portal's link, an office
+    upload on the agency's behalf), else identified from the file; ``replace``: the id of the
+    unattributed row of the same file that this one replaces, in the same transaction (the
+    office assigning a quarantined file)."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     sub = report.submission
     code = code if code in agencies else _identify(sub, item.original_name, agencies, by_name)
@@ -361,6 +345,7 @@ def _record_one(
 
     # Idempotent file side effects before the ledger transaction.
     if status in ("unknown", "unreadable"):
+        quarantine = store.folder("quarantine")
         qname = f"{sha[:12]}_{safe_filename(item.original_name)}"
         write_once(quarantine / qname, archived.read_bytes())
         text = f"文件：{item.original_name}\n来源：{item.source}\nSHA-256：{sha}\n原因：{reason}\n"
@@ -368,48 +353,18 @@ def _record_one(
     fb = None
     if status == "invalid" and sub is not None:
         # One feedback workbook per submission: an agency that sends twice keeps both.
-        fb = feedback / feedback_name(code, agencies.get(code or "", ""), sha)
+        fb = store.folder("feedback") / feedback_name(code, agencies.get(code or "", ""), sha)
         with replacing(fb) as tmp:
             write_feedback(sub, report.findings, tmp)
 
     errors, warnings = (report.errors, report.warnings) if sub is not None else (0, 0)
-    try:
-        with ledger.transaction(conn):
-            if replace is not None:
-                conn.execute("DELETE FROM findings WHERE submission_id=?", (replace,))
-                conn.execute("DELETE FROM submissions WHERE id=? AND code IS NULL", (replace,))
-            if conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha,)).fetchone():
-                raise _Duplicate
-            cur = conn.execute(
-                "INSERT INTO submissions(code, file_name, sha256, archive_path, received_at, status, errors, warnings, "
-                "source, feedback_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (code, item.original_name, sha, rel_archive, item.received_at, status, errors, warnings, item.source,
-                 str(fb.relative_to(feedback.parent)) if fb else None),
-            )
-            sid = cur.lastrowid
-            if sub is not None:
-                conn.executemany(
-                    "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(sid, f.severity, f.rule, f.sheet, f.cell, f.message) for f in report.findings],
-                )
-            if reason:
-                conn.execute(
-                    "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, 'error', ?, '', '', ?)",
-                    (sid, "file.unreadable" if status == "unreadable" else "agency.unknown", reason),
-                )
-            if sub is not None and status in ("valid", "invalid"):
-                conn.executemany(
-                    'INSERT INTO facts(submission_id, "table", row, col, value, sheet, cell) VALUES (?, ?, ?, ?, ?, ?, ?)',
-                    [(sid, f.table, f.row, f.col, f.value, f.sheet, f.cell) for f in sub.facts()],
-                )
-                conn.executemany(
-                    "INSERT INTO submission_meta(submission_id, key, value) VALUES (?, ?, ?)",
-                    [(sid, k, sub.meta.get(k, "")) for k in SUBMISSION_META]
-                    + [(sid, "edition", sub.edition), (sid, "spec_version", str(sub.spec.version))],
-                )
-            if code is not None:
-                ledger.recompute_current(conn, code)
-    except (_Duplicate, sqlite3.IntegrityError):
+    recorded = store.record_submission(
+        code=code, file_name=item.original_name, sha256=sha, archive_path=rel_archive, received_at=item.received_at,
+        status=status, source=item.source, feedback_path=store.relative(fb) if fb else None, submission=sub,
+        findings=report.findings if sub is not None else [], errors=errors, warnings=warnings, reason=reason,
+        replace=replace,
+    )
+    if not recorded:
         return FileOutcome(item.original_name, sha, "duplicate")
     return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason, fb)
 
@@ -418,7 +373,3 @@ def feedback_name(code: str | None, name: str, sha256: str) -> str:
     """File name of a submission's feedback workbook: the agency, then the first 8 hex digits of
     the submission's SHA-256, so each submission of the same agency keeps its own feedback."""
     return safe_filename(f"{code or ''}_{name}_问题反馈_{sha256[:8]}.xlsx".lstrip("_"))
-
-
-class _Duplicate(Exception):
-    pass

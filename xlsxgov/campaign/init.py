@@ -4,35 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CampaignError
-from . import ledger
 from .roster import Agency, read_roster
-from .store import SUBDIRS, now
+from .store import CampaignStore
 
 
 def init_campaign(directory: Path | str, *, year: int, roster_path: Path | str, edition: str = "gov2021", region: str = "") -> list[Agency]:
-    """Create the campaign folder. Raises RosterError (nothing created) for a bad roster."""
+    """Create the campaign folder with its roster; returns the roster's agencies in file order.
+
+    Nothing is created when the roster has a problem (RosterError listing every one), the
+    edition is unknown (SpecError) or the folder already holds a campaign (CampaignError).
+    """
     from .. import spec as spec_mod
 
-    directory = Path(directory)
     agencies = read_roster(roster_path)  # all-or-nothing, before anything is created
     spec_mod.load(edition)  # SpecError for an unknown edition, also before creating anything
-    if ledger.ledger_path(directory).exists():
-        raise CampaignError(f"目录“{directory}”中已有报送任务（{ledger.LEDGER_NAME}），不会覆盖")
-    directory.mkdir(parents=True, exist_ok=True)
-    for sub in SUBDIRS:
-        (directory / sub).mkdir(exist_ok=True)
-    conn = ledger.connect(directory, create=True)
-    try:
-        with ledger.transaction(conn):
-            conn.executemany(
-                "INSERT INTO campaign(key, value) VALUES (?, ?)",
-                [("year", str(year)), ("edition", edition), ("region", region), ("created_at", now())],
-            )
-            conn.executemany(
-                "INSERT INTO agencies(code, name, region, contact, email) VALUES (?, ?, ?, ?, ?)",
-                [(a.code, a.name, a.region or region, a.contact, a.email) for a in agencies],
-            )
-    finally:
-        conn.close()
+    CampaignStore.create(directory, year=year, edition=edition, region=region, agencies=agencies).close()
     return agencies

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS facts (
     col           TEXT NOT NULL,
     value         REAL,
     sheet         TEXT,
-    cell          TEXT
+    cell          TEXT,
+    raw           TEXT  -- what the agency typed, as text (export reads it; NULL: empty cell)
 );
 CREATE TABLE IF NOT EXISTS submission_meta (
     submission_id INTEGER NOT NULL REFERENCES submissions(id),
@@ -148,6 +149,7 @@ CREATE INDEX IF NOT EXISTS submission_meta_sub ON submission_meta(submission_id)
 
 
 def ledger_path(directory: Path | str) -> Path:
+    """The ledger file of the campaign in ``directory``."""
     return Path(directory) / LEDGER_NAME
 
 
@@ -174,6 +176,7 @@ _ADDED_COLUMNS = (
     ("submissions", "feedback_path", "TEXT NULL"),
     ("facts", "sheet", "TEXT"),
     ("facts", "cell", "TEXT"),
+    ("facts", "raw", "TEXT"),
 )
 
 
@@ -222,6 +225,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def get_setting(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    """One campaign setting as ``campaign init`` recorded it (``default`` when absent)."""
     row = conn.execute("SELECT value FROM campaign WHERE key=?", (key,)).fetchone()
     return row[0] if row else default
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from .roster import Agency
 
-DEFAULT_SENDER = "noreply@example.invalid"
+if TYPE_CHECKING:
+    from .store import CurrentSubmission
+
+DEFAULT_SENDER = "noreply@example.invalid"  # the From of mails written before a real sender is known
 
 
 REMINDER_ERRORS_LISTED = 10  # errors quoted in a reminder's body; the feedback workbook has all
@@ -37,19 +42,26 @@ def invitation(agency: Agency, year: int, attachment: str, contact_region: str, 
 
 
 def cn_date(value: date) -> str:
+    """A date as Chinese text: 2025年2月15日."""
     return f"{value.year}年{value.month}月{value.day}日"
 
 
 def reminder_text(
     agency: Agency, year: int, reason: str, attachment: str, *, deadline: date | None, today: date, region: str,
-    submission=None, errors: list | None = None, why: str = "",
+    submission: CurrentSubmission | None = None, errors: Sequence[tuple[str, str, str]] = (), why: str = "",
 ) -> tuple[str, str]:
-    """Subject and body of a reminder: what is wrong and what to do, in Chinese."""
+    """Subject and body of a reminder: what is wrong and what to do, in Chinese.
+
+    ``reason``: missing | invalid | unreadable (ValueError otherwise); ``submission``: the
+    agency's current submission (for invalid and unreadable); ``errors``: its errors as
+    (sheet, cell, message), the first REMINDER_ERRORS_LISTED quoted; ``why``: why the file could
+    not be read.
+    """
     when = f"请于{cn_date(deadline)}前" if deadline else "请尽快"
     table = f"{year}年度政府信息公开工作年度报告统计表"
     received = ""
-    if submission is not None and submission["received_at"]:
-        received = cn_date(datetime.fromisoformat(submission["received_at"]).astimezone().date())
+    if submission is not None and submission.received_at:
+        received = cn_date(datetime.fromisoformat(submission.received_at).astimezone().date())
     if reason == "missing":
         subject = f"催报：请报送{table}（{agency.name}）"
         text = (
@@ -60,30 +72,31 @@ def reminder_text(
             "如已通过其他方式报送，请回复告知。\n\n"
         )
     elif reason == "invalid":
-        errors = errors or []
-        n = max(submission["errors"], len(errors))
+        assert submission is not None, "an invalid agency has a current submission"
+        n = max(submission.errors, len(errors))
         subject = f"请修改后重新报送{table}（{agency.name}）：报表有 {n} 处错误"
         listed = errors[:REMINDER_ERRORS_LISTED]
         lines = []
-        for i, (sheet, cell, message) in enumerate(listed, start=1):
+        for i, (_sheet, cell, message) in enumerate(listed, start=1):
             # The message names the table and row; the cell says where to look.
             lines.append(f"{i}. {message}（{cell}）" if cell else f"{i}. {message}")
         head = f"前 {len(listed)} 处如下" if n > len(listed) else "如下"
         text = (
-            f"贵单位{received}报送的“{submission['file_name']}”经校验有 {n} 处错误，{head}：\n\n"
+            f"贵单位{received}报送的“{submission.file_name}”经校验有 {n} 处错误，{head}：\n\n"
             + "\n".join(lines) + "\n\n"
             + f"附件“{attachment}”逐项列出了全部问题及所在单元格。请在原表中修改，修改后查看“校验”工作表，"
             f"确认各项均显示“通过”，{when}将修改后的表格（保持 .xlsx 格式）作为附件回复本邮件。\n\n"
         )
     elif reason == "unreadable":
+        assert submission is not None, "an unreadable agency has a current submission"
         subject = f"请重新报送{table}（{agency.name}）：收到的文件无法读取"
         text = (
-            f"贵单位{received}报送的文件“{submission['file_name']}”无法读取：{why or '文件已损坏或格式不受支持'}。\n\n"
+            f"贵单位{received}报送的文件“{submission.file_name}”无法读取：{why or '文件已损坏或格式不受支持'}。\n\n"
             "请用 Excel 或 WPS 打开该文件，选择“另存为”，保存类型选“Excel 工作簿（*.xlsx）”"
             "（如文件设有打开密码，请先取消密码），"
             f"{when}将另存的 .xlsx 文件作为附件回复本邮件。也可以用再次附上的模板“{attachment}”重新填写。\n\n"
         )
-    else:
-        raise ValueError(reason)
+    else:  # a caller's bug, not a user error
+        raise ValueError(f"unknown reminder reason {reason!r}")
     body = f"{agency.name}：\n\n{text}如有疑问，请与我们联系。\n\n{region}政府信息公开工作主管部门\n"
     return subject, body

@@ -8,19 +8,16 @@ from datetime import date
 from pathlib import Path
 
 from ..atomic import write_atomic
-from . import ledger
 from .letters import DEFAULT_SENDER, reminder_text
 from .mail import MessageBuilder, safe_filename
-from .roster import Agency
 from .stamp import TemplateStamper, template_name
-from .store import current_by_code, now, open_ledger
-
-
-REMIND_STATUSES = ("missing", "invalid", "unreadable")
+from .store import CampaignStore
 
 
 @dataclass
 class Reminder:
+    """One reminder written: the agency, why it is reminded, the .eml and its attachment's name."""
+
     code: str
     name: str
     reason: str  # missing | invalid | unreadable
@@ -30,6 +27,9 @@ class Reminder:
 
 @dataclass
 class RemindResult:
+    """A reminder round: its number (None when nobody is late), the reminders, how many agencies
+    were valid already, and the round's folder."""
+
     round: int | None  # None: nobody to remind, no round recorded
     reminders: list[Reminder]
     valid: int  # roster agencies already valid (not reminded)
@@ -54,67 +54,52 @@ def prepare_reminders(
     """
     from .. import spec as spec_mod
 
-    directory = Path(directory)
     today = today or date.today()
-    conn = open_ledger(directory)
-    try:
-        year = int(ledger.get_setting(conn, "year") or 0)
-        edition = ledger.get_setting(conn, "edition") or spec_mod.DEFAULT_EDITION
-        region = ledger.get_setting(conn, "region") or ""
+    with CampaignStore.open(directory) as store:
+        settings = store.settings()
+        year = settings.year or 0
         builder = MessageBuilder(sender)
         stamper = None
-        with ledger.transaction(conn):
-            current = current_by_code(conn)
-            agencies = [
-                Agency(name=r["name"], code=r["code"], region=r["region"] or "", contact=r["contact"] or "", email=r["email"] or "")
-                for r in conn.execute("SELECT code, name, region, contact, email FROM agencies ORDER BY rowid")
-            ]
-            late = [(a, current.get(a.code)) for a in agencies if a.code not in current or current[a.code]["status"] != "valid"]
+        with store.transaction():
+            current = store.current()
+            agencies = store.roster()
+            late = [(a, current.get(a.code)) for a in agencies if a.code not in current or current[a.code].status != "valid"]
             valid = len(agencies) - len(late)
             if not late:
                 return RemindResult(None, [], valid)
-            round_no = (conn.execute("SELECT MAX(round) FROM reminders").fetchone()[0] or 0) + 1
-            folder = directory / "reminders" / str(round_no)
+            round_no = store.next_round()
+            folder = store.folder("reminders") / str(round_no)
             if folder.exists():  # written by a run killed before its commit: not in the ledger
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
             reminders, rows = [], []
             for a, cur in late:
-                reason = cur["status"] if cur is not None else "missing"
-                errors, why, attachment = [], "", None
-                if reason == "invalid":
-                    errors = conn.execute(
-                        "SELECT sheet, cell, message FROM findings WHERE submission_id=? AND severity='error' ORDER BY rowid",
-                        (cur["id"],),
-                    ).fetchall()
-                    fb = directory / cur["feedback_path"] if cur["feedback_path"] else None
+                reason = cur.status if cur is not None else "missing"
+                errors: list[tuple[str, str, str]] = []
+                why, attachment = "", None
+                if cur is not None and reason == "invalid":
+                    errors = store.errors_of(cur.id)
+                    fb = store.path(cur.feedback_path) if cur.feedback_path else None
                     if fb is not None and fb.is_file():
                         attachment = (fb.name, fb.read_bytes())
-                elif reason == "unreadable":
-                    row = conn.execute(
-                        "SELECT message FROM findings WHERE submission_id=? AND rule='file.unreadable' ORDER BY rowid", (cur["id"],)
-                    ).fetchone()
-                    why = row[0] if row else ""
+                elif cur is not None and reason == "unreadable":
+                    why = store.unreadable_reason(cur.id)
                 if attachment is None:  # the agency's template, as `issue` made it
-                    path = directory / "outbox" / template_name(a, year)
+                    path = store.directory / "outbox" / template_name(a, year)
                     if path.is_file():
                         attachment = (path.name, path.read_bytes())
                     else:
-                        stamper = stamper or TemplateStamper(spec_mod.load(edition), year)
+                        stamper = stamper or TemplateStamper(spec_mod.load(settings.edition), year)
                         attachment = (path.name, stamper.stamp_bytes(a.name, a.code, a.region))
                 subject, body = reminder_text(
-                    a, year, reason, attachment[0], deadline=deadline, today=today, region=region,
-                    submission=cur, errors=[tuple(e) for e in errors], why=why,
+                    a, year, reason, attachment[0], deadline=deadline, today=today, region=settings.region,
+                    submission=cur, errors=errors, why=why,
                 )
                 eml = folder / safe_filename(f"{a.code}_{a.name}_催报.eml")
                 write_atomic(eml, builder.build(
                     agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=attachment[0], data=attachment[1],
                 ))
                 reminders.append(Reminder(a.code, a.name, reason, eml, attachment[0]))
-                rows.append((round_no, a.code, reason, eml.relative_to(directory).as_posix(), now(), deadline.isoformat() if deadline else None))
-            conn.executemany(
-                "INSERT INTO reminders(round, code, reason, path, created_at, deadline) VALUES (?, ?, ?, ?, ?, ?)", rows
-            )
-    finally:
-        conn.close()
+                rows.append((round_no, a.code, reason, store.relative(eml), deadline.isoformat() if deadline else None))
+            store.add_reminders(rows)
     return RemindResult(round_no, reminders, valid, folder)

@@ -46,14 +46,17 @@ _USCC_AUTHORITIES = "123456789ANY"
 _WS_RE = re.compile(r"\s+")
 
 
-def _normalize_code(code: str) -> str:
-    # NFKC folds full-width digits/letters typed with a Chinese IME.
-    return _WS_RE.sub("", unicodedata.normalize("NFKC", str(code))).upper()
+def agency_key(text: str) -> str:
+    """The one normalisation agencies are matched by (codes and names): NFKC (full-width letters
+    and digits to ASCII), no whitespace anywhere, upper case."""
+    return _WS_RE.sub("", unicodedata.normalize("NFKC", str(text or ""))).upper()
+
+
 
 
 def uscc_check_char(code17: str) -> str:
     """Return the 18th (check) character for the first 17 characters of a code."""
-    body = _normalize_code(code17)
+    body = agency_key(code17)
     if len(body) != 17:
         raise ValueError(f"统一社会信用代码本体应为 17 位，实际为 {len(body)} 位：{code17!r}")
     bad = [c for c in body if c not in _USCC_VALUE]
@@ -70,7 +73,7 @@ def uscc_error(code: str) -> str | None:
     ``统一社会信用代码“…”校验位错误，应为 3``.
     """
     shown = str(code).strip()
-    norm = _normalize_code(code)
+    norm = agency_key(code)
     if not norm:
         return "为空"
     if len(norm) != 18:
@@ -103,6 +106,8 @@ def uscc_is_valid(code: str) -> bool:
 
 @dataclass(frozen=True)
 class Agency:
+    """One roster row: name, 统一社会信用代码 (normalised: upper case, no spaces), region, contact and e-mail address."""
+
     name: str
     code: str  # normalized: upper case, no spaces
     region: str
@@ -285,7 +290,7 @@ def read_roster(path: str | Path) -> list[Agency]:
         row_number = index + 1
         values = {f: (row[c] if c < len(row) else "") for f, c in columns.items()}
         name = _WS_RE.sub(" ", values["name"]).strip()
-        code = _normalize_code(values["code"])
+        code = agency_key(values["code"])
         email = unicodedata.normalize("NFKC", values["email"]).strip()
         row_ok = True
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from ..errors import MailConnectionError
-from . import ledger
 from .mail import SendResult, send_messages
-from .store import current_by_code, now, open_ledger
+from .store import CampaignStore
 
 
 @dataclass
 class SendSummary:
+    """What one ``campaign send`` run did: every delivery attempted (templates and reminders), the ones skipped as sent before, the reminders cancelled, and the connection error that stopped the run, if any."""
+
     results: list[SendResult]  # templates and reminders attempted in this run
     skipped: int  # templates already sent before
     connection_error: str | None = None
@@ -43,6 +45,7 @@ class SendSummary:
 
 
 def _code_of_eml(path: Path) -> str:
+    """The agency code an outbox mail is named with (``{code}_{name}_….eml``)."""
     return path.name.split("_", 1)[0]
 
 
@@ -51,7 +54,7 @@ def send_outbox(
     *,
     host: str,
     port: int,
-    security: str = "none",
+    security: Literal["none", "starttls", "ssl"] = "none",
     user: str | None = None,
     password: str | None = None,
     sender: str | None = None,
@@ -65,45 +68,26 @@ def send_outbox(
     ssl; the server certificate is checked against the system's trusted CAs, or only against
     the PEM file ``cafile`` when given.
     """
-    directory = Path(directory)
-    conn = open_ledger(directory)
-    try:
-        known = {r[0] for r in conn.execute("SELECT code FROM agencies")}
-        emls = sorted(p for p in (directory / "outbox").glob("*.eml") if _code_of_eml(p) in known)
-        done = {r[0] for r in conn.execute("SELECT DISTINCT code FROM sent WHERE error IS NULL")}
+    with CampaignStore.open(directory) as store:
+        known = set(store.names())
+        emls = sorted(p for p in store.folder("outbox").glob("*.eml") if _code_of_eml(p) in known)
+        done = store.sent_codes()
         skipped = sum(1 for p in emls if _code_of_eml(p) in done)
-        with ledger.transaction(conn):
-            cancelled = _cancel_stale_reminders(conn)
-        reminders = {
-            directory / r["path"]: (r["round"], r["code"])
-            for r in conn.execute(
-                "SELECT round, code, path FROM reminders WHERE sent_at IS NULL AND cancelled IS NULL ORDER BY round, rowid"
-            )
-        }
-        reminders_skipped = conn.execute("SELECT COUNT(*) FROM reminders WHERE sent_at IS NOT NULL").fetchone()[0]
+        cancelled = store.cancel_stale_reminders()
+        reminders = store.pending_reminders()
+        reminders_skipped = store.reminders_sent()
 
         def already_sent(path: Path) -> bool:
             if path in reminders:  # asked again right before sending: another send may have sent it
-                row = conn.execute("SELECT sent_at, cancelled FROM reminders WHERE round=? AND code=?", reminders[path]).fetchone()
-                return row["sent_at"] is not None or row["cancelled"] is not None
+                return store.reminder_settled(*reminders[path])
             return _code_of_eml(path) in done
 
         def record(result: SendResult) -> None:
             error = None if result.ok else (result.error or "发送失败")
-            with ledger.transaction(conn):
-                if result.path in reminders:
-                    if result.ok:
-                        conn.execute(
-                            "UPDATE reminders SET message_id=?, sent_at=?, error=NULL WHERE round=? AND code=?",
-                            (result.message_id, now(), *reminders[result.path]),
-                        )
-                    else:
-                        conn.execute("UPDATE reminders SET error=? WHERE round=? AND code=?", (error, *reminders[result.path]))
-                    return
-                conn.execute(
-                    "INSERT INTO sent(code, message_id, at, error) VALUES (?, ?, ?, ?)",
-                    (_code_of_eml(result.path), result.message_id, now(), error),
-                )
+            if result.path in reminders:
+                store.record_reminder(*reminders[result.path], result.message_id, error)
+            else:
+                store.record_sent(_code_of_eml(result.path), result.message_id, error)
 
         connection_error = None
         try:
@@ -117,25 +101,4 @@ def send_outbox(
         for r in results:
             if not r.ok:
                 record(r)
-    finally:
-        conn.close()
     return SendSummary(results, skipped, connection_error, frozenset(reminders), reminders_skipped, cancelled)
-
-
-def _cancel_stale_reminders(conn) -> list[tuple[int, str, str]]:
-    """Cancel unsent reminders no longer wanted: the agency's current submission is valid, or a
-    later round reminds the same agency.  Call inside a transaction."""
-    current = current_by_code(conn)
-    latest = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(round) FROM reminders GROUP BY code")}
-    out = []
-    for r in conn.execute("SELECT round, code FROM reminders WHERE sent_at IS NULL AND cancelled IS NULL").fetchall():
-        cur = current.get(r["code"])
-        if cur is not None and cur["status"] == "valid":
-            why = "单位已报送合格的报表"
-        elif latest[r["code"]] > r["round"]:
-            why = f"已由第 {latest[r['code']]} 轮催报取代"
-        else:
-            continue
-        conn.execute("UPDATE reminders SET cancelled=? WHERE round=? AND code=?", (why, r["round"], r["code"]))
-        out.append((r["round"], r["code"], why))
-    return out

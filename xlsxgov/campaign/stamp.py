@@ -38,7 +38,10 @@ class TemplateStamper:
 
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp) / "base.xlsx"
-            write_workbook(base, spec, Meta(year=year, **PLACEHOLDERS, portal_link=LINK_PLACEHOLDER if link else ""), values=values)
+            write_workbook(base, spec, Meta(
+                year=year, agency=PLACEHOLDERS["agency"], code=PLACEHOLDERS["code"], region=PLACEHOLDERS["region"],
+                portal_link=LINK_PLACEHOLDER if link else "",
+            ), values=values)
             self.base_bytes = base.read_bytes()
         out = io.BytesIO()
         self.parts: dict[str, tuple[zipfile.ZipInfo, str]] = {}
@@ -100,4 +103,5 @@ class TemplateStamper:
 
 
 def template_name(agency: Agency, year: int | str) -> str:
+    """The file name of an agency's template: ``{code}_{name}_{year}年政府信息公开年报统计表.xlsx``, made safe for every file system."""
     return safe_filename(f"{agency.code}_{agency.name}_{year}年政府信息公开年报统计表.xlsx")

@@ -5,49 +5,53 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..vocab import STATUS_LABELS
-from .store import current_by_code, open_ledger
+from .store import CampaignStore
 
 
 def campaign_status(directory: Path | str) -> dict:
-    """Per agency: issued, sent, received, status of the current submission; plus totals."""
-    conn = open_ledger(directory)
-    try:
-        issued = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(at) FROM issued GROUP BY code")}
-        sent_ok = {r[0]: r[1] for r in conn.execute("SELECT code, MAX(at) FROM sent WHERE error IS NULL GROUP BY code")}
-        sent_err = {r[0]: r[1] for r in conn.execute("SELECT code, error FROM sent WHERE error IS NOT NULL ORDER BY at")}
-        received = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM submissions WHERE code IS NOT NULL GROUP BY code")}
-        reminded = {r[0]: r[1] for r in conn.execute("SELECT code, COUNT(*) FROM reminders WHERE sent_at IS NOT NULL GROUP BY code")}
-        current = current_by_code(conn)
-        from_report = {r[0] for r in conn.execute("SELECT submission_id FROM submission_meta WHERE key='source' AND value='report'")}
+    """Where each roster agency stands, and the totals; CampaignError when not a campaign.
+
+    Returns ``{"agencies": [...], "totals": {status: count}, "unassigned": n}``: one dict per
+    roster agency in roster order with name, code, region, status (valid | invalid | unreadable
+    | missing), errors, warnings, received_at (ISO UTC or None), issued, sent, send_error,
+    received (files attributed), reminders (reminder mails sent), feedback (path or None),
+    from_report (the current submission was read from a report document by ``xlsxgov.extract``);
+    ``unassigned`` counts received files of unknown agencies.
+    """
+    with CampaignStore.open(directory) as store:
+        history = store.history()
+        current = store.current()
+        from_report = store.report_derived()
         rows = []
-        for a in conn.execute("SELECT code, name, region FROM agencies ORDER BY rowid"):
-            cur = current.get(a["code"])
+        for a in store.roster():
+            cur = current.get(a.code)
+            h = history[a.code]
             rows.append(
                 {
-                    "name": a["name"],
-                    "code": a["code"],
-                    "region": a["region"] or "",
-                    "status": cur["status"] if cur else "missing",
-                    "errors": cur["errors"] if cur else 0,
-                    "warnings": cur["warnings"] if cur else 0,
-                    "received_at": cur["received_at"] if cur else None,
-                    "issued": a["code"] in issued,
-                    "sent": a["code"] in sent_ok,
-                    "send_error": None if a["code"] in sent_ok else sent_err.get(a["code"]),
-                    "received": received.get(a["code"], 0),
-                    "reminders": reminded.get(a["code"], 0),  # reminders sent (campaign remind + send)
-                    "feedback": cur["feedback_path"] if cur else None,
-                    "from_report": cur is not None and cur["id"] in from_report,  # read from a report document, not a workbook
+                    "name": a.name,
+                    "code": a.code,
+                    "region": a.region,
+                    "status": cur.status if cur else "missing",
+                    "errors": cur.errors if cur else 0,
+                    "warnings": cur.warnings if cur else 0,
+                    "received_at": cur.received_at if cur else None,
+                    "issued": h["issued"],
+                    "sent": h["sent"],
+                    "send_error": h["send_error"],
+                    "received": h["received"],
+                    "reminders": h["reminders"],  # reminders sent (campaign remind + send)
+                    "feedback": cur.feedback_path if cur else None,
+                    "from_report": cur is not None and cur.id in from_report,  # read from a report document
                 }
             )
-        unassigned = conn.execute("SELECT COUNT(*) FROM submissions WHERE code IS NULL").fetchone()[0]
-    finally:
-        conn.close()
+        unassigned = store.unassigned()
     totals = {s: sum(1 for r in rows if r["status"] == s) for s in ("valid", "invalid", "missing", "unreadable")}
     return {"agencies": rows, "totals": totals, "unassigned": unassigned}
 
 
 def write_status_xlsx(status: dict, path: Path | str) -> Path:
+    """Write ``campaign_status(...)`` as a workbook (sheet 报送进度: one row per agency, then the
+    totals); returns ``path``."""
     import xlsxwriter
 
     path = Path(path)

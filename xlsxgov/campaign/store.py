@@ -1,8 +1,8 @@
-"""The read model of one campaign: its folder, ledger connection, roster and current submissions.
+"""One campaign's read/write model: ``CampaignStore`` holds every SQL statement outside ledger.py.
 
 A campaign lives in one folder::
 
-    DIR/ledger.sqlite   what happened (see ledger.py)
+    DIR/ledger.sqlite   what happened (schema and migrations: ledger.py)
     DIR/outbox/         one template and one .eml per agency
     DIR/inbox/          where replies are dropped (default source of ``import``)
     DIR/archive/        every received file, byte for byte, named by its SHA-256
@@ -10,143 +10,475 @@ A campaign lives in one folder::
     DIR/feedback/       feedback workbooks for files with errors, one per submission
                         (``{code}_{name}_问题反馈_{sha256[:8]}.xlsx``, path in the ledger)
     DIR/reminders/N/    the reminder mails of round N
+
+The verbs (init, issue, send, remind, import, status), consolidation, cross-year checks, export
+and the web portal read and write a campaign only through a store::
+
+    with CampaignStore.open(directory) as store:
+        store.settings().year, store.roster(), store.current()
+
+An agency's *current* submission is its newest readable one (valid or invalid); an unreadable
+file is current only for an agency that sent nothing readable (``ledger.recompute_current``).
 """
 
 from __future__ import annotations
 
 import functools
 import sqlite3
-import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CampaignError
+from ..vocab import RECEIVED_STATUSES
 from . import ledger
 from .roster import Agency
 
 if TYPE_CHECKING:
+    from ..findings import Finding
     from ..reader import Submission
+    from ..spec import Spec
 
 SUBDIRS = ("outbox", "inbox", "archive", "quarantine", "feedback")
 
+# What the ledger keeps of a submission's cover and metadata (with its edition and facts), so that
+# consolidation and export rebuild the submission without reading the file again.
+SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates", "source")  # source: "report" for a report document
+# Set in submission_meta when the facts carry the text the agency typed (export reads it).
+RAW_RECORDED = "facts_raw"
+
+
+def is_campaign(path: Path | str) -> bool:
+    """True for a campaign folder (one holding the ledger)."""
+    path = Path(path)
+    return path.is_dir() and ledger.ledger_path(path).is_file()
+
 
 def now() -> str:
+    """The current time as an ISO 8601 UTC timestamp with microseconds (the ledger's format)."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def open_ledger(directory: Path | str) -> sqlite3.Connection:
-    directory = Path(directory)
-    try:
-        return ledger.connect(directory)
-    except FileNotFoundError:
-        raise CampaignError(f"“{directory}”不是报送任务目录（未找到 {ledger.LEDGER_NAME}），请先运行 xlsxgov campaign init") from None
+    """A raw connection to the campaign's ledger, for campaign.portal's own tables (users,
+    links, reviews, audit); everything else goes through ``CampaignStore``. CampaignError when
+    ``directory`` is not a campaign."""
+    return CampaignStore.open(directory).conn
 
 
-def agency_key(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
+@dataclass(frozen=True)
+class CampaignSettings:
+    """What ``campaign init`` recorded: the report year, the edition id and the region name."""
+
+    year: int | None
+    edition: str
+    region: str
 
 
-def roster(directory: Path | str) -> list[Agency]:
-    """The campaign's agencies, in roster order."""
-    conn = open_ledger(directory)
-    try:
-        rows = conn.execute("SELECT code, name, region, contact, email FROM agencies ORDER BY rowid").fetchall()
-    finally:
-        conn.close()
-    return [Agency(name=r["name"], code=r["code"], region=r["region"] or "", contact=r["contact"] or "", email=r["email"] or "") for r in rows]
+@dataclass(frozen=True)
+class CurrentSubmission:
+    """An agency's current submission as the import recorded it.
 
-
-def current_by_code(conn) -> dict[str, sqlite3.Row]:
-    """Each agency's current submission (ledger.recompute_current), by code."""
-    return {
-        r["code"]: r
-        for r in conn.execute(
-            "SELECT id, code, file_name, status, errors, warnings, received_at, feedback_path FROM submissions "
-            "WHERE code IS NOT NULL AND superseded_by IS NULL AND status IN ('valid','invalid','unreadable')"
-        )
-    }
-
-
-def accepted_submissions(directory: Path | str, statuses: tuple[str, ...] = ("valid",)) -> list[tuple[str, str, Path]]:
-    """(agency name, code, archive path) of every agency's current submission with an accepted status.
-
-    An agency's current submission is its newest readable one (valid or invalid); an unreadable
-    file is current only for an agency that sent nothing readable (ledger.recompute_current).
-    So ``statuses=("valid",)`` gives the agencies to consolidate, ``("unreadable",)`` those that
-    sent only unreadable files, and each agency appears at most once over all statuses.
+    status: valid | invalid | unreadable; errors/warnings: counts of findings; received_at: ISO
+    UTC; feedback_path: the feedback workbook relative to the campaign folder, or None.
     """
-    directory = Path(directory)
-    conn = open_ledger(directory)
-    try:
-        rows = current_rows(conn, "a.name, a.code, s.archive_path", statuses)
-    finally:
-        conn.close()
-    return [(r[0], r[1], directory / r[2]) for r in rows]
+
+    id: int
+    code: str
+    file_name: str
+    status: str
+    errors: int
+    warnings: int
+    received_at: str
+    feedback_path: str | None
 
 
-def current_files(directory: Path | str) -> list[tuple[Agency, str, Path, str]]:
-    """(agency, status, archived file, reason) of every roster agency's current submission, in
-    roster order: status valid | invalid | unreadable (the verdict at import); reason: why an
-    unreadable file could not be read, else "". Agencies with nothing received are absent."""
-    directory = Path(directory)
-    agencies = {a.code: a for a in roster(directory)}
-    conn = open_ledger(directory)
-    try:
-        rows = current_rows(
-            conn,
+class CampaignStore:
+    """One open campaign: its folder and one ledger connection (autocommit; explicit transactions).
+
+    Open with ``CampaignStore.open(directory)`` (CampaignError when the folder holds no ledger) or
+    create with ``CampaignStore.create``; use as a context manager or ``close()`` it.
+    """
+
+    def __init__(self, directory: Path, conn: sqlite3.Connection):
+        self.directory = directory
+        self.conn = conn
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: Path | str) -> CampaignStore:
+        """Open an existing campaign; CampaignError (Chinese) when ``directory`` is not one."""
+        directory = Path(directory)
+        try:
+            conn = ledger.connect(directory)
+        except FileNotFoundError:
+            raise CampaignError(
+                f"“{directory}”不是报送任务目录（未找到 {ledger.LEDGER_NAME}），请先运行 xlsxgov campaign init"
+            ) from None
+        return cls(directory, conn)
+
+    @classmethod
+    def create(cls, directory: Path | str, *, year: int, edition: str, region: str, agencies: Sequence[Agency]) -> CampaignStore:
+        """Create the folder, its subfolders and the ledger with settings and roster (one transaction).
+
+        CampaignError when the folder already holds a campaign: an existing one is never overwritten.
+        """
+        directory = Path(directory)
+        if ledger.ledger_path(directory).exists():
+            raise CampaignError(f"目录“{directory}”中已有报送任务（{ledger.LEDGER_NAME}），不会覆盖")
+        directory.mkdir(parents=True, exist_ok=True)
+        for sub in SUBDIRS:
+            (directory / sub).mkdir(exist_ok=True)
+        store = cls(directory, ledger.connect(directory, create=True))
+        with store.transaction():
+            store.conn.executemany(
+                "INSERT INTO campaign(key, value) VALUES (?, ?)",
+                [("year", str(year)), ("edition", edition), ("region", region), ("created_at", now())],
+            )
+            store.conn.executemany(
+                "INSERT INTO agencies(code, name, region, contact, email) VALUES (?, ?, ?, ?, ?)",
+                [(a.code, a.name, a.region or region, a.contact, a.email) for a in agencies],
+            )
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> CampaignStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[CampaignStore]:
+        """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error): other processes wait, nothing half-written."""
+        with ledger.transaction(self.conn):
+            yield self
+
+    # -- places on disk -----------------------------------------------------------------------
+
+    def path(self, relative: str) -> Path:
+        """A path the ledger records relative to the campaign folder, made absolute."""
+        return self.directory / relative
+
+    def relative(self, path: Path) -> str:
+        """``path`` inside the campaign folder as the ledger records it (POSIX separators)."""
+        return Path(path).relative_to(self.directory).as_posix()
+
+    def folder(self, name: str) -> Path:
+        """One of the campaign's folders (SUBDIRS, ``reminders``, ``.tmp``), created when missing."""
+        path = self.directory / name
+        path.mkdir(exist_ok=True)
+        return path
+
+    # -- settings and roster ------------------------------------------------------------------
+
+    def settings(self) -> CampaignSettings:
+        """Year (None if not recorded), edition (the default edition if not recorded) and region."""
+        from ..spec import DEFAULT_EDITION
+
+        values = dict(self.conn.execute("SELECT key, value FROM campaign").fetchall())
+        year = values.get("year") or ""
+        return CampaignSettings(int(year) if year.isdigit() else None, values.get("edition") or DEFAULT_EDITION, values.get("region") or "")
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Record one campaign setting (e.g. ``portal_url``), replacing its earlier value."""
+        with self.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO campaign(key, value) VALUES (?, ?)", (key, value))
+
+    def roster(self) -> list[Agency]:
+        """The campaign's agencies, in roster order."""
+        rows = self.conn.execute("SELECT code, name, region, contact, email FROM agencies ORDER BY rowid").fetchall()
+        return [
+            Agency(name=r["name"], code=r["code"], region=r["region"] or "", contact=r["contact"] or "", email=r["email"] or "")
+            for r in rows
+        ]
+
+    def names(self) -> dict[str, str]:
+        """Agency code → name, for every roster agency."""
+        return {code: name for code, name in self.conn.execute("SELECT code, name FROM agencies ORDER BY rowid")}
+
+    # -- issue and send -----------------------------------------------------------------------
+
+    def record_issued(self, issued: Sequence[tuple[str, str]]) -> None:
+        """Record (code, template path relative to the campaign) of templates just written; an
+        agency's earlier issue rows are replaced."""
+        at = now()
+        with self.transaction():
+            self.conn.executemany("DELETE FROM issued WHERE code=?", [(code,) for code, _ in issued])
+            self.conn.executemany("INSERT INTO issued(code, path, at) VALUES (?, ?, ?)", [(c, p, at) for c, p in issued])
+
+    def sent_codes(self) -> set[str]:
+        """Codes of agencies whose template mail a server accepted."""
+        return {r[0] for r in self.conn.execute("SELECT DISTINCT code FROM sent WHERE error IS NULL")}
+
+    def record_sent(self, code: str, message_id: str | None, error: str | None) -> None:
+        """Record one delivery attempt of an agency's template mail (error None: accepted)."""
+        with self.transaction():
+            self.conn.execute("INSERT INTO sent(code, message_id, at, error) VALUES (?, ?, ?, ?)", (code, message_id, now(), error))
+
+    # -- reminders ----------------------------------------------------------------------------
+
+    def cancel_stale_reminders(self) -> list[tuple[int, str, str]]:
+        """Cancel unsent reminders no longer wanted, in one transaction: the agency's current
+        submission is valid, or a later round reminds the same agency. Returns (round, code, why)."""
+        out = []
+        with self.transaction():
+            current = self.current()
+            latest = {r[0]: r[1] for r in self.conn.execute("SELECT code, MAX(round) FROM reminders GROUP BY code")}
+            for r in self.conn.execute("SELECT round, code FROM reminders WHERE sent_at IS NULL AND cancelled IS NULL").fetchall():
+                cur = current.get(r["code"])
+                if cur is not None and cur.status == "valid":
+                    why = "单位已报送合格的报表"
+                elif latest[r["code"]] > r["round"]:
+                    why = f"已由第 {latest[r['code']]} 轮催报取代"
+                else:
+                    continue
+                self.conn.execute("UPDATE reminders SET cancelled=? WHERE round=? AND code=?", (why, r["round"], r["code"]))
+                out.append((r["round"], r["code"], why))
+        return out
+
+    def pending_reminders(self) -> dict[Path, tuple[int, str]]:
+        """Unsent, uncancelled reminder mails → (round, code), by round then creation order."""
+        return {
+            self.path(r["path"]): (r["round"], r["code"])
+            for r in self.conn.execute(
+                "SELECT round, code, path FROM reminders WHERE sent_at IS NULL AND cancelled IS NULL ORDER BY round, rowid"
+            )
+        }
+
+    def reminders_sent(self) -> int:
+        """How many reminder mails a server has accepted so far."""
+        return self.conn.execute("SELECT COUNT(*) FROM reminders WHERE sent_at IS NOT NULL").fetchone()[0]
+
+    def reminder_settled(self, round_no: int, code: str) -> bool:
+        """True when the reminder was sent or cancelled meanwhile (asked right before sending it)."""
+        row = self.conn.execute("SELECT sent_at, cancelled FROM reminders WHERE round=? AND code=?", (round_no, code)).fetchone()
+        return row["sent_at"] is not None or row["cancelled"] is not None
+
+    def record_reminder(self, round_no: int, code: str, message_id: str | None, error: str | None) -> None:
+        """Record one delivery attempt of a reminder (error None: accepted, with its Message-ID)."""
+        with self.transaction():
+            if error is None:
+                self.conn.execute(
+                    "UPDATE reminders SET message_id=?, sent_at=?, error=NULL WHERE round=? AND code=?", (message_id, now(), round_no, code)
+                )
+            else:
+                self.conn.execute("UPDATE reminders SET error=? WHERE round=? AND code=?", (error, round_no, code))
+
+    def next_round(self) -> int:
+        """The number the next reminder round gets (call inside the transaction that adds it)."""
+        return (self.conn.execute("SELECT MAX(round) FROM reminders").fetchone()[0] or 0) + 1
+
+    def add_reminders(self, rows: Sequence[tuple[int, str, str, str, str | None]]) -> None:
+        """Record (round, code, reason, .eml path relative to the campaign, deadline ISO or None)
+        of reminders just written (call inside a transaction)."""
+        at = now()
+        self.conn.executemany(
+            "INSERT INTO reminders(round, code, reason, path, created_at, deadline) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r, code, reason, path, at, deadline) for r, code, reason, path, deadline in rows],
+        )
+
+    # -- submissions: written by import -------------------------------------------------------
+
+    def knows(self, sha256: str) -> bool:
+        """True when a file with this SHA-256 was imported before."""
+        return self.conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha256,)).fetchone() is not None
+
+    def record_submission(
+        self,
+        *,
+        code: str | None,
+        file_name: str,
+        sha256: str,
+        archive_path: str,
+        received_at: str,
+        status: str,
+        source: str,
+        feedback_path: str | None,
+        submission: Submission | None,
+        findings: Sequence[Finding],
+        errors: int,
+        warnings: int,
+        reason: str = "",
+        replace: int | None = None,
+    ) -> bool:
+        """Record one received file in one transaction: its row, findings, facts (with the typed
+        text), cover and metadata, then the agency's current submission. ``reason``: why the file
+        is unreadable or its agency unknown (recorded as an error finding); ``replace``: the id of
+        an unattributed row of the same file that this one replaces (the office assigning it).
+
+        Returns False, recording nothing, when the same SHA-256 is already recorded.
+        """
+        try:
+            with self.transaction():
+                if replace is not None:
+                    self.conn.execute("DELETE FROM findings WHERE submission_id=?", (replace,))
+                    self.conn.execute("DELETE FROM submissions WHERE id=? AND code IS NULL", (replace,))
+                if self.knows(sha256):
+                    raise _Duplicate  # rolls back, a replaced row included
+                cur = self.conn.execute(
+                    "INSERT INTO submissions(code, file_name, sha256, archive_path, received_at, status, errors, warnings, "
+                    "source, feedback_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (code, file_name, sha256, archive_path, received_at, status, errors, warnings, source, feedback_path),
+                )
+                sid = cur.lastrowid
+                self.conn.executemany(
+                    "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(sid, f.severity, f.rule, f.sheet, f.cell, f.message) for f in findings],
+                )
+                if reason:
+                    self.conn.execute(
+                        "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, 'error', ?, '', '', ?)",
+                        (sid, "file.unreadable" if status == "unreadable" else "agency.unknown", reason),
+                    )
+                sub = submission
+                if sub is not None and status in ("valid", "invalid"):
+                    self.conn.executemany(
+                        'INSERT INTO facts(submission_id, "table", row, col, value, sheet, cell, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                        [(sid, f.table, f.row, f.col, f.value, f.sheet, f.cell, _raw_text(f.raw)) for f in sub.facts()],
+                    )
+                    self.conn.executemany(
+                        "INSERT INTO submission_meta(submission_id, key, value) VALUES (?, ?, ?)",
+                        [(sid, k, sub.meta.get(k, "")) for k in SUBMISSION_META]
+                        + [(sid, "edition", sub.edition), (sid, "spec_version", str(sub.spec.version)), (sid, RAW_RECORDED, "1")],
+                    )
+                if code is not None:
+                    ledger.recompute_current(self.conn, code)
+        except (_Duplicate, sqlite3.IntegrityError):  # IntegrityError: another process recorded it first
+            return False
+        return True
+
+    # -- submissions: read --------------------------------------------------------------------
+
+    def current(self) -> dict[str, CurrentSubmission]:
+        """Each agency's current submission, by code (agencies with nothing received are absent)."""
+        marks = ",".join("?" * len(RECEIVED_STATUSES))
+        return {
+            r["code"]: CurrentSubmission(**dict(r))
+            for r in self.conn.execute(
+                "SELECT id, code, file_name, status, errors, warnings, received_at, feedback_path FROM submissions "
+                f"WHERE code IS NOT NULL AND superseded_by IS NULL AND status IN ({marks})",
+                RECEIVED_STATUSES,
+            )
+        }
+
+    def report_derived(self) -> set[int]:
+        """Ids of the submissions read from a report document (``submission_meta`` source=report)."""
+        return {r[0] for r in self.conn.execute("SELECT submission_id FROM submission_meta WHERE key='source' AND value='report'")}
+
+    def errors_of(self, submission_id: int) -> list[tuple[str, str, str]]:
+        """(sheet, cell, message) of a submission's errors, in the order they were found."""
+        rows = self.conn.execute(
+            "SELECT sheet, cell, message FROM findings WHERE submission_id=? AND severity='error' ORDER BY rowid", (submission_id,)
+        )
+        return [tuple(r) for r in rows]
+
+    def unreadable_reason(self, submission_id: int) -> str:
+        """Why an unreadable submission could not be read ("" when not recorded)."""
+        row = self.conn.execute(
+            "SELECT message FROM findings WHERE submission_id=? AND rule='file.unreadable' ORDER BY rowid", (submission_id,)
+        ).fetchone()
+        return row[0] if row else ""
+
+    def history(self) -> dict[str, dict[str, Any]]:
+        """Per roster agency code: issued (bool), sent (bool), send_error (last failure or None),
+        received (files attributed), reminders (reminder mails sent)."""
+        issued = {r[0] for r in self.conn.execute("SELECT DISTINCT code FROM issued")}
+        sent_ok = {r[0] for r in self.conn.execute("SELECT DISTINCT code FROM sent WHERE error IS NULL")}
+        sent_err = {r[0]: r[1] for r in self.conn.execute("SELECT code, error FROM sent WHERE error IS NOT NULL ORDER BY at")}
+        received = {r[0]: r[1] for r in self.conn.execute("SELECT code, COUNT(*) FROM submissions WHERE code IS NOT NULL GROUP BY code")}
+        reminded = {r[0]: r[1] for r in self.conn.execute("SELECT code, COUNT(*) FROM reminders WHERE sent_at IS NOT NULL GROUP BY code")}
+        return {
+            code: {
+                "issued": code in issued,
+                "sent": code in sent_ok,
+                "send_error": None if code in sent_ok else sent_err.get(code),
+                "received": received.get(code, 0),
+                "reminders": reminded.get(code, 0),
+            }
+            for (code,) in self.conn.execute("SELECT code FROM agencies")
+        }
+
+    def unassigned_file(self, submission_id: int) -> sqlite3.Row | None:
+        """file_name, sha256, archive_path, received_at, source of a received file no agency was
+        identified for (None when ``submission_id`` is not such a file)."""
+        return self.conn.execute(
+            "SELECT file_name, sha256, archive_path, received_at, source FROM submissions WHERE id=? AND code IS NULL", (submission_id,)
+        ).fetchone()
+
+    def unassigned(self) -> int:
+        """Received files no roster agency could be identified for."""
+        return self.conn.execute("SELECT COUNT(*) FROM submissions WHERE code IS NULL").fetchone()[0]
+
+    def _current_rows(self, columns: str, statuses: Sequence[str]) -> list[sqlite3.Row]:
+        """``columns`` of each roster agency's current submission with one of ``statuses``, in roster order."""
+        marks = ",".join("?" for _ in statuses)
+        return self.conn.execute(
+            f"SELECT {columns} FROM submissions s JOIN agencies a ON a.code = s.code "
+            f"WHERE s.superseded_by IS NULL AND s.status IN ({marks}) ORDER BY a.rowid",
+            tuple(statuses),
+        ).fetchall()
+
+    def current_files(self) -> list[tuple[Agency, str, Path, str]]:
+        """(agency, status, archived file, reason) of every roster agency's current submission, in
+        roster order: status valid | invalid | unreadable (the verdict at import); reason: why an
+        unreadable file could not be read, else "". Agencies with nothing received are absent."""
+        agencies = {a.code: a for a in self.roster()}
+        rows = self._current_rows(
             "a.code, s.status, s.archive_path, (SELECT f.message FROM findings f "
             "WHERE f.submission_id = s.id AND f.rule = 'file.unreadable' LIMIT 1)",
-            ledger.ATTRIBUTED,
+            RECEIVED_STATUSES,
         )
-    finally:
-        conn.close()
-    return [(agencies[code], status, directory / path, reason or "") for code, status, path, reason in rows]
+        return [(agencies[code], status, self.path(path), reason or "") for code, status, path, reason in rows]
 
+    def accepted_submissions(self, statuses: Sequence[str] = ("valid",)) -> list[tuple[str, str, Path]]:
+        """(agency name, code, archive path) of every agency whose current submission has one of
+        ``statuses``; each agency appears at most once over all statuses."""
+        return [(r[0], r[1], self.path(r[2])) for r in self._current_rows("a.name, a.code, s.archive_path", statuses)]
 
-def current_rows(conn, columns: str, statuses: tuple[str, ...]) -> list:
-    """``columns`` of each roster agency's current submission with one of ``statuses``, in roster order."""
-    marks = ",".join("?" for _ in statuses)
-    return conn.execute(
-        f"SELECT {columns} FROM submissions s JOIN agencies a ON a.code = s.code "
-        f"WHERE s.superseded_by IS NULL AND s.status IN ({marks}) ORDER BY a.rowid",
-        statuses,
-    ).fetchall()
+    def current_submissions(self, statuses: Sequence[str] = ("valid",), *, raw: bool = False) -> list[tuple[Agency, str, Submission]]:
+        """(agency, status, submission) of each roster agency whose current submission has one of
+        ``statuses`` (valid, invalid), in roster order.
 
+        The submission is rebuilt from what the import recorded (facts, cover and metadata, errors
+        and warnings); no file is read again, which is what lets a province consolidate thousands
+        of agencies in seconds. Facts are recorded in the spec's cell order, so they are read back
+        by position, trusted only when the spec version is the one they were recorded with; where
+        each cell sat in the file is fetched only when a message asks for it. ``raw``: also the text
+        typed in each cell (for export). A submission recorded with another spec version, or by a
+        version that did not record what is asked, is read from the archive instead.
+        """
+        from .. import spec as spec_mod
+        from ..findings import Finding
+        from ..reader import Submission, read_workbook
 
-def current_submissions(directory: Path | str, statuses: tuple[str, ...] = ("valid",)) -> list[tuple[Agency, str, Submission]]:
-    """(agency, status, submission) of each roster agency whose current submission has one of
-    ``statuses`` (valid, invalid), in roster order.
-
-    The submission is rebuilt from what the import recorded (facts, cover and metadata, errors
-    and warnings); no file is read again, which is what lets a province consolidate thousands
-    of agencies in seconds. Facts are recorded in the spec's cell order, so they are read back
-    by position, trusted only when the spec version is the one they were recorded with; where
-    each cell sat in the file is fetched only when a message asks for it. A submission recorded
-    with another spec version, or by a version that did not record its metadata, is read from
-    the archive instead.
-    """
-    from .. import spec as spec_mod
-    from ..findings import Finding
-    from ..reader import Submission, read_workbook
-
-    directory = Path(directory)
-    agencies = {a.code: a for a in roster(directory)}
-    conn = open_ledger(directory)
-    try:
+        agencies = {a.code: a for a in self.roster()}
         out = []
-        for sid, code, status, archive_path in current_rows(conn, "s.id, s.code, s.status, s.archive_path", statuses):
-            path = directory / archive_path
-            meta = dict(conn.execute("SELECT key, value FROM submission_meta WHERE submission_id=?", (sid,)).fetchall())
+        for sid, code, status, archive_path in self._current_rows("s.id, s.code, s.status, s.archive_path", statuses):
+            path = self.path(archive_path)
+            meta = dict(self.conn.execute("SELECT key, value FROM submission_meta WHERE submission_id=?", (sid,)).fetchall())
             edition = meta.pop("edition", None)
             spec = spec_mod.load(edition) if edition in spec_mod.available_editions() else None
-            values = [v for (v,) in conn.execute("SELECT value FROM facts WHERE submission_id=? ORDER BY rowid", (sid,))]
+            has_raw = meta.pop(RAW_RECORDED, None) == "1"
+            rows = self.conn.execute(f"SELECT value{', raw' if raw else ''} FROM facts WHERE submission_id=? ORDER BY rowid", (sid,)).fetchall()
             plan = _fact_plan(spec) if spec is not None else None
-            if plan is None or meta.pop("spec_version", None) != str(spec.version) or len(values) != len(plan):
+            if (
+                spec is None or plan is None or meta.pop("spec_version", None) != str(spec.version)
+                or len(rows) != len(plan) or (raw and not has_raw)
+            ):
                 out.append((agencies[code], status, read_workbook(path)))
                 continue
-            inputs, bad = {}, set()
-            for (k, scale), value in zip(plan, values):
+            inputs, bad, raw_text = {}, set(), {}
+            for (k, scale), row in zip(plan, rows):
+                value = row[0]
+                if raw and row[1] is not None:
+                    raw_text[k] = row[1]
                 if scale is None:  # a total or text: recomputed, not read back
                     continue
                 if value is None:  # a cell the reader could not use (only in invalid submissions)
@@ -155,20 +487,40 @@ def current_submissions(directory: Path | str, statuses: tuple[str, ...] = ("val
                 else:  # facts are in the unit the form prints: money back to exact 元
                     inputs[k] = round(value * scale)
             findings = [
-                Finding(*r) for r in conn.execute(
+                Finding(*r) for r in self.conn.execute(
                     "SELECT severity, rule, sheet, cell, message FROM findings WHERE submission_id=? AND severity != 'info'", (sid,)
                 )
             ]
-            where = _LedgerPlaces(directory, sid, plan)
-            sub = Submission(path, spec, {"edition": spec.edition, **meta}, inputs, {}, {}, where, findings, bad)
+            where = _LedgerPlaces(self.directory, sid, plan)
+            sub = Submission(path, spec, {"edition": spec.edition, **meta}, inputs, {}, raw_text, where, findings, bad)  # type: ignore[arg-type]
             out.append((agencies[code], status, sub))
         return out
-    finally:
-        conn.close()
+
+    def submission_labels(self) -> dict[str, str]:
+        """Archive path (as ``self.path`` gives it) → the file as the agency sent it, and its mail
+        (``ledger.submission_label``), for 明细 and messages."""
+        return {
+            str(self.path(r[0])): ledger.submission_label(r[1], r[2], quoted=False)
+            for r in self.conn.execute("SELECT archive_path, file_name, source FROM submissions")
+        }
+
+    def places(self, submission_id: int) -> list[tuple[str, str]]:
+        """(sheet, A1) of each recorded fact of a submission, in the spec's cell order."""
+        rows = self.conn.execute("SELECT sheet, cell FROM facts WHERE submission_id=? ORDER BY rowid", (submission_id,))
+        return [(sheet or "", ref or "") for sheet, ref in rows]
+
+
+class _Duplicate(Exception):
+    """The file being recorded is already in the ledger."""
+
+
+def _raw_text(raw: Any) -> str | None:
+    """What the agency typed in a cell, as text (None for an empty cell)."""
+    return None if raw is None else str(raw)
 
 
 @functools.cache
-def _fact_plan(spec) -> tuple[tuple[tuple[str, str, str], int | None], ...]:
+def _fact_plan(spec: Spec) -> tuple[tuple[tuple[str, str, str], int | None], ...]:
     """Per cell, in the order Submission.facts() gives (and the import records) them: (key, the
     factor from the printed unit to base units for an input; None for a total or text)."""
     from ..compute import YUAN_PER_WANYUAN, key
@@ -192,12 +544,9 @@ class _LedgerPlaces(Mapping):
 
     def _load(self) -> dict:
         if self._places is None:
-            conn = open_ledger(self._directory)
-            try:
-                rows = conn.execute("SELECT sheet, cell FROM facts WHERE submission_id=? ORDER BY rowid", (self._id,)).fetchall()
-            finally:
-                conn.close()
-            self._places = {k: (sheet or "", ref or "") for (k, _), (sheet, ref) in zip(self._plan, rows)}
+            with CampaignStore.open(self._directory) as store:
+                places = store.places(self._id)
+            self._places = {k: place for (k, _), place in zip(self._plan, places)}
         return self._places
 
     def __getitem__(self, k):
@@ -208,3 +557,30 @@ class _LedgerPlaces(Mapping):
 
     def __len__(self) -> int:
         return len(self._load())
+
+
+# -- one-call helpers for callers that need one answer --------------------------------------
+
+
+def roster(directory: Path | str) -> list[Agency]:
+    """The campaign's agencies, in roster order (CampaignError when not a campaign)."""
+    with CampaignStore.open(directory) as store:
+        return store.roster()
+
+
+def current_files(directory: Path | str) -> list[tuple[Agency, str, Path, str]]:
+    """``CampaignStore.current_files`` of the campaign in ``directory``."""
+    with CampaignStore.open(directory) as store:
+        return store.current_files()
+
+
+def accepted_submissions(directory: Path | str, statuses: Sequence[str] = ("valid",)) -> list[tuple[str, str, Path]]:
+    """``CampaignStore.accepted_submissions`` of the campaign in ``directory``."""
+    with CampaignStore.open(directory) as store:
+        return store.accepted_submissions(statuses)
+
+
+def current_submissions(directory: Path | str, statuses: Sequence[str] = ("valid",), *, raw: bool = False) -> list[tuple[Agency, str, Submission]]:
+    """``CampaignStore.current_submissions`` of the campaign in ``directory``."""
+    with CampaignStore.open(directory) as store:
+        return store.current_submissions(statuses, raw=raw)

@@ -9,7 +9,7 @@ one library function and prints the result.  Every user error the library raises
 from __future__ import annotations
 
 # Each module adds its commands to ``app``; the import order is the order of ``xlsxgov --help``.
-from . import template, files, reports, consolidate, demo  # noqa: F401, I001
+from . import template, files, reports, consolidate, rules, demo  # noqa: F401, I001
 from .base import app, fail
 from .campaign import campaign_app
 

@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from .. import spec as spec_mod
 from .base import app, fail, say
 from .files import load_previous
 
@@ -26,28 +25,14 @@ def consolidate_command(
     """汇总多个单位的报表为一个地区汇总工作簿（可再向上一级汇总）。
 
     参数为一个报送任务目录时，汇总各单位当前合格的报表，名册中未报送、有错误或无法读取的单位列入“未报送”表。"""
-    from ..consolidate import consolidate_campaign, consolidate_files, is_campaign
-    from ..crossyear import consolidation_findings
+    from ..consolidate import consolidate
 
     if output.suffix.lower() != ".xlsx":
         fail(f"输出文件 {output} 必须以 .xlsx 结尾")
-    campaign = len(files) == 1 and is_campaign(files[0])
-    folders = [f for f in files if f.is_dir()]
-    if folders and not campaign:
-        if is_campaign(folders[0]):
-            fail(f"“{folders[0]}”是报送任务目录：汇总报送任务时只能给出这一个目录，不能再加其他文件")
-        fail(f"“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）")
-    if campaign and (year is not None or edition is not None):
-        fail("汇总报送任务时年度和表格版本取自任务本身，不能再指定 --year 或 -e")
-    if edition:
-        spec_mod.load(edition)
     prev = load_previous(previous)
-    if campaign:
-        result = consolidate_campaign(files[0], output, region=region or None, include_invalid=include_invalid)
-        if prev is not None:
-            result.cross_year = consolidation_findings(result, prev)
-    else:
-        result = consolidate_files(files, output, region=region, include_invalid=include_invalid, year=year, previous=prev, edition=edition)
+    result = consolidate(
+        files, output, region=region, include_invalid=include_invalid, year=year, previous=prev, edition=edition,
+    )
     say(f"已汇总 {len(result.included)} 份报表（共 {result.consolidates} 个单位），{result.spec.name}，{result.year or ''}年度")
     if result.left_out:
         say(f"未汇总 {len(result.left_out)} 个文件：")

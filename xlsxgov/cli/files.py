@@ -10,9 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from .. import spec as spec_mod
 from ..vocab import SEVERITY_LABELS, STATUS_LABELS
-from .base import app, console, err_console, fail, say
+from .base import app, console, err_console, say
 
 
 def load_previous(previous: Optional[Path]):
@@ -39,18 +38,9 @@ def validate_command(
     previous: Optional[Path] = typer.Option(None, "--previous", help="上年数据：上年的工作簿、汇总工作簿、文件夹或报送任务目录，用于跨年度校验"),
 ) -> None:
     """校验报送的工作簿：勾稽关系、数值格式、封面信息。退出码 0 全部合格，1 有错误，2 有文件无法读取。"""
-    from ..feedback import feedback_path, write_feedback
-    from ..validate import validate_paths
+    from ..review import review_files
 
-    if edition:
-        spec_mod.load(edition)
-    prev = load_previous(previous)
-    reports = validate_paths(files, edition=edition, previous=prev)
-    if feedback:
-        feedback.mkdir(parents=True, exist_ok=True)
-        for rep in reports:
-            if rep.submission and any(f.severity != "info" for f in rep.findings):
-                write_feedback(rep.submission, rep.findings, feedback_path(feedback, rep.submission))
+    reports = review_files(files, edition=edition, previous=load_previous(previous), feedback_dir=feedback)
     if as_json:
         print(json.dumps({"files": [r.as_json() for r in reports]}, ensure_ascii=False, indent=1))
     else:
@@ -90,20 +80,14 @@ def _print_reports(reports, *, show_info: bool) -> None:
 @app.command("export")
 def export_command(
     files: list[Path] = typer.Argument(..., help="报送的工作簿、汇总工作簿，或报送任务目录"),
-    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.csv 或 .parquet"),
+    output: Path = typer.Option(..., "-o", "--output", help="输出文件：.csv、.xlsx 或 .parquet"),
     detail: bool = typer.Option(False, "--detail", help="汇总工作簿还导出“明细”表中各单位的数据（sheet 列为“明细”）"),
 ) -> None:
     """把工作簿中的全部数据导出为一张长表（每个单元格一行）。
 
     报送任务目录：导出名册中各单位当前报送的报表（合格和有错误的，status 列区分），单位名称和代码取自名册。"""
-    from ..consolidate import is_campaign
     from ..export import export_facts
 
-    if output.suffix.lower() not in (".csv", ".parquet"):
-        fail(f"输出文件 {output} 必须以 .csv 或 .parquet 结尾")
-    folders = [f for f in files if f.is_dir() and not is_campaign(f)]
-    if folders:
-        fail(f"“{folders[0]}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）")
     result = export_facts(files, output, detail=detail)
     for problem in result.unreadable:
         err_console.print(f"[magenta]无法读取：[/magenta]{escape(problem)}", highlight=False)

@@ -167,7 +167,7 @@ class Stream:
 
     def numbers_outside(self, spans: list[tuple[int, int]]) -> set[str]:
         """Whole numbers (two digits or more) written in the report's text outside the tables."""
-        inside = set()
+        inside: set[int] = set()
         for a, b in spans:
             inside.update(range(a, b))
         found: set[str] = set()
@@ -271,7 +271,7 @@ def _read_table(stream: Stream, edition: str, table: Table, lo: int, hi: int, re
                 run = _value_run(stream, header_end, hi, row)
                 rows_at.append((row, Hit(header_end, header_end, "position"), run))
                 cursor = (run[-1] + 1) if run else header_end
-        for row, hit, run in rows_at:
+        for row, _hit, run in rows_at:
             found_any = True
             split = _assign(stream, table, block, row, run, reading)
             if split is not None:

@@ -318,15 +318,17 @@ def _stamp() -> str:
 
 def _do_action(directory: Path, action: str) -> str:
     """Run one campaign action with the library calls the CLI makes; returns the page message."""
-    from ..consolidate import ConsolidationError, campaign_settings, consolidate_campaign
+    from ..campaign.store import CampaignStore
+    from ..consolidate import ConsolidationError, consolidate_campaign
     from ..export import export_facts
     from ..reader import read_workbook
     from ..render import render_tables
 
     out = directory / EXPORTS
     out.mkdir(exist_ok=True)
-    settings = campaign_settings(directory)
-    label = f"{settings['region']}{settings['year']}年"
+    with CampaignStore.open(directory) as store:
+        settings = store.settings()
+    label = f"{settings.region}{settings.year or ''}年"
     if action == "remind":
         result = prepare_reminders(directory)
         if result.round is None:
