@@ -46,7 +46,7 @@ SUBDIRS = ("outbox", "inbox", "archive", "quarantine", "feedback")
 
 # What the ledger keeps of a submission's cover and metadata (with its edition and facts), so that
 # consolidation and export rebuild the submission without reading the file again.
-SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates", "source")  # source: "report" for a report document
+SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates", "contact", "phone", "source")  # source: "report" for a report document
 # Set in submission_meta when the facts carry the text the agency typed (export reads it).
 RAW_RECORDED = "facts_raw"
 
