@@ -480,7 +480,8 @@ def test_import_corpus(campaign: Path, corpus: Path):
     text = cli("status", campaign, "--xlsx", campaign / "进度.xlsx").stdout
     assert "合格" in text and "未报送" in text
     ws = openpyxl.load_workbook(campaign / "进度.xlsx").active
-    assert ws["A2"].value == AGENCIES[0][0] and ws["F3"].value == "有错误"
+    # The table starts under the totals: row 5 the header, agencies from row 6 (name B, status C).
+    assert ws["B6"].value == AGENCIES[0][0] and ws["C7"].value == "有错误"
     acc = store_mod.accepted_submissions(campaign)
     assert [a[1] for a in acc] == [c[0], c[2], c[5]] and all(a[2].is_file() for a in acc)
     # A re-run adds nothing.

@@ -208,3 +208,33 @@ def test_check_sheet_cannot_compute_text_and_agrees_with_validate(soffice, tmp_p
     # The feedback file, as written (no recalculation), already says so too.
     cached = CalamineWorkbook.from_path(str(files["feedback"])).get_sheet_by_name(CHECK_SHEET).to_python(skip_empty_area=False)
     assert cached[CONCLUSION_CELL[0]][CONCLUSION_CELL[1]] == sheets["feedback"][CONCLUSION_CELL[0]][CONCLUSION_CELL[1]]
+
+
+def test_untouched_template_imported_into_a_campaign_is_an_error(tmp_path: Path) -> None:
+    """The same rule when the file arrives through ``campaign import``: the agency is 有错误,
+    with workbook.unfilled recorded in the ledger (so ``remind`` chases it)."""
+    import shutil
+    import sqlite3
+
+    from xlsxgov.campaign.importer import import_paths
+    from xlsxgov.campaign.init import init_campaign
+    from xlsxgov.campaign.issue import issue_templates
+    from xlsxgov.campaign.status import campaign_status
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"单位名称,统一社会信用代码,上级/地区,联系人,电子邮箱\n测试局,{CODE},某县,张三,a@example.com\n", encoding="utf-8")
+    d = tmp_path / "c"
+    init_campaign(d, year=2025, roster_path=roster, region="某县")
+    issue_templates(d)
+    (issued,) = (d / "outbox").glob("*.xlsx")
+    shutil.copyfile(issued, tmp_path / "returned.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "returned.xlsx")
+    wb[COVER_SHEET][cover_a1(tmp_path / "returned.xlsx", "contact")].value = "张三"  # touched the cover only
+    wb.save(tmp_path / "returned.xlsx")
+    import_paths(d, [tmp_path / "returned.xlsx"])
+    (row,) = campaign_status(d)["agencies"]
+    assert row["status"] == "invalid"
+    conn = sqlite3.connect(d / "ledger.sqlite")
+    rules = {r[0] for r in conn.execute("SELECT rule FROM findings WHERE severity='error'")}
+    conn.close()
+    assert "workbook.unfilled" in rules

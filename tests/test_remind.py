@@ -313,8 +313,9 @@ def test_cli_remind_send_status(campaign: Path, smtp_server, tmp_path: Path):
     lines = [next(line for line in proc.stdout.splitlines() if line.startswith(a[NAME])) for a in AGENCIES]
     assert [line.split()[-1] for line in lines] == ["0", "1", "1", "1", "1"]
     grid = CalamineWorkbook.from_path(str(tmp_path / "进度.xlsx")).get_sheet_by_name("报送进度").to_python()
-    col = grid[0].index("已催报次数")
-    assert [r[col] for r in grid[1:6]] == [0, 1, 1, 1, 1]
+    head = next(i for i, r in enumerate(grid) if "已催报次数" in r and "单位名称" in r)  # under the totals
+    col = grid[head].index("已催报次数")
+    assert [r[col] for r in grid[head + 1:head + 6]] == [0, 1, 1, 1, 1]
 
 
 def test_cli_nobody_to_remind(tmp_path: Path):

@@ -43,6 +43,8 @@ __all__ = [
     "convert_many",
     "pdf_to_png",
     "pdf_page_texts",
+    "pdf_sheet_pages",
+    "pdf_to_png_page",
     "FILTERS",
 ]
 
@@ -357,8 +359,9 @@ def pdf_to_png(pdf: Path, out_prefix: Path, dpi: int = 80) -> list[Path]:
     return pages
 
 
-def pdf_page_texts(pdf: Path) -> list[str]:
-    """The text of every page of pdf (pdftotext, layout order), one string per page.
+def pdf_page_texts(pdf: Path, *, layout: bool = True) -> list[str]:
+    """The text of every page of pdf (pdftotext), one string per page; ``layout``: as placed
+    on the page, else in content order (a wrapped cell's lines stay together).
 
     Used to check printed workbooks: which sheet a page belongs to (the footer names it) and
     whether a page shows a sheet's first and last columns."""
@@ -366,7 +369,7 @@ def pdf_page_texts(pdf: Path) -> list[str]:
     if exe is None:
         raise OfficeError("未找到 pdftotext，请安装 poppler-utils")
     proc = subprocess.run(
-        [exe, "-layout", "-enc", "UTF-8", str(pdf), "-"],
+        [exe, *(["-layout"] if layout else []), "-enc", "UTF-8", str(pdf), "-"],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=120,
@@ -375,3 +378,40 @@ def pdf_page_texts(pdf: Path) -> list[str]:
         raise OfficeError(f"pdftotext 未能读取 {pdf}（退出码 {proc.returncode}）：\n{_tail(proc.stderr.decode('utf-8', 'replace'))}")
     pages = proc.stdout.decode("utf-8", errors="replace").split("\f")
     return pages[:-1] if pages and not pages[-1].strip() else pages
+
+
+_PAGE_OF = re.compile(r"第\s*\d+\s*页\s*共\s*\d+\s*页")
+
+
+def pdf_sheet_pages(pdf: Path, sheets: list[str]) -> dict[str, list[int]]:
+    """Page numbers (1-based) of each sheet in a workbook's PDF, found by the sheet name that
+    xlsxgov prints in every page footer (``&A``); pages naming no sheet are left out."""
+    out: dict[str, list[int]] = {s: [] for s in sheets}
+    for n, text in enumerate(pdf_page_texts(pdf), start=1):
+        footer = next((ln for ln in reversed(text.splitlines()) if _PAGE_OF.search(ln)), "")
+        words = _PAGE_OF.sub(" ", footer).split()
+        names = [s for s in sheets if s in words]
+        if names:
+            out[max(names, key=len)].append(n)
+    return out
+
+
+def pdf_to_png_page(pdf: Path, page: int, out_prefix: Path, dpi: int = 60) -> list[Path]:
+    """Render one page (1-based) of pdf to ``<out_prefix>.png`` with pdftoppm."""
+    exe = shutil.which("pdftoppm")
+    if exe is None:
+        raise OfficeError("未找到 pdftoppm，请安装 poppler-utils")
+    out_prefix = Path(out_prefix)
+    out_prefix.parent.mkdir(parents=True, exist_ok=True)
+    target = out_prefix.with_name(out_prefix.name + ".png")
+    target.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [exe, "-png", "-singlefile", "-r", str(int(dpi)), "-f", str(page), "-l", str(page), str(pdf), str(out_prefix)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode != 0 or not target.is_file():
+        raise OfficeError(f"pdftoppm 未能渲染 {pdf} 第 {page} 页（退出码 {proc.returncode}）：\n{_tail(proc.stderr + proc.stdout)}")
+    return [target]

@@ -75,6 +75,9 @@ class Meta:
     filled_on: str = ""
     portal_link: str = ""  # the agency's secret link to the web portal, printed on the cover
     no_data: str = ""  # 本年度无相关数据: "是" declares all three tables zero
+    # Who the printed footer names; None: the agency, else the region. A template stamped per
+    # agency later (campaign) passes "": a footer lives in each sheet's XML, not in the stamped parts.
+    footer_who: str | None = None
     kind: str = "template"  # template | feedback | consolidated
     consolidates: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -209,8 +212,9 @@ def footer_text(meta: Meta) -> str:
     第 N 页 共 M 页, so a loose printed page still says whose numbers it shows.
 
     ``&`` is the control character of headers and footers, so it is doubled in names."""
-    who = (meta.agency or meta.region or "").replace("&", "&&")
-    return f"&L{who}&C&A&R第 &P 页 共 &N 页"
+    who = meta.footer_who if meta.footer_who is not None else (meta.agency or meta.region or "")
+    who = who.replace("&", "&&")
+    return (f"&L{who}" if who else "") + "&C&A&R第 &P 页 共 &N 页"
 
 
 def text_rows(texts: Sequence[tuple[str, float]], *, line: float = 14, minimum: float = 18) -> float:

@@ -40,7 +40,7 @@ class TemplateStamper:
             base = Path(tmp) / "base.xlsx"
             write_workbook(base, spec, Meta(
                 year=year, agency=PLACEHOLDERS["agency"], code=PLACEHOLDERS["code"], region=PLACEHOLDERS["region"],
-                portal_link=LINK_PLACEHOLDER if link else "",
+                portal_link=LINK_PLACEHOLDER if link else "", footer_who="",
             ), values=values)
             self.base_bytes = base.read_bytes()
         out = io.BytesIO()

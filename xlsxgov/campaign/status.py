@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..vocab import STATUS_LABELS
@@ -18,11 +19,14 @@ def campaign_status(directory: Path | str) -> dict:
     reason (why the agency needs action, in Chinese: the first error of an invalid submission, a
     wrong year or an unchanged template first; why a file could not be read; "" otherwise) and
     file (the current submission as the agency sent it, and its mail; "" when none);
-    ``unassigned`` counts received files of unknown agencies.
+    from_report (the current submission was read from a report document by ``xlsxgov.extract``);
+    ``unassigned`` counts received files of unknown agencies. Also contact and email (roster)
+    and phone (the current submission's cover) for the status workbook.
     """
     with CampaignStore.open(directory) as store:
         history = store.history()
         current = store.current()
+        from_report = store.report_derived()
         rows = []
         for a in store.roster():
             cur = current.get(a.code)
@@ -42,16 +46,18 @@ def campaign_status(directory: Path | str) -> dict:
                     "received": h["received"],
                     "reminders": h["reminders"],  # reminders sent (campaign remind + send)
                     "feedback": cur.feedback_path if cur else None,
-                    "reason": _reason(store, cur),
+                    "reason": _first_problem(store, cur),
                     "file": store.label_of(cur.id) if cur else "",
+                    "from_report": cur is not None and cur.id in from_report,  # read from a report document
                 }
             )
         unassigned = store.unassigned()
     totals = {s: sum(1 for r in rows if r["status"] == s) for s in ("valid", "invalid", "missing", "unreadable")}
+    _add_contacts(directory, rows)
     return {"agencies": rows, "totals": totals, "unassigned": unassigned}
 
 
-def _reason(store: CampaignStore, cur) -> str:
+def _first_problem(store: CampaignStore, cur) -> str:
     if cur is None or cur.status == "valid":
         return ""
     if cur.status == "unreadable":
@@ -60,35 +66,122 @@ def _reason(store: CampaignStore, cur) -> str:
     return errors[0][2] if errors else ""
 
 
-def write_status_xlsx(status: dict, path: Path | str) -> Path:
-    """Write ``campaign_status(...)`` as a workbook (sheet 报送进度: one row per agency, then the
-    totals); returns ``path``."""
+# China has kept UTC+8 without daylight saving since 1991: a fixed offset is exact for every
+# campaign, with no time-zone database to install.
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+STATUS_COLOURS = {"valid": "#C6EFCE", "invalid": "#FFC7CE", "unreadable": "#FFEB9C", "missing": "#D9D9D9"}
+STATUS_HEADERS = [
+    ("序号", 5), ("单位名称", 28), ("状态", 8), ("说明", 42), ("联系人", 8), ("联系电话", 14), ("电子邮箱", 24),
+    ("最近收到（北京时间）", 17), ("收到文件数", 6), ("已催报次数", 6), ("模板已发送", 7), ("统一社会信用代码", 20),
+    ("错误数", 5), ("警告数", 5),
+]
+
+
+def local_minute(iso: str | None) -> str:
+    """A ledger time (ISO 8601, UTC) as Beijing time to the minute: ``2025-01-12 09:30``."""
+    if not iso:
+        return ""
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def _reason(a: dict) -> str:
+    if a.get("reason"):
+        return a["reason"]
+    if a["status"] == "missing":
+        if a.get("send_error"):
+            return f"模板邮件发送失败：{a['send_error']}"
+        return "尚未收到报表" if a.get("sent") else "尚未收到报表（模板邮件未发送）"
+    if a["status"] == "invalid":
+        return f"有{a['errors']}处错误，问题反馈工作簿已生成" if a.get("feedback") else f"有{a['errors']}处错误"
+    if a["status"] == "unreadable":
+        return "文件无法读取，请单位另存为 .xlsx 后重发"
+    return f"有{a['warnings']}处警告，请核对" if a.get("warnings") else ""
+
+
+def _add_contacts(directory: Path | str, rows: list[dict]) -> None:
+    """Contact person and e-mail from the roster; phone from the current submission's cover
+    (the roster has no phone column), or "" when none was received or given."""
+    with CampaignStore.open(directory) as store:
+        roster = {a.code: a for a in store.roster()}
+        phones = {
+            r[0]: r[1]
+            for r in store.conn.execute(
+                "SELECT s.code, m.value FROM submissions s JOIN submission_meta m ON m.submission_id = s.id "
+                "WHERE s.code IS NOT NULL AND s.superseded_by IS NULL AND m.key = 'phone' AND m.value <> ''"
+            )
+        }
+    for row in rows:
+        who = roster.get(row["code"])
+        row["contact"] = who.contact if who else ""
+        row["email"] = who.email if who else ""
+        row["phone"] = phones.get(row["code"], "")
+
+
+def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进度") -> Path:
+    """The status workbook for whoever chases agencies (issue #9, point 10): totals at the top,
+    one row per roster agency with its status coloured, why it needs action, contact person,
+    phone (from the agency's cover) and e-mail (from the roster), when its last file came
+    (Beijing time, to the minute) and how many reminders were sent; autofilter; printed
+    landscape, one page wide, header repeated."""
     import xlsxwriter
+
+    from ..template import print_setup, text_rows
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb = xlsxwriter.Workbook(str(path))
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False})
     ws = wb.add_worksheet("报送进度")
-    bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-    headers = ["单位名称", "统一社会信用代码", "已生成模板", "已发送", "收到文件数", "状态", "错误数", "警告数", "最近收到时间", "已催报次数"]
-    for c, (h, w) in enumerate(zip(headers, [30, 22, 10, 8, 10, 10, 8, 8, 26, 10])):
-        ws.write_string(0, c, h, bold)
+    base = {"font_name": "宋体", "font_size": 10, "valign": "vcenter", "border": 1}
+    head = wb.add_format({**base, "bold": True, "bg_color": "#DDEBF7", "align": "center", "text_wrap": True})
+    cell = wb.add_format({**base, "text_wrap": True})
+    number = wb.add_format({**base, "align": "right"})
+    title_fmt = wb.add_format({"font_name": "黑体", "font_size": 14, "bold": True, "valign": "vcenter"})
+    coloured = {s: wb.add_format({**base, "bold": True, "align": "center", "bg_color": c}) for s, c in STATUS_COLOURS.items()}
+    agencies = status["agencies"]
+    now = datetime.now(timezone.utc).isoformat()
+    ws.merge_range(0, 0, 0, 7, f"{title}（统计时间：{local_minute(now)}，北京时间）", title_fmt)
+    ws.set_row(0, 24)
+    # Totals at the top, counted by formulas over the status column (they follow the table).
+    first, last = 5, 5 + max(len(agencies), 1) - 1
+    status_col = f"$C${first + 1}:$C${last + 1}"
+    totals = [("应报单位", f"=COUNTA($B${first + 1}:$B${last + 1})", len(agencies))]
+    totals += [(STATUS_LABELS[s], f'=COUNTIF({status_col},"{STATUS_LABELS[s]}")', status["totals"][s]) for s in ("valid", "invalid", "unreadable", "missing")]
+    totals.append(("已催报次数", f"=SUM($J${first + 1}:$J${last + 1})", sum(a["reminders"] for a in agencies)))
+    by_label = {t: s for s, t in STATUS_LABELS.items()}
+    for c, (label, formula, value) in enumerate(totals, start=1):
+        ws.write_string(2, c, label, coloured.get(by_label.get(label, ""), head))
+        ws.write_formula(3, c, formula, number, value)
+    for c, (h, w) in enumerate(STATUS_HEADERS):
+        ws.write_string(first - 1, c, h, head)
         ws.set_column(c, c, w)
-    for r, a in enumerate(status["agencies"], start=1):
-        ws.write_string(r, 0, a["name"])
-        ws.write_string(r, 1, a["code"])
-        ws.write_string(r, 2, "是" if a["issued"] else "否")
-        ws.write_string(r, 3, "是" if a["sent"] else ("失败" if a["send_error"] else "否"))
-        ws.write_number(r, 4, a["received"])
-        ws.write_string(r, 5, STATUS_LABELS[a["status"]])
-        ws.write_number(r, 6, a["errors"])
-        ws.write_number(r, 7, a["warnings"])
-        ws.write_string(r, 8, a["received_at"] or "")
-        ws.write_number(r, 9, a["reminders"])
-    r = len(status["agencies"]) + 2
-    for i, s in enumerate(("valid", "invalid", "unreadable", "missing")):
-        ws.write_string(r + i, 0, STATUS_LABELS[s], bold)
-        ws.write_number(r + i, 1, status["totals"][s])
-    ws.freeze_panes(1, 0)
+    ws.set_row(first - 1, 30)
+    for i, a in enumerate(agencies):
+        r = first + i
+        reason = _reason(a)
+        ws.write_number(r, 0, i + 1, number)
+        ws.write_string(r, 1, a["name"], cell)
+        ws.write_string(r, 2, STATUS_LABELS[a["status"]] + ("（取自年度报告）" if a.get("from_report") else ""), coloured[a["status"]])
+        ws.write_string(r, 3, reason, cell)
+        ws.write_string(r, 4, a.get("contact", ""), cell)
+        ws.write_string(r, 5, a.get("phone", ""), cell)
+        ws.write_string(r, 6, a.get("email", ""), cell)
+        ws.write_string(r, 7, local_minute(a["received_at"]), cell)
+        ws.write_number(r, 8, a["received"], number)
+        ws.write_number(r, 9, a["reminders"], number)
+        ws.write_string(r, 10, "是" if a["sent"] else ("失败" if a["send_error"] else "否"), cell)
+        ws.write_string(r, 11, a["code"], cell)
+        ws.write_number(r, 12, a["errors"], number)
+        ws.write_number(r, 13, a["warnings"], number)
+        ws.set_row(r, text_rows([(a["name"], 28), (reason, 42), (a.get("email", ""), 24)], line=13, minimum=16))
+    ws.autofilter(first - 1, 0, last, len(STATUS_HEADERS) - 1)
+    ws.freeze_panes(first, 2)
+    print_setup(ws, landscape=True, repeat=(first - 1, first - 1), footer="&L" + title.replace("&", "&&") + "&C&A&R第 &P 页 共 &N 页")
+    ws.activate()
     wb.close()
     return path

@@ -316,7 +316,7 @@ def status_command(
     if xlsx:
         write_status_xlsx(status, xlsx)
     if as_json:
-        keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders", "reason", "file")
+        keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders", "reason", "file", "from_report")
         out = {"agencies": [{k: a[k] for k in keys} for a in status["agencies"]], "totals": status["totals"]}
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return
@@ -340,7 +340,7 @@ def status_command(
             say("没有需要处理的单位。")
     else:
         rows = [
-            (Text(a["name"]), _status_text(a["status"]), str(a["received"]), _local(a["received_at"]), str(a["reminders"]))
+            (Text(a["name"]), _status_text(a["status"], a["from_report"]), str(a["received"]), _local(a["received_at"]), str(a["reminders"]))
             for a in status["agencies"]
         ]
         console.print(message_table(console, ("单位名称", "状态", "收到文件", "最近收到", "已催报"), rows, message_column=0))
@@ -353,8 +353,11 @@ def status_command(
 STATUS_COLOURS = {"valid": "green", "invalid": "red", "missing": "yellow", "unreadable": "magenta", "withdrawn": "dim", "unknown": "magenta"}
 
 
-def _status_text(status: str) -> Text:
-    return Text(STATUS_LABELS.get(status, "已撤回" if status == "withdrawn" else status), style=STATUS_COLOURS.get(status, ""))
+def _status_text(status: str, from_report: bool = False) -> Text:
+    text = Text(STATUS_LABELS.get(status, "已撤回" if status == "withdrawn" else status), style=STATUS_COLOURS.get(status, ""))
+    if from_report:
+        text.append("（取自年度报告）")
+    return text
 
 
 def _local(utc_iso: str | None) -> str:
