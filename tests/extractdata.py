@@ -115,7 +115,8 @@ TYPOS = {"只计这一情形": "只计这一情况", "属于三类内部事务�
 
 def noisy(page: str) -> str:
     """``page`` as a careless copy prints it: header words broken by a space or a line break
-    (``商业 企业``, ``本年新<br>制作数量``), half-width punctuation, Traditional characters in the
+    (``商业 企业``, ``本年新<br>制作数量``), half-width punctuation, item numbers as ``1、``,
+    Traditional characters in the
     labels, typos from FORMATS.md, and zeros printed as blank cells."""
     page = re.sub(r">0</td>", "></td>", page)
     for right, wrong in TYPOS.items():
@@ -124,6 +125,7 @@ def noisy(page: str) -> str:
 
     def relabel(m: re.Match) -> str:
         text = m.group(2).replace("（", "(").replace("）", ")").replace("，", ",").replace("：", ":")
+        text = re.sub(r"^(\d)\.", r"\1、", text)  # 1、属于国家秘密
         return m.group(1) + _S2T.convert(text) + m.group(3)
 
     return re.sub(r"(<th[^>]*>)(.*?)(</th>)", relabel, page)

@@ -23,8 +23,11 @@ from ..errors import CampaignError
 from .mail import extract_attachments, safe_filename
 from .roster import agency_key
 from .store import CampaignStore, now
+from ..extract.formats import SUFFIXES as EXTRACT_SUFFIXES
 
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+# Report documents (Word, web page, PDF, text …): read by xlsxgov.extract, recorded as report-derived.
+REPORT_SUFFIXES = set(EXTRACT_SUFFIXES)
 MAIL_SUFFIXES = {".eml", ".mbox"}
 
 
@@ -81,7 +84,7 @@ def _collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
         if p.is_dir():
             for f in sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith(".")):
                 s = f.suffix.lower()
-                if s in WORKBOOK_SUFFIXES:
+                if s in WORKBOOK_SUFFIXES or s in REPORT_SUFFIXES:
                     books.append(f)
                 elif s in MAIL_SUFFIXES:
                     mails.append(f)
@@ -128,13 +131,30 @@ def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[st
     return None
 
 
+def validate_any(paths: list[Path], *, edition: str | None = None) -> list:
+    """``validate.validate_paths`` for workbooks and ``extract.extract_paths`` for report
+    documents (by suffix), one FileReport per path in the order given."""
+    from ..extract import extract_paths, is_report
+    from ..validate import validate_paths
+
+    reports: list = [None] * len(paths)
+    docs = [i for i, p in enumerate(paths) if is_report(p)]
+    books = [i for i in range(len(paths)) if i not in set(docs)]
+    for group, run in ((books, validate_paths), (docs, extract_paths)):
+        if group:
+            for i, rep in zip(group, run([paths[i] for i in group], edition=edition)):
+                reports[i] = rep
+    return reports
+
+
 def import_paths(directory: Path | str, paths: list[Path] | None = None, *, progress: bool = False) -> ImportResult:
-    """Import returned workbooks (files, folders, .eml, .mbox) into the campaign.
+    """Import returned workbooks (files, folders, .eml, .mbox) into the campaign. Report
+    documents (.docx .pdf .html …, ``extract.SUFFIXES``) are read by ``xlsxgov.extract`` and
+    recorded with ``source`` = ``report`` in ``submission_meta``.
 
     ``progress``: show a Rich progress bar on stderr while files are archived and validated.
     """
     from ..feedback import write_feedback
-    from ..validate import validate_paths
 
     store = CampaignStore.open(directory)
     archive = store.folder("archive")
@@ -184,7 +204,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                     else:
                         batch.append(prepared)
                     seen.add(prepared.sha256)
-                reports = validate_paths([b.archived for b in batch], edition=edition) if batch else []
+                reports = validate_any([b.archived for b in batch], edition=edition) if batch else []
                 for prepared, report in zip(batch, reports):
                     result.files.append(_record_one(store, prepared, report, agencies, by_name, write_feedback))
                     if bar:
@@ -227,11 +247,10 @@ class Received:
 
 
 def import_files(directory: Path | str, files: list[Received]) -> list[FileOutcome]:
-    """``import_file`` for several files at once, validated in one ``validate_paths`` call (its
+    """``import_file`` for several files at once, validated in one ``validate_any`` call (its
     fixed cost is paid once: the portal batches uploads that arrive together). One outcome per
     file, in order; each file is still recorded in its own transaction."""
     from ..feedback import write_feedback
-    from ..validate import validate_paths
 
     with CampaignStore.open(directory) as store:
         agencies = store.names()
@@ -252,7 +271,7 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
                 out.append(None)
                 batch.append((len(out) - 1, prepared, f.code))
             seen.add(prepared.sha256)
-        reports = validate_paths([b[1].archived for b in batch], edition=edition) if batch else []
+        reports = validate_any([b[1].archived for b in batch], edition=edition) if batch else []
         for (i, prepared, code), report in zip(batch, reports):
             out[i] = _record_one(store, prepared, report, agencies, by_name, write_feedback, code=code)
         return out  # type: ignore[return-value]  # every slot is filled above
@@ -264,7 +283,6 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
     transaction (received time and source kept). Raises CampaignError when the row is not an
     unattributed file or the agency is not in the roster."""
     from ..feedback import write_feedback
-    from ..validate import validate_paths
 
     with CampaignStore.open(directory) as store:
         agencies = store.names()
@@ -276,7 +294,7 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
         archived = store.path(row["archive_path"])
         item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
         prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)
-        report = validate_paths([archived], edition=store.settings().edition)[0]
+        report = validate_any([archived], edition=store.settings().edition)[0]
         return _record_one(store, prepared, report, agencies, {}, write_feedback, code=code, replace=submission_id)
 
 

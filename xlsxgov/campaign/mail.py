@@ -57,6 +57,9 @@ SPREADSHEET_TYPES = {
     ".ods": "application/vnd.oasis.opendocument.spreadsheet",
 }
 _SPREADSHEET_MIME = {v.lower(): k for k, v in SPREADSHEET_TYPES.items()}
+# Report documents an agency may send instead of the workbook (read by xlsxgov.extract); by
+# file name only: .html/.txt parts of a message are usually its body, not an attachment.
+REPORT_ATTACHMENTS = (".docx", ".doc", ".wps", ".pdf", ".odt", ".rtf", ".mht", ".mhtml")
 
 
 # --- building ------------------------------------------------------------------
@@ -632,7 +635,7 @@ def safe_filename(name: str) -> str:
 def _spreadsheet_ext(part: Message, filename: str | None) -> str | None:
     if filename:
         suffix = os.path.splitext(filename)[1].lower()
-        if suffix in SPREADSHEET_TYPES:
+        if suffix in SPREADSHEET_TYPES or suffix in REPORT_ATTACHMENTS:
             return suffix
     return _SPREADSHEET_MIME.get(part.get_content_type().lower())
 
@@ -777,7 +780,11 @@ def extract_attachments(source: str | Path, dest_dir: str | Path) -> list[Extrac
     dest = dest.resolve()
     extracted: list[ExtractedFile] = []
     for msg in _messages(source):
-        for part, original, ext, meta in _iter_spreadsheets(msg, _meta(msg, None)):
+        parts = list(_iter_spreadsheets(msg, _meta(msg, None)))
+        if any(ext not in REPORT_ATTACHMENTS for _, _, ext, _ in parts):
+            # A reply with the workbook: its other documents (说明.pdf) are not the submission.
+            parts = [p for p in parts if p[2] not in REPORT_ATTACHMENTS]
+        for part, original, ext, meta in parts:
             data = part.get_payload(decode=True) or b""
             filename = safe_filename(original) if original else "attachment" + ext
             if not filename.lower().endswith(ext):

@@ -16,12 +16,14 @@ def campaign_status(directory: Path | str) -> dict:
     roster agency in roster order with name, code, region, status (valid | invalid | unreadable
     | missing), errors, warnings, received_at (ISO UTC or None), issued, sent, send_error,
     received (files attributed), reminders (reminder mails sent), feedback (path or None);
-    ``unassigned`` counts received files of unknown agencies. Also contact and email (roster)
+    ``unassigned`` counts received files of unknown agencies; from_report: the current submission
+    was read from a report document by ``xlsxgov.extract``. Also contact and email (roster)
     and phone (the current submission's cover) for the status workbook.
     """
     with CampaignStore.open(directory) as store:
         history = store.history()
         current = store.current()
+        from_report = store.report_derived()
         rows = []
         for a in store.roster():
             cur = current.get(a.code)
@@ -41,6 +43,7 @@ def campaign_status(directory: Path | str) -> dict:
                     "received": h["received"],
                     "reminders": h["reminders"],  # reminders sent (campaign remind + send)
                     "feedback": cur.feedback_path if cur else None,
+                    "from_report": cur is not None and cur.id in from_report,  # read from a report document
                 }
             )
         unassigned = store.unassigned()
@@ -143,7 +146,7 @@ def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进
         reason = _reason(a)
         ws.write_number(r, 0, i + 1, number)
         ws.write_string(r, 1, a["name"], cell)
-        ws.write_string(r, 2, STATUS_LABELS[a["status"]], coloured[a["status"]])
+        ws.write_string(r, 2, STATUS_LABELS[a["status"]] + ("（取自年度报告）" if a.get("from_report") else ""), coloured[a["status"]])
         ws.write_string(r, 3, reason, cell)
         ws.write_string(r, 4, a.get("contact", ""), cell)
         ws.write_string(r, 5, a.get("phone", ""), cell)

@@ -46,7 +46,7 @@ SUBDIRS = ("outbox", "inbox", "archive", "quarantine", "feedback")
 
 # What the ledger keeps of a submission's cover and metadata (with its edition and facts), so that
 # consolidation and export rebuild the submission without reading the file again.
-SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates", "contact", "phone")
+SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates", "contact", "phone", "source")  # source: "report" for a report document
 # Set in submission_meta when the facts carry the text the agency typed (export reads it).
 RAW_RECORDED = "facts_raw"
 
@@ -367,6 +367,10 @@ class CampaignStore:
                 RECEIVED_STATUSES,
             )
         }
+
+    def report_derived(self) -> set[int]:
+        """Ids of the submissions read from a report document (``submission_meta`` source=report)."""
+        return {r[0] for r in self.conn.execute("SELECT submission_id FROM submission_meta WHERE key='source' AND value='report'")}
 
     def errors_of(self, submission_id: int) -> list[tuple[str, str, str]]:
         """(sheet, cell, message) of a submission's errors, in the order they were found."""

@@ -215,7 +215,7 @@ def status_command(
     if xlsx:
         write_status_xlsx(status, xlsx)
     if as_json:
-        keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders")
+        keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders", "from_report")
         out = {"agencies": [{k: a[k] for k in keys} for a in status["agencies"]], "totals": status["totals"]}
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return
@@ -227,7 +227,7 @@ def status_command(
         sent = "是" if a["sent"] else ("失败" if a["send_error"] else "否")
         t.add_row(
             escape(a["name"]), a["code"], "是" if a["issued"] else "否", sent, str(a["received"]),
-            f"[{colours[a['status']]}]{STATUS_LABELS[a['status']]}[/]", str(a["errors"]), str(a["warnings"]),
+            f"[{colours[a['status']]}]{STATUS_LABELS[a['status']]}[/]" + ("（取自年度报告）" if a["from_report"] else ""), str(a["errors"]), str(a["warnings"]),
             (a["received_at"] or "")[:19].replace("T", " "), str(a["reminders"]),
         )
     console.print(t)

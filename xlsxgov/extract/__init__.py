@@ -108,7 +108,7 @@ def _submission(path: Path, reading: Reading, tokens: list[Token]) -> Submission
                 rule = "blank" if parsed.code == "blank" else "cell.normalised"
                 findings.append(Finding("info", rule, sheet, pos, f"{what}：{parsed.message}", (k,)))
         elif typed[k] is None:
-            findings.append(Finding("info", "blank", sheet, pos, f"{what}（合计）印为空白，按各项之和计算", (k,)))
+            findings.append(Finding("info", "blank.total", sheet, pos, f"{what}（合计）印为空白，按各项之和计算", (k,)))
     meta = {"source": "report", "format": path.suffix.lower().lstrip("."), **cover_facts(tokens)}
     sub = Submission(path, spec, meta, inputs, typed, raw, where, findings, bad)
     if not sub.agency:

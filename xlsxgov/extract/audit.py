@@ -44,19 +44,25 @@ def write_audit(reports: Sequence[FileReport], output: Path | str) -> Path:
     wb = xlsxwriter.Workbook(str(output), {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False})
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "vcenter"})
     wrap = wb.add_format({"text_wrap": True, "valign": "top", "border": 1})
+    plain = wb.add_format({"valign": "top", "border": 1})
     ws = wb.add_worksheet("报告")
-    cols = [("文件", 36), ("单位", 28), ("年度", 8), ("表格版本", 22), ("状态", 10), ("错误", 8), ("警告", 8), ("不通过的规则", 40), ("原因", 40)]
+    cols = [("文件", 30), ("单位", 26), ("年度", 6), ("版本", 11), ("状态", 8), ("错误", 5), ("警告", 5), ("不通过的规则", 34), ("原因", 34), ("路径", 50)]
     for c, (name, width) in enumerate(cols):
         ws.write_string(0, c, name, head)
         ws.set_column(c, c, width)
     for r, rep in enumerate(reports, 1):
         sub = rep.submission
-        row = [str(rep.path), sub.agency if sub else "", str(sub.year or "") if sub else "", sub.spec.name if sub else "",
-               STATUS_LABELS[rep.status], str(rep.errors), str(rep.warnings), failing_rules(rep), rep.reason or ""]
+        row = [rep.path.name, sub.agency if sub else "", str(sub.year or "") if sub else "", sub.edition if sub else "",
+               STATUS_LABELS[rep.status], str(rep.errors), str(rep.warnings), failing_rules(rep), rep.reason or "", str(rep.path)]
+        lines = max(1, *(len(row[c]) // 30 + 1 for c in (7, 8)))
+        ws.set_row(r, 15 * lines)
         for c, v in enumerate(row):
-            ws.write_string(r, c, v, wrap)
+            ws.write_string(r, c, v, wrap if c in (7, 8) else plain)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(1, len(reports)), len(cols) - 1)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
     ws2 = wb.add_worksheet("问题")
     cols2 = [("文件", 30), ("单位", 24), ("级别", 8), ("规则", 18), ("位置", 22), ("说明", 90)]
     for c, (name, width) in enumerate(cols2):
@@ -68,9 +74,13 @@ def write_audit(reports: Sequence[FileReport], output: Path | str) -> Path:
             if f.severity == "info":
                 continue
             row = [rep.path.name, rep.submission.agency if rep.submission else "", SEVERITY_LABELS[f.severity], f.rule, " ".join(x for x in (f.sheet, f.cell) if x), f.message]
+            ws2.set_row(r, 15 * max(1, len(f.message) // 45 + 1, len(row[4]) // 11 + 1))
             for c, v in enumerate(row):
                 ws2.write_string(r, c, v, wrap)
             r += 1
     ws2.freeze_panes(1, 0)
+    ws2.set_landscape()
+    ws2.fit_to_pages(1, 0)
+    ws2.repeat_rows(0)
     wb.close()
     return output

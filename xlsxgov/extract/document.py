@@ -53,10 +53,15 @@ class Token:
         return self.text.strip(_EDGE)
 
 
+# An item number written 1、 or 1，(1,) instead of the form's 1. (same length: indexes stay valid).
+_ITEM = re.compile(r"(?<![0-9])([0-9]{1,2}),")
+
+
 @lru_cache(maxsize=65536)
 def norm(text: str) -> str:
-    """Comparable form of a label: Simplified characters, then ``locate.normalise``."""
-    return normalise(_T2S.convert(text)) if text else ""
+    """Comparable form of a label: Simplified characters, then ``locate.normalise``, item
+    numbers as the form writes them (``1、属于国家秘密`` → ``1.属于国家秘密``)."""
+    return _ITEM.sub(r"\1.", normalise(_T2S.convert(text))) if text else ""
 
 
 def norm_map(text: str) -> tuple[str, list[int]]:
@@ -75,7 +80,7 @@ def norm_map(text: str) -> tuple[str, list[int]]:
         for p in piece:
             out.append(p)
             where.append(i)
-    return "".join(out), where
+    return _ITEM.sub(r"\1.", "".join(out)), where
 
 
 # ---------------------------------------------------------------------------------------------

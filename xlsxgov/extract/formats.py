@@ -118,15 +118,14 @@ def html_tokens(data: bytes | str) -> list[Token]:
             out.append(Token(s, "正文", ""))
 
     def walk(el) -> None:
-        tag = el.tag if isinstance(el.tag, str) else ""
-        tag = tag.lower()
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""
         if tag in _SKIP or not tag:
             if el.tail:
                 buf.append(el.tail)
             return
         if tag == "table":
             flush()
-            _html_table(el, out, counter)
+            table(el)
         elif tag == "br":
             flush()
         else:
@@ -142,42 +141,37 @@ def html_tokens(data: bytes | str) -> list[Token]:
         if el.tail:
             buf.append(el.tail)
 
+    def table(el) -> None:
+        counter[0] += 1
+        name = f"表格{counter[0]}"
+        taken: set[tuple[int, int]] = set()
+        rows = [tr for tr in el.iter("tr") if _owner(tr) is el]
+        for r, tr in enumerate(rows):
+            c = 0
+            for td in tr:
+                if not isinstance(td.tag, str) or td.tag.lower() not in ("td", "th"):
+                    continue
+                while (r, c) in taken:
+                    c += 1
+                rs, cs = _span(td.get("rowspan")), _span(td.get("colspan"))
+                for dr in range(rs):
+                    for dc in range(cs):
+                        taken.add((r + dr, c + dc))
+                if any(True for _ in td.iter("table")):
+                    # A layout cell holding tables (pages built inside a table): read it as a page.
+                    flush()
+                    if td.text:
+                        buf.append(td.text)
+                    for ch in td:
+                        walk(ch)
+                    flush()
+                else:
+                    out.append(Token(_cell_text(td), name, f"第{r + 1}行第{c + 1}列", True))
+                c += cs
+
     walk(root)
     flush()
     return out
-
-
-def _html_table(table, out: list[Token], counter: list[int]) -> None:
-    counter[0] += 1
-    name = f"表格{counter[0]}"
-    taken: set[tuple[int, int]] = set()
-    rows = [tr for tr in table.iter("tr") if _owner(tr) is table]
-    for r, tr in enumerate(rows):
-        c = 0
-        for td in tr:
-            if not isinstance(td.tag, str) or td.tag.lower() not in ("td", "th"):
-                continue
-            while (r, c) in taken:
-                c += 1
-            rs, cs = _span(td.get("rowspan")), _span(td.get("colspan"))
-            for dr in range(rs):
-                for dc in range(cs):
-                    taken.add((r + dr, c + dc))
-            nested = [t for t in td.iter("table") if t is not td]
-            if nested:
-                for t in nested:
-                    if _owner(t) is table or _outer_table(t) is td:
-                        _html_table(t, out, counter)
-            else:
-                out.append(Token(_cell_text(td), name, f"第{r + 1}行第{c + 1}列", True))
-            c += cs
-
-
-def _outer_table(t):
-    p = t.getparent()
-    while p is not None and p.tag not in ("td", "th"):
-        p = p.getparent()
-    return p
 
 
 def _owner(el):
@@ -248,9 +242,8 @@ def docx_tokens(path: Path) -> list[Token]:
                 nested = [x for x in tc if x.tag == W_TBL]
                 if vmerge == "continue":
                     pass
-                elif nested:
-                    for t in nested:
-                        table(t)
+                elif nested:  # a layout cell holding tables: read it as a document body
+                    body(tc)
                 else:
                     out.append(Token(cell_text(tc), name, f"第{r + 1}行第{c + 1}列", True))
                 c += span
