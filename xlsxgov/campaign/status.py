@@ -109,13 +109,7 @@ def _add_contacts(directory: Path | str, rows: list[dict]) -> None:
     (the roster has no phone column), or "" when none was received or given."""
     with CampaignStore.open(directory) as store:
         roster = {a.code: a for a in store.roster()}
-        phones = {
-            r[0]: r[1]
-            for r in store.conn.execute(
-                "SELECT s.code, m.value FROM submissions s JOIN submission_meta m ON m.submission_id = s.id "
-                "WHERE s.code IS NOT NULL AND s.superseded_by IS NULL AND m.key = 'phone' AND m.value <> ''"
-            )
-        }
+        phones = store.current_meta("phone")
     for row in rows:
         who = roster.get(row["code"])
         row["contact"] = who.contact if who else ""

@@ -513,6 +513,18 @@ class CampaignStore:
             out.append((agencies[code], status, sub))
         return out
 
+    def current_meta(self, key: str) -> dict[str, str]:
+        """Agency code → one cover field (``key``, e.g. phone) of its current submission, for the
+        agencies whose current submission gave a non-empty value."""
+        return {
+            r[0]: r[1]
+            for r in self.conn.execute(
+                "SELECT s.code, m.value FROM submissions s JOIN submission_meta m ON m.submission_id = s.id "
+                "WHERE s.code IS NOT NULL AND s.superseded_by IS NULL AND m.key = ? AND m.value <> ''",
+                (key,),
+            )
+        }
+
     def submission_labels(self) -> dict[str, str]:
         """Archive path (as ``self.path`` gives it) → the file as the agency sent it, and its mail
         (``ledger.submission_label``), for 明细 and messages."""
