@@ -227,7 +227,7 @@ def fill_findings(sub: Submission) -> list[Finding]:
         folded = set(located) if no_data else blank_tables
     else:
         folded = blank_tables
-    findings = [f for f in findings if not (f.rule == "blank" and f.cells and f.cells[0][0] in folded)]
+    findings = [f for f in findings if not (_input_blank(sub, f) and f.cells[0][0] in folded)]
     if len(blank_tables) == len(located):
         if no_data:
             findings.append(Finding("info", "cover.no_data", COVER_SHEET, "", "封面选择了“本年度无相关数据”：各表均按0计"))
@@ -262,16 +262,25 @@ def fill_findings(sub: Submission) -> list[Finding]:
 BLANK_NOTES_SHOWN = 5  # more blank cells than this in one table: one note for the table
 
 
+def _input_blank(sub: Submission, f: Finding) -> bool:
+    """A reader's note on one blank input cell (notes on blank totals, computed, stay as they are)."""
+    if f.rule != "blank" or len(f.cells) != 1:
+        return False
+    table, row, col = f.cells[0]
+    cell = sub.spec.table(table).cell(row, col)
+    return cell is not None and cell.is_input
+
+
 def _fold_blank_notes(sub: Submission, findings: list[Finding]) -> list[Finding]:
     """A few blank cells keep one note each; a table with many gets one note counting them."""
     by_table: dict[str, list[Finding]] = {}
     for f in findings:
-        if f.rule == "blank" and f.cells:
+        if _input_blank(sub, f):
             by_table.setdefault(f.cells[0][0], []).append(f)
     many = {t: fs for t, fs in by_table.items() if len(fs) > BLANK_NOTES_SHOWN}
     if not many:
         return findings
-    out = [f for f in findings if not (f.rule == "blank" and f.cells and f.cells[0][0] in many)]
+    out = [f for f in findings if not (_input_blank(sub, f) and f.cells[0][0] in many)]
     for table_id, fs in many.items():
         table = sub.spec.table(table_id)
         shown = "、".join(f.cell for f in fs[:BLANK_NOTES_SHOWN])
