@@ -200,3 +200,56 @@ def test_reading_a_damaged_xls_never_raises(office_cases, tmp_path_factory, flip
     except Unreadable as exc:
         assert exc.code != "internal", exc.reason
         assert exc.reason and "\n" not in exc.reason
+
+
+# --------------------------------------------------------------------------- text from files is data
+
+
+def test_terminal_and_markup_escapes():
+    from xlsxgov.safetext import for_markup, for_terminal
+
+    assert for_terminal("局\x1b[31m红\x07\u202e\n") == "局\\x1b[31m红\\x07\\u202e\\x0a"
+    assert for_markup("[red]某局[/]") == "\\[red]某局\\[/]"
+    from rich.console import Console
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(f"[green]合格[/] {for_markup('[/]某局[red]' + chr(27) + '[2J')}")
+    assert console.export_text().strip() == "合格 [/]某局[red]\\x1b[2J"
+
+
+def test_csv_export_escapes_formula_text_and_keeps_numbers(tmp_path):
+    import csv
+
+    import pandas as pd
+
+    from xlsxgov import spec as spec_mod
+    from xlsxgov.compute import key
+    from xlsxgov.export import export_facts
+
+    s19 = spec_mod.load("gov2019")
+    vals = hf.filled_values("gov2019")
+    delta = next(c for c in s19.cells() if c.kind.value == "delta" and c.is_input)
+    vals[key(delta)] = -4
+    p = hf.filled_template(tmp_path / "f.xlsx", agency='=HYPERLINK("http://x","点我")', edition="gov2019", values=vals)
+    export_facts([p], tmp_path / "out.csv")
+    export_facts([p], tmp_path / "out.parquet")
+    with open(tmp_path / "out.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["agency"] for r in rows} == {"'=HYPERLINK(\"http://x\",\"点我\")"}
+    (neg,) = [r for r in rows if (r["table"], r["row"], r["col"]) == key(delta)]
+    assert neg["value"] == "-4"  # a negative number stays a number
+    frame = pd.read_parquet(tmp_path / "out.parquet")
+    assert set(frame["agency"]) == {'=HYPERLINK("http://x","点我")'}  # Parquet keeps text as text
+
+
+def test_very_long_agency_name_feedback(plain_cases, tmp_path):
+    from xlsxgov.feedback import feedback_path, write_feedback
+
+    case = next(c for c in plain_cases if c.path.name == "long_name.xlsx")
+    bad = hf.patch_xlsx(case.path, tmp_path / "long_bad.xlsx", hf.sheet_part("gov2021", "t3"),
+                        lambda x: hf.set_cell_xml(x, "E8", "<v>#N/A</v>", ' t="e"'))
+    (rep,) = validate_paths([bad])
+    assert len(rep.submission.agency) >= 73
+    (tmp_path / "fb").mkdir()
+    out = write_feedback(rep.submission, rep.findings, feedback_path(tmp_path / "fb", rep.submission))
+    assert out.is_file() and len(out.name.encode("utf-8")) <= 255

@@ -22,6 +22,7 @@ Rules (FORMATS.md, "Balance rules"):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -33,7 +34,7 @@ from .findings import Finding, sort_findings
 from .locate import normalise
 from .reader import Submission, Unreadable, read_workbook
 from .spec import Spec
-from .values import Kind
+from .values import MAX_NUMBER, Kind, wanyuan_to_money
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 DETAIL_SHEET = "明细"  # as written by consolidate.py
@@ -299,7 +300,9 @@ def _base(v, kind: Kind) -> int:
             return 0
     if not isinstance(v, (int, float)) or isinstance(v, bool):
         return 0
-    return round(v * 10_000) if kind is Kind.MONEY else round(v)
+    if not math.isfinite(v) or abs(v) > MAX_NUMBER:
+        return 0
+    return wanyuan_to_money(v) if kind is Kind.MONEY else round(v)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ class Submission:
     path: Path
     spec: Spec
     meta: dict[str, str]  # agency, code, region, year, kind, consolidates, contact, phone …
-    inputs: dict[CellKey, int]  # parsed input values in base units (元 for money); unusable → 0
+    inputs: dict[CellKey, int]  # parsed input values in base units (分 for money); unusable → 0
     typed: dict[CellKey, int | None]  # what the file holds at every cell (None: blank or unusable)
     raw: dict[CellKey, Any]
     where: dict[CellKey, tuple[str, str]]  # (sheet, A1)

@@ -21,7 +21,8 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from . import expr as ex
-from .compute import YUAN_PER_WANYUAN, input_expansion, instance_is_money, key
+from .compute import input_expansion, instance_is_money, key
+from .values import format_money
 from .findings import Finding, sort_findings
 from .reader import Submission, Unreadable, blank_value, read_workbook
 from .template import COVER_SHEET, NO_DATA_YES
@@ -350,10 +351,10 @@ def _rule_finding(inst: CheckInstance, sub: Submission, left, right) -> Finding:
     values = sub.values
 
     def shown(v) -> str:
-        v = float(v)
         if money:
-            v = v / YUAN_PER_WANYUAN
-        return str(int(v)) if float(v).is_integer() else f"{v:g}"
+            return format_money(int(v))
+        v = float(v)
+        return str(int(v)) if v.is_integer() else f"{v:g}"
 
     target = check.implicit_total
 
