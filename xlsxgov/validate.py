@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -388,10 +388,13 @@ def _rule_finding(inst: CheckInstance, sub: Submission, left, right) -> Finding:
     return Finding(check.severity, check.id, sheet, refs, message, tuple(key(c) for c in cells))
 
 
-def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None) -> list[FileReport]:
+def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None,
+                   before_read: Callable[[Path], None] | None = None) -> list[FileReport]:
     """Read and validate many files as one batch; one report per path, in order; an unreadable
     file is a report with status unreadable and never stops the batch. ``edition``: the edition
-    every file must be in (others get a ``workbook.edition`` error).
+    every file must be in (others get a ``workbook.edition`` error). ``before_read(path)`` is
+    called before each file is read (``campaign import`` notes which file it reads, so that a
+    process abort is pinned on that file at the next run).
 
     This year's files only: the cross-year rules are the caller's (``review.review_files``)."""
     reports: list[FileReport] = []
@@ -400,6 +403,8 @@ def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None) -
     for p in paths:
         p = Path(p)
         try:
+            if before_read is not None:
+                before_read(p)
             sub = read_workbook(p, edition=edition)
         except Unreadable as exc:
             reports.append(FileReport(p, "unreadable", reason=f"{p.name}：{exc.reason}"))

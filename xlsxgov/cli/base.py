@@ -6,7 +6,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from ..safetext import for_markup as escape  # data, never markup nor terminal control
 from typer.core import TyperGroup
 
 from .. import spec as spec_mod

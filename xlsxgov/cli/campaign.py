@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.markup import escape
+from ..safetext import for_markup as escape  # data, never markup nor terminal control
 from rich.table import Table
 
 from ..campaign.importer import ImportResult, import_paths
@@ -182,7 +182,7 @@ def import_command(
     """收取各单位报送的文件：存档、校验、识别单位、记入台账。"""
     # The progress bar goes to stderr, and only when it is a terminal.
     result = import_paths(directory, list(paths or []), progress=err_console.is_terminal)
-    attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown")]
+    attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown", "skipped")]
     if attention:
         t = Table(title="需要处理的文件", header_style="bold")
         for h in ("文件", "单位", "结果", "错误", "警告", "说明"):
