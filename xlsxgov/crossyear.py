@@ -30,13 +30,13 @@ from typing import Iterable, Mapping, Sequence
 from .campaign.roster import agency_key
 from .compute import CellKey, complete, key, to_display
 from .errors import PreviousError
+from .filecheck import WORKBOOK_SUFFIXES, is_lock_file
 from .findings import Finding, sort_findings
 from .locate import normalise
 from .reader import Submission, Unreadable, read_workbook
 from .spec import Spec
 from .values import MAX_NUMBER, Kind, wanyuan_to_money
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 DETAIL_SHEET = "明细"  # as written by consolidate.py
 DETAIL_FIXED = 6  # 序号 单位名称 统一社会信用代码 状态 汇总单位数 文件
 
@@ -148,7 +148,7 @@ def _from_submission(sub: Submission, *, source: str | None = None, name: str = 
 def _workbooks(directory: Path) -> list[Path]:
     return sorted(
         p for p in directory.rglob("*")
-        if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", ".~lock", "."))
+        if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES and not is_lock_file(p) and not p.name.startswith(".")
     )
 
 
