@@ -294,12 +294,12 @@ def test_campaign_import_of_the_corpus_with_good_files(plain_cases, tmp_path):
         if case.path.exists():
             shutil.copyfile(case.path, inbox / case.path.name)
     hf.filled_template(inbox / "良好单位.et", agency="良好单位", code=other)  # a WPS name, xlsx content
-    (inbox / "说明.txt").write_text("附件为年报数据", encoding="utf-8")
+    (inbox / "数据.dat").write_bytes(b"\x00\x01 not a report")
     result = import_paths(d)
     by_name = {f.name: f for f in result.files}
     assert by_name["良好单位.et"].outcome == "valid", by_name["良好单位.et"]
     assert by_name["~$报表.xlsx"].outcome == "skipped" and "临时锁定文件" in by_name["~$报表.xlsx"].reason
-    assert by_name["说明.txt"].outcome == "skipped" and "未导入" in by_name["说明.txt"].reason
+    assert by_name["数据.dat"].outcome == "skipped" and "未导入" in by_name["数据.dat"].reason
     for case in plain_cases:
         if not case.path.exists() or case.kind == "lock_file":
             continue
