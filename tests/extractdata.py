@@ -16,7 +16,7 @@ import opencc
 from xlsxgov import spec as spec_mod
 from xlsxgov.compute import CellKey
 from xlsxgov.render import render_tables
-from xlsxgov.values import Kind
+from xlsxgov.values import Kind, wanyuan_to_money
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 EXPECTED = SHARED / "reports" / "expected"
@@ -43,7 +43,7 @@ def base_values(edition: str, cells: Mapping[str, object]) -> dict[CellKey, int]
             continue
         k = expected_key(cid)
         cell = spec.table(k[0]).cell(k[1], k[2])
-        out[k] = round(v * 10_000) if cell.kind is Kind.MONEY else int(v)
+        out[k] = wanyuan_to_money(v) if cell.kind is Kind.MONEY else int(v)
     return out
 
 

@@ -519,13 +519,14 @@ def filled_values(edition: str = "gov2021", seed: int = 14) -> dict:
     return reply_values(spec_mod.load(edition), random.Random(seed))
 
 
-def filled_template(path: Path, *, agency: str = "某市某局", edition: str = "gov2021", values: dict | None = None) -> Path:
+def filled_template(path: Path, *, agency: str = "某市某局", edition: str = "gov2021", values: dict | None = None,
+                    code: str = READ_CODE) -> Path:
     """A real template filled with valid values (the good file every hostile one derives from)."""
     from xlsxgov import spec as spec_mod
     from xlsxgov.template import Meta, write_workbook
 
     spec = spec_mod.load(edition)
-    write_workbook(path, spec, Meta(year=2024, agency=agency, code=READ_CODE),
+    write_workbook(path, spec, Meta(year=2024, agency=agency, code=code),
                    values=filled_values(edition) if values is None else values)
     return path
 

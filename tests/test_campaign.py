@@ -440,7 +440,7 @@ def summary_counts(output: str) -> dict[str, int]:
     return rows
 
 
-EXPECTED_CORPUS_COUNTS = {"合格": 3, "有错误": 3, "无法读取": 2, "单位不明": 1, "重复文件（已跳过）": 1, "合计": 10}
+EXPECTED_CORPUS_COUNTS = {"合格": 3, "有错误": 3, "无法读取": 2, "单位不明": 1, "重复文件（已跳过）": 1, "未导入": 0, "合计": 10}
 
 
 def test_import_corpus(campaign: Path, corpus: Path):

@@ -25,7 +25,7 @@ from xlsxgov.crossyear import carry_over_findings
 from xlsxgov.reader import read_workbook
 from xlsxgov.template import CHECK_FIRST_ROW, CHECK_SHEET, VERDICT_COL, Meta, write_workbook
 from xlsxgov.validate import validate_paths
-from xlsxgov.values import Kind
+from xlsxgov.values import Kind, wanyuan_to_money
 
 N_AGENCIES = 200
 XLSXGOV = Path(sys.executable).parent / "xlsxgov"
@@ -171,7 +171,7 @@ def test_detail_sheet_one_row_per_agency(agencies, consolidated):
     for j, cell in enumerate(cells):
         want = full[key(cell)]
         if cell.kind is Kind.MONEY:
-            assert row[fixed + j] * 10_000 == pytest.approx(want, abs=1e-6)
+            assert wanyuan_to_money(row[fixed + j]) == want
         else:
             assert row[fixed + j] == want, cell.key
 

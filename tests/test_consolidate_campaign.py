@@ -196,13 +196,14 @@ def test_submissions_are_rebuilt_from_the_ledger_exactly(campaign):
         assert (sub.agency, sub.code, sub.year, sub.meta["region"]) == (read.agency, read.code, read.year, read.meta["region"])
 
 
-def test_money_is_rebuilt_to_the_exact_yuan(tmp_path):
-    """Facts hold 万元 as the form prints them; rebuilt inputs are exact 元 again (gov2019 has money)."""
+def test_money_is_rebuilt_to_the_exact_fen(tmp_path):
+    """Facts hold 万元 as the form prints them; rebuilt inputs are exact 分 again (gov2019 has money),
+    including real published amounts 5949.088667 万元, 4166.241619 万元 and 75394432.52元."""
     spec = spec_mod.load("gov2019")
     d = tmp_path / "c"
     init_campaign(d, year=2020, roster_path=write_roster(tmp_path / "roster.csv", NAMES[:2], CODES[:2]), edition="gov2019")
     money = [c for c in spec.cells() if c.is_input and c.kind.value == "money"]
-    amounts = [838778, 24850, 1, 99_999_999_999]
+    amounts = [83877800, 2485000, 1, 99_999_999_999_999, 5949088667, 4166241619, 7539443252]
     for i in range(2):
         values = {("t2", *c.key): amounts[(i + j) % len(amounts)] for j, c in enumerate(money)}
         write_workbook(d / "inbox" / f"{i}.xlsx", spec, Meta(year=2020, agency=NAMES[i], code=CODES[i]), values=values)

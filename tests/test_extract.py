@@ -25,7 +25,7 @@ from xlsxgov.compute import complete, key
 from xlsxgov.extract import extract_paths, extract_report, printed_value
 from xlsxgov.reader import Unreadable
 from xlsxgov.validate import validate_paths, validate_submissions
-from xlsxgov.values import Kind
+from xlsxgov.values import Kind, wanyuan_to_money
 
 from tests.extractdata import REPORTS, STYLES, base_values, expected, expected_key, flatten, noisy, report_html
 
@@ -58,7 +58,7 @@ def test_every_visible_cell_of_the_published_reports(path: Path):
     for cid, want in exp.get("recomputed_totals", {}).items():
         k = expected_key(cid)
         cell = spec.table(k[0]).cell(k[1], k[2])
-        assert sub.values[k] == want * (10_000 if cell.kind is Kind.MONEY else 1), cid
+        assert sub.values[k] == (wanyuan_to_money(want) if cell.kind is Kind.MONEY else want), cid
 
 
 def test_every_fact_says_where_it_came_from():

@@ -23,7 +23,7 @@ from xlsxgov.template import (
     CHECK_FIRST_ROW, CHECK_SHEET, CONCLUSION_CELL, META_SHEET, RULE_COL, SEVERITY_COL, VERDICT_COL, Meta, write_template, write_workbook,
 )
 from xlsxgov.validate import validate_paths
-from xlsxgov.values import Kind, parse_cell
+from xlsxgov.values import Kind, money_to_wanyuan, parse_cell
 
 CODE = "91350100M000100Y43"
 SEEDS = (0, 1, 2, 3, 4)
@@ -107,7 +107,7 @@ def random_inputs(spec, rng: random.Random, *, valid: bool) -> dict:
 
 def display_number(cell, v: int):
     """A base-unit value as a number to type into a cell (万元 for money)."""
-    return v / 10_000 if cell.kind is Kind.MONEY else v
+    return money_to_wanyuan(v) if cell.kind is Kind.MONEY else v
 
 
 # --------------------------------------------------------------------------- seeds via LibreOffice

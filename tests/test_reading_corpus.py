@@ -200,3 +200,174 @@ def test_reading_a_damaged_xls_never_raises(office_cases, tmp_path_factory, flip
     except Unreadable as exc:
         assert exc.code != "internal", exc.reason
         assert exc.reason and "\n" not in exc.reason
+
+
+# --------------------------------------------------------------------------- text from files is data
+
+
+def test_terminal_and_markup_escapes():
+    from xlsxgov.safetext import for_markup, for_terminal
+
+    assert for_terminal("局\x1b[31m红\x07\u202e\n") == "局\\x1b[31m红\\x07\\u202e\\x0a"
+    assert for_markup("[red]某局[/]") == "\\[red]某局\\[/]"
+    from rich.console import Console
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(f"[green]合格[/] {for_markup('[/]某局[red]' + chr(27) + '[2J')}")
+    assert console.export_text().strip() == "合格 [/]某局[red]\\x1b[2J"
+
+
+def test_csv_export_escapes_formula_text_and_keeps_numbers(tmp_path):
+    import csv
+
+    import pandas as pd
+
+    from xlsxgov import spec as spec_mod
+    from xlsxgov.compute import key
+    from xlsxgov.export import export_facts
+
+    s19 = spec_mod.load("gov2019")
+    vals = hf.filled_values("gov2019")
+    delta = next(c for c in s19.cells() if c.kind.value == "delta" and c.is_input)
+    vals[key(delta)] = -4
+    p = hf.filled_template(tmp_path / "f.xlsx", agency='=HYPERLINK("http://x","点我")', edition="gov2019", values=vals)
+    export_facts([p], tmp_path / "out.csv")
+    export_facts([p], tmp_path / "out.parquet")
+    with open(tmp_path / "out.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["agency"] for r in rows} == {"'=HYPERLINK(\"http://x\",\"点我\")"}
+    (neg,) = [r for r in rows if (r["table"], r["row"], r["col"]) == key(delta)]
+    assert neg["value"] == "-4"  # a negative number stays a number
+    frame = pd.read_parquet(tmp_path / "out.parquet")
+    assert set(frame["agency"]) == {'=HYPERLINK("http://x","点我")'}  # Parquet keeps text as text
+
+
+def test_very_long_agency_name_feedback(plain_cases, tmp_path):
+    from xlsxgov.feedback import feedback_path, write_feedback
+
+    case = next(c for c in plain_cases if c.path.name == "long_name.xlsx")
+    bad = hf.patch_xlsx(case.path, tmp_path / "long_bad.xlsx", hf.sheet_part("gov2021", "t3"),
+                        lambda x: hf.set_cell_xml(x, "E8", "<v>#N/A</v>", ' t="e"'))
+    (rep,) = validate_paths([bad])
+    assert len(rep.submission.agency) >= 73
+    (tmp_path / "fb").mkdir()
+    out = write_feedback(rep.submission, rep.findings, feedback_path(tmp_path / "fb", rep.submission))
+    assert out.is_file() and len(out.name.encode("utf-8")) <= 255
+
+
+# --------------------------------------------------------------------------- campaign import
+
+
+def _campaign(tmp_path: Path) -> tuple[Path, str]:
+    from test_consolidate_campaign import code_for
+    from xlsxgov.campaign.init import init_campaign
+
+    other = code_for(5)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("单位名称,统一社会信用代码,上级/地区,联系人,电子邮箱\n"
+                      f"某市某局,{hf.READ_CODE},某市,张三,a@example.com\n"
+                      f"良好单位,{other},某市,李四,b@example.com\n", encoding="utf-8")
+    d = tmp_path / "c"
+    init_campaign(d, year=2024, roster_path=roster)
+    return d, other
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_campaign_import_of_the_corpus_with_good_files(plain_cases, tmp_path):
+    """Every hostile file and good files in one inbox: each gets its outcome, good files are
+    valid, lock files and other files are listed as not imported with why, a re-run is clean."""
+    import shutil
+
+    from xlsxgov.campaign.importer import import_paths
+    from xlsxgov.campaign.status import campaign_status
+
+    d, other = _campaign(tmp_path)
+    inbox = d / "inbox"
+    for case in plain_cases:
+        if case.path.exists():
+            shutil.copyfile(case.path, inbox / case.path.name)
+    hf.filled_template(inbox / "良好单位.et", agency="良好单位", code=other)  # a WPS name, xlsx content
+    (inbox / "数据.dat").write_bytes(b"\x00\x01 not a report")
+    result = import_paths(d)
+    by_name = {f.name: f for f in result.files}
+    assert by_name["良好单位.et"].outcome == "valid", by_name["良好单位.et"]
+    assert by_name["~$报表.xlsx"].outcome == "skipped" and "临时锁定文件" in by_name["~$报表.xlsx"].reason
+    assert by_name["数据.dat"].outcome == "skipped" and "未导入" in by_name["数据.dat"].reason
+    for case in plain_cases:
+        if not case.path.exists() or case.kind == "lock_file":
+            continue
+        f = by_name[case.path.name]
+        if case.unreadable:
+            assert f.outcome in ("unreadable", "duplicate"), (case.path.name, f)
+            assert f.outcome == "duplicate" or ("\n" not in f.reason and f.reason)
+        else:
+            assert f.outcome in ("valid", "invalid", "duplicate"), (case.path.name, f)
+    status = {a["code"]: a["status"] for a in campaign_status(d)["agencies"]}
+    assert status[other] == "valid"
+    assert list((d / "quarantine").glob("*.reason.txt"))
+    again = import_paths(d)
+    assert {f.outcome for f in again.files} <= {"duplicate", "skipped"}
+
+
+def test_import_after_a_process_died_while_reading(tmp_path):
+    """The file a killed import was reading is quarantined at the next run, never read again;
+    the temporary files the killed run left are removed, those of running processes kept."""
+    import hashlib
+    import os
+
+    from xlsxgov.campaign.importer import import_paths
+
+    d, other = _campaign(tmp_path)
+    culprit = hf.filled_template(d / "inbox" / "某市某局.xlsx")
+    good = hf.filled_template(d / "inbox" / "良好单位.xlsx", agency="良好单位", code=other)
+    sha = hashlib.sha256(culprit.read_bytes()).hexdigest()
+    dead = _dead_pid()
+    (d / ".tmp").mkdir(exist_ok=True)
+    (d / ".tmp" / f"reading-{dead}").write_text(f"{sha}.xlsx", encoding="utf-8")
+    orphans = [d / "archive" / f".{sha}.xlsx.{dead}.0123abcd.tmp.xlsx", d / "feedback" / f".x_问题反馈.xlsx.{dead}.89abcdef.tmp.xlsx"]
+    alive = d / "feedback" / f".y.xlsx.{os.getppid()}.fedcba98.tmp.xlsx"
+    for p in orphans + [alive]:
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"partial")
+    result = {f.name: f for f in import_paths(d).files}
+    assert result["某市某局.xlsx"].outcome == "unreadable"
+    assert "异常终止" in result["某市某局.xlsx"].reason
+    assert result["良好单位.xlsx"].outcome == "valid"
+    assert not any(p.exists() for p in orphans) and alive.exists()
+    assert not list((d / ".tmp").glob("reading-*"))
+    assert good.exists()
+
+
+@pytest.mark.office
+def test_cli_prints_file_text_literally(plain_cases, office_cases, tmp_path):
+    """Agency names with Rich markup, escape sequences, bell and bidi overrides: printed as
+    text at 80 columns, exit code as documented, no traceback; the same in campaign import."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "xlsxgov")
+    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm-256color"}
+    files = [str(c.path) for c in plain_cases if c.path.name in ("markup.xlsx", "escape.xlsx")]
+    run = subprocess.run([exe, "validate", *files], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "[red]某局[/]" in run.stdout and "\\x1b[31m某局\\x07\\u202e局某" in run.stdout
+    assert "\x1b" not in run.stdout + run.stderr and "\x07" not in run.stdout and "\u202e" not in run.stdout
+    assert "Traceback" not in run.stderr
+    d, _ = _campaign(tmp_path)
+    bad_name = d / "inbox" / "[red]坏[bold]\x1b[2J.xlsx"
+    shutil.copyfile(next(c.path for c in plain_cases if c.path.name == "far_note.xlsx"), bad_name)
+    wide = {**env, "COLUMNS": "250"}  # so that the table does not fold the name
+    run = subprocess.run([exe, "campaign", "import", str(d)], capture_output=True, text=True, env=wide, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "[red]坏[bold]\\x1b[2J.xlsx" in run.stdout and "\x1b" not in run.stdout
+    (note,) = (d / "quarantine").glob("*.reason.txt")
+    assert "\\x1b[2J" in note.read_text(encoding="utf-8") and "\x1b" not in note.read_text(encoding="utf-8")

@@ -192,12 +192,12 @@ def test_html_page_basics():
 def test_money_in_wanyuan_html_and_md():
     spec, values = seed_values(0)
     values = dict(values)
-    values[("t2", "central_procurement", "purchase_amount")] = 838778  # 83.8778万元
+    values[("t2", "central_procurement", "purchase_amount")] = 5949088667  # 5949.088667万元, exact to the 分
     page = render_tables(spec, values)
-    assert '<td class="num money" colspan="2">83.8778</td>' in page
+    assert '<td class="num money" colspan="2">5949.088667</td>' in page
     assert "注：采购总金额的单位为万元。" in page
     md = render_tables(spec, values, fmt="md")
-    assert "| 政府集中采购 | 0 | 83.8778 |" in md
+    assert "| 政府集中采购 | 0 | 5949.088667 |" in md
 
 
 def test_text_is_escaped(tmp_path):

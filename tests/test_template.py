@@ -33,7 +33,7 @@ from xlsxgov.template import (
     CHECK_FIRST_ROW, CHECK_SHEET, CONCLUSION_CELL, COVER_SHEET, LEFT_COL, META_SHEET, RIGHT_COL, RULE_COL, SCOPE_COL,
     SEVERITY_COL, UNFILLED_CONCLUSION, VERDICT_COL, Meta, scope_text, write_template,
 )
-from xlsxgov.values import Kind, parse_cell
+from xlsxgov.values import FEN_PER_WANYUAN, Kind, parse_cell
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from seeddata import load_seed  # noqa: E402
@@ -65,10 +65,10 @@ def at(grid: list[list], r: int, c: int):
 
 
 def base_value(raw, money: bool) -> int:
-    """A number read back from a sheet, in base units (money 元), insisting on exactness."""
+    """A number read back from a sheet, in base units (money 分), insisting on exactness."""
     assert isinstance(raw, (int, float)) and not isinstance(raw, bool), repr(raw)
     if money:
-        yuan = Decimal(repr(float(raw))) * 10_000
+        yuan = Decimal(repr(float(raw))) * FEN_PER_WANYUAN
         assert yuan == yuan.to_integral_value(), raw
         return int(yuan)
     assert float(raw).is_integer(), raw
@@ -108,8 +108,8 @@ def random_inputs(spec: Spec, rng: random.Random, parity: int) -> dict[CellKey, 
             v = rng.choice([0, rng.randint(0, 9), rng.randint(0, 9), rng.randint(10, 5000)])
         elif cell.kind is Kind.DELTA:
             v = rng.choice([rng.randint(-9, 9), rng.randint(-300, 300)])
-        else:  # money in 元: most values have 4 decimals in 万元
-            v = rng.choice([0, rng.randint(1, 9_999), rng.randint(10_000, 10**9)])
+        else:  # money in 分: most values have 6 decimals in 万元 (5949.088667 万元)
+            v = rng.choice([0, rng.randint(1, 999_999), rng.randint(1_000_000, 10**11), 5949088667, 4166241619, 7539443252])
         inputs[key(cell)] = v
     own = [inst for inst in spec.instances() if inst.check.implicit_total is None]
     for i, inst in enumerate(own):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlsxgov.values import MAX_NUMBER, Kind, Parsed, chinese_to_int, format_money, parse_cell, yuan_to_wanyuan
+from xlsxgov.values import MAX_NUMBER, Kind, Parsed, chinese_to_int, format_money, parse_cell, money_to_wanyuan, wanyuan_to_money
 
 C, D, M, T = Kind.COUNT, Kind.DELTA, Kind.MONEY, Kind.TEXT
 
@@ -37,19 +37,19 @@ OK_CASES = [
     ("-7", D, -7, None, None),
     (3.0000000000000004, C, 3, None, None),  # formula noise (0.1*30)
     ("999999999", C, 999999999, None, None),
-    ("999999999.9999", M, 9999999999999, None, None),  # exact: no binary rounding
+    ("999999999.9999", M, 999999999999900, None, None),  # exact: no binary rounding
     # full-width
     ("１２", C, 12, "info", "fullwidth"),
     ("－３", D, -3, "info", "fullwidth"),
     ("＋３", D, 3, "info", "fullwidth"),
     ("−3", D, -3, "info", "fullwidth"),  # U+2212 minus sign
-    ("２．４８５", M, 24850, "info", "fullwidth"),
+    ("２．４８５", M, 2485000, "info", "fullwidth"),
     # thousands separators
     ("1,234", C, 1234, "info", "thousands"),
     ("1，234", C, 1234, "info", "thousands"),
     ("１，２３４", C, 1234, "info", "thousands"),  # thousands outranks fullwidth
     ("12,345,678", C, 12345678, "info", "thousands"),
-    ("1,234.5", M, 12345000, "info", "thousands"),
+    ("1,234.5", M, 1234500000, "info", "thousands"),
     # units on counts
     ("12件", C, 12, "info", "unit"),
     ("12 件", C, 12, "info", "unit"),
@@ -73,24 +73,31 @@ OK_CASES = [
     ("增加4", D, 4, "info", "increase_word"),
     ("增加4", C, 4, "info", "increase_word"),
     # money: bare number = 万元, exact integer 元
-    (26.55, M, 265500, None, None),
-    (83.8778, M, 838778, None, None),
-    (2.485, M, 24850, None, None),
+    (26.55, M, 26550000, None, None),
+    (83.8778, M, 83877800, None, None),
+    (2.485, M, 2485000, None, None),
     (0, M, 0, None, None),
-    (1, M, 10000, None, None),
-    (0.0001, M, 1, None, None),
-    ("26.55", M, 265500, None, None),
-    ("83.87780", M, 838778, None, None),  # trailing zero: still 4 significant decimals
-    (".5", M, 5000, None, None),
-    (0.30000000000000004, M, 3000, None, None),  # =0.1+0.2
-    (Decimal("2.485"), M, 24850, None, None),
-    ("83.8778万元", M, 838778, "info", "unit"),
-    ("83.8778 万元", M, 838778, "info", "unit"),
-    ("2.5万", M, 25000, "info", "unit"),
-    ("24850元", M, 24850, "info", "yuan_to_wanyuan"),
-    ("24,850元", M, 24850, "info", "yuan_to_wanyuan"),
-    ("２４，８５０元", M, 24850, "info", "yuan_to_wanyuan"),
-    ("24850.00元", M, 24850, "info", "yuan_to_wanyuan"),
+    (1, M, 1000000, None, None),
+    (0.0001, M, 100, None, None),
+    ("26.55", M, 26550000, None, None),
+    ("83.87780", M, 83877800, None, None),  # trailing zero
+    ("5949.088667", M, 5949088667, None, None),  # a 2023 收费, exact to the 分
+    (5949.088667, M, 5949088667, None, None),
+    ("4166.241619万元", M, 4166241619, "info", "unit"),
+    (4166.241619, M, 4166241619, None, None),
+    ("75394432.52元", M, 7539443252, "info", "yuan_to_wanyuan"),
+    (2.48501, M, 2485010, None, None),
+    (0.000001, M, 1, None, None),
+    (".5", M, 500000, None, None),
+    (0.30000000000000004, M, 300000, None, None),  # =0.1+0.2
+    (Decimal("2.485"), M, 2485000, None, None),
+    ("83.8778万元", M, 83877800, "info", "unit"),
+    ("83.8778 万元", M, 83877800, "info", "unit"),
+    ("2.5万", M, 2500000, "info", "unit"),
+    ("24850元", M, 2485000, "info", "yuan_to_wanyuan"),
+    ("24,850元", M, 2485000, "info", "yuan_to_wanyuan"),
+    ("２４，８５０元", M, 2485000, "info", "yuan_to_wanyuan"),
+    ("24850.00元", M, 2485000, "info", "yuan_to_wanyuan"),
     ("0元", M, 0, "info", "yuan_to_wanyuan"),
     # Chinese numerals (count / delta only)
     ("十二", C, 12, "info", "chinese_numeral"),
@@ -152,11 +159,11 @@ ERROR_CASES = [
     ("减三", C, "negative", "“减三”"),
     ("减100元", M, "negative", "“减100元”"),
     # money precision
-    (2.48501, M, "too_many_decimals", "“2.48501”"),
-    ("83.87785", M, "too_many_decimals", "“83.87785”"),
-    ("83.87785万元", M, "too_many_decimals", "“83.87785万元”"),
-    ("24850.5元", M, "too_many_decimals", "“24850.5元”"),
-    (0.00001, M, "too_many_decimals", "“1e-05”"),
+    (2.4850001, M, "too_many_decimals", "“2.4850001”"),
+    ("83.8778551", M, "too_many_decimals", "“83.8778551”"),
+    ("83.8778551万元", M, "too_many_decimals", "“83.8778551万元”"),
+    ("24850.505元", M, "too_many_decimals", "“24850.505元”"),
+    (0.0000001, M, "too_many_decimals", "“1e-07”"),
     # not numbers
     ("abc", C, "not_a_number", "“abc”不是有效的数字"),
     ("12abc", C, "not_a_number", "“12abc”"),
@@ -237,9 +244,11 @@ def test_parse_error(raw, kind, code, quoted):
 
 def test_yuan_message_explains_conversion():
     p = parse_cell("24850元", M)
-    assert p.value == 24850
+    assert p.value == 2485000
     assert "24850元 = 2.485万元" in p.message
     assert "“24850元”" in p.message
+    p = parse_cell("75394432.52元", M)
+    assert p.value == 7539443252 and "75394432.52元 = 7539.443252万元" in p.message
 
 
 def test_decrease_message():
@@ -350,18 +359,21 @@ def test_chinese_roundtrip(n):
 
 # --- money helpers ---------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("yuan", "text"),
-    [(838778, "83.8778"), (24850, "2.485"), (10000, "1"), (0, "0"), (1, "0.0001"),
-     (265500, "26.55"), (100000000, "10000"), (12345678901, "1234567.8901")],
+    ("fen", "text"),
+    [(83877800, "83.8778"), (2485000, "2.485"), (1000000, "1"), (0, "0"), (1, "0.000001"),
+     (26550000, "26.55"), (10000000000, "10000"), (5949088667, "5949.088667"), (4166241619, "4166.241619"),
+     (7539443252, "7539.443252"), (999999999999999, "999999999.999999")],
 )
-def test_format_money(yuan, text):
-    assert format_money(yuan) == text
+def test_format_money(fen, text):
+    assert format_money(fen) == text
 
 
-@pytest.mark.parametrize(("yuan", "wan"), [(838778, 83.8778), (24850, 2.485), (10000, 1.0), (0, 0.0), (1, 0.0001)])
-def test_yuan_to_wanyuan(yuan, wan):
-    assert yuan_to_wanyuan(yuan) == wan
-    assert parse_cell(yuan_to_wanyuan(yuan), M).value == yuan
+@pytest.mark.parametrize(("fen", "wan"), [(83877800, 83.8778), (2485000, 2.485), (1000000, 1.0), (0, 0.0), (1, 0.000001),
+                                          (5949088667, 5949.088667), (4166241619, 4166.241619), (7539443252, 7539.443252)])
+def test_money_to_wanyuan(fen, wan):
+    assert money_to_wanyuan(fen) == wan
+    assert wanyuan_to_money(wan) == fen
+    assert parse_cell(money_to_wanyuan(fen), M).value == fen
 
 
 # --- properties ------------------------------------------------------------------
@@ -386,13 +398,17 @@ def test_delta_forms(n):
 
 
 @settings(max_examples=300)
-@given(st.integers(min_value=0, max_value=MAX_NUMBER * 10**4))
+@given(st.integers(min_value=0, max_value=MAX_NUMBER * 10**6))
 def test_money_roundtrip(y):
+    """Every amount exact to the 分 within the bound survives text, 万元 floats (Excel, the
+    ledger) and 元 text."""
     text = format_money(y)
     assert parse_cell(text, M) == Parsed(value=y, text=None, severity=None, code=None, message=None)
     assert parse_cell(f"{text}万元", M).value == y
-    assert parse_cell(yuan_to_wanyuan(y), M).value == y
-    p = parse_cell(f"{y}元", M)
+    assert parse_cell(money_to_wanyuan(y), M).value == y
+    assert wanyuan_to_money(money_to_wanyuan(y)) == y
+    yuan = f"{y // 100}.{y % 100:02d}"
+    p = parse_cell(f"{yuan}元", M)
     assert (p.value, p.code) == (y, "yuan_to_wanyuan")
 
 

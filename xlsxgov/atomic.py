@@ -8,12 +8,13 @@ destination holds either its old content or the whole new one, never a torn file
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["replacing", "sync_all", "write_atomic", "write_once"]
+__all__ = ["replacing", "sync_all", "write_atomic", "write_once", "remove_orphans", "pid_alive"]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -27,6 +28,35 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp[^/]*$")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a process of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_orphans(folder: Path | str) -> list[Path]:
+    """Remove the temporary files that writers of this module left in ``folder`` when their
+    process was killed (the process named in the temp name is gone); returns them."""
+    removed: list[Path] = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        m = _TEMP_RE.match(p.name)
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))) and p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def _temp_name(dest: Path, suffix: str = ".tmp") -> Path:

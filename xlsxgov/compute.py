@@ -1,6 +1,7 @@
 """Totals and checks of one workbook's values, evaluated in Python from the spec.
 
-Values are kept in base units: counts as ints, money as an exact int number of 元. The template
+Values are kept in base units: counts as ints, money as an exact int number of 分
+(``values.FEN_PER_WANYUAN``). The template
 writes these results as the cached values of its formulas; tests compare them with what
 LibreOffice recalculates; the validator evaluates the same expressions vectorised.
 """
@@ -13,11 +14,10 @@ from typing import Mapping
 
 from . import expr as ex
 from .spec import Cell, CheckInstance, Spec, evaluation_order, total_term_cells
-from .values import Kind
+from .values import FEN_PER_WANYUAN, Kind
 
 CellKey = tuple[str, str, str]  # (table, row, col)
 
-YUAN_PER_WANYUAN = 10_000
 
 
 def key(cell: Cell) -> CellKey:
@@ -100,7 +100,7 @@ def run_checks(spec: Spec, values: Mapping[CellKey, int]) -> list[CheckResult]:
 def to_display(cell: Cell, value: int) -> int | float:
     """A base-unit value in the unit the form prints (万元 for money)."""
     if cell.kind is Kind.MONEY:
-        return value / YUAN_PER_WANYUAN if value % YUAN_PER_WANYUAN else value // YUAN_PER_WANYUAN
+        return value / FEN_PER_WANYUAN if value % FEN_PER_WANYUAN else value // FEN_PER_WANYUAN
     return value
 
 

@@ -1,7 +1,7 @@
 """Many agencies → one regional workbook, itself a valid input one level up.
 
 The consolidated workbook is written by the same writer as a template (``write_workbook``): the
-statutory sheets carry the exact sums of every agency's input cells (money summed as integer 元),
+statutory sheets carry the exact sums of every agency's input cells (money summed as integer 分),
 the same total formulas and the same 校验 sheet, so it validates like any returned workbook and a
 city can consolidate its counties' consolidations again. Three sheets are added: 明细 (one row
 per agency, every cell a column), 未报送 (who is missing or was left out, and why).
@@ -27,7 +27,7 @@ from .reader import Submission
 from .spec import Spec
 from .spec import load as load_spec
 from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL, Meta, Written, footer_text, print_setup, text_rows, write_workbook
-from .values import Kind
+from .values import FEN_PER_WANYUAN, Kind, money_to_wanyuan
 from .vocab import status_label
 
 DETAIL_SHEET = "明细"
@@ -276,7 +276,7 @@ def _write_detail(w: Written, subs: Sequence[Submission], statuses: Mapping[str,
             if v is None:
                 continue
             if money[j]:
-                v = v // 10_000 if v % 10_000 == 0 else v / 10_000
+                v = v // FEN_PER_WANYUAN if v % FEN_PER_WANYUAN == 0 else money_to_wanyuan(v)
             write_number(r, fixed + j, v)
     ws.freeze_panes(2, 2)
     ws.autofilter(1, 0, 1 + max(len(subs), 1), fixed + len(cells) - 1)

@@ -22,6 +22,7 @@ Rules (FORMATS.md, "Balance rules"):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -29,13 +30,13 @@ from typing import Iterable, Mapping, Sequence
 from .campaign.roster import agency_key
 from .compute import CellKey, complete, key, to_display
 from .errors import PreviousError
+from .filecheck import WORKBOOK_SUFFIXES, is_lock_file
 from .findings import Finding, sort_findings
 from .locate import normalise
 from .reader import Submission, Unreadable, read_workbook
 from .spec import Spec
-from .values import Kind
+from .values import MAX_NUMBER, Kind, wanyuan_to_money
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 DETAIL_SHEET = "明细"  # as written by consolidate.py
 DETAIL_FIXED = 6  # 序号 单位名称 统一社会信用代码 状态 汇总单位数 文件
 
@@ -149,7 +150,7 @@ def workbooks_in(directory: Path) -> list[Path]:
     and hidden files left out."""
     return sorted(
         p for p in directory.rglob("*")
-        if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", ".~lock", "."))
+        if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES and not is_lock_file(p) and not p.name.startswith(".")
     )
 
 
@@ -301,7 +302,9 @@ def _base(v, kind: Kind) -> int:
             return 0
     if not isinstance(v, (int, float)) or isinstance(v, bool):
         return 0
-    return round(v * 10_000) if kind is Kind.MONEY else round(v)
+    if not math.isfinite(v) or abs(v) > MAX_NUMBER:
+        return 0
+    return wanyuan_to_money(v) if kind is Kind.MONEY else round(v)
 
 
 # ---------------------------------------------------------------------------------------------

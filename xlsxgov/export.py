@@ -177,7 +177,14 @@ def export_facts(paths: Sequence[Path | str], output: Path, *, detail: bool = Fa
     elif suffix == ".xlsx":
         _write_xlsx(frame, output)
     else:
-        frame.to_csv(output, index=False, encoding="utf-8-sig")  # utf-8-sig: Excel opens Chinese CSV correctly
+        from .safetext import for_csv
+
+        # Text from files never becomes a formula in a spreadsheet opening the CSV; numbers stay numbers.
+        safe = frame.copy()
+        for col in safe.columns:
+            if not pd.api.types.is_numeric_dtype(safe[col]):  # object or string columns
+                safe[col] = safe[col].map(for_csv)
+        safe.to_csv(output, index=False, encoding="utf-8-sig")  # utf-8-sig: Excel opens Chinese CSV correctly
     return result
 
 

@@ -24,9 +24,12 @@ ISSUES_HEADERS = [("序号", 5), ("级别", 6), ("工作表", 26), ("单元格",
 
 
 def feedback_path(directory: Path, sub: Submission) -> Path:
-    """Where an agency's feedback workbook goes in ``directory``: ``{code}_{agency}_问题反馈.xlsx``."""
-    stem = re.sub(r'[\\/:*?"<>|\s]+', "_", f"{sub.code or ''}_{sub.agency or sub.path.stem}").strip("_")
-    return directory / f"{stem or sub.path.stem}_问题反馈.xlsx"
+    """``<code>_<agency>_问题反馈.xlsx`` in ``directory``; a long agency name is cut (the name
+    stays under the file system's 255-byte limit, issue #14)."""
+    from .campaign.mail import safe_filename
+
+    stem = re.sub(r'[\\/:*?"<>|\s]+', "_", f"{sub.code or ''}_{(sub.agency or sub.path.stem)[:40]}").strip("_")
+    return directory / safe_filename(f"{stem or sub.path.stem[:40]}_问题反馈.xlsx")
 
 
 def typed_text(raw: Any) -> str:

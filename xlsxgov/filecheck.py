@@ -23,7 +23,10 @@ from pathlib import Path
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
-__all__ = ["FileVerdict", "check_file"]
+__all__ = ["FileVerdict", "check_file", "is_lock_file", "WORKBOOK_SUFFIXES"]
+
+# Extensions a folder scan takes as workbooks (each then read by its content): .et is WPS.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ class Submission:
     path: Path
     spec: Spec
     meta: dict[str, str]  # agency, code, region, year, kind, consolidates, contact, phone …
-    inputs: dict[CellKey, int]  # parsed input values in base units (元 for money); unusable → 0
+    inputs: dict[CellKey, int]  # parsed input values in base units (分 for money); unusable → 0
     typed: dict[CellKey, int | None]  # what the file holds at every cell (None: blank or unusable)
     raw: dict[CellKey, Any]
     where: dict[CellKey, tuple[str, str]]  # (sheet, A1)
@@ -138,6 +138,7 @@ class _Grids(Mapping[str, list[list[Any]]]):
 
     def __init__(self, wb, scan: WorkbookScan | None = None):
         self._wb = wb
+        self._scan = scan
         self._names = list(dict.fromkeys(wb.sheet_names))
         self._read: dict[str, list[list[Any]]] = {}
 
@@ -145,6 +146,8 @@ class _Grids(Mapping[str, list[list[Any]]]):
         if name not in self._read:
             if name not in self._names:
                 raise KeyError(name)
+            if self._scan is not None:
+                self._scan.sheet(name)  # budgets checked before calamine builds the grid
             try:
                 self._read[name] = self._wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
             except BaseException as exc:  # calamine panics are BaseExceptions

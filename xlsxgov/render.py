@@ -4,7 +4,7 @@ HTML tables are built from ``layout.layout(spec)``, the same grid the template w
 rendered table has exactly the merged cells of the printed form. Markdown cannot merge cells:
 each block becomes a flat table whose headers are the leaf column paths.
 
-``values`` are base units as ``compute.complete`` returns them (counts as ints, money in 元);
+``values`` are base units as ``compute.complete`` returns them (counts as ints, money in 分);
 they are shown as given (totals are not recomputed here) and a missing value shows as empty.
 """
 

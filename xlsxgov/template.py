@@ -23,7 +23,9 @@ from .compute import CellKey, CheckResult, complete, input_expansion, instance_i
 from .vocab import SEVERITY_LABELS
 from .layout import Box, TableLayout, layout
 from .spec import Cell, CheckInstance, Row, Spec, total_term_cells
-from .values import Kind
+from .values import FEN_PER_WANYUAN, MAX_NUMBER, Kind
+
+MONEY_DECIMALS = 6  # 万元 exact to the 分 (FORMATS.md, cell.money)
 
 COVER_SHEET = "封面"
 CHECK_SHEET = "校验"
@@ -53,7 +55,7 @@ COVER_VALUE_COL = 1
 KIND_PROMPTS = {
     Kind.COUNT: ("请填写数量", "请填写大于或等于0的整数。没有请填0，不要填写单位或文字。"),
     Kind.DELTA: ("请填写增减数", "请填写整数：增加填正数，减少填负数（例如减少4项填-4）。没有变化填0。"),
-    Kind.MONEY: ("请填写金额（万元）", "单位为万元，最多保留四位小数，例如24850元填2.485。没有请填0，不要填写“元”等单位。"),
+    Kind.MONEY: ("请填写金额（万元）", "单位为万元，最多保留六位小数（精确到分），例如24850元填2.485，75394432.52元填7539.443252。没有请填0，不要填写“元”等单位。"),
 }
 KIND_ERRORS = {
     Kind.COUNT: "此处只能填写大于或等于0的整数，请勿输入单位、文字或小数。",
@@ -168,7 +170,7 @@ def write_workbook(
 ) -> Path:
     """Write a workbook of ``spec``'s tables.
 
-    ``values``: input values in base units (money in 元); an input cell without a value is left
+    ``values``: input values in base units (money in 分); an input cell without a value is left
     blank (a blank template is not a report: validate says ``workbook.unfilled``), and counts as 0
     in the cached totals. Totals are always formulas, cached with the recomputed result.
     ``texts``: input cells written as the text an agency typed (feedback): the file stays invalid
@@ -450,12 +452,13 @@ def _validate(ws, cell: Cell, r: int, c: int) -> None:
         "error_message": KIND_ERRORS[cell.kind],
         "error_type": "stop",
     }
+    # The bounds are values.MAX_NUMBER (beyond it the reader says 数值过大).
     if cell.kind is Kind.COUNT:
-        options.update(validate="integer", criteria=">=", value=0)
+        options.update(validate="integer", criteria="between", minimum=0, maximum=MAX_NUMBER)
     elif cell.kind is Kind.DELTA:
-        options.update(validate="integer", criteria="between", minimum=-999_999_999, maximum=999_999_999)
+        options.update(validate="integer", criteria="between", minimum=-MAX_NUMBER, maximum=MAX_NUMBER)
     else:
-        options.update(validate="decimal", criteria=">=", value=0)
+        options.update(validate="decimal", criteria="between", minimum=0, maximum=MAX_NUMBER)
     ws.data_validation(r, c, r, c, options)
 
 
@@ -484,7 +487,7 @@ def instance_formula(inst: CheckInstance, ref: Callable[[Cell], str]) -> str:
 
     left, right = ex.excel_side(expr.left, resolve), ex.excel_side(expr.right, resolve)
     if instance_is_money(inst):
-        left, right = f"ROUND({left},4)", f"ROUND({right},4)"
+        left, right = f"ROUND({left},{MONEY_DECIMALS})", f"ROUND({right},{MONEY_DECIMALS})"
     return f"{left}{ex.EXCEL_OPERATORS[expr.op]}{right}"
 
 
@@ -611,8 +614,8 @@ def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult
         expr = inst.check.expr
         left_f, right_f = ex.excel_side(expr.left, resolve), ex.excel_side(expr.right, resolve)
         if money:
-            left_f, right_f = f"ROUND({left_f},4)", f"ROUND({right_f},4)"
-        scale = 10_000 if money else 1
+            left_f, right_f = f"ROUND({left_f},{MONEY_DECIMALS})", f"ROUND({right_f},{MONEY_DECIMALS})"
+        scale = FEN_PER_WANYUAN if money else 1
         left_v, right_v = _shown(res.left, scale), _shown(res.right, scale)
         depends = ",".join(_ranges(inst.check.table, lay, instance_inputs(inst)))
         scope = scope_text(inst)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,8 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from . import expr as ex
-from .compute import YUAN_PER_WANYUAN, input_expansion, instance_is_money, key
+from .compute import input_expansion, instance_is_money, key
+from .values import format_money
 from .findings import Finding, sort_findings
 from .reader import Submission, Unreadable, blank_value, read_workbook
 from .template import COVER_SHEET, NO_DATA_YES
@@ -227,7 +228,7 @@ def fill_findings(sub: Submission) -> list[Finding]:
         folded = set(located) if no_data else blank_tables
     else:
         folded = blank_tables
-    findings = [f for f in findings if not (f.rule == "blank" and f.cells and f.cells[0][0] in folded)]
+    findings = [f for f in findings if not (_input_blank(sub, f) and f.cells[0][0] in folded)]
     if len(blank_tables) == len(located):
         if no_data:
             findings.append(Finding("info", "cover.no_data", COVER_SHEET, "", "封面选择了“本年度无相关数据”：各表均按0计"))
@@ -262,16 +263,25 @@ def fill_findings(sub: Submission) -> list[Finding]:
 BLANK_NOTES_SHOWN = 5  # more blank cells than this in one table: one note for the table
 
 
+def _input_blank(sub: Submission, f: Finding) -> bool:
+    """A reader's note on one blank input cell (notes on blank totals, computed, stay as they are)."""
+    if f.rule != "blank" or len(f.cells) != 1:
+        return False
+    table, row, col = f.cells[0]
+    cell = sub.spec.table(table).cell(row, col)
+    return cell is not None and cell.is_input
+
+
 def _fold_blank_notes(sub: Submission, findings: list[Finding]) -> list[Finding]:
     """A few blank cells keep one note each; a table with many gets one note counting them."""
     by_table: dict[str, list[Finding]] = {}
     for f in findings:
-        if f.rule == "blank" and f.cells:
+        if _input_blank(sub, f):
             by_table.setdefault(f.cells[0][0], []).append(f)
     many = {t: fs for t, fs in by_table.items() if len(fs) > BLANK_NOTES_SHOWN}
     if not many:
         return findings
-    out = [f for f in findings if not (f.rule == "blank" and f.cells and f.cells[0][0] in many)]
+    out = [f for f in findings if not (_input_blank(sub, f) and f.cells[0][0] in many)]
     for table_id, fs in many.items():
         table = sub.spec.table(table_id)
         shown = "、".join(f.cell for f in fs[:BLANK_NOTES_SHOWN])
@@ -341,10 +351,10 @@ def _rule_finding(inst: CheckInstance, sub: Submission, left, right) -> Finding:
     values = sub.values
 
     def shown(v) -> str:
-        v = float(v)
         if money:
-            v = v / YUAN_PER_WANYUAN
-        return str(int(v)) if float(v).is_integer() else f"{v:g}"
+            return format_money(int(v))
+        v = float(v)
+        return str(int(v)) if v.is_integer() else f"{v:g}"
 
     target = check.implicit_total
 
@@ -378,10 +388,13 @@ def _rule_finding(inst: CheckInstance, sub: Submission, left, right) -> Finding:
     return Finding(check.severity, check.id, sheet, refs, message, tuple(key(c) for c in cells))
 
 
-def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None) -> list[FileReport]:
+def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None,
+                   before_read: Callable[[Path], None] | None = None) -> list[FileReport]:
     """Read and validate many files as one batch; one report per path, in order; an unreadable
     file is a report with status unreadable and never stops the batch. ``edition``: the edition
-    every file must be in (others get a ``workbook.edition`` error).
+    every file must be in (others get a ``workbook.edition`` error). ``before_read(path)`` is
+    called before each file is read (``campaign import`` notes which file it reads, so that a
+    process abort is pinned on that file at the next run).
 
     This year's files only: the cross-year rules are the caller's (``review.review_files``)."""
     reports: list[FileReport] = []
@@ -390,6 +403,8 @@ def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None) -
     for p in paths:
         p = Path(p)
         try:
+            if before_read is not None:
+                before_read(p)
             sub = read_workbook(p, edition=edition)
         except Unreadable as exc:
             reports.append(FileReport(p, "unreadable", reason=f"{p.name}：{exc.reason}"))

@@ -8,9 +8,11 @@ This is the single place that knows how typed values are read. The reader calls
 ``Kind.DELTA``
     a whole number that may be negative (the 本年增/减 column of the 2019 edition).
 ``Kind.MONEY``
-    an amount in 万元 (10,000 yuan) >= 0 with at most 4 decimals. It is stored as an
-    exact integer number of 元 so that sums never suffer from binary floating point:
-    83.8778 万元 -> 838778, 2.485 万元 -> 24850.
+    an amount in 万元 (10,000 yuan) >= 0 with at most 6 decimals, i.e. exact to the 分
+    (FORMATS.md, cell.money; real reports print ``5949.088667`` 万元 and ``75394432.52元``).
+    It is stored as an exact integer number of 分 (FEN_PER_WANYUAN, the one place for the
+    money factor) so that sums never suffer from binary floating point:
+    83.8778 万元 -> 83877800, 5949.088667 万元 -> 5949088667, 75394432.52元 -> 7539443252.
 ``Kind.TEXT``
     free text; never an error, only cleaned of surrounding whitespace.
 
@@ -43,7 +45,8 @@ of them, most important first, so nothing is hidden from the clerk.
   for MONEY the suffix ``万元`` (or a bare ``万``) is dropped. A money unit on a count
   or a count unit on money is an error ``wrong_unit``.
 * ``yuan_to_wanyuan``: money typed with the suffix ``元`` is yuan and is taken
-  exactly (``24850元`` -> 24850 元 = 2.485 万元). A bare number for money is 万元.
+  exactly (``24850元`` = 2.485 万元, ``75394432.52元`` = 7539.443252 万元). A bare number
+  for money is 万元.
 * ``decrease_word`` / ``increase_word``: ``减4`` / ``减少4`` -> -4, ``增4`` /
   ``增加4`` -> 4. The words are accepted for every numeric kind, but the sign rules
   still apply: a negative COUNT or MONEY is an error ``negative``.
@@ -52,8 +55,8 @@ Errors (value None): ``not_integer`` (3.5 in a count), ``negative``,
 ``too_large`` (a count or a 本年增/减 beyond ±MAX_NUMBER, money beyond MAX_NUMBER 万元: no
 agency handles a billion requests or a billion 万元 of fees, and the bound keeps every sum of
 a whole region inside a 64-bit integer, so the ledger can always store it: "数值过大"),
-``too_many_decimals`` (money finer than 1 元, i.e. > 4 decimals in 万元, or a
-fraction of a yuan with ``元``), ``not_a_number`` (``abc``, ``12abc``, percentages,
+``too_many_decimals`` (money finer than 1 分, i.e. > 6 decimals in 万元, or more than
+2 decimals with ``元``), ``not_a_number`` (``abc``, ``12abc``, percentages,
 scientific notation such as ``1e3``, more than 30 digits, booleans, infinities: a
 clerk can fix these and guessing would hide mistakes), ``formula_error`` (``#REF!``,
 ``#DIV/0!``, ``#N/A``,
@@ -72,7 +75,7 @@ and anything with 亿. Money written in Chinese numerals is always an error
 
 Floats: integral floats are integers. Float results of formulas carry binary noise
 (``3.0000000000000004``, ``0.30000000000000004``); a float within a relative 1e-12
-of a whole count (or of a whole yuan for money) is read as that value, which is far
+of a whole count (or of a whole 分 for money) is read as that value, which is far
 below the 15 significant digits a person can type into Excel. Money floats are
 converted through ``Decimal(repr(x))`` so ``83.8778`` is exact.
 
@@ -91,7 +94,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation, localcontext
 from enum import Enum
 
-__all__ = ["Kind", "Parsed", "parse_cell", "format_money", "yuan_to_wanyuan"]
+__all__ = ["Kind", "Parsed", "parse_cell", "format_money", "money_to_wanyuan", "wanyuan_to_money", "FEN_PER_WANYUAN", "MAX_NUMBER"]
 
 
 class Kind(str, Enum):
@@ -115,7 +118,9 @@ class Parsed:
         return self.severity != "error"
 
 
-YUAN_PER_WANYUAN = 10_000
+# Money is kept as an exact integer number of 分: the one place for the money factor.
+FEN_PER_WANYUAN = 1_000_000
+FEN_PER_YUAN = 100
 
 # Units a clerk appends to a count; longest first so 人次 wins over 人.
 COUNT_UNITS = ("人次", "件", "条", "个", "次", "项", "人", "篇", "份", "起", "宗")
@@ -180,21 +185,35 @@ _FLOAT_NOISE = Decimal("1e-12")
 # Public helpers
 
 
-def format_money(yuan: int) -> str:
-    """万元 string with the fewest decimals: 838778 -> "83.8778", 10000 -> "1"."""
-    sign = "-" if yuan < 0 else ""
-    whole, rest = divmod(abs(int(yuan)), YUAN_PER_WANYUAN)
+def format_money(fen: int) -> str:
+    """万元 string with the fewest decimals: 83877800 -> "83.8778", 1000000 -> "1"."""
+    sign = "-" if fen < 0 else ""
+    whole, rest = divmod(abs(int(fen)), FEN_PER_WANYUAN)
     if rest == 0:
         return f"{sign}{whole}"
-    return f"{sign}{whole}.{rest:04d}".rstrip("0")
+    return f"{sign}{whole}.{rest:06d}".rstrip("0")
 
 
-def yuan_to_wanyuan(yuan: int) -> float:
-    """万元 as a float for writing into Excel.
+def money_to_wanyuan(fen: int) -> float:
+    """万元 as a float for writing into Excel or JSON.
 
-    int / int is correctly rounded, so the float's repr is the 4-decimal value.
+    int / int is correctly rounded, and every amount within MAX_NUMBER 万元 has at most 15
+    significant digits, so the float's repr is the exact 6-decimal value.
     """
-    return int(yuan) / YUAN_PER_WANYUAN
+    return int(fen) / FEN_PER_WANYUAN
+
+
+def wanyuan_to_money(wanyuan: float | int) -> int:
+    """A 万元 number (as Excel or the ledger hold it) back to exact 分 (the inverse of
+    money_to_wanyuan for every amount within MAX_NUMBER 万元)."""
+    if isinstance(wanyuan, int):
+        return wanyuan * FEN_PER_WANYUAN
+    return int((Decimal(repr(float(wanyuan))) * FEN_PER_WANYUAN).to_integral_value())
+
+
+def _yuan_text(fen: int) -> str:
+    whole, rest = divmod(fen, FEN_PER_YUAN)
+    return f"{whole}.{rest:02d}".rstrip("0").rstrip(".") if rest else str(whole)
 
 
 # ---------------------------------------------------------------------------
@@ -247,7 +266,7 @@ def parse_cell(raw, kind: Kind) -> Parsed:
     if raw.__class__ is float and kind is not Kind.TEXT and raw.is_integer() and -MAX_NUMBER <= raw <= MAX_NUMBER:
         if raw >= 0 or kind is Kind.DELTA:
             whole = int(raw)
-            return Parsed(whole * YUAN_PER_WANYUAN if kind is Kind.MONEY else whole, None, None, None, None)
+            return Parsed(whole * FEN_PER_WANYUAN if kind is Kind.MONEY else whole, None, None, None, None)
     with localcontext(_DECIMAL_CONTEXT):
         return _parse(raw, kind)
 
@@ -320,8 +339,8 @@ def _parse_float(x: float, kind: Kind) -> Parsed:
         return _too_large(shown, kind)
     if kind is Kind.MONEY:
         # repr is the shortest round-tripping form: 83.8778 stays 83.8778.
-        yuan = Decimal(repr(x)) * YUAN_PER_WANYUAN
-        return _finish_money_yuan(_denoise(yuan), shown, {})
+        fen = Decimal(repr(x)) * FEN_PER_WANYUAN
+        return _finish_money_fen(_denoise(fen), shown, {})
     if x.is_integer():
         return _finish(Decimal(int(x)), kind, shown, {}, in_yuan=False)
     return _finish(_denoise(Decimal(repr(x))), kind, shown, {}, in_yuan=False)
@@ -423,11 +442,11 @@ def _too_large(shown: str, kind: Kind) -> Parsed:
 
 
 def _finish(amount: Decimal, kind: Kind, shown: str, notes: dict[str, str], *, in_yuan: bool) -> Parsed:
-    if abs(amount) > (MAX_NUMBER * YUAN_PER_WANYUAN if in_yuan else MAX_NUMBER):
+    if abs(amount) > (MAX_NUMBER * (FEN_PER_WANYUAN // FEN_PER_YUAN) if in_yuan else MAX_NUMBER):
         return _too_large(shown, kind)
     if kind is Kind.MONEY:
-        yuan = amount if in_yuan else amount * YUAN_PER_WANYUAN
-        return _finish_money_yuan(yuan, shown, notes, typed_yuan=in_yuan)
+        fen = amount * FEN_PER_YUAN if in_yuan else amount * FEN_PER_WANYUAN
+        return _finish_money_fen(fen, shown, notes, typed_yuan=in_yuan)
     if kind is Kind.COUNT and amount < 0:
         return _error("negative", f"“{shown}”是负数，此处应填写不小于0的数量")
     if amount != amount.to_integral_value():
@@ -435,18 +454,18 @@ def _finish(amount: Decimal, kind: Kind, shown: str, notes: dict[str, str], *, i
     return _ok(int(amount), notes, shown, kind)
 
 
-def _finish_money_yuan(yuan: Decimal, shown: str, notes: dict[str, str], *, typed_yuan: bool = False) -> Parsed:
-    if yuan < 0:
+def _finish_money_fen(fen: Decimal, shown: str, notes: dict[str, str], *, typed_yuan: bool = False) -> Parsed:
+    if fen < 0:
         return _error("negative", f"“{shown}”是负数，金额不能为负数")
-    if yuan != yuan.to_integral_value():
+    if fen != fen.to_integral_value():
         if typed_yuan:
-            return _error("too_many_decimals", f"“{shown}”含不足1元的零头，金额最多精确到元")
+            return _error("too_many_decimals", f"“{shown}”含不足1分的零头，金额最多精确到分（以元为单位最多2位小数）")
         return _error(
-            "too_many_decimals", f"“{shown}”超过4位小数，金额以万元为单位最多保留4位小数（精确到元）"
+            "too_many_decimals", f"“{shown}”超过6位小数，金额以万元为单位最多保留6位小数（精确到分）"
         )
-    value = int(yuan)
+    value = int(fen)
     if typed_yuan:
-        notes["yuan_to_wanyuan"] = f"以元为单位（{value}元 = {format_money(value)}万元）"
+        notes["yuan_to_wanyuan"] = f"以元为单位（{_yuan_text(value)}元 = {format_money(value)}万元）"
     return _ok(value, notes, shown, Kind.MONEY)
 
 

@@ -38,6 +38,7 @@ class Outcome(StrEnum):
     UNREADABLE = "unreadable"
     UNKNOWN = "unknown"  # readable or not, no roster agency could be identified
     DUPLICATE = "duplicate"  # the same bytes were imported before (skipped)
+    SKIPPED = "skipped"  # not a workbook to import (a lock file, another kind of file): reason says why
 
 
 # In the order the import summary lists them.
@@ -47,6 +48,7 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.UNREADABLE: "无法读取",
     Outcome.UNKNOWN: "单位不明",
     Outcome.DUPLICATE: "重复文件（已跳过）",
+    Outcome.SKIPPED: "未导入",
 }
 
 

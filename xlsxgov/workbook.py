@@ -75,11 +75,20 @@ class SheetScan:
 
 @dataclass
 class WorkbookScan:
+    """What a workbook stores. An xlsx sheet is scanned on first use (a file read through its
+    metadata never pays for its 校验 sheet); call :meth:`sheet` before a parser reads it."""
+
     names: list[str]  # sheet names in workbook order, duplicates kept
     sheets: dict[str, SheetScan]
+    pending: dict[str, Any] = field(default_factory=dict)  # name -> () -> SheetScan
 
     def sheet(self, name: str) -> SheetScan:
-        return self.sheets.get(name) or SheetScan()
+        """The scan of sheet ``name``; raises Unreadable when it exceeds the budgets."""
+        found = self.sheets.get(name)
+        if found is None:
+            load = self.pending.pop(name, None)
+            found = self.sheets[name] = load() if load is not None else SheetScan()
+        return found
 
 
 @dataclass
@@ -143,6 +152,7 @@ def read_sheet(path: Path | str, sheet: str | int = 0) -> list[list[Any]] | None
         sheet = names[sheet]
     if sheet not in names:
         return None
+    opened.scan.sheet(sheet)  # budgets before the parser builds the grid
     try:
         return opened.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     except BaseException as exc:
@@ -266,55 +276,54 @@ def _normalised_zip(data: bytes, notes: list[str]) -> bytes:
 
 
 def _scan_xlsx(data: bytes) -> WorkbookScan:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        members = {i.filename.lstrip("/"): i for i in zf.infolist()}
-        lower = {k.lower(): k for k in members}
+    zf = zipfile.ZipFile(io.BytesIO(data))  # kept open by the pending sheet scans (in memory)
+    members = {i.filename.lstrip("/"): i for i in zf.infolist()}
+    lower = {k.lower(): k for k in members}
 
-        def member(name: str) -> zipfile.ZipInfo | None:
-            k = lower.get(name.lstrip("/").lower())
-            return members[k] if k else None
+    def member(name: str) -> zipfile.ZipInfo | None:
+        k = lower.get(name.lstrip("/").lower())
+        return members[k] if k else None
 
-        def read(info: zipfile.ZipInfo, what: str) -> bytes:
-            if info.file_size > MAX_PART_BYTES:
-                raise _part_too_large(what, info.file_size)
-            return zf.read(info)
+    def read(info: zipfile.ZipInfo, what: str) -> bytes:
+        if info.file_size > MAX_PART_BYTES:
+            raise _part_too_large(what, info.file_size)
+        return zf.read(info)
 
-
-        wb_info = member("xl/workbook.xml")
-        if wb_info is None:
-            raise Unreadable(f"Excel 文件结构不完整（缺少 xl/workbook.xml），{_RESUBMIT}", "corrupt")
-        rels_info = member("xl/_rels/workbook.xml.rels")
-        targets: dict[str, str] = {}
-        if rels_info is not None:
-            for m in _REL_RE.finditer(read(rels_info, "文件内部的工作簿关系表")):
-                a = _attrs(m.group(1))
-                if "Id" in a and "Target" in a:
-                    targets[a["Id"]] = a["Target"]
-        names: list[str] = []
-        sheets: dict[str, SheetScan] = {}
-        for m in _SHEET_RE.finditer(read(wb_info, "文件内部的工作簿目录")):
+    wb_info = member("xl/workbook.xml")
+    if wb_info is None:
+        raise Unreadable(f"Excel 文件结构不完整（缺少 xl/workbook.xml），{_RESUBMIT}", "corrupt")
+    rels_info = member("xl/_rels/workbook.xml.rels")
+    targets: dict[str, str] = {}
+    if rels_info is not None:
+        for m in _REL_RE.finditer(read(rels_info, "文件内部的工作簿关系表")):
             a = _attrs(m.group(1))
-            name = a.get("name", "")
-            names.append(name)
-            rid = next((v for k, v in a.items() if k.endswith(":id") or k == "id"), "")
-            target = targets.get(rid, "")
-            if not target:
-                continue
-            part = target.lstrip("/") if target.startswith("/") else "xl/" + target
-            part = _resolve(part)
-            info = member(part)
-            if info is None or name in sheets:
-                continue
-            sheets[name] = _scan_sheet_xml(read(info, f"工作表“{name}”"), name)
-        sst = member("xl/sharedStrings.xml")
-        if sst is not None:
-            raw = read(sst, "文件内部的文字表（sharedStrings.xml）")
-            n = len(_SST_COUNT_RE.findall(raw))
-            if n > MAX_SHARED_STRINGS:
-                raise Unreadable(
-                    f"文件含有 {n} 个不同的文字（上限 {MAX_SHARED_STRINGS}），远超出法定表格的范围，"
-                    f"请删除表格以外的内容后重新报送", "too_large")
-    return WorkbookScan(names, sheets)
+            if "Id" in a and "Target" in a:
+                targets[a["Id"]] = a["Target"]
+    names: list[str] = []
+    pending: dict[str, Any] = {}
+    for m in _SHEET_RE.finditer(read(wb_info, "文件内部的工作簿目录")):
+        a = _attrs(m.group(1))
+        name = a.get("name", "")
+        names.append(name)
+        rid = next((v for k, v in a.items() if k.endswith(":id") or k == "id"), "")
+        target = targets.get(rid, "")
+        if not target:
+            continue
+        part = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        part = _resolve(part)
+        info = member(part)
+        if info is None or name in pending:
+            continue
+        pending[name] = lambda info=info, name=name: _scan_sheet_xml(read(info, f"工作表“{name}”"), name)
+    sst = member("xl/sharedStrings.xml")
+    if sst is not None:
+        raw = read(sst, "文件内部的文字表（sharedStrings.xml）")
+        n = raw.count(b"<si>") + raw.count(b"<si ") if b":si" not in raw else len(_SST_COUNT_RE.findall(raw))
+        if n > MAX_SHARED_STRINGS:
+            raise Unreadable(
+                f"文件含有 {n} 个不同的文字（上限 {MAX_SHARED_STRINGS}），远超出法定表格的范围，"
+                f"请删除表格以外的内容后重新报送", "too_large")
+    return WorkbookScan(names, {}, pending)
 
 
 def _resolve(part: str) -> str:
@@ -328,7 +337,34 @@ def _resolve(part: str) -> str:
     return "/".join(out)
 
 
+# Fast path for sheets as Excel, WPS, LibreOffice, openpyxl and xlsxwriter write them: no
+# namespace prefix, ``r`` the first attribute of every cell, no error cell. Everything is
+# found by C-level regex scans; any other sheet takes the element-by-element path.
+# Every cell counts here, even an empty formatted one (calamine skips those): a sheet over the
+# budgets this way is looked at again element by element, which does not count them.
+_FAST_ROW_RE = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,7})"')
+_FAST_COL_RE = re.compile(rb'<c r="([A-Z]{1,3})[0-9]')
+_FAST_FORMULA_RE = re.compile(
+    rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*[^/>]>(?:<f(?:\s[^>]*)?/>|<f(?:\s[^>]*)?>([^<]*)</f>)(?:<v\s*/>|<v></v>)?</c>')
+
+
 def _scan_sheet_xml(xml: bytes, name: str) -> SheetScan:
+    if (b't="e"' not in xml and b":c" not in xml
+            and xml.count(b"<c ") + xml.count(b"<c>") == xml.count(b'<c r="')):
+        rows = _FAST_ROW_RE.findall(xml)
+        s = SheetScan()
+        if rows:
+            s.rows = max(map(int, rows))
+            s.cols = max(map(_col_index, set(_FAST_COL_RE.findall(xml)))) + 1
+        if s.rows <= MAX_ROWS and s.cols <= MAX_COLS and s.rows * s.cols <= MAX_CELLS:
+            if b"</f></c>" in xml or b"/></c>" in xml or b"<v/>" in xml or b"<v />" in xml or b"<v></v>" in xml:
+                for col, row, text in _FAST_FORMULA_RE.findall(xml):
+                    s.formulas[(int(row) - 1, _col_index(col))] = html.unescape(text.decode("utf-8", "replace"))
+            return s
+    return _scan_sheet_slow(xml, name)
+
+
+def _scan_sheet_slow(xml: bytes, name: str) -> SheetScan:
     s = SheetScan()
     row = -1
     col = -1

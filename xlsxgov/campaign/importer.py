@@ -4,7 +4,14 @@ Crash safety: each file is first copied into archive/ (temp file + fsync + os.re
 content → same name), then every other side effect (quarantine copy, feedback workbook) is
 idempotent, and the ledger row with its findings and facts is written in one BEGIN IMMEDIATE
 transaction keyed by the UNIQUE sha256.  A re-run after a kill skips what was committed and
-redoes the rest.
+redoes the rest, and removes the temporary files the killed run left (``atomic.remove_orphans``).
+
+One file never costs the batch (issue #14): reading contains every failure as that file's
+reason; and before each file is read its archive name is noted in ``.tmp/reading-<pid>``, so
+that if the process itself dies while reading it (a parser abort), the next import records that
+file as unreadable and quarantines it instead of reading it again and dying at the same place.
+Files a folder import does not take (lock files, other kinds of file) are listed as ``skipped``
+with the reason.
 """
 
 from __future__ import annotations
@@ -18,14 +25,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from ..atomic import replacing, write_once
+from ..atomic import pid_alive, remove_orphans, replacing, write_once
 from ..errors import CampaignError
+from ..filecheck import WORKBOOK_SUFFIXES
+from ..safetext import for_terminal
+from . import ledger
 from .mail import extract_attachments, safe_filename
 from .roster import agency_key
 from .store import CampaignStore, now
 from ..extract.formats import SUFFIXES as EXTRACT_SUFFIXES
 
-WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 # Report documents (Word, web page, PDF, text …): read by xlsxgov.extract, recorded as report-derived.
 REPORT_SUFFIXES = set(EXTRACT_SUFFIXES)
 MAIL_SUFFIXES = {".eml", ".mbox"}
@@ -47,7 +56,7 @@ class FileOutcome:
 
     name: str
     sha256: str
-    outcome: str  # valid | invalid | unreadable | unknown | duplicate
+    outcome: str  # valid | invalid | unreadable | unknown | duplicate | skipped (not imported, reason says why)
     agency: str = ""
     code: str | None = None
     errors: int = 0
@@ -76,41 +85,62 @@ def _mtime_iso(path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="microseconds")
 
 
-def _collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """(workbooks, mail files) found under the given paths, in a deterministic order."""
-    books, mails = [], []
+LOCK_FILE_REASON = "这是 Excel/WPS 打开文件时生成的临时锁定文件，不是报表，未导入"
+
+
+def _collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+    """(workbooks, mail files, skipped files with the reason) under the given paths, in a
+    deterministic order. Workbooks are then read by content, whatever their extension says."""
+    from ..filecheck import is_lock_file
+
+    books, mails, skipped = [], [], []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            for f in sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith(".")):
+            for f in sorted(x for x in p.rglob("*") if x.is_file()):
                 s = f.suffix.lower()
-                if s in WORKBOOK_SUFFIXES or s in REPORT_SUFFIXES:
+                if is_lock_file(f):
+                    skipped.append((f, LOCK_FILE_REASON))
+                elif f.name.startswith("."):
+                    skipped.append((f, "隐藏文件，未导入"))
+                elif s in WORKBOOK_SUFFIXES or s in REPORT_SUFFIXES:
                     books.append(f)
                 elif s in MAIL_SUFFIXES:
                     mails.append(f)
+                else:
+                    skipped.append((f, f"不是工作簿或邮件文件（扩展名“{s or '无'}”），未导入；报表请以 .xlsx 报送"))
         elif p.is_file():
-            (mails if p.suffix.lower() in MAIL_SUFFIXES else books).append(p)
+            if is_lock_file(p):
+                skipped.append((p, LOCK_FILE_REASON))
+            else:
+                (mails if p.suffix.lower() in MAIL_SUFFIXES else books).append(p)
         else:
             raise CampaignError(f"找不到文件或目录：{p}")
-    return books, mails
+    return books, mails, skipped
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+_CRASH_REASON = ("上次导入读取此文件时程序异常终止（文件可能已损坏），已隔离，不再读取；"
+                 "请用 Excel 打开后另存为 .xlsx 重新报送")
 
 
-def _clean_stale(tmp_root: Path) -> None:
-    """Remove extraction folders left by imports that were killed (their process is gone)."""
+def _clean_stale(tmp_root: Path, folders: Iterable[Path]) -> dict[str, str]:
+    """Remove what imports that were killed left (extraction folders, temp files in ``folders``);
+    return {archive file name: reason} for the files such an import was reading when it died."""
+    crashed: dict[str, str] = {}
     for d in tmp_root.glob("import-*-*"):
         pid = d.name.split("-")[1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             shutil.rmtree(d, ignore_errors=True)
+    for marker in tmp_root.glob("reading-*"):
+        pid = marker.name.split("-", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            name = marker.read_text(encoding="utf-8").strip()
+            if name:
+                crashed[name] = _CRASH_REASON
+            marker.unlink(missing_ok=True)
+    for folder in folders:
+        remove_orphans(folder)
+    return crashed
 
 
 def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[str, str]) -> str | None:
@@ -131,19 +161,22 @@ def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[st
     return None
 
 
-def validate_any(paths: list[Path], *, edition: str | None = None) -> list:
+def validate_any(paths: list[Path], *, edition: str | None = None, before_read=None) -> list:
     """``validate.validate_paths`` for workbooks and ``extract.extract_paths`` for report
-    documents (by suffix), one FileReport per path in the order given."""
+    documents (by suffix), one FileReport per path in the order given; ``before_read(path)``
+    is called before each workbook is read (see the module docstring)."""
     from ..extract import extract_paths, is_report
     from ..validate import validate_paths
 
     reports: list = [None] * len(paths)
     docs = [i for i, p in enumerate(paths) if is_report(p)]
     books = [i for i in range(len(paths)) if i not in set(docs)]
-    for group, run in ((books, validate_paths), (docs, extract_paths)):
-        if group:
-            for i, rep in zip(group, run([paths[i] for i in group], edition=edition)):
-                reports[i] = rep
+    if books:
+        for i, rep in zip(books, validate_paths([paths[i] for i in books], edition=edition, before_read=before_read)):
+            reports[i] = rep
+    if docs:
+        for i, rep in zip(docs, extract_paths([paths[i] for i in docs], edition=edition)):
+            reports[i] = rep
     return reports
 
 
@@ -155,12 +188,14 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     ``progress``: show a Rich progress bar on stderr while files are archived and validated.
     """
     from ..feedback import write_feedback
+    from ..validate import FileReport
 
     store = CampaignStore.open(directory)
     archive = store.folder("archive")
     tmp_root = store.folder(".tmp")
-    _clean_stale(tmp_root)
+    crashed = _clean_stale(tmp_root, (archive, store.folder("quarantine"), store.folder("feedback"), store.directory))
     work = Path(tempfile.mkdtemp(prefix=f"import-{os.getpid()}-", dir=tmp_root))
+    marker = tmp_root / f"reading-{os.getpid()}"
     result = ImportResult()
     try:
         agencies = store.names()
@@ -168,7 +203,8 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
         # A reply in another edition (last year's old template) is an error the agency must fix,
         # not a file that would later stop the whole campaign from being consolidated.
         edition = store.settings().edition
-        books, mails = _collect(paths if paths else [store.directory / "inbox"])
+        books, mails, skipped = _collect(paths if paths else [store.directory / "inbox"])
+        result.files += [FileOutcome(for_terminal(p.name), "", "skipped", reason=reason) for p, reason in skipped]
         items = [Item(b, b.name, _mtime_iso(b), str(b)) for b in books]
         for i, m in enumerate(mails):
             data = m.read_bytes()  # the mail file itself is archived too
@@ -204,7 +240,13 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                     else:
                         batch.append(prepared)
                     seen.add(prepared.sha256)
-                reports = validate_any([b.archived for b in batch], edition=edition) if batch else []
+                # A file a killed import was reading is not read again (see the module docstring).
+                known_bad = {b.archived.name: FileReport(b.archived, "unreadable", reason=crashed[b.archived.name])
+                             for b in batch if b.archived.name in crashed}
+                to_read = [b.archived for b in batch if b.archived.name not in known_bad]
+                read = iter(validate_any(to_read, edition=edition, before_read=lambda p: marker.write_text(p.name, encoding="utf-8"))
+                            if to_read else [])
+                reports = [known_bad.get(b.archived.name) or next(read) for b in batch]
                 for prepared, report in zip(batch, reports):
                     result.files.append(_record_one(store, prepared, report, agencies, by_name, write_feedback))
                     if bar:
@@ -215,6 +257,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     finally:
         store.close()
         shutil.rmtree(work, ignore_errors=True)
+        marker.unlink(missing_ok=True)
     return result
 
 
@@ -353,7 +396,9 @@ def _record_one(
         quarantine = store.folder("quarantine")
         qname = f"{sha[:12]}_{safe_filename(item.original_name)}"
         write_once(quarantine / qname, archived.read_bytes())
-        text = f"文件：{item.original_name}\n来源：{item.source}\nSHA-256：{sha}\n原因：{reason}\n"
+        # Names from files are shown escaped: a control character never reaches a terminal or editor.
+        text = (f"文件：{for_terminal(item.original_name)}\n来源：{for_terminal(item.source)}\nSHA-256：{sha}\n"
+                f"原因：{for_terminal(reason)}\n")
         write_once(quarantine / f"{qname}.reason.txt", text.encode("utf-8"))
     fb = None
     if status == "invalid" and sub is not None:

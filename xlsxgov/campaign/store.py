@@ -501,7 +501,7 @@ class CampaignStore:
                 if value is None:  # a cell the reader could not use (only in invalid submissions)
                     bad.add(k)
                     inputs[k] = 0
-                else:  # facts are in the unit the form prints: money back to exact 元
+                else:  # facts are in the unit the form prints: money back to exact 分
                     inputs[k] = round(value * scale)
             findings = [
                 Finding(*r) for r in self.conn.execute(
@@ -557,13 +557,13 @@ def _raw_text(raw: Any) -> str | None:
 def _fact_plan(spec: Spec) -> tuple[tuple[tuple[str, str, str], int | None], ...]:
     """Per cell, in the order Submission.facts() gives (and the import records) them: (key, the
     factor from the printed unit to base units for an input; None for a total or text)."""
-    from ..compute import YUAN_PER_WANYUAN, key
-    from ..values import Kind
+    from ..compute import key
+    from ..values import FEN_PER_WANYUAN, Kind
 
     def scale(cell) -> int | None:
         if not cell.is_input or cell.kind is Kind.TEXT:
             return None
-        return YUAN_PER_WANYUAN if cell.kind is Kind.MONEY else 1
+        return FEN_PER_WANYUAN if cell.kind is Kind.MONEY else 1
 
     return tuple((key(cell), scale(cell)) for cell in spec.cells())
 

@@ -6,7 +6,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from ..safetext import for_markup as escape  # data, never markup nor terminal control
 
 from .. import spec as spec_mod
 from ..errors import XlsxgovError
@@ -22,7 +22,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
     from .text import wrap
 
-    text = Text("\n".join(wrap("错误：" + message, err_console.width)))  # never split inside a number
+    from ..safetext import for_terminal
+
+    text = Text("\n".join(wrap("错误：" + for_terminal(message), err_console.width)))  # never split inside a number
     text.stylize("red", 0, 3)
     err_console.print(text, highlight=False)
     raise typer.Exit(code)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.markup import escape
+from ..safetext import for_markup as escape  # data, never markup nor terminal control
 from rich.table import Table
 from rich.text import Text
 
@@ -272,7 +272,7 @@ def import_command(
     """
     # The progress bar goes to stderr, and only when it is a terminal.
     result = import_paths(directory, list(paths or []), progress=err_console.is_terminal)
-    attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown")]
+    attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown", "skipped")]
     if attention:
         rows = []
         for f in attention:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
+from ..safetext import for_markup as escape  # data, never markup nor terminal control
 
 from .base import app, fail, say
 from .files import load_previous

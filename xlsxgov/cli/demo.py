@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.text import Text
+
+from ..safetext import for_markup as escape  # data, never markup nor terminal control
 
 from ..vocab import status_label
 from .base import app, console, say

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
 from rich.text import Text
+
+from ..safetext import for_markup as escape  # data, never markup nor terminal control
 
 from ..vocab import SEVERITY_LABELS, STATUS_LABELS
 from .base import app, console, err_console, fail, say

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
+from ..safetext import for_markup as escape  # data, never markup nor terminal control
 from rich.table import Table as RichTable
 
 from .. import spec as spec_mod

@@ -6,7 +6,7 @@ import json
 from typing import Optional
 
 import typer
-from rich.markup import escape
+from ..safetext import for_markup as escape  # data, never markup nor terminal control
 from rich.table import Table
 
 from ..rules import catalogue

@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..safetext import for_terminal
+
 # An unbreakable token: a run of ASCII non-space characters (a number, a cell list D6,D7, a
 # file name), or one character of anything else (CJK characters and full-width punctuation).
 _TOKEN = re.compile(r"[\x21-\x7e]+| +|.", re.S)
@@ -63,6 +65,11 @@ def _fit(token: str, room: int) -> int:
     return max(n, 1)
 
 
+def _safe(text: Text) -> Text:
+    clean = for_terminal(text.plain)
+    return text if clean == text.plain else Text(clean)
+
+
 def message_table(
     console: Console, headers: Sequence[str], rows: Iterable[Sequence[str | Text]], *, message_column: int = 0,
     title: str | None = None,
@@ -89,7 +96,8 @@ def message_table(
         else:
             t.add_column(h, width=caps[c], overflow="fold", no_wrap=widths[c] <= caps[c])
     for r in rows:
-        cells = [x if isinstance(x, Text) else Text(str(x)) for x in r]
+        # Cell text is data from files: terminal control characters shown escaped (safetext).
+        cells = [_safe(x) if isinstance(x, Text) else Text(for_terminal(str(x))) for x in r]
         msg = cells[message_column]
         lines = wrap(msg.plain, room)
         wrapped = Text("\n".join(lines))

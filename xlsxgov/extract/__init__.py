@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from ..compute import CellKey, key
+from ..compute import CellKey, key, to_display
 from ..findings import Finding
 from ..reader import Submission, Unreadable
 from ..validate import FileReport, validate_submissions
@@ -174,9 +174,7 @@ def printed_value(sub: Submission, k: CellKey):
     if typed is None:
         s = str(text).strip()
         return s if s else None
-    if cell.kind is Kind.MONEY:
-        return typed / 10_000 if typed % 10_000 else typed // 10_000
-    return typed
+    return to_display(cell, typed)  # money in 万元 (values.FEN_PER_WANYUAN)
 
 
 def extract_paths(paths: Sequence[Path | str], *, edition: str | None = None) -> list[FileReport]:

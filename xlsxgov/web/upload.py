@@ -46,7 +46,7 @@ class Upload:
 
 def clean_stale(tmp_root: Path) -> None:
     """Remove upload folders of server processes that were killed (their process is gone)."""
-    from ..campaign.importer import _pid_alive
+    from ..atomic import pid_alive as _pid_alive
 
     for d in tmp_root.glob("upload-*-*"):
         pid = d.name.split("-")[1]
