@@ -272,12 +272,13 @@ def _write_detail(w: Written, subs: Sequence[Submission], statuses: Mapping[str,
         write_number(r, 4, n)
         write_string(r, 5, file_name(sub))
         for j, k in enumerate(keys):
-            v: int | float | None = values.get(k)
-            if v is None:
+            stored = values.get(k)
+            if stored is None:
                 continue
             if money[j]:
-                v = v // FEN_PER_WANYUAN if v % FEN_PER_WANYUAN == 0 else money_to_wanyuan(v)
-            write_number(r, fixed + j, v)
+                write_number(r, fixed + j, stored // FEN_PER_WANYUAN if stored % FEN_PER_WANYUAN == 0 else money_to_wanyuan(stored))
+            else:
+                write_number(r, fixed + j, stored)
     ws.freeze_panes(2, 2)
     ws.autofilter(1, 0, 1 + max(len(subs), 1), fixed + len(cells) - 1)
     # Hundreds of columns cannot fit one page width: pages run across, each repeating the

@@ -74,6 +74,8 @@ BUILTIN: tuple[Rule, ...] = (
     Rule("workbook.format", "info", "文件格式说明", "按内容识别的格式与扩展名不同等", "{说明}", "所有版本（workbook.py）"),
     Rule("t3.carry_over", "warning", "上年结转等于上年结转下年度继续办理", "t3.carried_in == 上年 t3.carried_over（逐列）", "{单位} 表三 二、上年结转…/{列}：本年填报{本年}，{上年}报表“四、结转下年度继续办理”为{上年值}（{位置}），不相等", "有 cross_year 的版本（crossyear.py）"),
     Rule("t2.valid_stock", "info", "现行有效件数跨年度衔接", "t2.valid ≈ 上年 t2.valid + issued − repealed（逐行）", "{单位} 表二 {行}/现行有效件数：本年填报{本年}，按上年报表…应为{应为}，不一致（仅供参考）", "cross_year 有 stock_column 的版本（crossyear.py）"),
+    Rule("campaign.year", "error", "报告年度与报送任务不符", "封面 报告年度 ≠ 报送任务的年度", "报告年度为{文件年度}年，本次收集的是{任务年度}年度的报表（可能发来了往年的文件），请用本年度的模板填报后重新报送", "报送任务导入（campaign/importer.py）"),
+    Rule("campaign.template_unchanged", "error", "报送的是未填写的下发模板", "文件的 SHA-256 与下发给该单位的模板相同", "文件与下发的模板完全相同，没有填写任何数据（可能发错了文件），请在模板中填写本单位的数据后重新报送", "报送任务导入（campaign/importer.py）"),
     Rule("file.unreadable", "error", "文件无法读取", "文件不是可用的法定表格工作簿", "{原因}", "报送任务导入（campaign/importer.py）"),
     Rule("agency.unknown", "error", "无法确定报送单位", "封面单位名称、代码和文件名均不在名册中", "无法确定报送单位：封面单位名称“{名称}”、统一社会信用代码“{代码}”均不在名册中，文件名中也未找到名册中的单位", "报送任务导入（campaign/importer.py）"),
 )

@@ -149,12 +149,14 @@ def read_sheet(path: Path | str, sheet: str | int = 0) -> list[list[Any]] | None
     if isinstance(sheet, int):
         if sheet >= len(names):
             return None
-        sheet = names[sheet]
-    if sheet not in names:
+        name = names[sheet]
+    else:
+        name = sheet
+    if name not in names:
         return None
-    opened.scan.sheet(sheet)  # budgets before the parser builds the grid
+    opened.scan.sheet(name)  # budgets before the parser builds the grid
     try:
-        return opened.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        return opened.book.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except BaseException as exc:
         raise contained(f"读取工作表“{sheet}”", exc) from None
 

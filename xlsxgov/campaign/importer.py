@@ -29,7 +29,6 @@ from ..atomic import pid_alive, remove_orphans, replacing, write_once
 from ..errors import CampaignError
 from ..filecheck import WORKBOOK_SUFFIXES
 from ..safetext import for_terminal
-from . import ledger
 from .mail import extract_attachments, safe_filename
 from .roster import agency_key
 from .store import CampaignStore, now

@@ -6,7 +6,6 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
-from ..safetext import for_markup as escape  # data, never markup nor terminal control
 
 from .. import spec as spec_mod
 from ..errors import XlsxgovError

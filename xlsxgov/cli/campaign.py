@@ -339,11 +339,11 @@ def status_command(
         else:
             say("没有需要处理的单位。")
     else:
-        rows = [
+        agency_rows = [
             (Text(a["name"]), _status_text(a["status"], a["from_report"]), str(a["received"]), _local(a["received_at"]), str(a["reminders"]))
             for a in status["agencies"]
         ]
-        console.print(message_table(console, ("单位名称", "状态", "收到文件", "最近收到", "已催报"), rows, message_column=0))
+        console.print(message_table(console, ("单位名称", "状态", "收到文件", "最近收到", "已催报"), agency_rows, message_column=0))
         if tot["valid"] < len(status["agencies"]):
             say(f"需要处理的单位和原因：xlsxgov campaign status {escape(str(directory))} --problems")
     if xlsx:

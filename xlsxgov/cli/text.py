@@ -84,8 +84,8 @@ def message_table(
         if c == message_column:
             widths.append(0)
             continue
-        cells = [h] + [r[c] for r in rows]
-        widths.append(max(cell_len(x.plain if isinstance(x, Text) else str(x)) for x in cells))
+        column = [h] + [r[c] for r in rows]
+        widths.append(max(cell_len(x.plain if isinstance(x, Text) else str(x)) for x in column))
     # Every other column at its natural width (capped), the message gets the rest (each column
     # also takes 2 cells of padding).
     caps = [min(w, 24) for w in widths]
@@ -97,7 +97,7 @@ def message_table(
             t.add_column(h, width=caps[c], overflow="fold", no_wrap=widths[c] <= caps[c])
     for r in rows:
         # Cell text is data from files: terminal control characters shown escaped (safetext).
-        cells = [_safe(x) if isinstance(x, Text) else Text(for_terminal(str(x))) for x in r]
+        cells: list[Text] = [_safe(x) if isinstance(x, Text) else Text(for_terminal(str(x))) for x in r]
         msg = cells[message_column]
         lines = wrap(msg.plain, room)
         wrapped = Text("\n".join(lines))

@@ -28,7 +28,7 @@ from ..compute import CellKey, key, to_display
 from ..findings import Finding
 from ..reader import Submission, Unreadable
 from ..validate import FileReport, validate_submissions
-from ..values import Kind, parse_cell
+from ..values import parse_cell
 from .document import Token
 from .formats import SUFFIXES, FormatError, tokens_of
 from .tables import NoTables, Reading, Stream, detect_edition, read_tables
