@@ -105,6 +105,18 @@ def test_mail_carries_the_office_and_reaches_it(campaign: Path, smtp_server):
         assert got["From"] == OFFICE and got["Reply-To"] == OFFICE
 
 
+def test_template_cover_names_the_office_to_ask(campaign: Path):
+    from python_calamine import CalamineWorkbook
+
+    from xlsxgov.template import COVER_SHEET
+
+    template = next((campaign / "outbox").glob(f"{AGENCIES[0][1]}_*.xlsx"))
+    rows = CalamineWorkbook.from_path(str(template)).get_sheet_by_name(COVER_SHEET).to_python()
+    lines = [str(c) for row in rows for c in row if "填报咨询" in str(c)]
+    assert lines == ["填报咨询：示例县政务公开办　联系人：张敏　电话：0591-12345678　邮箱：zwgk@example.gov.cn"]
+    assert any(AGENCIES[0][0] == c for row in rows for c in row)  # still stamped for the agency
+
+
 def test_settings_change_the_office_and_send_refuses_without_one(tmp_path: Path, smtp_server):
     handler = Collector()
     port = smtp_server(handler)

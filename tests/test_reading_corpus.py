@@ -316,8 +316,24 @@ def test_campaign_import_of_the_corpus_with_good_files(plain_cases, tmp_path):
     assert {f.outcome for f in again.files} <= {"duplicate", "skipped"}
 
 
+def test_import_after_a_process_died_once_while_reading_reads_it_again(tmp_path):
+    """One death while reading a file may be the user's kill: the next run reads it again."""
+    import hashlib
+
+    from xlsxgov.campaign.importer import import_paths
+
+    d, _ = _campaign(tmp_path)
+    good = hf.filled_template(d / "inbox" / "某市某局.xlsx")
+    sha = hashlib.sha256(good.read_bytes()).hexdigest()
+    (d / ".tmp").mkdir(exist_ok=True)
+    (d / ".tmp" / f"reading-{_dead_pid()}").write_text(f"{sha}.xlsx", encoding="utf-8")
+    result = {f.name: f for f in import_paths(d).files}
+    assert result["某市某局.xlsx"].outcome == "valid"
+    assert not list((d / ".tmp").glob("suspect-*")) and not list((d / ".tmp").glob("reading-*"))
+
+
 def test_import_after_a_process_died_while_reading(tmp_path):
-    """The file a killed import was reading is quarantined at the next run, never read again;
+    """The file on which imports died twice is quarantined at the next run, never read again;
     the temporary files the killed run left are removed, those of running processes kept."""
     import hashlib
     import os
@@ -331,6 +347,7 @@ def test_import_after_a_process_died_while_reading(tmp_path):
     dead = _dead_pid()
     (d / ".tmp").mkdir(exist_ok=True)
     (d / ".tmp" / f"reading-{dead}").write_text(f"{sha}.xlsx", encoding="utf-8")
+    (d / ".tmp" / f"suspect-{sha}.xlsx").touch()  # an earlier import died on it already
     orphans = [d / "archive" / f".{sha}.xlsx.{dead}.0123abcd.tmp.xlsx", d / "feedback" / f".x_问题反馈.xlsx.{dead}.89abcdef.tmp.xlsx"]
     alive = d / "feedback" / f".y.xlsx.{os.getppid()}.fedcba98.tmp.xlsx"
     for p in orphans + [alive]:

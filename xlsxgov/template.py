@@ -76,6 +76,7 @@ class Meta:
     phone: str = ""
     filled_on: str = ""
     portal_link: str = ""  # the agency's secret link to the web portal, printed on the cover
+    office_line: str = ""  # whom to ask (the collecting office, letters.Office.cover_line), on the cover
     no_data: str = ""  # 本年度无相关数据: "是" declares all three tables zero
     # Who the printed footer names; None: the agency, else the region. A template stamped per
     # agency later (campaign) passes "": a footer lives in each sheet's XML, not in the stamped parts.
@@ -295,7 +296,8 @@ def _write_cover(wb, st: Styles, spec: Spec, meta: Meta, password: str | None) -
     r = COVER_FIRST_ROW + len(COVER_FIELDS) + 2
     chars = sum(widths) - 2
     portal = [(f"网上报送：{meta.portal_link}（本单位专属链接，上传后立即显示校验结果，请勿转发）", "text")] if meta.portal_link else []
-    for text, style in portal + guide_lines(spec):
+    office = [(meta.office_line, "text")] if meta.office_line else []
+    for text, style in office + portal + guide_lines(spec):
         ws.merge_range(r, 0, r, 1, text, st.guide_heading if style == "heading" else st.note)
         lines = max(1, math.ceil(_display_width(text) / chars))
         ws.set_row(r, 14 * lines + 3)

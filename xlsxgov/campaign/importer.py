@@ -8,8 +8,10 @@ redoes the rest, and removes the temporary files the killed run left (``atomic.r
 
 One file never costs the batch (issue #14): reading contains every failure as that file's
 reason; and before each file is read its archive name is noted in ``.tmp/reading-<pid>``, so
-that if the process itself dies while reading it (a parser abort), the next import records that
-file as unreadable and quarantines it instead of reading it again and dying at the same place.
+that if the process itself dies while reading it, the next import knows. One death may be the
+user's Ctrl-C, a SIGKILL or a power cut, so the file is read again (and marked ``.tmp/suspect-``);
+if the process dies on it a second time (a parser abort), the next import records the file as
+unreadable and quarantines it instead of dying at the same place again.
 Files a folder import does not take (lock files, other kinds of file) are listed as ``skipped``
 with the reason.
 """
@@ -135,7 +137,12 @@ def _clean_stale(tmp_root: Path, folders: Iterable[Path]) -> dict[str, str]:
         if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             name = marker.read_text(encoding="utf-8").strip()
             if name:
-                crashed[name] = _CRASH_REASON
+                strike = tmp_root / f"suspect-{name}"
+                if strike.exists():  # the second death on this file: the file is the cause
+                    crashed[name] = _CRASH_REASON
+                    strike.unlink(missing_ok=True)
+                else:
+                    strike.touch()
             marker.unlink(missing_ok=True)
     for folder in folders:
         remove_orphans(folder)
@@ -253,6 +260,9 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
         finally:
             if bar:
                 bar.stop()
+        # Every file of this run was read without the process dying: suspicion is lifted.
+        for strike in tmp_root.glob("suspect-*"):
+            strike.unlink(missing_ok=True)
     finally:
         store.close()
         shutil.rmtree(work, ignore_errors=True)

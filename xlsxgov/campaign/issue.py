@@ -68,7 +68,7 @@ def issue_templates(
 
             store.set_setting("portal_url", portal_url.rstrip("/"))
             links = issue_links(store.directory, portal_url, [a.code for a in agencies])
-        stamper = TemplateStamper(spec_mod.load(settings.edition), year, link=bool(links))
+        stamper = TemplateStamper(spec_mod.load(settings.edition), year, link=bool(links), office_line=office.cover_line())
         outbox = store.folder("outbox")
         builder = mail_builder(office)
         templates, emls, issued = [], [], []

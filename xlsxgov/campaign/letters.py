@@ -52,6 +52,14 @@ class Office:
             lines.append(f"邮箱：{self.address}（直接回复本邮件即可）")
         return "\n".join(lines) + "\n"
 
+    def cover_line(self) -> str:
+        """Whom to ask, printed on every template's cover: the office and how to reach it; "" when
+        nothing beyond the default name is known (no contact, phone nor real mailbox)."""
+        reach = [f"联系人：{self.contact}" if self.contact else "", f"电话：{self.phone}" if self.phone else "",
+                 f"邮箱：{self.address}" if self.is_real else ""]
+        reach = [x for x in reach if x]
+        return f"填报咨询：{self.name}　" + "　".join(reach) if reach else ""
+
 
 
 

@@ -93,7 +93,7 @@ def prepare_reminders(
                     if path.is_file():
                         attachment = (path.name, path.read_bytes())
                     else:
-                        stamper = stamper or TemplateStamper(spec_mod.load(settings.edition), year)
+                        stamper = stamper or TemplateStamper(spec_mod.load(settings.edition), year, office_line=office.cover_line())
                         attachment = (path.name, stamper.stamp_bytes(a.name, a.code, a.region))
                 subject, body = reminder_text(
                     a, year, reason, attachment[0], deadline=deadline, today=today, office=office,

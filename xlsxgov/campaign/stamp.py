@@ -31,16 +31,17 @@ class TemplateStamper:
     headers and directory records) and the end record, written directly in the zip format.
     """
 
-    def __init__(self, spec, year: int | None, values: dict | None = None, *, link: bool = False):
+    def __init__(self, spec, year: int | None, values: dict | None = None, *, link: bool = False, office_line: str = ""):
         """``values``: input values of the base (default none: the blank template); ``link``:
-        the cover carries the agency's portal link (``stamp_bytes(..., link=)``)."""
+        the cover carries the agency's portal link (``stamp_bytes(..., link=)``); ``office_line``:
+        whom to ask, the same on every agency's cover (``letters.Office.cover_line``)."""
         from ..template import Meta, write_workbook
 
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp) / "base.xlsx"
             write_workbook(base, spec, Meta(
                 year=year, agency=PLACEHOLDERS["agency"], code=PLACEHOLDERS["code"], region=PLACEHOLDERS["region"],
-                portal_link=LINK_PLACEHOLDER if link else "", footer_who="",
+                portal_link=LINK_PLACEHOLDER if link else "", office_line=office_line, footer_who="",
             ), values=values)
             self.base_bytes = base.read_bytes()
         out = io.BytesIO()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import NoReturn
 
 import typer
@@ -23,7 +24,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
     from ..safetext import for_terminal
 
-    text = Text("\n".join(wrap("错误：" + for_terminal(message), err_console.width)))  # never split inside a number
+    # The message's own line breaks stay; anything else that could steer the terminal is shown
+    # escaped. Lines are wrapped (never inside a number) only when the width is known: on a
+    # terminal or with COLUMNS set; piped into a file or a program, each line stays whole.
+    lines = ["错误：" + "\n".join(for_terminal(line) for line in str(message).split("\n"))]
+    if err_console.is_terminal or os.environ.get("COLUMNS"):
+        lines = wrap(lines[0], err_console.width)
+    text = Text("\n".join(lines))
     text.stylize("red", 0, 3)
     err_console.print(text, highlight=False)
     raise typer.Exit(code)
