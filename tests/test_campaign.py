@@ -124,8 +124,10 @@ def test_issue_stamps_templates(campaign: Path):
     write_template(fresh, spec_mod.load("gov2021"), Meta(year=YEAR, agency="x", code="y", region="z"))
     with zipfile.ZipFile(template_of(campaign, 0)) as a, zipfile.ZipFile(template_of(campaign, 1)) as b, zipfile.ZipFile(fresh) as f:
         assert sorted(a.namelist()) == sorted(b.namelist()) == sorted(f.namelist())
+        stamped = TemplateStamper(spec_mod.load("gov2021"), YEAR).stamped
+        assert set(STAMPED_PARTS) < set(stamped)
         for n in a.namelist():
-            if n in STAMPED_PARTS:
+            if n in stamped:
                 assert a.read(n) != b.read(n)
             else:
                 assert a.read(n) == b.read(n), n
@@ -146,6 +148,26 @@ def test_stamped_xml_escaping(tmp_path: Path):
     sub = read_workbook(p)
     assert sub.agency == "A&B <局> \"x\"" and sub.code == code_for(9)
     assert openpyxl.load_workbook(p)["封面"]["B3"].value == "A&B <局> \"x\""
+
+
+def test_stamped_footer_names_the_agency(tmp_path: Path):
+    """Every printed sheet of a stamped template names its agency in the footer, beside the
+    sheet name and 第 N 页 共 M 页 (issue #9, point 8); "&" is doubled, the footer's control
+    character, and the XML is escaped."""
+    stamper = TemplateStamper(spec_mod.load("gov2021"), YEAR)
+    names = ("A&B <局> \"x\"", AGENCIES[0][0])
+    paths = [stamper.stamp(tmp_path / f"t{i}.xlsx", name, code_for(9), "某市") for i, name in enumerate(names)]
+    for path, name in zip(paths, names):
+        wb = openpyxl.load_workbook(path)
+        printed = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
+        assert len(printed) >= 5
+        for ws in printed:
+            footer = ws.oddFooter
+            assert footer.left.text == name.replace("&", "&&"), (ws.title, footer.left.text)
+            assert (footer.center.text, footer.right.text) == ("&A", "第 &P 页 共 &N 页")
+        with zipfile.ZipFile(path) as z:
+            assert z.testzip() is None
+            assert "@@" not in "".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
 
 
 @pytest.mark.office

@@ -78,9 +78,10 @@ def test_every_printed_sheet_fits_its_page_width(printed, name) -> None:
 
 @pytest.mark.office
 def test_footers_name_who(printed) -> None:
-    """The statutory sheets' footers name the agency (feedback) or the region (consolidation)."""
+    """The statutory sheets' footers name the agency (the stamped template, feedback) or the
+    region (consolidation)."""
     workbooks, pdfs = printed
-    for name, who in (("feedback", None), ("consolidated", "（汇总）")):
+    for name, who in (("template", None), ("feedback", None), ("consolidated", "（汇总）")):
         pdf, pages = pdfs[name]
         texts = office.pdf_page_texts(pdf)
         wb = openpyxl.load_workbook(workbooks[name], read_only=True)
@@ -88,9 +89,10 @@ def test_footers_name_who(printed) -> None:
         wb.close()
         assert who is None or agency.endswith(who)
         sheet = "三、收到和处理政府信息公开申请情况"
+        assert pages[sheet]
         for n in pages[sheet]:
             footer = [ln for ln in texts[n - 1].splitlines() if ln.strip()][-1]
-            assert squeeze(agency) in squeeze(footer), (name, footer)
+            assert squeeze(agency) in squeeze(footer) and re.search(r"第\s*\d+\s*页\s*共\s*\d+\s*页", footer), (name, footer)
 
 
 def test_check_sheet_rows_fit_their_text(tmp_path: Path) -> None:
