@@ -71,6 +71,21 @@ class Submission:
     bad_cells: set[CellKey] = field(default_factory=set)  # values that could not be read
     _values: dict[CellKey, int] | None = None
 
+    def __getstate__(self) -> dict:
+        # Slim across processes (parallel.chunk_map): the spec goes as its id and file, loaded
+        # once per process; computed totals are recomputed on demand.
+        state = dict(self.__dict__)
+        state["spec"] = (self.spec.edition, str(self.spec.path))
+        state["_values"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        edition, path = state["spec"]
+        spec = spec_mod.load(edition)
+        if str(spec.path) != path:  # a spec given by its path, not found by its id
+            spec = spec_mod.load(path)
+        self.__dict__.update(state, spec=spec)
+
     @property
     def edition(self) -> str:
         return self.spec.edition

@@ -27,7 +27,7 @@ from typing import Sequence
 from ..compute import CellKey, key, to_display
 from ..findings import Finding
 from ..reader import Submission, Unreadable
-from ..validate import FileReport, validate_submissions
+from ..validate import FileReport, validate_paths
 from ..values import parse_cell
 from .document import Token
 from .formats import SUFFIXES, FormatError, tokens_of
@@ -178,25 +178,6 @@ def printed_value(sub: Submission, k: CellKey):
 
 
 def extract_paths(paths: Sequence[Path | str], *, edition: str | None = None) -> list[FileReport]:
-    """Extract and validate many reports (as ``validate.validate_paths`` does for workbooks):
-    one ``FileReport`` each; a file that cannot be read never stops the batch."""
-    reports: list[FileReport] = []
-    subs: list[Submission] = []
-    slots: list[int] = []
-    for p in paths:
-        p = Path(p)
-        try:
-            sub = extract_report(p, edition=edition)
-        except Unreadable as exc:
-            reports.append(FileReport(p, "unreadable", reason=f"{p.name}：{exc.reason}"))
-            continue
-        except Exception as exc:  # an extractor bug must cost one file, not the batch
-            reports.append(FileReport(p, "unreadable", reason=f"{p.name}：读取时发生意外错误（{type(exc).__name__}: {str(exc)[:120]}）"))
-            continue
-        slots.append(len(reports))
-        reports.append(FileReport(p, "valid", sub))
-        subs.append(sub)
-    for slot, findings in zip(slots, validate_submissions(subs)):
-        reports[slot].findings = findings
-        reports[slot].status = "invalid" if any(f.severity == "error" for f in findings) else "valid"
-    return reports
+    """Extract and validate many reports (``validate.validate_paths`` with this module's
+    reader): one ``FileReport`` each; a file that cannot be read never stops the batch."""
+    return validate_paths(paths, edition=edition, reader=extract_report)
