@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from . import expr as ex
 from .spec import Cell, CheckInstance, Spec, evaluation_order, total_term_cells
 from .values import FEN_PER_WANYUAN, Kind
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CellKey = tuple[str, str, str]  # (table, row, col)
 
@@ -37,6 +40,40 @@ def complete(spec: Spec, inputs: Mapping[CellKey, int]) -> dict[CellKey, int]:
             total += part if sign > 0 else -part
         values[target] = total
     return values
+
+
+# Inputs below this bound keep every total and every sum over a batch of agencies far inside
+# int64 (2**40 分 is 1.1 亿万元; a total adds at most a few hundred cells, a batch a few 10**5
+# agencies); a batch holding a larger number is computed with Python integers instead.
+_INT64_SAFE = 2**40
+
+
+def complete_many(spec: Spec, inputs: Sequence[Mapping[CellKey, int]]) -> tuple[dict[CellKey, int], np.ndarray]:
+    """``complete`` of many submissions at once: (column of each numeric cell's key, an array of
+    ``len(inputs)`` rows × that many columns in base units).
+
+    The same plan as ``complete`` (missing inputs are 0, totals recomputed from their parts), run
+    column-wise: consolidating 10,000 agencies costs milliseconds instead of seconds. The array is
+    int64, or of Python ints (dtype object) when an input is too large for int64 to stay exact.
+    """
+    import numpy as np
+
+    input_keys, steps = _plan(spec)
+    targets = [target for target, _, _ in steps]
+    columns = {k: j for j, k in enumerate((*input_keys, *targets))}
+    rows = [[int(d.get(k, 0) or 0) for k in input_keys] for d in inputs]
+    biggest = max((max(map(abs, r), default=0) for r in rows), default=0)
+    dtype = np.int64 if biggest < _INT64_SAFE else object
+    out = np.zeros((len(rows), len(columns)), dtype=dtype)
+    if rows:
+        out[:, : len(input_keys)] = np.array(rows, dtype=dtype)
+    for target, constant, parts in steps:
+        total = np.full(len(rows), constant, dtype=dtype)
+        for sign, deps in parts:
+            part = out[:, [columns[d] for d in deps]].sum(axis=1) if deps else 0
+            total = total + part if sign > 0 else total - part
+        out[:, columns[target]] = total
+    return columns, out
 
 
 @cache

@@ -18,21 +18,24 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from .compute import CellKey, key
+from .atomic import replacing
+from .compute import CellKey, complete_many, key
+from .detail import DETAIL_SHEET as DETAIL_SHEET  # the sheet's name, for callers of this module
+from .detail import DetailAgency, DetailSheet
 from .errors import ConsolidationError
 from .findings import Finding
 from .reader import Submission
 from .spec import Spec
 from .spec import load as load_spec
 from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL, Meta, Written, footer_text, print_setup, text_rows, write_workbook
-from .values import FEN_PER_WANYUAN, Kind, money_to_wanyuan
-from .vocab import status_label
+from .values import Kind
 
-DETAIL_SHEET = "明细"
+if TYPE_CHECKING:
+    import numpy as np
+
 MISSING_SHEET = "未报送"
-DETAIL_FIXED = [("序号", 6), ("单位名称", 28), ("统一社会信用代码", 22), ("状态", 10), ("汇总单位数", 8), ("文件", 24)]
 
 
 @dataclass
@@ -76,17 +79,19 @@ def leaf_count(sub: Submission) -> int:
     return 1
 
 
-def sum_inputs(spec: Spec, subs: Sequence[Submission]) -> dict[CellKey, int]:
-    """Exact sums of every numeric input cell (integers in base units)."""
+def sum_inputs(spec: Spec, values: tuple[Mapping[CellKey, int], np.ndarray]) -> dict[CellKey, int]:
+    """Exact sums of every numeric input cell (integers in base units) of ``compute.complete_many``'s
+    (columns, array) of the submissions."""
+    columns, array = values
     keys = [key(c) for c in spec.cells() if c.is_input and c.kind is not Kind.TEXT]
-    totals = dict.fromkeys(keys, 0)
-    for sub in subs:
-        inputs = sub.inputs
-        for k in keys:
-            v = inputs.get(k)
-            if v:
-                totals[k] += int(v)
-    return totals
+    if len(array) == 0:
+        return dict.fromkeys(keys, 0)
+    cols = [columns[k] for k in keys]
+    part = array[:, cols]
+    # int64 column sums stay exact while the largest value times the count fits; else Python ints.
+    if part.dtype != object and int(abs(part).max()) * len(part) >= 2**62:
+        part = part.astype(object)
+    return dict(zip(keys, (int(v) for v in part.sum(axis=0))))
 
 
 def check_editions(subs: Sequence[Submission]) -> None:
@@ -182,7 +187,8 @@ def consolidate_submissions(
             missing.append(LeftOut(name, code or "", "missing", missing_reason))
         not_included += len(missing)
 
-    inputs = sum_inputs(spec, subs)
+    values = complete_many(spec, [s.inputs for s in subs])
+    inputs = sum_inputs(spec, values)
     count = sum(leaf_count(s) for s in subs)
     expected_n = len(expected) if expected is not None else None
     meta = Meta(
@@ -207,14 +213,22 @@ def consolidate_submissions(
         ws.write_string(r, 0, "汇总情况", w.styles.cover_label)
         ws.write_string(r, COVER_VALUE_COL, summary, w.styles.cover_fixed)
 
-    def detail(w: Written) -> None:
-        _write_detail(w, subs, by_path)
+    detail = DetailSheet(spec, [
+        DetailAgency(s.agency or "", s.code or "", by_path.get(str(s.path), "valid"), s.meta.get("kind") == "consolidated", leaf_count(s), file_name(s))
+        for s in subs
+    ], values)
 
     def missing_sheet(w: Written) -> None:
         _write_missing(w, missing, left, expected is not None)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_workbook(out, spec, meta, values=inputs, extra_sheets=[cover_note, detail, missing_sheet])
+    with replacing(out) as tmp:
+        parts = tmp.with_name(tmp.name + ".parts.xlsx")  # xlsxwriter's package, before 明细's rows
+        try:
+            write_workbook(parts, spec, meta, values=inputs, extra_sheets=[cover_note, detail.hook, missing_sheet])
+            detail.finish(parts, tmp)
+        finally:
+            parts.unlink(missing_ok=True)
     return ConsolidationResult(out, spec, year, region, subs, count, inputs, left, missing, warnings)
 
 
@@ -228,64 +242,6 @@ def _duplicates(subs: Sequence[Submission]) -> list[str]:
         for code, group in by_code.items()
         if len(group) > 1
     ]
-
-
-def _write_detail(w: Written, subs: Sequence[Submission], statuses: Mapping[str, str]) -> None:
-    """One row per submission; every cell a column under two header rows (table + row / column)."""
-    ws = w.workbook.add_worksheet(DETAIL_SHEET)
-    st = w.styles
-    cells = list(w.spec.cells())
-    fixed = len(DETAIL_FIXED)
-    for c, (label, width) in enumerate(DETAIL_FIXED):
-        ws.merge_range(0, c, 1, c, label, st.check_header)
-        ws.set_column(c, c, width)
-    ws.set_column(fixed, fixed + len(cells) - 1, 12)
-    # First header row: table + row label path, merged over the row's consecutive columns.
-    start = 0
-    for i in range(1, len(cells) + 1):
-        prev = cells[start]
-        if i < len(cells) and cells[i].table is prev.table and cells[i].row is prev.row:
-            continue
-        text = f"{prev.table.short} {prev.row_label}"
-        if i - 1 > start:
-            ws.merge_range(0, fixed + start, 0, fixed + i - 1, text, st.check_header)
-        else:
-            ws.write_string(0, fixed + start, text, st.check_header)
-        start = i
-    for j, cell in enumerate(cells):
-        label = cell.col_label + ("（万元）" if cell.kind is Kind.MONEY else "")
-        ws.write_string(1, fixed + j, label, st.check_header)
-    ws.set_row(0, 45)
-    ws.set_row(1, 45)
-    keys = [key(c) for c in cells]
-    money = [c.kind is Kind.MONEY for c in cells]
-    write_number, write_string = ws.write_number, ws.write_string
-    for i, sub in enumerate(subs):
-        r = 2 + i
-        values = sub.values
-        status = statuses.get(str(sub.path), "valid")
-        n = leaf_count(sub)
-        write_number(r, 0, i + 1)
-        write_string(r, 1, sub.agency or "")
-        write_string(r, 2, sub.code or "")
-        write_string(r, 3, status_label(status) + ("（汇总表）" if sub.meta.get("kind") == "consolidated" else ""))
-        write_number(r, 4, n)
-        write_string(r, 5, file_name(sub))
-        for j, k in enumerate(keys):
-            stored = values.get(k)
-            if stored is None:
-                continue
-            if money[j]:
-                write_number(r, fixed + j, stored // FEN_PER_WANYUAN if stored % FEN_PER_WANYUAN == 0 else money_to_wanyuan(stored))
-            else:
-                write_number(r, fixed + j, stored)
-    ws.freeze_panes(2, 2)
-    ws.autofilter(1, 0, 1 + max(len(subs), 1), fixed + len(cells) - 1)
-    # Hundreds of columns cannot fit one page width: pages run across, each repeating the
-    # header rows and the 序号 and 单位名称 columns so every page says whose numbers it shows.
-    print_setup(ws, landscape=True, repeat=(0, 1), repeat_cols=(0, 1), footer=footer_text(w.meta))
-    ws.fit_to_pages(0, 0)
-    ws.set_print_scale(85)
 
 
 def _write_missing(w: Written, missing: Sequence[LeftOut], left: Sequence[LeftOut], roster: bool) -> None:

@@ -22,7 +22,6 @@ Rules (FORMATS.md, "Balance rules"):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -35,10 +34,7 @@ from .findings import Finding, sort_findings
 from .locate import normalise
 from .reader import Submission, Unreadable, read_workbook
 from .spec import Spec
-from .values import MAX_NUMBER, Kind, wanyuan_to_money
-
-DETAIL_SHEET = "明细"  # as written by consolidate.py
-DETAIL_FIXED = 6  # 序号 单位名称 统一社会信用代码 状态 汇总单位数 文件
+from .values import Kind
 
 
 
@@ -225,86 +221,29 @@ def _load_consolidated(path: Path, sub: Submission) -> Previous:
 
 
 def read_detail(path: Path, spec: Spec, year: int | None) -> list[PreviousAgency]:
-    """Every agency row of a consolidated workbook's 明细 sheet, cells matched by their headers
-    (table + row label above, column label below, as consolidate.py writes them)."""
-    from xlsxwriter.utility import xl_rowcol_to_cell
-
-    from .workbook import read_sheet
+    """Every agency row of a consolidated workbook's 明细 sheet (``detail.read_detail``): its
+    input cells in base units (anything unusable counts as 0), totals recomputed, and where each
+    cell sits in the 明细 sheet. Raises PreviousError when the sheet is missing, unreadable or
+    has none of the edition's columns."""
+    from .detail import DETAIL_SHEET, base_value
+    from .detail import read_detail as read_sheet
 
     try:
-        grid = read_sheet(path, DETAIL_SHEET)
+        sheet = read_sheet(path, spec)
     except Unreadable as exc:
         raise PreviousError(f"上年汇总工作簿“{path.name}”的“{DETAIL_SHEET}”工作表无法读取：{exc.reason}") from None
-    if grid is None:
+    if sheet is None:
         raise PreviousError(f"上年汇总工作簿“{path.name}”中没有“{DETAIL_SHEET}”工作表，无法逐单位核对上年数据")
-    if len(grid) < 2:
-        return []
-    top, sub_header = list(grid[0]), list(grid[1])
-    filled, last = [], ""
-    for v in top:  # merged header cells hold their text in the first column only
-        if v not in (None, ""):
-            last = normalise(v)
-        filled.append(last)
-    columns: dict[tuple[str, str], int] = {}
-    for j in range(DETAIL_FIXED, max(len(filled), len(sub_header))):
-        a = filled[j] if j < len(filled) else ""
-        b = normalise(sub_header[j]) if j < len(sub_header) and sub_header[j] is not None else ""
-        columns.setdefault((a, b), j)
-    wanted: dict[CellKey, int] = {}
-    missing = []
-    for cell in spec.cells():
-        if not cell.is_input or cell.kind is Kind.TEXT:
-            continue
-        head = (normalise(f"{cell.table.short} {cell.row_label}"), normalise(cell.col_label + ("（万元）" if cell.kind is Kind.MONEY else "")))
-        if head in columns:
-            wanted[key(cell)] = columns[head]
-        else:
-            missing.append(f"{cell.table.short} {cell.row.display}/{cell.col.display}")
-    if not wanted:
+    kinds = {key(c): c.kind for c in spec.cells() if c.is_input and c.kind is not Kind.TEXT}
+    wanted = [k for k in kinds if k in sheet.columns]
+    if not wanted and sheet.rows:
         raise PreviousError(f"上年汇总工作簿“{path.name}”的“{DETAIL_SHEET}”工作表中找不到表格栏目，无法逐单位核对上年数据")
     out = []
-    for r in range(2, len(grid)):
-        row = list(grid[r]) + [None] * DETAIL_FIXED
-        name = _text(row[1])
-        code = _text(row[2])
-        if not name and not code:
-            continue
-        inputs: dict[CellKey, int] = {}
-        where: dict[CellKey, tuple[str, str]] = {}
-        for k, j in wanted.items():
-            v = row[j] if j < len(row) else None
-            where[k] = (DETAIL_SHEET, xl_rowcol_to_cell(r, j))
-            inputs[k] = _base(v, spec.table(k[0]).cell(k[1], k[2]).kind)
-        values = complete(spec, inputs)
-        for cell in spec.cells():  # totals: point at the 明细 column when there is one
-            if not cell.is_input and key(cell) not in where:
-                head = (normalise(f"{cell.table.short} {cell.row_label}"), normalise(cell.col_label + ("（万元）" if cell.kind is Kind.MONEY else "")))
-                if head in columns:
-                    where[key(cell)] = (DETAIL_SHEET, xl_rowcol_to_cell(r, columns[head]))
-        out.append(PreviousAgency(name, code, spec, year, values, where, path.name))
+    for row in sheet.rows:
+        values = complete(spec, {k: base_value(row.cells[k], kinds[k]) for k in wanted})
+        where = {k: (DETAIL_SHEET, sheet.ref(row, k)) for k in sheet.columns}  # totals too: their 明细 column
+        out.append(PreviousAgency(row.name, row.code, spec, year, values, where, path.name))
     return out
-
-
-def _text(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).strip()
-
-
-def _base(v, kind: Kind) -> int:
-    """A 明细 number (万元 for money) in base units; anything unusable counts as 0."""
-    if isinstance(v, str):
-        try:
-            v = float(v.replace(",", "").strip())
-        except ValueError:
-            return 0
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
-        return 0
-    if not math.isfinite(v) or abs(v) > MAX_NUMBER:
-        return 0
-    return wanyuan_to_money(v) if kind is Kind.MONEY else round(v)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,48 +52,31 @@ def _records(rep: FileReport, *, agency: str | None = None, code: str | None = N
 
 def detail_records(rep: FileReport) -> list[dict]:
     """The 明细 rows of a consolidated workbook, one record per agency and cell ([] for any other
-    workbook). Columns are matched to cells by the spec's cell order and checked against the
-    header labels, so a 明细 sheet someone rearranged is refused rather than misread."""
-    from xlsxwriter.utility import xl_rowcol_to_cell
-
-    from .consolidate import DETAIL_FIXED, DETAIL_SHEET
-    from .vocab import STATUS_LABELS
-    from .values import Kind
+    workbook). Columns are found by their headers (``detail.read_detail``); a 明细 sheet missing
+    some of its edition's columns is refused (ExportError) rather than half exported."""
+    from .detail import DETAIL_SHEET, read_detail
 
     sub = rep.submission
     if sub is None or sub.meta.get("kind") != "consolidated":
         return []
-    from .workbook import read_sheet
-
-    grid = read_sheet(rep.path, DETAIL_SHEET)  # the file was read already: Unreadable cannot surprise here
-    if grid is None:
+    sheet = read_detail(rep.path, sub.spec)  # the file was read already: Unreadable cannot surprise here
+    if sheet is None:
         return []
-    cells = list(sub.spec.cells())
-    fixed = len(DETAIL_FIXED)
-    header = grid[1] if len(grid) > 1 else []
-    labels = [c.col_label + ("（万元）" if c.kind is Kind.MONEY else "") for c in cells]
-    if [str(v) for v in header[fixed : fixed + len(cells)]] != labels:
+    if sheet.missing:
         raise ExportError(f"{rep.path.name}：“{DETAIL_SHEET}”表的列与{sub.spec.name}的单元格不一致（表格结构可能被修改），无法导出明细")
-    status_ids = {text: str(s) for s, text in STATUS_LABELS.items()}
+    cells = list(sub.spec.cells())
     records = []
-    for r, row in enumerate(grid[2:], start=2):
-        row = list(row) + [""] * (fixed + len(cells) - len(row))
-        name, code, status = str(row[1]), str(row[2]), str(row[3])
-        if not name and not code:
-            continue
-        head = {
-            "file": str(rep.path), "agency": name, "code": code, "year": sub.year, "edition": sub.edition,
-            "status": status_ids.get(status.replace("（汇总表）", ""), status),
-        }
-        for j, cell in enumerate(cells):
-            raw = row[fixed + j]
-            value = None if raw == "" else raw
+    for row in sheet.rows:
+        head = {"file": str(rep.path), "agency": row.name, "code": row.code, "year": sub.year, "edition": sub.edition, "status": row.status}
+        for cell in cells:
+            k = (cell.table.id, cell.row.id, cell.col.id)
+            value = row.cells[k]
+            raw = None if value is None else str(value)
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             records.append({
                 **head, "table": cell.table.id, "row": cell.row.id, "col": cell.col.id, "row_label": cell.row_label,
-                "col_label": cell.col_label, "sheet": DETAIL_SHEET, "cell": xl_rowcol_to_cell(r, fixed + j),
-                "value": value, "raw": None if raw == "" else str(raw),
+                "col_label": cell.col_label, "sheet": DETAIL_SHEET, "cell": sheet.ref(row, k), "value": value, "raw": raw,
             })
     return records
 
