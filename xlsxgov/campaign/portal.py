@@ -327,10 +327,16 @@ def _audit_local(conn: sqlite3.Connection, action: str, detail: str) -> None:
 
 def audit(conn: sqlite3.Connection, actor: str, address: str, action: str, detail: str = "") -> None:
     """Append one line to the audit log (who, when, what, from which address)."""
+    audit_many(conn, [(actor, address, action, detail)])
+
+
+def audit_many(conn: sqlite3.Connection, lines: list[tuple[str, str, str, str]]) -> None:
+    """Append audit lines (actor, address, action, detail) in one transaction: one commit (one
+    fsync) for a batch of uploads instead of one each."""
+    at = _now()
     with ledger.transaction(conn):
-        conn.execute(
-            "INSERT INTO audit(at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)", (_now(), actor, address, action, detail)
-        )
+        conn.executemany("INSERT INTO audit(at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)",
+                         [(at, *line) for line in lines])
 
 
 def audit_log(conn: sqlite3.Connection, limit: int = 500) -> list[sqlite3.Row]:

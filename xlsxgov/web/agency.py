@@ -3,6 +3,8 @@ upload with an immediate verdict, feedback, history, the office's review comment
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -10,7 +12,7 @@ from ..campaign import portal
 from ..campaign.letters import default_deadline
 from ..campaign.stamp import template_name
 from ..campaign.roster import Agency
-from .common import agency_csrf, cfg_of, client_address, download, import_upload, not_found, page
+from .common import Recorded, agency_csrf, cfg_of, client_address, download, import_upload, not_found, page
 from .upload import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
@@ -79,11 +81,9 @@ def _own_submission(request: Request, token: str, sid: int):
 @router.post("/a/{token}/upload")
 async def agency_upload(request: Request, token: str):
     cfg = cfg_of(request)
-    ctx = _context(request, token)
-    if ctx is None:
+    agency = await asyncio.to_thread(_link_agency, cfg.directory, token)  # SQLite: off the event loop
+    if agency is None:
         return not_found(request)
-    conn, agency, _ = ctx
-    conn.close()
     try:
         up = await receive(request, cfg.tmp, cfg.max_upload)
     except UploadError as exc:
@@ -91,25 +91,29 @@ async def agency_upload(request: Request, token: str):
     try:
         if not portal.csrf_ok(agency_csrf(request, token), up.fields.get("csrf")):
             return page(request, "error.html", {"message": "页面已过期，请刷新页面后重新上传", "back": f"/a/{token}"}, status=403)
-        outcome = await import_upload(request, up.path, up.name, agency["code"], f"网页上传（单位链接）{client_address(request)}")
+        recorded = await import_upload(request, up.path, up.name, agency["code"], f"网页上传（单位链接）{client_address(request)}",
+                                       actor=f"单位：{agency['name']}")
     finally:
-        up.discard()
-    return _after_upload(request, token, agency["code"], agency["name"], outcome, f"/a/{token}", actor=f"单位：{agency['name']}")
+        await asyncio.to_thread(up.discard)
+    return after_upload(request, token, agency["code"], recorded, f"/a/{token}")
 
 
-def _after_upload(request: Request, token: str | None, code: str, name: str, outcome, back: str, *, actor: str) -> Response:
-    """Audit the upload and send the browser to the submission's verdict (POST → redirect → GET)."""
-    conn = portal.open_ledger(cfg_of(request).directory)
+def _link_agency(directory, token: str):
+    """The roster agency a live link opens, else None (``portal.link_agency``)."""
+    conn = portal.open_ledger(directory)
     try:
-        sub = portal.submission_by_sha(conn, outcome.sha256)
-        verdict = f"{outcome.outcome}（错误 {outcome.errors}，警告 {outcome.warnings}）"
-        portal.audit(conn, actor, client_address(request), "上传报表", f"单位 {code}：{outcome.name}，SHA-256 {outcome.sha256}，{verdict}")
+        return portal.link_agency(conn, token)
     finally:
         conn.close()
-    if sub is None or sub["code"] != code:  # the same bytes were recorded before, for nobody or someone else
+
+
+def after_upload(request: Request, token: str | None, code: str, recorded: Recorded, back: str) -> Response:
+    """Send the browser to the submission's verdict (POST → redirect → GET); the upload was
+    recorded and audited in the pool (``common.record_uploads``)."""
+    if recorded.submission is None or recorded.code != code:  # the same bytes were recorded before, for nobody or someone else
         return page(request, "error.html", {"message": "这个文件此前已经收到过，不再重复登记。请检查是否选错了文件。", "back": back}, status=409)
-    target = f"{back}/s/{sub['id']}" if token else f"{back}?s={sub['id']}"
-    if outcome.outcome == "duplicate":
+    target = f"{back}/s/{recorded.submission}" if token else f"{back}?s={recorded.submission}"
+    if recorded.outcome.outcome == "duplicate":
         target += ("&" if "?" in target else "?") + "again=1"
     return RedirectResponse(target, status_code=303)
 

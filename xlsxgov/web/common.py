@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from dataclasses import dataclass
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from ..campaign.importer import Received, import_files
+from ..campaign.importer import FileOutcome, Received, import_files
 from ..vocab import OUTCOME_LABELS, SEVERITY_LABELS, STATUS_LABELS
 
 SESSION_COOKIE = "xg_session"
@@ -25,12 +26,54 @@ LOGIN_COOKIE = "xg_login"
 MAX_BATCH = 16  # uploads validated together in one pool call
 
 
+@dataclass(frozen=True)
+class UploadJob:
+    """One received upload waiting for its verdict: the file, and who sent it from where (for
+    the audit line)."""
+
+    received: Received
+    actor: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An upload's verdict as the pool process recorded it: the import's FileOutcome and the
+    ledger row now holding those bytes (id and agency code; None when none)."""
+
+    outcome: FileOutcome
+    submission: int | None
+    code: str | None
+
+
+def record_uploads(directory: Path, jobs: list[UploadJob]) -> list[Recorded]:
+    """Import uploaded files (``campaign.importer.import_files``: archive, validate, record,
+    feedback) and append their audit lines, in one call run in a pool process: hashing, the
+    file screen, validation, ledger writes and feedback workbooks never run on the event loop,
+    and a batch's audit lines cost one commit."""
+    from ..campaign import portal
+
+    outcomes = import_files(directory, [j.received for j in jobs])
+    conn = portal.open_ledger(directory)
+    try:
+        out, lines = [], []
+        for job, o in zip(jobs, outcomes):
+            row = conn.execute("SELECT id, code FROM submissions WHERE sha256=?", (o.sha256,)).fetchone()
+            out.append(Recorded(o, row["id"] if row else None, row["code"] if row else None))
+            verdict = f"{o.outcome}（错误 {o.errors}，警告 {o.warnings}）"
+            lines.append((job.actor, job.address, "上传报表", f"单位 {job.received.code}：{o.name}，SHA-256 {o.sha256}，{verdict}"))
+        portal.audit_many(conn, lines)
+    finally:
+        conn.close()
+    return out
+
+
 class Batcher:
-    """Uploads waiting for validation, taken by ``size`` consumers, each sending everything that
-    is waiting (up to MAX_BATCH) to the process pool as one ``import_files`` call: the
-    validator's fixed cost per call is paid once per batch, so throughput grows with load while a
-    lone upload is validated at once. A batch that fails is retried file by file, so one bad
-    file never fails the others."""
+    """Uploads waiting for validation, taken by ``size`` consumers (one per pool process), each
+    sending everything that is waiting (up to MAX_BATCH) to the process pool as one
+    ``record_uploads`` call: the validator's fixed cost per call is paid once per batch, so
+    throughput grows with load while a lone upload is validated at once. A batch that fails is
+    retried file by file, so one bad file never fails the others."""
 
     def __init__(self, cfg: "Config", size: int):
         self.cfg, self.size = cfg, size
@@ -44,10 +87,10 @@ class Batcher:
         for t in self.tasks:
             t.cancel()
 
-    async def submit(self, received):
-        """The FileOutcome of one ``Received`` file."""
+    async def submit(self, job: UploadJob) -> Recorded:
+        """The verdict of one upload, once recorded."""
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((received, future))
+        await self.queue.put((job, future))
         return await future
 
     async def _consume(self) -> None:
@@ -57,17 +100,17 @@ class Batcher:
             while len(items) < MAX_BATCH and not self.queue.empty():
                 items.append(self.queue.get_nowait())
             try:
-                outcomes = await loop.run_in_executor(self.cfg.pool, import_files, self.cfg.directory, [r for r, _ in items])
+                results = await loop.run_in_executor(self.cfg.pool, record_uploads, self.cfg.directory, [j for j, _ in items])
             except Exception:
-                outcomes = None
-            for k, (received, future) in enumerate(items):
+                results = None
+            for k, (job, future) in enumerate(items):
                 if future.done():
                     continue
-                if outcomes is not None:
-                    future.set_result(outcomes[k])
+                if results is not None:
+                    future.set_result(results[k])
                     continue
                 try:
-                    (one,) = await loop.run_in_executor(self.cfg.pool, import_files, self.cfg.directory, [received])
+                    (one,) = await loop.run_in_executor(self.cfg.pool, record_uploads, self.cfg.directory, [job])
                     future.set_result(one)
                 except Exception as exc:  # noqa: BLE001 - handed to the request that waits for it
                     future.set_exception(exc)
@@ -129,10 +172,11 @@ def secure_cookie(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-async def import_upload(request: Request, path: Path, name: str, code: str, source: str):
-    """Record one uploaded file for agency ``code`` (campaign.importer.import_files, batched with
-    the uploads arriving at the same time, in the process pool); its FileOutcome."""
-    return await cfg_of(request).batcher.submit(Received(path, name, code, source))
+async def import_upload(request: Request, path: Path, name: str, code: str, source: str, actor: str) -> Recorded:
+    """Record one uploaded file for agency ``code`` with its audit line (``record_uploads``,
+    batched with the uploads arriving at the same time, in the process pool)."""
+    job = UploadJob(Received(path, name, code, source), actor, client_address(request))
+    return await cfg_of(request).batcher.submit(job)
 
 
 async def run_in_pool(request: Request, fn, *args, **kwargs):

@@ -23,7 +23,7 @@ from ..campaign.remind import prepare_reminders
 from ..campaign.status import campaign_status, write_status_xlsx
 from ..campaign.store import roster
 from ..errors import CampaignError
-from .agency import _after_upload
+from .agency import after_upload
 from .common import LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, import_upload, not_found, page, run_in_pool, secure_cookie
 from .upload import UploadError, receive
 
@@ -225,17 +225,21 @@ async def upload_for(request: Request, code: str, session: portal.Session = Depe
     try:
         check_csrf(session, up.fields.get("csrf"))
         allowed(session, "upload")
-        conn = portal.open_ledger(cfg.directory)
-        try:
-            agency = portal.agency(conn, code)
-        finally:
-            conn.close()
+        agency = await asyncio.to_thread(_agency, cfg.directory, code)  # SQLite: off the event loop
         if agency is None:
             return not_found(request)
-        outcome = await import_upload(request, up.path, up.name, code, f"网页代传（{session.user}）{client_address(request)}")
+        recorded = await import_upload(request, up.path, up.name, code, f"网页代传（{session.user}）{client_address(request)}", actor=session.user)
     finally:
-        up.discard()
-    return _after_upload(request, None, code, agency["name"], outcome, f"/office/agency/{quote(code)}", actor=session.user)
+        await asyncio.to_thread(up.discard)
+    return after_upload(request, None, code, recorded, f"/office/agency/{quote(code)}")
+
+
+def _agency(directory: Path, code: str):
+    conn = portal.open_ledger(directory)
+    try:
+        return portal.agency(conn, code)
+    finally:
+        conn.close()
 
 
 def _submission_for_office(request: Request, sid: int) -> dict:
@@ -292,7 +296,7 @@ async def assign(request: Request, sid: int, code: str = Form(""), csrf: str = F
         outcome = await run_in_pool(request, assign_file, cfg.directory, sid, code)
     except CampaignError as exc:
         raise HTTPException(400, str(exc)) from None
-    _audit(request, session, "分配文件", f"文件 {outcome.name}（SHA-256 {outcome.sha256}）分配给单位 {code}：{outcome.outcome}")
+    await asyncio.to_thread(_audit, request, session, "分配文件", f"文件 {outcome.name}（SHA-256 {outcome.sha256}）分配给单位 {code}：{outcome.outcome}")
     return RedirectResponse(f"/office/agency/{quote(code)}", status_code=303)
 
 
@@ -360,7 +364,7 @@ async def run_action(request: Request, action: str, csrf: str = Form(""), sessio
     check_csrf(session, csrf)
     allowed(session, "act")
     message = await run_in_pool(request, _do_action, cfg_of(request).directory, action)
-    _audit(request, session, f"任务操作：{action}", message)
+    await asyncio.to_thread(_audit, request, session, f"任务操作：{action}", message)
     return RedirectResponse(f"/office/actions?message={quote(message)}", status_code=303)
 
 
