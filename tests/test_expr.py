@@ -168,8 +168,8 @@ def test_to_excel_plain_and_comparison() -> None:
         ex.to_excel(ex.parse("new + carried_in == results_total + carried_over"), names_to_a1(refs))
         == "D6+D7=D29+D30"
     )
-    assert ex.to_excel(ex.parse("new <= carried_in - 1"), names_to_a1(refs)) == "D6<=D7-1"
-    assert ex.to_excel(ex.parse("-new + 2 > carried_in"), names_to_a1(refs)) == "-D6+2>D7"
+    assert ex.to_excel(ex.parse("new <= carried_in - 1"), names_to_a1(refs)) == "--D6<=D7-1"
+    assert ex.to_excel(ex.parse("-new + 2 > carried_in"), names_to_a1(refs)) == "-D6+2>--D7"
     assert ex.to_excel(ex.parse("new - (carried_in - results_total)"), names_to_a1(refs)) == "D6-D7+D29"
 
 
@@ -180,12 +180,17 @@ def test_to_excel_sum_groups_become_ranges() -> None:
         "one": ["B3"],
     }
     resolve = lambda term: groups[term.name]  # noqa: E731
-    assert ex.to_excel(ex.parse("sum(denied)"), resolve) == "SUM(D10:D17)"
-    assert ex.to_excel(ex.parse("sum(row)"), resolve) == "SUM(D6:F6,H6)"
-    # A sum over a single cell is still a SUM, a plain name never is.
-    assert ex.to_excel(ex.parse("sum(one)"), resolve) == "SUM(B3)"
-    assert ex.to_excel(ex.parse("one"), resolve) == "B3"
-    assert ex.to_excel(ex.parse("one - sum(denied) == 0"), resolve) == "B3-SUM(D10:D17)=0"
+    # SUMPRODUCT(--(...)), not SUM: a number stored as text counts, as the reader reads it.
+    assert ex.to_excel(ex.parse("sum(denied)"), resolve) == "SUMPRODUCT(--(D10:D17))"
+    assert ex.to_excel(ex.parse("sum(row)"), resolve) == "(SUMPRODUCT(--(D6:F6))+SUMPRODUCT(--(H6)))"
+    # A sum over a single cell is still a sum, a plain name never is; a lone reference is
+    # coerced with -- ("+" and "-" coerce the others).
+    assert ex.to_excel(ex.parse("sum(one)"), resolve) == "SUMPRODUCT(--(B3))"
+    assert ex.to_excel(ex.parse("one"), resolve) == "--B3"
+    assert ex.to_excel(ex.parse("-one"), resolve) == "-B3"
+    assert ex.to_excel(ex.parse("one + one == one"), resolve) == "B3+B3=--B3"
+    assert ex.to_excel(ex.parse("one - sum(denied) == 0"), resolve) == "B3-SUMPRODUCT(--(D10:D17))=0"
+    assert ex.to_excel(ex.parse("-sum(row) <= 0"), resolve) == "-(SUMPRODUCT(--(D6:F6))+SUMPRODUCT(--(H6)))<=0"
 
 
 def test_compress_refs_keeps_sheet_prefix() -> None:
@@ -201,6 +206,7 @@ def _excel_eval(formula: str, values: dict[str, int]):
     sides = [m.group(1), m.group(3)] if m else [formula]
     totals = []
     for side in sides:
+        side = side.removeprefix("--")  # a lone reference, coerced from text
         tokens = re.findall(r"([+-]?)([A-Z]+[0-9]+|[0-9]+)", side)
         assert "".join(sign + tok for sign, tok in tokens) == side, side
         totals.append(sum((-1 if sign == "-" else 1) * (values[tok] if tok[0].isalpha() else int(tok)) for sign, tok in tokens))

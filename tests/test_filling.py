@@ -210,6 +210,46 @@ def test_check_sheet_cannot_compute_text_and_agrees_with_validate(soffice, tmp_p
     assert cached[CONCLUSION_CELL[0]][CONCLUSION_CELL[1]] == sheets["feedback"][CONCLUSION_CELL[0]][CONCLUSION_CELL[1]]
 
 
+@pytest.mark.office
+def test_number_stored_as_text_counts_as_in_validate(soffice, tmp_path: Path) -> None:
+    """A number stored as text ("12" pasted, or typed into a cell formatted as text) counts as
+    that number in the workbook's own totals and 校验 sheet, as ``validate`` reads it: one
+    verdict, not 无法计算 beside 合格. Text that is no number still reads 无法计算."""
+    base = dict(BALANCED)
+    base[(T3, "new", "business")] = 12
+    base[(T3, "third_party", "business")] = 12  # inside sum(denied) of （七）总计
+    texts = dict(base)
+    texts[(T3, "new", "business")] = "12"
+    texts[(T3, "third_party", "business")] = " 12 "
+    texts[(T2, "regulations", "issued")] = "2"  # a lone reference on one side of a check
+    files = {"numbers": typed(tmp_path / "numbers.xlsx", base), "texts": typed(tmp_path / "texts.xlsx", texts)}
+    recalculated = dict(zip(files, office.convert_many(list(files.values()), "xlsx", tmp_path / "lo", recalc=True)))
+    reports = {}
+    for name, path in recalculated.items():
+        (rep,) = validate_paths([path])
+        reports[name] = rep
+        grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(CHECK_SHEET).to_python(skip_empty_area=False)
+        rows = grid[CHECK_FIRST_ROW:CHECK_FIRST_ROW + len(SPEC.instances())]
+        assert rep.status == "valid", (name, [f.message for f in rep.findings if f.severity == "error"])
+        assert [r[VERDICT_COL] for r in rows] == ["通过"] * len(rows), name
+        assert grid[CONCLUSION_CELL[0]][CONCLUSION_CELL[1]] == "全部通过", name
+        t3 = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(T3.sheet).to_python(skip_empty_area=False)
+        for row, col in (("new", "total"), ("results_total", "business"), ("results_total", "total")):
+            cell = T3.cell(row, col)
+            place = layout(SPEC)["t3"].place(cell)
+            assert t3[place.r][place.c] == rep.submission.values[("t3", row, col)], (name, row, col)
+    assert reports["texts"].submission.values == reports["numbers"].submission.values
+    # Text that is no number, beside a number stored as text: 无法计算 for its checks only.
+    texts[(T3, "new", "legal")] = "abc"
+    (path,) = office.convert_many([typed(tmp_path / "abc.xlsx", texts)], "xlsx", tmp_path / "lo2", recalc=True)
+    (rep,) = validate_paths([path])
+    grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(CHECK_SHEET).to_python(skip_empty_area=False)
+    legal = ("t3", "new", "legal")
+    for inst, row in zip(SPEC.instances(), grid[CHECK_FIRST_ROW:]):
+        assert row[VERDICT_COL] == ("无法计算" if legal in instance_inputs(inst) else "通过"), (inst.key, row)
+    assert rep.status == "invalid" and grid[CONCLUSION_CELL[0]][CONCLUSION_CELL[1]].startswith("不通过")
+
+
 def test_untouched_template_imported_into_a_campaign_is_an_error(tmp_path: Path) -> None:
     """The same rule when the file arrives through ``campaign import``: the agency is 有错误,
     with workbook.unfilled recorded in the ledger (so ``remind`` chases it)."""

@@ -125,18 +125,34 @@ Resolver = Callable[[Term], Sequence]
 
 
 def to_excel(expr: Expr, resolve: Callable[[Term], Sequence[str]]) -> str:
-    """Render as an Excel formula body (without the leading '='), e.g. ``B5+B6=SUM(B8:B15)+B20``."""
+    """Render as an Excel formula body (without the leading '='), e.g.
+    ``B5+B6=SUMPRODUCT(--(B8:B15))+B20`` (see ``excel_side``)."""
     if isinstance(expr, Comparison):
         return f"{excel_side(expr.left, resolve)}{EXCEL_OPERATORS[expr.op]}{excel_side(expr.right, resolve)}"
     return excel_side(expr, resolve)
 
 
 def excel_side(linear: Linear, resolve: Callable[[Term], Sequence[str]]) -> str:
+    """One side of a check (or a total) as an Excel formula body over the cells ``resolve`` gives.
+
+    A number stored as text ("12" pasted, or typed into a cell formatted as text) counts as
+    that number, as the reader reads it (``values.parse_cell``), so the workbook's totals and
+    校验 verdicts agree with ``validate`` (issue #9, point 4): "+" and "-" coerce such text in
+    Excel and LibreOffice, a side that is one plain reference is coerced with ``--``, and a
+    group is added up by ``SUMPRODUCT(--(range))`` because ``SUM`` skips text. Text that is no
+    number gives ``#VALUE!`` (the 校验 sheet's 无法计算)."""
     def text(term: Term) -> str:
         refs = list(resolve(term))
-        return refs[0] if len(refs) == 1 and not term.is_sum else f"SUM({','.join(compress_refs(refs))})"
+        if len(refs) == 1 and not term.is_sum:
+            return refs[0]
+        sums = [f"SUMPRODUCT(--({r}))" for r in compress_refs(refs)]
+        return sums[0] if len(sums) == 1 else f"({'+'.join(sums)})"
 
-    return _join_terms(linear, text, minus="-")
+    body = _join_terms(linear, text, minus="-")
+    (first, *rest) = linear.terms or (None,)
+    if first is not None and not rest and first.sign > 0 and first.name is not None and not body.startswith(("SUMPRODUCT", "(")):
+        body = "--" + body
+    return body
 
 
 def _join_terms(linear: Linear, text: Callable[[Term], str], *, minus: str) -> str:

@@ -619,7 +619,7 @@ def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult
             left_f, right_f = f"ROUND({left_f},{MONEY_DECIMALS})", f"ROUND({right_f},{MONEY_DECIMALS})"
         scale = FEN_PER_WANYUAN if money else 1
         left_v, right_v = _shown(res.left, scale), _shown(res.right, scale)
-        depends = ",".join(_ranges(inst.check.table, lay, instance_inputs(inst)))
+        depends = "+".join(f"SUMPRODUCT(--({r}))" for r in _ranges(inst.check.table, lay, instance_inputs(inst)))
         scope = scope_text(inst)
         ws.write_number(r, 0, i + 1, st.check_cell)
         ws.write_string(r, SEVERITY_COL, labels[inst.check.severity], st.check_cell)
@@ -629,10 +629,11 @@ def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult
         ws.write_string(r, 5, RELATIONS[expr.op], st.check_center)
         ws.write_formula(r, RIGHT_COL, "=" + right_f, st.check_number, right_v)
         lhs, rhs = xl_rowcol_to_cell(r, LEFT_COL), xl_rowcol_to_cell(r, RIGHT_COL)
-        # A check over a cell holding text (pasted past the validation) cannot be computed:
-        # SUM skips text and "+" gives #VALUE!, so both are caught before comparing.
+        # A check over a cell holding text that is no number (pasted past the validation)
+        # cannot be computed, also when the text hides behind a total typed over its formula;
+        # a number stored as text counts as that number, as validate reads it (ex.excel_side).
         verdict = (
-            f'=IF(OR(ISERROR({lhs}),ISERROR({rhs}),COUNTA({depends})>COUNT({depends})),"{UNCOMPUTABLE}",'
+            f'=IF(OR(ISERROR({lhs}),ISERROR({rhs}),ISERROR({depends})),"{UNCOMPUTABLE}",'
             f'IF({lhs}{ex.EXCEL_OPERATORS[expr.op]}{rhs},"{PASSED}","{FAILED}"))'
         )
         ws.write_formula(r, VERDICT_COL, verdict, st.check_center, verdicts[i][1])
