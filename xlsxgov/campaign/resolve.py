@@ -5,7 +5,8 @@ Nothing is deleted: an assigned file is validated again as the agency's submissi
 ``assign_file``); a withdrawn one keeps its row, its findings and its archived file, with status
 ``withdrawn`` and ``superseded_by`` pointing at itself (set aside: never current), and the agency's
 previous submission becomes current again (ledger.recompute_current).  Each action is a line of the
-ledger's append-only audit log (portal.audit) with the operating-system user and the time.
+ledger's append-only audit log with the operating-system user and the time.  The SQL is the
+store's (``CampaignStore.withdraw``, ``agency_history`` …); this module decides and words.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CampaignError
-from . import ledger
-from .ledger import submission_label
 from ..vocab import status_label
-from .roster import Agency
-from .roster import agency_key
-from .store import now, open_ledger, roster
+from .ledger import ATTRIBUTED, submission_label
+from .roster import Agency, agency_key
+from .store import CampaignStore
 
 __all__ = ["AssignResult", "HistoryEntry", "WithdrawResult", "assign", "find_agency", "history", "withdraw"]
 
@@ -52,20 +51,20 @@ def find_agency(agencies: list[Agency], text: str) -> Agency:
     raise CampaignError(f"名册中没有“{text}”这个单位（可写单位名称或统一社会信用代码）")
 
 
-def _find_submission(conn, directory: Path, file_or_sha: str):
+def _find_submission(store: CampaignStore, file_or_sha: str):
     """The ledger row of a received file given as a path (any copy: quarantine/, archive/, the
     original) or as its SHA-256 (at least 8 hex digits, as in quarantine/ file names)."""
     path = Path(file_or_sha)
     if path.is_file():
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        row = conn.execute("SELECT * FROM submissions WHERE sha256=?", (sha,)).fetchone()
-        if row is None:
-            raise CampaignError(f"文件“{path}”还没有导入本报送任务，请先运行 xlsxgov campaign import {directory} {path}")
-        return row
+        found = store.submissions_by_sha(sha)
+        if not found:
+            raise CampaignError(f"文件“{path}”还没有导入本报送任务，请先运行 xlsxgov campaign import {store.directory} {path}")
+        return found[0]
     prefix = path.name.split("_", 1)[0]  # a quarantine name: <sha[:12]>_<original name>
     if not _HEX.fullmatch(prefix):
         raise CampaignError(f"找不到文件“{file_or_sha}”（可写文件路径，或文件 SHA-256 的前 8 位以上）")
-    rows = conn.execute("SELECT * FROM submissions WHERE sha256 LIKE ?", (prefix.lower() + "%",)).fetchall()
+    rows = store.submissions_by_sha(prefix, prefix=True)
     if not rows:
         raise CampaignError(f"台账中没有 SHA-256 以“{prefix}”开头的文件")
     if len(rows) > 1:
@@ -93,26 +92,19 @@ def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignR
     again, and an audit line with who and when.  CampaignError for an unknown file or agency, or a
     file that already belongs to an agency."""
     from .importer import assign_file
-    from .portal import audit
 
     directory = Path(directory)
-    agency = find_agency(roster(directory), agency_text)
-    conn = open_ledger(directory)
-    try:
-        row = _find_submission(conn, directory, file_or_sha)
+    with CampaignStore.open(directory) as store:
+        agency = find_agency(store.roster(), agency_text)
+        row = _find_submission(store, file_or_sha)
         label = submission_label(row["file_name"], row["source"])
         if row["code"] is not None:
-            owner = conn.execute("SELECT name FROM agencies WHERE code=?", (row["code"],)).fetchone()
-            raise CampaignError(f"文件{label}已是{owner['name'] if owner else row['code']}的报送，不能再分配（可先用 campaign withdraw 撤回）")
-    finally:
-        conn.close()
+            owner = store.names().get(row["code"], row["code"])
+            raise CampaignError(f"文件{label}已是{owner}的报送，不能再分配（可先用 campaign withdraw 撤回）")
     outcome = assign_file(directory, row["id"], agency.code)
-    conn = open_ledger(directory)
-    try:
-        new = conn.execute("SELECT id, feedback_path FROM submissions WHERE sha256=?", (row["sha256"],)).fetchone()
-        audit(conn, _who(), CLI_ADDRESS, "分配文件", f"文件 {label}（SHA-256 {row['sha256']}）分配给单位 {agency.code} {agency.name}：{status_label(outcome.outcome)}")
-    finally:
-        conn.close()
+    with CampaignStore.open(directory) as store:
+        (new,) = store.submissions_by_sha(row["sha256"])
+        store.record_audit(_who(), CLI_ADDRESS, "分配文件", f"文件 {label}（SHA-256 {row['sha256']}）分配给单位 {agency.code} {agency.name}：{status_label(outcome.outcome)}")
     return AssignResult(
         new["id"], label, agency, outcome.outcome, outcome.errors, outcome.warnings,
         directory / new["feedback_path"] if new["feedback_path"] else None,
@@ -132,39 +124,21 @@ def withdraw(directory: Path | str, agency_text: str, submission_id: int | None 
     """Set an agency's submission aside (default: its current one): status ``withdrawn``, nothing
     deleted; its previous submission becomes current again, or the agency is 未报送.  An audit
     line records who and when.  CampaignError when the agency has no such submission."""
-    directory = Path(directory)
-    agency = find_agency(roster(directory), agency_text)
-    conn = open_ledger(directory)
-    try:
-        with ledger.transaction(conn):
-            if submission_id is None:
-                row = conn.execute(
-                    "SELECT * FROM submissions WHERE code=? AND superseded_by IS NULL AND status IN ('valid','invalid','unreadable')",
-                    (agency.code,),
-                ).fetchone()
-                if row is None:
-                    raise CampaignError(f"{agency.name}没有可撤回的报表（未报送或已全部撤回）")
-            else:
-                row = conn.execute("SELECT * FROM submissions WHERE id=?", (submission_id,)).fetchone()
-                if row is None or row["code"] != agency.code:
-                    raise CampaignError(f"{agency.name}没有编号为 {submission_id} 的报送（编号见 xlsxgov campaign status {directory} --history {agency.name}）")
-                if row["status"] == "withdrawn":
-                    raise CampaignError(f"编号 {submission_id} 的报送已经撤回")
-            label = submission_label(row["file_name"], row["source"])
-            # superseded_by = itself: set aside, so no query of current submissions ever sees it.
-            conn.execute("UPDATE submissions SET status='withdrawn', superseded_by=id WHERE id=?", (row["id"],))
-            ledger.recompute_current(conn, agency.code)
-            conn.execute(
-                "INSERT INTO audit(at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)",
-                (now(), _who(), CLI_ADDRESS, "撤回报送",
-                 f"单位 {agency.code} {agency.name} 报送 {row['id']} {label}（撤回前为{status_label(row['status'])}）" + (f"：{note}" if note else "")),
-            )
-            cur = conn.execute(
-                "SELECT file_name, source FROM submissions WHERE code=? AND superseded_by IS NULL AND status IN ('valid','invalid','unreadable')",
-                (agency.code,),
-            ).fetchone()
-    finally:
-        conn.close()
+    with CampaignStore.open(directory) as store, store.transaction():
+        agency = find_agency(store.roster(), agency_text)
+        if submission_id is None:
+            row = store.current_row(agency.code)
+            if row is None:
+                raise CampaignError(f"{agency.name}没有可撤回的报表（未报送或已全部撤回）")
+        else:
+            row = store.submission(submission_id)
+            if row is None or row["code"] != agency.code:
+                raise CampaignError(f"{agency.name}没有编号为 {submission_id} 的报送（编号见 xlsxgov campaign status {directory} --history {agency.name}）")
+            if row["status"] == "withdrawn":
+                raise CampaignError(f"编号 {submission_id} 的报送已经撤回")
+        label = submission_label(row["file_name"], row["source"])
+        detail = f"单位 {agency.code} {agency.name} 报送 {row['id']} {label}（撤回前为{status_label(row['status'])}）" + (f"：{note}" if note else "")
+        cur = store.withdraw(row["id"], agency.code, (_who(), CLI_ADDRESS, "撤回报送", detail))
     return WithdrawResult(
         row["id"], label, agency, row["status"], submission_label(cur["file_name"], cur["source"]) if cur else None,
     )
@@ -185,22 +159,16 @@ def history(directory: Path | str, agency_text: str) -> tuple[Agency, list[Histo
     """Everything that happened to one agency, oldest first: each file received (named as the
     agency named it, with its verdict now and whether it is the current one) and each audit line
     about the agency (assign, withdraw, reviews and uploads in the portal)."""
-    directory = Path(directory)
-    agency = find_agency(roster(directory), agency_text)
-    conn = open_ledger(directory)
-    try:
-        entries = [
-            HistoryEntry(
-                r["received_at"], "收到", submission_label(r["file_name"], r["source"]), r["id"], r["status"],
-                r["superseded_by"] is None and r["status"] in ledger.ATTRIBUTED,
-            )
-            for r in conn.execute("SELECT * FROM submissions WHERE code=? ORDER BY received_at, id", (agency.code,))
-        ]
-        entries += [
-            HistoryEntry(a["at"], a["action"], a["detail"], who=a["actor"])
-            for a in conn.execute("SELECT at, actor, action, detail FROM audit WHERE detail LIKE ? ORDER BY id", (f"%单位 {agency.code}%",))
-        ]
-    finally:
-        conn.close()
+    with CampaignStore.open(directory) as store:
+        agency = find_agency(store.roster(), agency_text)
+        files, lines = store.agency_history(agency.code)
+    entries = [
+        HistoryEntry(
+            r["received_at"], "收到", submission_label(r["file_name"], r["source"]), r["id"], r["status"],
+            r["superseded_by"] is None and r["status"] in ATTRIBUTED,
+        )
+        for r in files
+    ]
+    entries += [HistoryEntry(a["at"], a["action"], a["detail"], who=a["actor"]) for a in lines]
     entries.sort(key=lambda e: e.at)
     return agency, entries

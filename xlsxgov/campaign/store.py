@@ -544,6 +544,55 @@ class CampaignStore:
         return [(sheet or "", ref or "") for sheet, ref in rows]
 
 
+    # -- resolved by hand: assign, withdraw, history (campaign.resolve) ----------------------
+
+    def submission(self, submission_id: int) -> sqlite3.Row | None:
+        """Every column of one received file's ledger row (None when there is no such id)."""
+        return self.conn.execute("SELECT * FROM submissions WHERE id=?", (submission_id,)).fetchone()
+
+    def submissions_by_sha(self, sha256: str, *, prefix: bool = False) -> list[sqlite3.Row]:
+        """Ledger rows of the received file with this SHA-256, or (``prefix``) of every file whose
+        SHA-256 starts with it (as quarantine/ file names show it)."""
+        if prefix:
+            return self.conn.execute("SELECT * FROM submissions WHERE sha256 LIKE ?", (sha256.lower() + "%",)).fetchall()
+        return self.conn.execute("SELECT * FROM submissions WHERE sha256=?", (sha256,)).fetchall()
+
+    def current_row(self, code: str) -> sqlite3.Row | None:
+        """Every column of an agency's current submission (None: the agency is 未报送)."""
+        marks = ",".join("?" * len(RECEIVED_STATUSES))
+        return self.conn.execute(
+            f"SELECT * FROM submissions WHERE code=? AND superseded_by IS NULL AND status IN ({marks})", (code, *RECEIVED_STATUSES),
+        ).fetchone()
+
+    def record_audit(self, actor: str, address: str, action: str, detail: str) -> None:
+        """Append one line to the ledger's audit log (who, from which address, what, when)."""
+        with self.transaction():
+            self._audit(actor, address, action, detail)
+
+    def _audit(self, actor: str, address: str, action: str, detail: str) -> None:
+        self.conn.execute("INSERT INTO audit(at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)", (now(), actor, address, action, detail))
+
+    def withdraw(self, submission_id: int, code: str, audit: tuple[str, str, str, str]) -> sqlite3.Row | None:
+        """Set one submission aside: status ``withdrawn`` with ``superseded_by`` pointing at itself
+        (so no query of current submissions sees it again), the agency's current submission
+        chosen again (``ledger.recompute_current``) and the audit line (actor, address, action,
+        detail) appended. Returns the agency's current row after. Call it inside
+        ``self.transaction()``, with the reads that chose the submission."""
+        self.conn.execute("UPDATE submissions SET status='withdrawn', superseded_by=id WHERE id=?", (submission_id,))
+        ledger.recompute_current(self.conn, code)
+        self._audit(*audit)
+        return self.current_row(code)
+
+    def agency_history(self, code: str) -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
+        """Everything recorded about one agency: its received files (oldest first) and the audit
+        lines naming it (``单位 <code>``: assign, withdraw, portal reviews and uploads)."""
+        files = self.conn.execute("SELECT * FROM submissions WHERE code=? ORDER BY received_at, id", (code,)).fetchall()
+        lines = self.conn.execute(
+            "SELECT at, actor, action, detail FROM audit WHERE detail LIKE ? ORDER BY id", (f"%单位 {code}%",)
+        ).fetchall()
+        return files, lines
+
+
 class _Duplicate(Exception):
     """The file being recorded is already in the ledger."""
 
