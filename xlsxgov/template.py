@@ -79,7 +79,7 @@ class Meta:
     office_line: str = ""  # whom to ask (the collecting office, letters.Office.cover_line), on the cover
     no_data: str = ""  # 本年度无相关数据: "是" declares all three tables zero
     # Who the printed footer names; None: the agency, else the region. A template stamped per
-    # agency later (campaign) passes "": a footer lives in each sheet's XML, not in the stamped parts.
+    # agency later (campaign) passes a placeholder that the stamper replaces in each sheet's XML.
     footer_who: str | None = None
     kind: str = "template"  # template | feedback | consolidated
     consolidates: int | None = None
