@@ -26,6 +26,7 @@ from .detail import DETAIL_SHEET as DETAIL_SHEET  # the sheet's name, for caller
 from .detail import DetailAgency, DetailSheet
 from .errors import ConsolidationError
 from .findings import Finding
+from .locate import agency_key
 from .reader import Submission
 from .spec import Spec
 from .spec import load as load_spec
@@ -174,12 +175,12 @@ def consolidate_submissions(
     missing: list[LeftOut] = []
     not_included = 0  # roster agencies missing or left out
     if expected is not None:
-        codes = {s.code.strip().upper() for s in subs if s.code}
-        left_codes = {x.code.strip().upper() for x in left if x.code}  # listed once, with their own reason
-        names = {s.agency.strip() for s in subs if s.agency}
+        codes = {agency_key(s.code) for s in subs if s.code}
+        left_codes = {agency_key(x.code) for x in left if x.code}  # listed once, with their own reason
+        names = {agency_key(s.agency) for s in subs if s.agency}
         for name, code in expected:
-            c = (code or "").strip().upper()
-            if (c and c in codes) or (not c and name.strip() in names):
+            c = agency_key(code)
+            if (c and c in codes) or (not c and agency_key(name) in names):
                 continue
             if c and c in left_codes:
                 not_included += 1
@@ -236,7 +237,7 @@ def _duplicates(subs: Sequence[Submission]) -> list[str]:
     by_code: dict[str, list[Submission]] = {}
     for s in subs:
         if s.code:
-            by_code.setdefault(s.code.strip().upper(), []).append(s)
+            by_code.setdefault(agency_key(s.code), []).append(s)
     return [
         f"统一社会信用代码 {code} 出现在 {len(group)} 个文件中（{'、'.join(_who(s) for s in group)}），已全部计入汇总，请核实是否重复报送"
         for code, group in by_code.items()

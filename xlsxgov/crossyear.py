@@ -26,12 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from .campaign.roster import agency_key
 from .compute import CellKey, complete, key, to_display
 from .errors import PreviousError
 from .filecheck import WORKBOOK_SUFFIXES, is_lock_file
 from .findings import Finding, sort_findings
-from .locate import normalise
+from .locate import agency_key, normalise
 from .reader import Submission, Unreadable, read_workbook
 from .spec import Spec
 from .values import Kind
@@ -72,7 +71,7 @@ class Previous:
             self._index(a)
 
     def _index(self, a: PreviousAgency) -> None:
-        c, n = agency_key(a.code), name_key(a.name)
+        c, n = agency_key(a.code), agency_key(a.name)
         if c and c in self._by_code:
             self.problems.append(f"上年数据中统一社会信用代码 {a.code} 出现多次（{self._by_code[c].source}、{a.source}），只使用第一份")
             return
@@ -87,17 +86,12 @@ class Previous:
         c = agency_key(sub.code)
         if c and c in self._by_code:
             return self._by_code[c]
-        n = name_key(sub.agency)
+        n = agency_key(sub.agency)
         if n and n in self._by_name:
             return self._by_name[n]
         if sub.meta.get("kind") == "consolidated" and self.total is not None:
             return self.total
         return None
-
-
-def name_key(name: str) -> str:
-    """An agency name as cross-year matching compares it (locate.normalise, upper case)."""
-    return normalise(name or "").upper()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,16 @@ def normalise(text: object) -> str:
     return _SPACES.sub("", s)
 
 
+def agency_key(text: object) -> str:
+    """The one form in which agencies are matched, everywhere: a 统一社会信用代码 or a name as
+    ``normalise`` gives it (NFKC: full-width letters, digits and brackets to ASCII; no spaces of
+    any kind; one kind of each punctuation mark), in upper case. Used by the roster (duplicate
+    names and codes), ``campaign import`` (whose file is it), assign/withdraw/history, cross-year
+    matching, consolidation's 未报送 and the portal's search, so "ｘ县　财政局" is "X县财政局"
+    in all of them."""
+    return normalise(text).upper()
+
+
 def _similar(a: str, b: str) -> bool:
     if a == b:
         return True

@@ -32,7 +32,7 @@ from ..errors import CampaignError
 from ..filecheck import WORKBOOK_SUFFIXES
 from ..safetext import for_terminal
 from .mail import extract_attachments, safe_filename
-from .roster import agency_key
+from ..locate import agency_key
 from .store import CampaignStore, now
 from ..extract.formats import SUFFIXES as EXTRACT_SUFFIXES
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from ..errors import CampaignError
 from ..vocab import status_label
 from .ledger import ATTRIBUTED, submission_label
-from .roster import Agency, agency_key
+from ..locate import agency_key
+from .roster import Agency
 from .store import CampaignStore
 
 __all__ = ["AssignResult", "HistoryEntry", "WithdrawResult", "assign", "find_agency", "history", "withdraw"]

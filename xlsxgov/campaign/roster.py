@@ -21,6 +21,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from ..errors import Problem, RosterError
+from ..locate import agency_key
 
 __all__ = [
     "Agency",
@@ -46,10 +47,6 @@ _USCC_AUTHORITIES = "123456789ANY"
 _WS_RE = re.compile(r"\s+")
 
 
-def agency_key(text: str) -> str:
-    """The one normalisation agencies are matched by (codes and names): NFKC (full-width letters
-    and digits to ASCII), no whitespace anywhere, upper case."""
-    return _WS_RE.sub("", unicodedata.normalize("NFKC", str(text or ""))).upper()
 
 
 
@@ -298,8 +295,7 @@ def read_roster(path: str | Path) -> list[Agency]:
             problems.append((row_number, _LABEL["name"], "为空"))
             row_ok = False
         else:
-            # Compare names ignoring spaces and full-/half-width differences.
-            key = _WS_RE.sub("", unicodedata.normalize("NFKC", name))
+            key = agency_key(name)  # spaces and full-/half-width differences do not count
             if key in seen_name:
                 problems.append((row_number, _LABEL["name"], f"“{name}”与第{seen_name[key]}行重复"))
                 row_ok = False

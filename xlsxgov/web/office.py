@@ -23,6 +23,7 @@ from ..campaign.remind import prepare_reminders
 from ..campaign.status import campaign_status, write_status_xlsx
 from ..campaign.store import roster
 from ..errors import CampaignError
+from ..locate import agency_key
 from .agency import after_upload
 from .common import LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, import_upload, not_found, page, run_in_pool, secure_cookie
 from .upload import UploadError, receive
@@ -160,10 +161,10 @@ def board(request: Request, q: str = "", status: str = "", review: str = "", sor
         rows.append(a)
     counts = {s: st["totals"][s] for s in ("valid", "invalid", "unreadable", "missing")}
     review_counts = {r: sum(1 for a in rows if a["review"] == r) for r in portal.REVIEW_STATES}
-    needle = q.strip().upper()
+    needle = agency_key(q)
     shown = [
         a for a in rows
-        if (not needle or needle in a["name"].upper() or needle in a["code"] or needle in (a["contact"] or "").upper())
+        if (not needle or needle in agency_key(a["name"]) or needle in a["code"] or needle in agency_key(a["contact"]))
         and (not status or a["status"] == status) and (not review or a["review"] == review)
     ]
     shown.sort(key=SORTS.get(sort, SORTS["name"]), reverse=bool(desc))
