@@ -460,3 +460,30 @@ def test_mail_reply_with_only_the_report_document_is_imported(tmp_path: Path):
     eml.write_bytes(bytes(msg))
     [f] = extract_attachments(eml, tmp_path / "out")
     assert f.original_name == "年报.pdf"
+
+
+def test_docx_merged_cells_keep_their_columns_without_warnings(tmp_path: Path) -> None:
+    """A Word cell merged across two columns counts as two (w:gridSpan), the lower part of a
+    vertical merge is not a cell of its own (w:vMerge), and reading raises no warning (python-docx
+    elements were truth-tested before: lxml's FutureWarning)."""
+    import warnings
+
+    import docx
+
+    from xlsxgov.extract.formats import tokens_of
+
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=4)
+    table.cell(0, 0).merge(table.cell(0, 1)).text = "合并两列"
+    table.cell(0, 2).merge(table.cell(1, 2)).text = "合并两行"
+    table.cell(0, 3).text = "右上"
+    table.cell(1, 3).text = "右下"
+    path = tmp_path / "merged.docx"
+    document.save(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tokens = [t for t in tokens_of(path) if t.table]
+    where = {t.text: t.cell for t in tokens}
+    assert where["合并两列"] == "第1行第1列" and where["合并两行"] == "第1行第3列"
+    assert where["右上"] == "第1行第4列" and where["右下"] == "第2行第4列"
+    assert [t.text for t in tokens].count("合并两行") == 1 and len(tokens) == 3 + 3  # row 2: two, one merged away

@@ -320,31 +320,24 @@ def _connect(
         if user:
             _login(conn, user, password or "")
         return conn
-    except smtplib.SMTPAuthenticationError as exc:
+    except (OSError, smtplib.SMTPException) as exc:  # ssl.SSLError is an OSError
         _close(conn)
-        raise MailConnectionError(
-            host, port, f"SMTP 服务器 {where} 拒绝登录，请检查用户名和密码（{exc.smtp_code} {_reply_text(exc.smtp_error)}）"
-        ) from exc
-    except smtplib.SMTPNotSupportedError as exc:
-        _close(conn)
-        raise MailConnectionError(
-            host, port, f"SMTP 服务器 {where} 不支持所需功能（{exc}），请检查加密方式（STARTTLS/SSL）设置"
-        ) from exc
-    except ssl.SSLCertVerificationError as exc:
-        _close(conn)
-        raise MailConnectionError(
-            host, port,
-            f"SMTP 服务器 {where} 的证书未通过验证：{exc.verify_message or exc}"
-            "（如服务器使用单位内部 CA 签发的证书，请用 --cafile 指定该 CA 证书）",
-        ) from exc
-    except ssl.SSLError as exc:
-        _close(conn)
-        raise MailConnectionError(
-            host, port, f"与 SMTP 服务器 {where} 建立加密连接失败：{exc}（请确认端口与加密方式匹配：465 用 SSL，587 用 STARTTLS）"
-        ) from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        _close(conn)
-        raise MailConnectionError(host, port, f"无法连接 SMTP 服务器 {where}：{exc}") from exc
+        raise MailConnectionError(host, port, _connect_failure(exc, where)) from exc
+
+
+def _connect_failure(exc: Exception, where: str) -> str:
+    """Why connecting to (or logging in at) the SMTP server ``where`` failed, in Chinese, with
+    what to check: the login, the STARTTLS/SSL choice, the port or the CA certificate."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"SMTP 服务器 {where} 拒绝登录，请检查用户名和密码（{exc.smtp_code} {_reply_text(exc.smtp_error)}）"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"SMTP 服务器 {where} 不支持所需功能（{exc}），请检查加密方式（STARTTLS/SSL）设置"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"SMTP 服务器 {where} 的证书未通过验证：{exc.verify_message or exc}"
+                "（如服务器使用单位内部 CA 签发的证书，请用 --cafile 指定该 CA 证书）")
+    if isinstance(exc, ssl.SSLError):
+        return f"与 SMTP 服务器 {where} 建立加密连接失败：{exc}（请确认端口与加密方式匹配：465 用 SSL，587 用 STARTTLS）"
+    return f"无法连接 SMTP 服务器 {where}：{exc}"
 
 
 def _login(conn, user: str, password: str) -> None:
@@ -444,29 +437,13 @@ def send_messages(
                 retry = False
                 try:
                     refused = conn.send_message(msg, from_addr=sender)
-                except smtplib.SMTPRecipientsRefused as exc:
-                    codes = {code for code, _ in exc.recipients.values()}
-                    if codes == {421}:  # server is closing the connection, not refusing
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                    refusal = _refusal(exc)
+                    if refusal is None:  # 421: the server is closing the connection, nothing was accepted
                         retry = True
                     else:
-                        result = SendResult(
-                            path, message_id, False, f"收件人被服务器拒收：{_refused_text(exc.recipients)}", list(exc.recipients)
-                        )
-                except smtplib.SMTPSenderRefused as exc:
-                    if exc.smtp_code == 421:
-                        retry = True
-                    else:
-                        result = SendResult(
-                            path, message_id, False,
-                            f"发件人地址 {exc.sender} 被服务器拒绝（{exc.smtp_code} {_reply_text(exc.smtp_error)}）",
-                        )
-                except smtplib.SMTPDataError as exc:
-                    if exc.smtp_code == 421:  # a 421 reply means the message was not accepted
-                        retry = True
-                    else:
-                        result = SendResult(
-                            path, message_id, False, f"服务器拒收邮件内容（{exc.smtp_code} {_reply_text(exc.smtp_error)}）"
-                        )
+                        who = list(exc.recipients) if isinstance(exc, smtplib.SMTPRecipientsRefused) else []
+                        result = SendResult(path, message_id, False, refusal, who)
                 except smtplib.SMTPServerDisconnected as exc:
                     result = _dropped(conn, path, message_id, where, exc)
                     retry = result is None
@@ -499,6 +476,18 @@ def send_messages(
     finally:
         _close(conn)
     return results
+
+
+def _refusal(exc: smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused | smtplib.SMTPDataError) -> str | None:
+    """Why the server refused a message (recipients, sender or content), in Chinese; None for
+    a 421 reply, which means the server is closing the connection: the message is retried."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        if {code for code, _ in exc.recipients.values()} == {421}:
+            return None
+        return f"收件人被服务器拒收：{_refused_text(exc.recipients)}"
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return None if exc.smtp_code == 421 else f"发件人地址 {exc.sender} 被服务器拒绝（{exc.smtp_code} {_reply_text(exc.smtp_error)}）"
+    return None if exc.smtp_code == 421 else f"服务器拒收邮件内容（{exc.smtp_code} {_reply_text(exc.smtp_error)}）"
 
 
 def _dropped(conn, path: Path, message_id: str | None, where: str, exc: Exception) -> SendResult | None:

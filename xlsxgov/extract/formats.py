@@ -236,9 +236,9 @@ def docx_tokens(path: Path) -> list[Token]:
         for r, tr in enumerate(x for x in tbl if x.tag == W_TR):
             c = 0
             for tc in (x for x in tr.iter(W_TC) if _parent_tr(x, W_TR) is tr):
-                pr = tc.tcPr
-                span = (pr.gridSpan or 1) if pr is not None else 1
-                vmerge = pr.vMerge if pr is not None else None
+                # CT_Tc's own properties give w:gridSpan/@val (default 1) and w:vMerge/@val; the
+                # tcPr children are elements (truth-testing one is lxml's FutureWarning).
+                span, vmerge = tc.grid_span, tc.vMerge
                 nested = [x for x in tc if x.tag == W_TBL]
                 if vmerge == "continue":
                     pass
