@@ -30,7 +30,7 @@ from .compute import CellKey, complete, key, to_display
 from .errors import PreviousError
 from .filecheck import WORKBOOK_SUFFIXES, is_lock_file
 from .findings import Finding, sort_findings
-from .locate import agency_key, normalise
+from .locate import agency_key
 from .reader import Submission, Unreadable, read_workbook
 from .spec import Spec
 from .values import Kind
