@@ -68,6 +68,15 @@ def _warm(edition: str) -> None:
         validate_paths([path], edition=edition)
 
 
+def _pool_process() -> None:
+    """In each validation process: validate in this process (``parallel.WORKERS_ENV`` = 1). The
+    pool already has one process per core; a batch fanning out into worker processes of its own
+    would only oversubscribe the cores and pay for starting them on every batch."""
+    from ..parallel import WORKERS_ENV
+
+    os.environ[WORKERS_ENV] = "1"
+
+
 def _campaign_secret(directory: Path) -> bytes:
     """The campaign's key for agency-form CSRF tokens, made once and shared by every process."""
     conn = ledger.connect(directory)
@@ -103,7 +112,7 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
         cfg.secret = _campaign_secret(directory)
         clean_stale(cfg.tmp)
         # spawn: the pool processes do not inherit the event loop's threads or sockets.
-        cfg.pool = ProcessPoolExecutor(max_workers=pool_size, mp_context=multiprocessing.get_context("spawn"))
+        cfg.pool = ProcessPoolExecutor(max_workers=pool_size, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_process)
         conn = ledger.connect(directory)
         try:
             edition = ledger.get_setting(conn, "edition") or "gov2021"

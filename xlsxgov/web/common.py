@@ -23,7 +23,7 @@ SESSION_COOKIE = "xg_session"
 LOGIN_COOKIE = "xg_login"
 
 
-MAX_BATCH = 16  # uploads validated together in one pool call
+MAX_BATCH = 64  # uploads validated together in one pool call at most (parallel.MAX_CHUNK)
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,11 @@ def record_uploads(directory: Path, jobs: list[UploadJob]) -> list[Recorded]:
 
 class Batcher:
     """Uploads waiting for validation, taken by ``size`` consumers (one per pool process), each
-    sending everything that is waiting (up to MAX_BATCH) to the process pool as one
-    ``record_uploads`` call: the validator's fixed cost per call is paid once per batch, so
-    throughput grows with load while a lone upload is validated at once. A batch that fails is
-    retried file by file, so one bad file never fails the others."""
+    sending its share of what is waiting (an even split between the consumers, up to
+    MAX_BATCH) to the process pool as one ``record_uploads`` call: the validator's fixed cost per
+    call is paid once per batch, so throughput grows with load, both processes finish a burst
+    together, and a lone upload is validated at once. A batch that fails is retried file by
+    file, so one bad file never fails the others."""
 
     def __init__(self, cfg: "Config", size: int):
         self.cfg, self.size = cfg, size
@@ -97,7 +98,8 @@ class Batcher:
         loop = asyncio.get_running_loop()
         while True:
             items = [await self.queue.get()]
-            while len(items) < MAX_BATCH and not self.queue.empty():
+            share = min(MAX_BATCH, -(-(1 + self.queue.qsize()) // self.size))
+            while len(items) < share and not self.queue.empty():
                 items.append(self.queue.get_nowait())
             try:
                 results = await loop.run_in_executor(self.cfg.pool, record_uploads, self.cfg.directory, [j for j, _ in items])
