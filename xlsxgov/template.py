@@ -4,6 +4,11 @@ One writer serves every workbook that has the statutory tables: the blank templa
 personalised for an agency, the feedback workbook (an agency's values with the bad cells marked)
 and the consolidated regional workbook. All of them carry the same formulas, validations,
 conditional formats, 校验 sheet and metadata, so any of them can be read back as an input.
+
+Longer than 600 lines on purpose: the cover, the statutory sheets, the 校验 sheet and the
+metadata sheet share one workbook's styles, layouts and cell references while they are written
+(the 校验 formulas point at the statutory cells, the cover's 本年度无相关数据 feeds the
+conclusion); split apart, each part would need the others' internals.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ and the web portal read and write a campaign only through a store::
 
 An agency's *current* submission is its newest readable one (valid or invalid); an unreadable
 file is current only for an agency that sent nothing readable (``ledger.recompute_current``).
+
+Longer than 600 lines on purpose: every SQL statement about a campaign outside ledger.py's
+schema lives here (tests/test_store.py fails on SQL anywhere else), so that what the ledger
+records and how each verb reads it are in one place.
 """
 
 from __future__ import annotations
