@@ -190,3 +190,6 @@ def test_withdraw_sets_aside_and_the_previous_becomes_current(campaign: Path):
     cli("withdraw", campaign, AGENCIES[0][0])
     assert agency_status(campaign, 0)["status"] == "missing"
     assert cli("withdraw", campaign, AGENCIES[0][0], check=False).returncode == 2
+    # a withdrawn file stays its agency's: assigning it elsewhere says so, and how to go on
+    refused = cli("assign", campaign, campaign / "inbox" / "第一次.xlsx", AGENCIES[1][0], check=False)
+    assert refused.returncode == 2 and "已撤回" in flat(refused.stderr) and "withdraw" not in refused.stderr

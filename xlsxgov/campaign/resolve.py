@@ -101,6 +101,8 @@ def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignR
         label = submission_label(row["file_name"], row["source"])
         if row["code"] is not None:
             owner = store.names().get(row["code"], row["code"])
+            if row["status"] == "withdrawn":  # the ledger keeps one row per file: it stays where it was
+                raise CampaignError(f"文件{label}是{owner}已撤回的报送，不能再分配给其他单位；请{agency.name}重新发送报表")
             raise CampaignError(f"文件{label}已是{owner}的报送，不能再分配（可先用 campaign withdraw 撤回）")
     outcome = assign_file(directory, row["id"], agency.code)
     with CampaignStore.open(directory) as store:
