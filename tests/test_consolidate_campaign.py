@@ -196,6 +196,51 @@ def test_submissions_are_rebuilt_from_the_ledger_exactly(campaign):
         assert (sub.agency, sub.code, sub.year, sub.meta["region"]) == (read.agency, read.code, read.year, read.meta["region"])
 
 
+def test_current_submissions_are_fetched_in_one_query(campaign):
+    """However many agencies: the roster and one query for every current submission (inputs,
+    cover, findings, file label), never one query per agency."""
+    from xlsxgov.campaign.store import CampaignStore
+
+    _, d, _, _ = campaign
+    seen = []
+    with CampaignStore.open(d) as store:
+        for statuses in (("valid",), ("valid", "invalid")):
+            statements: list[str] = []
+            store.conn.set_trace_callback(statements.append)
+            got = store.current_submissions(statuses)
+            store.conn.set_trace_callback(None)
+            seen.append((len(got), len(statements)))
+    assert seen == [(3, 2), (4, 2)]
+
+
+def test_ledger_without_recorded_inputs_is_rebuilt_from_its_facts(campaign, tmp_path):
+    """A campaign imported by a version that recorded facts but not the inputs: its submissions
+    are rebuilt from the facts (not read from the archive) and consolidate to the same workbook."""
+    import shutil
+    import sqlite3
+
+    from xlsxgov.campaign.store import INPUTS_RECORDED
+
+    spec, d, inputs, _ = campaign
+    copy = tmp_path / "older"
+    shutil.copytree(d, copy)
+    conn = sqlite3.connect(copy / "ledger.sqlite")
+    assert conn.execute("DELETE FROM submission_meta WHERE key=?", (INPUTS_RECORDED,)).rowcount == 5  # 4 current, 1 superseded draft
+    conn.commit()
+    conn.close()
+    new = store_mod.current_submissions(d, ("valid", "invalid"))
+    old = store_mod.current_submissions(copy, ("valid", "invalid"))
+    assert len(old) == len(new) == 4
+    for (a, status_a, sub_a), (b, status_b, sub_b) in zip(old, new):
+        assert (a, status_a) == (b, status_b) and not sub_a.raw  # from the facts, not the file
+        assert (sub_a.inputs, sub_a.bad_cells, sub_a.findings, sub_a.meta) == (sub_b.inputs, sub_b.bad_cells, sub_b.findings, sub_b.meta)
+    before = consolidate_campaign(d, tmp_path / "new.xlsx")
+    after = consolidate_campaign(copy, tmp_path / "old.xlsx")
+    assert read_workbook(after.path).values == read_workbook(before.path).values == sums(spec, [inputs[0], inputs[1], inputs[2]])
+    detail = [CalamineWorkbook.from_path(str(p)).get_sheet_by_name(DETAIL_SHEET).to_python() for p in (before.path, after.path)]
+    assert detail[0] == detail[1]
+
+
 def test_money_is_rebuilt_to_the_exact_fen(tmp_path):
     """Facts hold 万元 as the form prints them; rebuilt inputs are exact 分 again (gov2019 has money),
     including real published amounts 5949.088667 万元, 4166.241619 万元 and 75394432.52元."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from . import expr as ex
 from .spec import Cell, CheckInstance, Spec, evaluation_order, total_term_cells
@@ -61,19 +61,32 @@ def complete_many(spec: Spec, inputs: Sequence[Mapping[CellKey, int]]) -> tuple[
     input_keys, steps = _plan(spec)
     targets = [target for target, _, _ in steps]
     columns = {k: j for j, k in enumerate((*input_keys, *targets))}
-    rows = [[int(d.get(k, 0) or 0) for k in input_keys] for d in inputs]
-    biggest = max((max(map(abs, r), default=0) for r in rows), default=0)
-    dtype = np.int64 if biggest < _INT64_SAFE else object
-    out = np.zeros((len(rows), len(columns)), dtype=dtype)
-    if rows:
-        out[:, : len(input_keys)] = np.array(rows, dtype=dtype)
+    n = len(inputs)
+    try:  # the common case, in C: every input present as an int
+        array = np.array([_inputs_getter(spec)(d) for d in inputs], dtype=np.int64).reshape(n, len(input_keys))
+        dtype: Any = np.int64 if n == 0 or int(np.abs(array).max(initial=0)) < _INT64_SAFE else object
+    except (KeyError, TypeError, OverflowError):  # missing cells, None, or beyond int64
+        array = np.array([[int(d.get(k, 0) or 0) for k in input_keys] for d in inputs], dtype=object).reshape(n, len(input_keys))
+        dtype = np.int64 if n == 0 or max(abs(v) for v in array.flat) < _INT64_SAFE else object
+    out = np.zeros((n, len(columns)), dtype=dtype)
+    out[:, : len(input_keys)] = array
     for target, constant, parts in steps:
-        total = np.full(len(rows), constant, dtype=dtype)
+        total = np.full(n, constant, dtype=dtype)
         for sign, deps in parts:
             part = out[:, [columns[d] for d in deps]].sum(axis=1) if deps else 0
             total = total + part if sign > 0 else total - part
         out[:, columns[target]] = total
     return columns, out
+
+
+@cache
+def _inputs_getter(spec: Spec):
+    """A function giving the values of ``spec``'s numeric input cells of an inputs dict, in
+    ``_plan`` order (KeyError when one is missing)."""
+    from operator import itemgetter
+
+    keys = _plan(spec)[0]
+    return itemgetter(*keys) if len(keys) > 1 else (lambda d: (d[keys[0]],))
 
 
 @cache

@@ -370,7 +370,6 @@ def consolidate_campaign(
         settings = store.settings()
         agencies = store.roster()
         current = store.current_files()
-        labels = store.submission_labels()
         readable = {agency.code: (status, sub) for agency, status, sub in store.current_submissions(("valid", "invalid"))}
     year = settings.year
     if region is None:
@@ -389,7 +388,6 @@ def consolidate_campaign(
             continue
         if status == "valid" or include_invalid:
             sub.meta["agency"], sub.meta["code"] = agency.name, agency.code
-            sub.meta["file_name"] = labels.get(str(sub.path), "")
             subs.append(sub)
             statuses[str(sub.path)] = status
         else:

@@ -186,9 +186,10 @@ def _col_name(col: int) -> str:
     return name
 
 
-# Characters XML 1.0 cannot hold, and text that looks like the _xHHHH_ escape of OOXML strings
-# (ECMA-376 Part 1, 22.9.2.19 ST_Xstring): both written as _xHHHH_ escapes, as Excel does.
-_NOT_XML = re.compile("_x[0-9A-Fa-f]{4}_|[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Control characters (XML 1.0 cannot hold most of them, and a parser turns \r into \n), and text
+# that looks like the _xHHHH_ escape of OOXML strings (ECMA-376 Part 1, 22.9.2.19 ST_Xstring):
+# written as _xHHHH_ escapes, as Excel and xlsxwriter do.
+_NOT_XML = re.compile("_x[0-9A-Fa-f]{4}_|[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _escape_char(m: re.Match) -> str:

@@ -28,6 +28,7 @@ records and how each verb reads it are in one place.
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,10 @@ SUBDIRS = ("outbox", "inbox", "archive", "quarantine", "feedback")
 SUBMISSION_META = ("agency", "code", "year", "region", "kind", "consolidates", "contact", "phone", "source")  # source: "report" for a report document
 # Set in submission_meta when the facts carry the text the agency typed (export reads it).
 RAW_RECORDED = "facts_raw"
+# Set in submission_meta to the input values in base units (分 for money), in the spec's input
+# order (``_fact_plan``), as a JSON array (null: a cell the reader could not use): consolidating
+# 10,000 agencies reads one row per agency instead of two million facts.
+INPUTS_RECORDED = "inputs"
 
 
 def is_campaign(path: Path | str) -> bool:
@@ -367,7 +372,8 @@ class CampaignStore:
                     self.conn.executemany(
                         "INSERT INTO submission_meta(submission_id, key, value) VALUES (?, ?, ?)",
                         [(sid, k, sub.meta.get(k, "")) for k in SUBMISSION_META]
-                        + [(sid, "edition", sub.edition), (sid, "spec_version", str(sub.spec.version)), (sid, RAW_RECORDED, "1")],
+                        + [(sid, "edition", sub.edition), (sid, "spec_version", str(sub.spec.version)), (sid, RAW_RECORDED, "1"),
+                           (sid, INPUTS_RECORDED, _packed_inputs(sub))],
                     )
                 if code is not None:
                     ledger.recompute_current(self.conn, code)
@@ -467,51 +473,88 @@ class CampaignStore:
         """(agency, status, submission) of each roster agency whose current submission has one of
         ``statuses`` (valid, invalid), in roster order.
 
-        The submission is rebuilt from what the import recorded (facts, cover and metadata, errors
-        and warnings); no file is read again, which is what lets a province consolidate thousands
-        of agencies in seconds. Facts are recorded in the spec's cell order, so they are read back
-        by position, trusted only when the spec version is the one they were recorded with; where
-        each cell sat in the file is fetched only when a message asks for it. ``raw``: also the text
-        typed in each cell (for export). A submission recorded with another spec version, or by a
-        version that did not record what is asked, is read from the archive instead.
+        The submission is rebuilt from what the import recorded (input values, cover and
+        metadata, errors and warnings), all fetched in one query; no file is read again, which is
+        what lets a province consolidate thousands of agencies in seconds. The inputs are trusted
+        only when the spec version is the one they were recorded with; where each cell sat in the
+        file is fetched only when a message asks for it. ``meta["file_name"]`` is the file as the
+        agency sent it, and its mail (``ledger.submission_label``). ``raw``: also the text typed in
+        each cell (for export), from the facts. A submission recorded with another spec version, or
+        by a version that did not record what is asked, is read from the archive instead.
         """
         from .. import spec as spec_mod
         from ..findings import Finding
         from ..reader import Submission, read_workbook
 
+        from ..errors import SpecError
+
         agencies = {a.code: a for a in self.roster()}
+        specs: dict[str | None, Spec | None] = {}
+
+        def spec_of(edition: str | None) -> Spec | None:
+            if edition not in specs:
+                try:
+                    specs[edition] = spec_mod.load(edition) if edition else None
+                except SpecError:  # an edition this installation does not have
+                    specs[edition] = None
+            return specs[edition]
+
+        marks = ",".join("?" for _ in statuses)
+        rows = self.conn.execute(
+            "SELECT s.id, s.code, s.status, s.archive_path, s.file_name, s.source, "
+            "(SELECT json_group_object(m.key, m.value) FROM submission_meta m WHERE m.submission_id = s.id AND m.key != ?), "
+            "(SELECT m.value FROM submission_meta m WHERE m.submission_id = s.id AND m.key = ?), "
+            "(SELECT json_group_array(json_array(severity, rule, sheet, cell, message)) FROM "
+            " (SELECT * FROM findings f WHERE f.submission_id = s.id AND f.severity != 'info' ORDER BY f.rowid)) "
+            "FROM submissions s JOIN agencies a ON a.code = s.code "
+            f"WHERE s.superseded_by IS NULL AND s.status IN ({marks}) ORDER BY a.rowid",
+            (INPUTS_RECORDED, INPUTS_RECORDED, *statuses),
+        ).fetchall()
         out = []
-        for sid, code, status, archive_path in self._current_rows("s.id, s.code, s.status, s.archive_path", statuses):
+        for sid, code, status, archive_path, file_name, source, meta_json, packed, findings_json in rows:
             path = self.path(archive_path)
-            meta = dict(self.conn.execute("SELECT key, value FROM submission_meta WHERE submission_id=?", (sid,)).fetchall())
-            edition = meta.pop("edition", None)
-            spec = spec_mod.load(edition) if edition in spec_mod.available_editions() else None
+            meta = json.loads(meta_json)
+            spec = spec_of(meta.pop("edition", None))
             has_raw = meta.pop(RAW_RECORDED, None) == "1"
-            rows = self.conn.execute(f"SELECT value{', raw' if raw else ''} FROM facts WHERE submission_id=? ORDER BY rowid", (sid,)).fetchall()
             plan = _fact_plan(spec) if spec is not None else None
-            if (
-                spec is None or plan is None or meta.pop("spec_version", None) != str(spec.version)
-                or len(rows) != len(plan) or (raw and not has_raw)
-            ):
-                out.append((agencies[code], status, read_workbook(path)))
+            trusted = spec is not None and plan is not None and meta.pop("spec_version", None) == str(spec.version)
+            inputs: dict = {}
+            bad: set = set()
+            raw_text: dict = {}
+            if trusted and packed is not None and not raw:
+                assert plan is not None
+                recorded = json.loads(packed)
+                keys = _input_keys(plan)
+                trusted = len(recorded) == len(keys)
+                inputs = dict(zip(keys, recorded))
+                if None in recorded:  # cells the reader could not use (only in invalid submissions)
+                    bad = {k for k, v in inputs.items() if v is None}
+                    inputs.update(dict.fromkeys(bad, 0))
+            elif trusted and (has_raw or not raw):  # recorded before the inputs were: from the facts
+                assert plan is not None
+                facts = self.conn.execute(f"SELECT value{', raw' if raw else ''} FROM facts WHERE submission_id=? ORDER BY rowid", (sid,)).fetchall()
+                trusted = len(facts) == len(plan)
+                for (k, scale), row in zip(plan, facts):
+                    value = row[0]
+                    if raw and row[1] is not None:
+                        raw_text[k] = row[1]
+                    if scale is None:  # a total or text: recomputed, not read back
+                        continue
+                    if value is None:
+                        bad.add(k)
+                        inputs[k] = 0
+                    else:  # facts are in the unit the form prints: money back to exact 分
+                        inputs[k] = round(value * scale)
+            else:
+                trusted = False
+            if not trusted:
+                sub = read_workbook(path)
+                sub.meta["file_name"] = ledger.submission_label(file_name, source, quoted=False)
+                out.append((agencies[code], status, sub))
                 continue
-            inputs, bad, raw_text = {}, set(), {}
-            for (k, scale), row in zip(plan, rows):
-                value = row[0]
-                if raw and row[1] is not None:
-                    raw_text[k] = row[1]
-                if scale is None:  # a total or text: recomputed, not read back
-                    continue
-                if value is None:  # a cell the reader could not use (only in invalid submissions)
-                    bad.add(k)
-                    inputs[k] = 0
-                else:  # facts are in the unit the form prints: money back to exact 分
-                    inputs[k] = round(value * scale)
-            findings = [
-                Finding(*r) for r in self.conn.execute(
-                    "SELECT severity, rule, sheet, cell, message FROM findings WHERE submission_id=? AND severity != 'info'", (sid,)
-                )
-            ]
+            assert spec is not None and plan is not None
+            findings = [Finding(*f) for f in json.loads(findings_json)]
+            meta["file_name"] = ledger.submission_label(file_name, source, quoted=False)
             where = _LedgerPlaces(self.directory, sid, plan)
             sub = Submission(path, spec, {"edition": spec.edition, **meta}, inputs, {}, raw_text, where, findings, bad)  # type: ignore[arg-type]
             out.append((agencies[code], status, sub))
@@ -601,6 +644,13 @@ class _Duplicate(Exception):
     """The file being recorded is already in the ledger."""
 
 
+def _packed_inputs(sub: Submission) -> str:
+    """``INPUTS_RECORDED``'s JSON array of ``sub``: its inputs in base units in the spec's input
+    order (null for a cell the reader could not use)."""
+    keys = _input_keys(_fact_plan(sub.spec))
+    return json.dumps([None if k in sub.bad_cells else int(sub.inputs.get(k, 0) or 0) for k in keys], separators=(",", ":"))
+
+
 def _raw_text(raw: Any) -> str | None:
     """What the agency typed in a cell, as text (None for an empty cell)."""
     return None if raw is None else str(raw)
@@ -619,6 +669,12 @@ def _fact_plan(spec: Spec) -> tuple[tuple[tuple[str, str, str], int | None], ...
         return FEN_PER_WANYUAN if cell.kind is Kind.MONEY else 1
 
     return tuple((key(cell), scale(cell)) for cell in spec.cells())
+
+
+@functools.cache
+def _input_keys(plan) -> tuple[tuple[str, str, str], ...]:
+    """The input cells of a ``_fact_plan``, in its order (what ``INPUTS_RECORDED`` lists)."""
+    return tuple(k for k, scale in plan if scale is not None)
 
 
 class _LedgerPlaces(Mapping):
