@@ -79,6 +79,12 @@ def complete_many(spec: Spec, inputs: Sequence[Mapping[CellKey, int]]) -> tuple[
     return columns, out
 
 
+def input_keys(spec: Spec) -> tuple[CellKey, ...]:
+    """The numeric input cells of ``spec`` (text cells left out), in spec order: the columns of
+    ``complete_many``'s inputs. The same tuple for every call (keys shared, not copied)."""
+    return _plan(spec)[0]
+
+
 @cache
 def _inputs_getter(spec: Spec):
     """A function giving the values of ``spec``'s numeric input cells of an inputs dict, in

@@ -18,10 +18,11 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
 
 from .atomic import replacing
-from .compute import CellKey, complete_many, key
+from .compute import CellKey, complete_many, input_keys, key
 from .detail import DETAIL_SHEET as DETAIL_SHEET  # the sheet's name, for callers of this module
 from .detail import DetailAgency, DetailSheet
 from .errors import ConsolidationError
@@ -293,30 +294,32 @@ def consolidate_files(
     ``previous``: last year's data (``crossyear.Previous`` or a path for ``crossyear.load_previous``,
     which raises ``crossyear.PreviousError``): cross-year findings of every included submission
     and of the consolidated totals go to ``result.cross_year``."""
-    from .validate import validate_paths
+    from .parallel import chunk_map
 
     if previous is not None:
         from .crossyear import as_previous
 
         previous = as_previous(previous)
     wanted = load_spec(edition) if edition else None
-    reports = validate_paths(paths, edition=edition)
+    job = partial(_read_chunk, edition=edition, places=previous is not None)
     subs: list[Submission] = []
     statuses: dict[str, str] = {}
     left: list[LeftOut] = []
-    for rep in reports:
-        if rep.status == "unreadable" or rep.submission is None:
-            left.append(LeftOut(Path(rep.path).name, "", "unreadable", rep.reason or "无法读取"))
+    for got in chunk_map(job, [Path(p) for p in paths], on_broken=_crashed):
+        path = Path(got.path)
+        if got.status == "unreadable" or got.edition is None:
+            left.append(LeftOut(path.name, "", "unreadable", got.reason or "无法读取"))
             continue
-        sub = rep.submission
+        spec = load_spec(got.edition)
+        sub = Submission(path, spec, got.meta, dict(zip(input_keys(spec), got.inputs)), {}, {}, got.where or {}, [], set(got.bad))
         if wanted is not None and sub.edition != wanted.edition:  # never added up, even with include_invalid
-            left.append(_other_edition(Path(rep.path).name + (f"（{sub.agency}）" if sub.agency else ""), sub.code, sub, wanted))
+            left.append(_other_edition(path.name + (f"（{sub.agency}）" if sub.agency else ""), sub.code, sub, wanted))
             continue
-        if rep.status == "invalid" and not include_invalid:
-            left.append(LeftOut(Path(rep.path).name + (f"（{sub.agency}）" if sub.agency else ""), sub.code, "invalid", _error_summary(rep.findings)))
+        if got.status == "invalid" and not include_invalid:
+            left.append(LeftOut(path.name + (f"（{sub.agency}）" if sub.agency else ""), sub.code, "invalid", got.errors))
             continue
         subs.append(sub)
-        statuses[str(sub.path)] = rep.status
+        statuses[str(sub.path)] = got.status
     if not subs:
         reasons = "\n".join(f"{x.name}：{x.reason}" for x in left)
         raise ConsolidationError(f"没有可汇总的报表：\n{reasons}")
@@ -326,6 +329,49 @@ def consolidate_files(
 
         result.cross_year = consolidation_findings(result, previous)
     return result
+
+
+class _Read(NamedTuple):
+    """What consolidation keeps of one validated file, sent back from a worker process: a slim
+    record (the inputs as a tuple in ``compute.input_keys`` order), not the whole report, so that
+    10,000 files cost neither the pickling nor the memory of 10,000 full submissions."""
+
+    path: str
+    status: str  # valid | invalid | unreadable
+    reason: str | None  # why it is unreadable
+    edition: str | None  # None: nothing read
+    meta: dict[str, str]
+    inputs: tuple[int, ...]
+    bad: tuple[CellKey, ...]  # cells whose value could not be read
+    where: dict[CellKey, tuple[str, str]] | None  # places of the cells, for cross-year messages
+    errors: str  # the first errors (``_error_summary``) of an invalid file
+
+
+def _read_chunk(paths: list[Path], *, edition: str | None, places: bool) -> list[_Read]:
+    """Validate a chunk of files (``validate.validate_paths`` in this worker) and keep what
+    consolidation needs; ``places``: also where each cell sits (for cross-year findings)."""
+    from .validate import validate_paths
+
+    out = []
+    for rep in validate_paths(paths, edition=edition, workers=1):
+        sub = rep.submission
+        if sub is None:
+            out.append(_Read(str(rep.path), "unreadable", rep.reason, None, {}, (), (), None, ""))
+            continue
+        keys = input_keys(sub.spec)
+        out.append(_Read(
+            str(rep.path), rep.status, rep.reason, sub.edition, sub.meta, tuple(int(sub.inputs.get(k, 0) or 0) for k in keys),
+            tuple(k for k in keys if k in sub.bad_cells), dict(sub.where) if places else None,
+            _error_summary(rep.findings) if rep.status == "invalid" else "",
+        ))
+    return out
+
+
+def _crashed(path: Path) -> _Read:
+    """The record of a file whose worker process died reading it (parallel.chunk_map's on_broken)."""
+    from .validate import _crashed as crashed  # validate's own message for it
+
+    return _Read(str(path), "unreadable", crashed(path).reason, None, {}, (), (), None, "")
 
 
 def _other_edition(name: str, code: str, sub: Submission, wanted: Spec) -> LeftOut:
