@@ -34,7 +34,7 @@ from xlsxgov.campaign.stamp import STAMPED_PARTS, TemplateStamper
 from xlsxgov.campaign.mail import build_message
 from xlsxgov.campaign.roster import uscc_check_char
 from xlsxgov.reader import read_workbook
-from xlsxgov.template import Meta, write_template
+from xlsxgov.template import footer_name, Meta, write_template
 
 sys.path.insert(0, str(Path(__file__).parent))
 import hostile_files  # noqa: E402
@@ -155,7 +155,7 @@ def test_stamped_footer_names_the_agency(tmp_path: Path):
     sheet name and 第 N 页 共 M 页 (issue #9, point 8); "&" is doubled, the footer's control
     character, and the XML is escaped."""
     stamper = TemplateStamper(spec_mod.load("gov2021"), YEAR)
-    names = ("A&B <局> \"x\"", AGENCIES[0][0])
+    names = ("A&B <局> \"x\"", AGENCIES[0][0], "某" * 300 + "&局")  # Excel refuses footers over 255 characters
     paths = [stamper.stamp(tmp_path / f"t{i}.xlsx", name, code_for(9), "某市") for i, name in enumerate(names)]
     for path, name in zip(paths, names):
         wb = openpyxl.load_workbook(path)
@@ -163,7 +163,8 @@ def test_stamped_footer_names_the_agency(tmp_path: Path):
         assert len(printed) >= 5
         for ws in printed:
             footer = ws.oddFooter
-            assert footer.left.text == name.replace("&", "&&"), (ws.title, footer.left.text)
+            assert footer.left.text == footer_name(name), (ws.title, footer.left.text)
+            assert footer.left.text.startswith(name[:50].replace("&", "&&")) and len(footer.left.text) <= 200
             assert (footer.center.text, footer.right.text) == ("&A", "第 &P 页 共 &N 页")
         with zipfile.ZipFile(path) as z:
             assert z.testzip() is None

@@ -83,8 +83,9 @@ class Meta:
     portal_link: str = ""  # the agency's secret link to the web portal, printed on the cover
     office_line: str = ""  # whom to ask (the collecting office, letters.Office.cover_line), on the cover
     no_data: str = ""  # 本年度无相关数据: "是" declares all three tables zero
-    # Who the printed footer names; None: the agency, else the region. A template stamped per
-    # agency later (campaign) passes a placeholder that the stamper replaces in each sheet's XML.
+    # Who the printed footer names, as footer_name gives it; None: the agency, else the region.
+    # A template stamped per agency later (campaign) passes a placeholder that the stamper
+    # replaces in each sheet's XML.
     footer_who: str | None = None
     kind: str = "template"  # template | feedback | consolidated
     consolidates: int | None = None
@@ -215,13 +216,22 @@ def write_template(path: Path | str, spec: Spec, meta: Meta, *, password: str | 
     return write_workbook(path, spec, meta, password=password)
 
 
+FOOTER_NAME_MAX = 100  # characters of a name in a footer: Excel refuses footers over 255
+
+
+def footer_name(name: str) -> str:
+    """A name as a printed footer shows it: ``&`` (the footer's control character) doubled, and
+    a name longer than FOOTER_NAME_MAX cut with "…" (the cover keeps it whole), since Excel
+    repairs away a footer over 255 characters."""
+    if len(name) > FOOTER_NAME_MAX:
+        name = name[:FOOTER_NAME_MAX - 1] + "…"
+    return name.replace("&", "&&")
+
+
 def footer_text(meta: Meta) -> str:
     """The printed footer of every sheet: who (agency, else region), the sheet name and
-    第 N 页 共 M 页, so a loose printed page still says whose numbers it shows.
-
-    ``&`` is the control character of headers and footers, so it is doubled in names."""
-    who = meta.footer_who if meta.footer_who is not None else (meta.agency or meta.region or "")
-    who = who.replace("&", "&&")
+    第 N 页 共 M 页, so a loose printed page still says whose numbers it shows."""
+    who = meta.footer_who if meta.footer_who is not None else footer_name(meta.agency or meta.region or "")
     return (f"&L{who}" if who else "") + "&C&A&R第 &P 页 共 &N 页"
 
 

@@ -44,8 +44,9 @@ class TemplateStamper:
         """``values``: input values of the base (default none: the blank template); ``link``:
         the cover carries the agency's portal link (``stamp_bytes(..., link=)``); ``office_line``:
         whom to ask, the same on every agency's cover (``letters.Office.cover_line``)."""
-        from ..template import Meta, write_workbook
+        from ..template import Meta, footer_name, write_workbook
 
+        self._footer_name = footer_name
         with tempfile.TemporaryDirectory() as tmp:
             base = Path(tmp) / "base.xlsx"
             write_workbook(base, spec, Meta(
@@ -88,7 +89,7 @@ class TemplateStamper:
         """The template's bytes with the agency's name, code, region (and portal link) on its
         cover and its name in every printed sheet's footer."""
         values = {"agency": escape(agency), "code": escape(code), "region": escape(region), "link": escape(link),
-                  "footer": escape(agency.replace("&", "&&"))}
+                  "footer": escape(self._footer_name(agency))}
         chunks = [self._local]
         offset = len(self._local)
         directory = [self._directory]
