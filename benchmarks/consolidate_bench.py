@@ -57,35 +57,19 @@ REGION = "基准区"
 
 def old_detail(w, subs, statuses) -> None:
     """The 明细 sheet as consolidate.py wrote it before detail.py (2026-11-29)."""
-    from xlsxgov.consolidate import leaf_count
+    import numpy as np
+
     from xlsxgov.consolidate import file_name as file_name_of
-    from xlsxgov.detail import DETAIL_SHEET, FIXED
-    from xlsxgov.template import footer_text, print_setup
+    from xlsxgov.consolidate import leaf_count
+    from xlsxgov.detail import DETAIL_SHEET, FIXED, DetailAgency, DetailSheet
     from xlsxgov.vocab import status_label
 
-    ws = w.workbook.add_worksheet(DETAIL_SHEET)
-    st = w.styles
+    # Headers, panes, filter and print setup as detail.py writes them (cheap); the rows below
+    # are the previous way, one xlsxwriter call per cell.
+    DetailSheet(w.spec, [DetailAgency("", "", "", False, 0, "")] * len(subs), ({}, np.zeros((len(subs), 0), dtype=np.int64))).hook(w)
+    ws = w.workbook.get_worksheet_by_name(DETAIL_SHEET)
     cells = list(w.spec.cells())
     fixed = len(FIXED)
-    for c, (label, width) in enumerate(FIXED):
-        ws.merge_range(0, c, 1, c, label, st.check_header)
-        ws.set_column(c, c, width)
-    ws.set_column(fixed, fixed + len(cells) - 1, 12)
-    start = 0
-    for i in range(1, len(cells) + 1):
-        prev = cells[start]
-        if i < len(cells) and cells[i].table is prev.table and cells[i].row is prev.row:
-            continue
-        text = f"{prev.table.short} {prev.row_label}"
-        if i - 1 > start:
-            ws.merge_range(0, fixed + start, 0, fixed + i - 1, text, st.check_header)
-        else:
-            ws.write_string(0, fixed + start, text, st.check_header)
-        start = i
-    for j, cell in enumerate(cells):
-        ws.write_string(1, fixed + j, cell.col_label + ("（万元）" if cell.kind is Kind.MONEY else ""), st.check_header)
-    ws.set_row(0, 45)
-    ws.set_row(1, 45)
     keys = [key(c) for c in cells]
     money = [c.kind is Kind.MONEY for c in cells]
     for i, sub in enumerate(subs):
@@ -105,11 +89,6 @@ def old_detail(w, subs, statuses) -> None:
                 ws.write_number(r, fixed + j, stored // FEN_PER_WANYUAN if stored % FEN_PER_WANYUAN == 0 else money_to_wanyuan(stored))
             else:
                 ws.write_number(r, fixed + j, stored)
-    ws.freeze_panes(2, 2)
-    ws.autofilter(1, 0, 1 + max(len(subs), 1), fixed + len(cells) - 1)
-    print_setup(ws, landscape=True, repeat=(0, 1), repeat_cols=(0, 1), footer=footer_text(w.meta))
-    ws.fit_to_pages(0, 0)
-    ws.set_print_scale(85)
 
 
 def old_consolidate(subs, out: Path, statuses=None) -> int:
