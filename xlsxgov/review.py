@@ -6,11 +6,11 @@ by the caller, so that validating a batch never reads last year's data or a camp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .validate import FileReport, validate_paths
+from .validate import FileReport, iter_reports
 
 if TYPE_CHECKING:
     from .crossyear import Previous
@@ -23,30 +23,52 @@ def review_files(
     previous: Previous | Path | str | None = None,
     feedback_dir: Path | None = None,
 ) -> list[FileReport]:
-    """Validate ``paths`` as one batch (an unreadable file never stops it), add the cross-year
-    findings against ``previous`` (a ``crossyear.Previous``, or a path for ``crossyear.load_previous``,
-    which raises PreviousError), and write a feedback workbook
-    into ``feedback_dir`` for every file with an error or a warning.
+    """The list of :func:`iter_review` (same arguments, same errors)."""
+    return list(iter_review(paths, edition=edition, previous=previous, feedback_dir=feedback_dir))
 
-    ``edition``: the edition every file must be in (SpecError when unknown); a file in another
-    edition gets an error. Returns one report per path, in order.
+
+def iter_review(
+    paths: Sequence[Path | str],
+    *,
+    edition: str | None = None,
+    previous: Previous | Path | str | None = None,
+    feedback_dir: Path | None = None,
+) -> Iterator[FileReport]:
+    """Validate ``paths`` (an unreadable file never stops the batch), add the cross-year
+    findings against ``previous`` (a ``crossyear.Previous``, or a path for
+    ``crossyear.load_previous``, which raises PreviousError), and write a feedback workbook into
+    ``feedback_dir`` for every file with an error or a warning. One report per path, in order,
+    streamed as each chunk of files is done (``validate.iter_reports``): a caller that does not
+    keep them holds one chunk at a time, whatever the number of files.
+
+    ``edition``: the edition every file must be in (SpecError when unknown, raised before any
+    file is read); a file in another edition gets an error.
     """
     from . import spec as spec_mod
 
     if edition:
         spec_mod.load(edition)
-    reports = validate_paths(paths, edition=edition)
     if previous is not None:
-        from .crossyear import apply_previous  # it loads a path itself
+        from .crossyear import as_previous
 
-        apply_previous(reports, previous)
+        previous = as_previous(previous)  # loaded (or refused) before the first file is read
     if feedback_dir is not None:
-        from .feedback import write_feedback
-
         feedback_dir.mkdir(parents=True, exist_ok=True)
-        for rep, path in feedback_paths(reports, feedback_dir):
-            write_feedback(rep.submission, rep.findings, path)
-    return reports
+    return _reviewed(iter_reports(paths, edition=edition), previous, feedback_dir)
+
+
+def _reviewed(reports: Iterator[FileReport], previous: Previous | None, feedback_dir: Path | None) -> Iterator[FileReport]:
+    # A generator apart from iter_review, so that its argument errors are raised at the call.
+    from .crossyear import apply_previous
+    from .feedback import write_feedback
+
+    for rep in reports:
+        if previous is not None:
+            apply_previous([rep], previous)
+        if feedback_dir is not None:
+            for _, path in feedback_paths([rep], feedback_dir):
+                write_feedback(rep.submission, rep.findings, path)
+        yield rep
 
 
 def feedback_paths(reports: Sequence[FileReport], feedback_dir: Path) -> list[tuple[FileReport, Path]]:

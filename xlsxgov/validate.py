@@ -10,6 +10,7 @@ rule compares what was typed with the recomputed parts.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
@@ -166,17 +167,32 @@ def _plan(table: Table) -> _Plan:
 
 
 @cache
-def table_schema(table: Table) -> pa.DataFrameSchema:
-    """The pandera schema of one statutory table, generated from the spec."""
-    columns = {}
+def _column_checks(table: Table) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """(column id, ((rule name, "ge0" | "integer"), ...)) per column, from the cell kinds: one
+    source for the pandera schema and for the vectorised fast path."""
+    out = []
     for col_id in dict.fromkeys(c.id for b in table.blocks for c in b.columns):
         kinds = {c.kind for c in table.cells if c.col.id == col_id}
         checks = []
         if Kind.DELTA not in kinds:
-            rule = KIND_RULES[Kind.MONEY] if kinds == {Kind.MONEY} else KIND_RULES[Kind.COUNT]
-            checks.append(pa.Check.ge(0, name=rule))
+            checks.append((KIND_RULES[Kind.MONEY] if kinds == {Kind.MONEY} else KIND_RULES[Kind.COUNT], "ge0"))
         if Kind.MONEY not in kinds:
-            checks.append(pa.Check(lambda s: (s % 1 == 0), name="cell.integer", element_wise=False))
+            checks.append(("cell.integer", "integer"))
+        out.append((col_id, tuple(checks)))
+    return tuple(out)
+
+
+@cache
+def table_schema(table: Table) -> pa.DataFrameSchema:
+    """The pandera schema of one statutory table, generated from the spec."""
+    columns = {}
+    for col_id, col_checks in _column_checks(table):
+        checks = [
+            # Custom checks: pandera reports a built-in Check.ge under its own name, not ours.
+            pa.Check(lambda s: s >= 0, name=name) if how == "ge0"
+            else pa.Check(lambda s: (s % 1 == 0), name=name)
+            for name, how in col_checks
+        ]
         columns[col_id] = pa.Column(float, checks=checks, nullable=True, coerce=True)
     checks = []
     for inst in (i for c in table.checks for i in c.instances()):
@@ -293,9 +309,14 @@ def _fold_blank_notes(sub: Submission, findings: list[Finding]) -> list[Finding]
     return out
 
 
-def validate_submissions(subs: Sequence[Submission]) -> list[list[Finding]]:
+def validate_submissions(subs: Sequence[Submission], *, full: bool = False) -> list[list[Finding]]:
     """Findings per submission (reader notes, what an unfilled workbook means, rule failures),
-    in the order given."""
+    in the order given.
+
+    The rules are the pandera schema of each table (``table_schema``). By default the schema's
+    checks are evaluated directly on the batch's numbers (the same compiled linear forms and
+    column checks, without pandera's per-call frame handling: issue #13); ``full=True`` runs
+    pandera itself. Both give the same findings in the same order (tests/test_fastpaths.py)."""
     out: list[list[Finding]] = [fill_findings(s) for s in subs]
     by_edition: dict[str, list[int]] = {}
     for i, s in enumerate(subs):
@@ -305,44 +326,81 @@ def validate_submissions(subs: Sequence[Submission]) -> list[list[Finding]]:
         spec = group[0].spec
         for table in spec.tables:
             frame = table_frame(table, group)
-            for file_pos, finding in _table_findings(table, frame, group):
+            for file_pos, finding in _table_findings(table, frame, group, full=full):
                 out[positions[file_pos]].append(finding)
     return [sort_findings(f) for f in out]
 
 
-def _table_findings(table: Table, frame: pd.DataFrame, group: Sequence[Submission]):
-    try:
-        table_schema(table).validate(frame, lazy=True)
-        return
-    except SchemaErrors as exc:
-        cases = exc.failure_cases
-    failing = set(cases["check"].astype(str))
-    instances = {i.key: i for c in table.checks for i in c.instances()}
+KindCase = tuple[int, str, str, float]  # (file position, row id, column id, value) failing a column check
+
+
+def _table_findings(table: Table, frame: pd.DataFrame, group: Sequence[Submission], *, full: bool = False):
     plan = _plan(table)
     grid = plan.grid(frame)
+    if full:
+        try:
+            table_schema(table).validate(frame, lazy=True)
+            return
+        except SchemaErrors as exc:
+            cases = exc.failure_cases
+        failing = set(cases["check"].astype(str))
+
+        def kind_cases(name: str) -> list[KindCase]:
+            out = []
+            for _, case in cases[cases["check"].astype(str) == name].iterrows():
+                idx = case.get("index")
+                if isinstance(idx, str):  # pandera reports a MultiIndex label as its repr
+                    idx = ast.literal_eval(idx)
+                if isinstance(idx, tuple):
+                    out.append((int(idx[0]), idx[1], str(case["column"]), case["failure_case"]))
+            return out
+    else:
+        failing, by_name = _fast_failures(table, plan, frame, grid)
+        kind_cases = by_name.get
+    instances = {i.key: i for c in table.checks for i in c.instances()}
     for name in sorted(failing):
         inst = instances.get(name)
         if inst is None:
-            yield from _kind_findings(table, cases[cases["check"].astype(str) == name], group, name)
+            yield from _kind_findings(table, kind_cases(name), group, name)
             continue
         left, right, passed = plan.result(grid, name)
         for file_pos in np.flatnonzero(~passed):
             yield int(file_pos), _rule_finding(inst, group[int(file_pos)], left[file_pos], right[file_pos])
 
 
-def _kind_findings(table: Table, cases: pd.DataFrame, group, name: str):
+def _fast_failures(table: Table, plan: _Plan, frame: pd.DataFrame, grid: np.ndarray) -> tuple[set[str], dict[str, list[KindCase]]]:
+    """What ``table_schema(table).validate(frame, lazy=True)`` fails, computed on the numbers:
+    the failing check names, and each column check's failure cases in pandera's order (column
+    by column, rows in frame order). NaN (an unreadable cell) passes, as pandera's nullable
+    columns and ``ignore_na`` checks let it."""
+    failing: set[str] = set()
+    for inst_key, in_rule in plan.involved_rows.items():
+        _, _, passed = plan.result(grid, inst_key)
+        if (~passed).any() and in_rule.any():
+            failing.add(inst_key)
+    by_name: dict[str, list[KindCase]] = {}
+    values = frame.to_numpy(dtype=float)
+    n_rows = len(plan.rows)
+    with np.errstate(invalid="ignore"):
+        for j, (col_id, col_checks) in enumerate(_column_checks(table)):
+            column = values[:, j]
+            for name, how in col_checks:
+                bad = column < 0 if how == "ge0" else (column % 1 != 0) & ~np.isnan(column)
+                for i in np.flatnonzero(bad):
+                    by_name.setdefault(name, []).append((int(i) // n_rows, plan.rows[int(i) % n_rows], col_id, column[i]))
+    failing |= set(by_name)
+    return failing, by_name
+
+
+def _kind_findings(table: Table, cases: Sequence[KindCase], group, name: str):
     rule = name if name.startswith("cell.") else "cell.count"
-    for _, case in cases.iterrows():
-        idx = case.get("index")
-        if not isinstance(idx, tuple):
-            continue
-        file_pos, row_id = idx
-        cell = table.cell(row_id, str(case["column"]))
+    for file_pos, row_id, col_id, value in cases:
+        cell = table.cell(row_id, col_id)
         if cell is None:
             continue
         sub = group[file_pos]
         sheet, a1 = sub.where.get(key(cell), ("", ""))
-        yield file_pos, Finding("error", rule, sheet, a1, f"{table.short} {cell.row.display}/{cell.col.display}：数值{case['failure_case']}不符合要求（{name}）", (key(cell),))
+        yield file_pos, Finding("error", rule, sheet, a1, f"{table.short} {cell.row.display}/{cell.col.display}：数值{value}不符合要求（{name}）", (key(cell),))
 
 
 def _rule_finding(inst: CheckInstance, sub: Submission, left, right) -> Finding:
