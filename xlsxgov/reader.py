@@ -18,13 +18,14 @@ from typing import Any
 
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
+from . import __version__
 from . import spec as spec_mod
 from .compute import CellKey, complete, key, to_display
 from .findings import Finding
 from .locate import _Index, edition_scores, locate_table, normalise
 from .spec import Spec
 from .template import CHECK_SHEET, COVER_FIELDS, COVER_SHEET, FORMAT_MARK, META_SHEET
-from .values import Kind, parse_cell
+from .values import FEN_PER_WANYUAN, MAX_NUMBER, Kind, parse_cell
 from .workbook import SheetScan, Unreadable, WorkbookScan, contained, open_workbook
 from . import expr as expr_mod
 
@@ -128,16 +129,18 @@ class Submission:
 # ---------------------------------------------------------------------------------------------
 
 
-def read_workbook(path: Path | str, *, edition: str | None = None) -> Submission:
+def read_workbook(path: Path | str, *, edition: str | None = None, full: bool = False) -> Submission:
     """Read one returned workbook, opened by content (``workbook.open_workbook``).
 
+    ``full=True`` parses the whole metadata sheet instead of checking it (see ``read_grids``);
+    both give the same Submission (tests/test_fastpaths.py).
     Raises :class:`Unreadable` (one-line Chinese reason) and nothing else for any content:
     parser failures, including python-calamine panics, are contained here.
     """
     path = Path(path)
     opened = open_workbook(path)
     try:
-        sub = read_grids(path, _Grids(opened.book, opened.scan), edition=edition, scan=opened.scan)
+        sub = read_grids(path, _Grids(opened.book, opened.scan), edition=edition, scan=opened.scan, full=full)
     except Unreadable:
         raise
     except BaseException as exc:  # one strange file costs that file only (code "internal": a bug)
@@ -177,16 +180,25 @@ class _Grids(Mapping[str, list[list[Any]]]):
 
 
 def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str | None = None,
-               scan: WorkbookScan | None = None) -> Submission:
+               scan: WorkbookScan | None = None, full: bool = False) -> Submission:
     """Read the statutory tables from ``grids`` (sheet name -> rows of calamine values).
 
     ``scan`` says what the file stores where calamine shows a blank (error values, formulas
-    saved without a result): such a cell is never read as 0.
+    saved without a result): such a cell is never read as 0. Cell places come from the
+    metadata sheet: for a template this xlsxgov wrote, the places are the spec's layout and the
+    sheet is only checked (``_meta_fast``: its first rows, not parsed whole, issue #13);
+    ``full=True`` or any other file parses it whole. Either way the places are then checked
+    against the labels on the sheets (``_positions``).
     """
     findings: list[Finding] = []
     if scan is not None:
         _duplicate_sheets(scan)
-    meta, cover_map, cell_rows = _metadata(grids.get(META_SHEET))
+    fast = None if full else _meta_fast(scan)
+    if fast is not None:
+        meta, cover_map, meta_places = fast
+    else:
+        meta, cover_map, cell_rows = _metadata(grids.get(META_SHEET))
+        meta_places = _meta_places(cell_rows)
     if meta.get("edition") in spec_mod.available_editions():
         spec = spec_mod.load(meta["edition"])
     else:
@@ -202,26 +214,31 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     where: dict[CellKey, tuple[str, str]] = {}
     inputs: dict[CellKey, int] = {}
     bad: set[CellKey] = set()
-    meta_places = _meta_places(cell_rows)
     found = 0
     for table in spec.tables:
-        positions = _positions(table, grids, meta_places.get(table.id, {}), findings)
+        recorded = meta_places.get(table.id, {})
+        positions = _positions(table, grids, recorded, findings)
         sheets: dict[str, list[list[Any]]] = {}
         stored: dict[str, SheetScan] = {}
-        for cell_key, k, kind, is_input, what in _read_plan(table):
-            pos = positions.get(cell_key)
-            if pos is None:
+        for k, kind, is_input, what, place in _placed_plan(table, positions, positions is recorded):
+            if place is None:
                 where[k], raw[k], typed[k] = ("", ""), None, None
                 continue
             found += 1
-            sheet, r, c = pos
+            sheet, r, c, at = place
             grid = sheets.get(sheet)
             if grid is None:
                 grid = sheets[sheet] = grids[sheet]
             line = grid[r] if r < len(grid) else ()
             value = line[c] if c < len(line) else None
-            a1 = _a1(r, c)
-            where[k], raw[k] = (sheet, a1), value
+            where[k], raw[k] = at, value
+            # Plain numbers, nearly every cell: the same answer parse_cell gives, without its call.
+            if value.__class__ is float and value.is_integer() and 0 <= value <= MAX_NUMBER and kind is not Kind.TEXT:
+                typed[k] = v = int(value) * FEN_PER_WANYUAN if kind is Kind.MONEY else int(value)
+                if is_input:
+                    inputs[k] = v
+                continue
+            a1 = at[1]
             if scan is not None and (value is None or value == ""):
                 st = stored.get(sheet)
                 if st is None:
@@ -311,6 +328,27 @@ def _statutory_sheet_names() -> frozenset[str]:
     return frozenset(names)
 
 
+_PLACED: dict[int, tuple[Any, tuple]] = {}  # id(places) -> (places, plan): places live in caches
+
+
+def _placed_plan(table, positions, cacheable: bool) -> tuple:
+    """Per cell of ``table``: (cell key, kind, is input, message name, (sheet, row, col,
+    (sheet, A1)) or None when not located). Cached for the places of the spec's layout and
+    of a metadata sheet (``cacheable``: dicts that live in caches); afresh for any other."""
+    hit = _PLACED.get(id(positions))
+    if hit is not None and hit[0] is positions:
+        return hit[1]
+    plan = tuple(
+        (k, kind, is_input, what, None if (pos := positions.get(cell_key)) is None else (*pos, (pos[0], _a1(pos[1], pos[2]))))
+        for cell_key, k, kind, is_input, what in _read_plan(table)
+    )
+    if cacheable:
+        if len(_PLACED) > 512:  # metadata places evicted from their cache and parsed again
+            _PLACED.clear()
+        _PLACED[id(positions)] = (positions, plan)  # the dict is kept alive here: its id stays its own
+    return plan
+
+
 @cache
 def _read_plan(table) -> tuple[tuple[tuple[str, str], CellKey, Kind, bool, str], ...]:
     """Per cell of ``table``: (row/col key, cell key, kind, is input, how a message names it)."""
@@ -347,6 +385,78 @@ def _metadata(grid) -> tuple[dict[str, str], dict[str, tuple[str, str]], tuple[t
     return meta, cover, tuple(cells)
 
 
+_META_HEAD = 16 * 1024  # the metadata rows before the first cell row: about 3 KB of XML
+_META_ROW_RE = re.compile(rb'<row r="([0-9]{1,7})"[^>]*?(?:/>|>(.*?)</row>)', re.S)
+_META_CELL_RE = re.compile(rb'<c r="([A-Z]{1,3})[0-9]{1,7}"( t="s")?[^>]*?(?:/>|>(?:<v>([0-9]{1,9})</v>)?</c>)')
+_META_DIM_RE = re.compile(rb'<dimension ref="A1:[A-Z]{1,3}([0-9]{1,7})"/>')
+
+
+def _meta_fast(scan: WorkbookScan | None):
+    """(meta, cover places, cell places) of a template this very xlsxgov wrote, without parsing
+    its metadata sheet: the rows before the first ``cell`` row are read from the head of the
+    sheet's XML, and the cell places are the spec's layout. None (read the sheet whole) unless
+    every check holds: format mark, known edition, this spec version and generator, every
+    value a plain shared string, and the sheet's extent exactly those rows plus one row per
+    cell of the spec, as the writer (``template._write_meta``) lays them out."""
+    if scan is None or scan.head is None or META_SHEET not in scan.names:
+        return None
+    xml = scan.head(META_SHEET, _META_HEAD)
+    dim = _META_DIM_RE.search(xml or b"")
+    if dim is None or b"<sheetData>" not in xml:
+        return None
+    strings = scan.strings()
+    meta: dict[str, str] = {}
+    cover: dict[str, tuple[str, str]] = {}
+    head_rows = 0
+    for m in _META_ROW_RE.finditer(xml, xml.index(b"<sheetData>")):
+        if int(m.group(1)) != head_rows + 1:
+            return None  # rows missing or out of order: not as the writer lays them out
+        vals = []
+        for c in _META_CELL_RE.finditer(m.group(2) or b""):
+            if c.group(1) != _COLS[len(vals)].encode() or c.group(2) is None or c.group(3) is None:
+                return None
+            i = int(c.group(3))
+            text = strings[i] if i < len(strings) else None
+            if text is None:
+                return None
+            vals.append(text)
+        vals += [""] * 6
+        if vals[0] == "cell":
+            break
+        head_rows += 1
+        if vals[0] == "cover":
+            cover[vals[1]] = (vals[2], vals[3])
+        elif vals[0]:
+            meta[vals[0]] = vals[1]
+    else:
+        return None  # no cell row within the head
+    if meta.get("format") != FORMAT_MARK or meta.get("generator") != f"xlsxgov {__version__}":
+        return None
+    if meta.get("edition") not in spec_mod.available_editions():
+        return None
+    spec = spec_mod.load(meta["edition"])
+    if meta.get("spec_version") != str(spec.version) or int(dim.group(1)) != head_rows + _cell_count(spec):
+        return None
+    return meta, cover, _layout_places(spec)
+
+
+_COLS = "ABCDEF"
+
+
+@cache
+def _cell_count(spec: Spec) -> int:
+    return sum(1 for _ in spec.cells())
+
+
+@cache
+def _layout_places(spec: Spec) -> dict[str, dict[tuple[str, str], tuple[str, int, int]]]:
+    """table id -> (row id, col id) -> (sheet, row, col) as ``template._write_meta`` records them."""
+    from .layout import layout
+
+    lay = layout(spec)
+    return {t.id: {c.key: (t.sheet, *_rowcol(lay[t.id].place(c).a1)) for c in t.cells} for t in spec.tables}
+
+
 @lru_cache(maxsize=32)
 def _meta_places(cell_rows: tuple[tuple[str, ...], ...]) -> dict[str, dict[tuple[str, str], tuple[str, int, int]]]:
     """table id -> (row id, col id) -> (sheet, row, col) as the metadata records them. Cached:
@@ -372,7 +482,10 @@ def _detect_edition(grids) -> Spec | None:
 
 def _positions(table, grids, recorded, findings: list[Finding]) -> dict[tuple[str, str], tuple[str, int, int]]:
     """Where each cell of ``table`` is: from the metadata when it still fits the sheet, else by labels."""
-    from_meta = {cell.key: recorded[cell.key] for cell in table.cells if cell.key in recorded}
+    if len(recorded) == len(table.cells) and all(cell.key in recorded for cell in table.cells):
+        from_meta = recorded  # the usual case: kept as is (cached), so its read plan is cached too
+    else:
+        from_meta = {cell.key: recorded[cell.key] for cell in table.cells if cell.key in recorded}
     if from_meta and _meta_fits(table, grids, from_meta):
         return from_meta
     candidates = [n for n in grids if n not in (META_SHEET, CHECK_SHEET, COVER_SHEET)]

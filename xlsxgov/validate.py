@@ -451,15 +451,15 @@ Reader = Callable[..., Submission]  # (path, *, edition) -> Submission; raises U
 
 def validate_paths(paths: Sequence[Path | str], *, edition: str | None = None,
                    before_read: Callable[[Path], None] | None = None, reader: Reader | None = None,
-                   workers: int | None = None) -> list[FileReport]:
+                   workers: int | None = None, full: bool = False) -> list[FileReport]:
     """Read and validate many files; one report per path, in order; an unreadable file is a
     report with status unreadable and never stops the batch. The list of :func:`iter_reports`."""
-    return list(iter_reports(paths, edition=edition, before_read=before_read, reader=reader, workers=workers))
+    return list(iter_reports(paths, edition=edition, before_read=before_read, reader=reader, workers=workers, full=full))
 
 
 def iter_reports(paths: Sequence[Path | str], *, edition: str | None = None,
                  before_read: Callable[[Path], None] | None = None, reader: Reader | None = None,
-                 workers: int | None = None) -> Iterator[FileReport]:
+                 workers: int | None = None, full: bool = False) -> Iterator[FileReport]:
     """One report per path, in order, streamed: chunks of files are read and validated in
     worker processes (``parallel.chunk_map``), each chunk as one vectorised batch.
 
@@ -470,13 +470,15 @@ def iter_reports(paths: Sequence[Path | str], *, edition: str | None = None,
     file is read (``campaign import`` notes which file it reads, so that a process abort is
     pinned on that file at the next run); with it, files are read in this process unless
     ``workers`` says otherwise. ``workers``: processes (default ``parallel.worker_count()``).
+    ``full=True`` takes the full paths (the whole metadata sheet parsed, pandera itself run)
+    instead of the fast ones; both give the same reports (tests/test_fastpaths.py).
 
     This year's files only: the cross-year rules are the caller's (``review.review_files``)."""
     from .parallel import chunk_map
 
     if before_read is not None and workers is None:
         workers = 1
-    job = partial(_validate_chunk, edition=edition, reader=reader, before_read=before_read)
+    job = partial(_validate_chunk, edition=edition, reader=reader, before_read=before_read, full=full)
     yield from chunk_map(job, [Path(p) for p in paths], workers=workers, on_broken=_crashed)
 
 
@@ -485,9 +487,9 @@ def _crashed(path: Path) -> FileReport:
 
 
 def _validate_chunk(paths: list[Path], *, edition: str | None, reader: Reader | None,
-                    before_read: Callable[[Path], None] | None) -> list[FileReport]:
+                    before_read: Callable[[Path], None] | None, full: bool = False) -> list[FileReport]:
     """The one per-file loop: read each file, then validate the readable ones as one batch."""
-    read = reader or read_workbook
+    read = reader or partial(read_workbook, full=full)
     reports: list[FileReport] = []
     subs: list[Submission] = []
     slots: list[int] = []
@@ -505,7 +507,7 @@ def _validate_chunk(paths: list[Path], *, edition: str | None, reader: Reader | 
         slots.append(len(reports))
         reports.append(FileReport(p, "valid", sub))
         subs.append(sub)
-    for slot, findings in zip(slots, validate_submissions(subs)):
+    for slot, findings in zip(slots, validate_submissions(subs, full=full)):
         report = reports[slot]
         report.findings = findings
         report.status = "invalid" if any(f.severity == "error" for f in findings) else "valid"

@@ -67,7 +67,9 @@ class Unreadable(XlsxgovError):
 class SheetScan:
     """What one sheet stores. Positions are 0-based (row, col), as in calamine's grids."""
 
-    rows: int = 0  # extent: rows up to the last cell with content
+    # extent: rows and columns up to the last cell; left 0 by the fast scan of a sheet whose
+    # references are all under row 1000 and column AAA (plainly within the budgets)
+    rows: int = 0
     cols: int = 0
     errors: dict[tuple[int, int], str] = field(default_factory=dict)  # error value shown, e.g. "#DIV/0!"
     formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # formula text saved without a result
@@ -81,6 +83,11 @@ class WorkbookScan:
     names: list[str]  # sheet names in workbook order, duplicates kept
     sheets: dict[str, SheetScan]
     pending: dict[str, Any] = field(default_factory=dict)  # name -> () -> SheetScan
+    # xlsx only (None otherwise): the first bytes of a sheet's XML, inflated no further
+    # (sheet name, bytes wanted) -> bytes | None; and the shared strings as plain text, None
+    # for an entry that is not one plain run (rich text, escapes): see reader._meta_fast.
+    head: Any = None
+    strings: Any = None
 
     def sheet(self, name: str) -> SheetScan:
         """The scan of sheet ``name``; raises Unreadable when it exceeds the budgets."""
@@ -126,8 +133,10 @@ def open_workbook(path: Path | str) -> Opened:
     try:
         data = path.read_bytes()
         if verdict.format in ("xlsx", "xlsm"):
-            data = _normalised_zip(data, notes)
-        result = scan(data, verdict.format or "")
+            data, zf = _normalised_zip(data, notes)
+            result = _scan_xlsx(data, zf)
+        else:
+            result = scan(data, verdict.format or "")
     except Unreadable:
         raise
     except _Biff5:
@@ -263,22 +272,25 @@ def _attrs(raw: bytes) -> dict[str, str]:
     return out
 
 
-def _normalised_zip(data: bytes, notes: list[str]) -> bytes:
-    """A zip whose member names use ``\\`` (some Windows tools) rewritten with ``/``, as Excel reads it."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        infos = zf.infolist()
-        if not any("\\" in i.filename for i in infos):
-            return data
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-            for info in infos:
-                zout.writestr(info.filename.replace("\\", "/"), zf.read(info))
+def _normalised_zip(data: bytes, notes: list[str]) -> tuple[bytes, zipfile.ZipFile]:
+    """A zip whose member names use ``\\`` (some Windows tools) rewritten with ``/``, as Excel
+    reads it; with the zip opened on those bytes (opened once for the scan as well)."""
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    infos = zf.infolist()
+    if not any("\\" in i.filename for i in infos):
+        return data, zf
+    out = io.BytesIO()
+    with zf, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in infos:
+            zout.writestr(info.filename.replace("\\", "/"), zf.read(info))
     notes.append("文件内部路径使用了反斜杠（\\），已按 Excel 的方式读取")
-    return out.getvalue()
+    data = out.getvalue()
+    return data, zipfile.ZipFile(io.BytesIO(data))
 
 
-def _scan_xlsx(data: bytes) -> WorkbookScan:
-    zf = zipfile.ZipFile(io.BytesIO(data))  # kept open by the pending sheet scans (in memory)
+def _scan_xlsx(data: bytes, zf: zipfile.ZipFile | None = None) -> WorkbookScan:
+    if zf is None:
+        zf = zipfile.ZipFile(io.BytesIO(data))  # kept open by the pending sheet scans (in memory)
     members = {i.filename.lstrip("/"): i for i in zf.infolist()}
     lower = {k.lower(): k for k in members}
 
@@ -303,6 +315,7 @@ def _scan_xlsx(data: bytes) -> WorkbookScan:
                 targets[a["Id"]] = a["Target"]
     names: list[str] = []
     pending: dict[str, Any] = {}
+    parts: dict[str, zipfile.ZipInfo] = {}
     for m in _SHEET_RE.finditer(read(wb_info, "文件内部的工作簿目录")):
         a = _attrs(m.group(1))
         name = a.get("name", "")
@@ -316,8 +329,18 @@ def _scan_xlsx(data: bytes) -> WorkbookScan:
         info = member(part)
         if info is None or name in pending:
             continue
+        parts[name] = info
         pending[name] = lambda info=info, name=name: _scan_sheet_xml(read(info, f"工作表“{name}”"), name)
+
+    def head(name: str, n: int) -> bytes | None:
+        info = parts.get(name)
+        if info is None:
+            return None
+        with zf.open(info) as fh:
+            return fh.read(n)
+
     sst = member("xl/sharedStrings.xml")
+    raw = b""
     if sst is not None:
         raw = read(sst, "文件内部的文字表（sharedStrings.xml）")
         n = raw.count(b"<si>") + raw.count(b"<si ") if b":si" not in raw else len(_SST_COUNT_RE.findall(raw))
@@ -325,7 +348,34 @@ def _scan_xlsx(data: bytes) -> WorkbookScan:
             raise Unreadable(
                 f"文件含有 {n} 个不同的文字（上限 {MAX_SHARED_STRINGS}），远超出法定表格的范围，"
                 f"请删除表格以外的内容后重新报送", "too_large")
-    return WorkbookScan(names, {}, pending)
+    plain: list[list[str | None]] = []
+
+    def strings() -> list[str | None]:
+        if not plain:
+            plain.append(_plain_strings(raw))
+        return plain[0]
+
+    return WorkbookScan(names, {}, pending, head, strings)
+
+
+# One <si> of a single plain run, as Excel, WPS, LibreOffice and xlsxwriter write most strings;
+# any other <si> (rich text, empty, attributes) in the second group.
+_SI_RE = re.compile(r'<si>(?:<t>|<t xml:space="preserve">)([^<]*)</t></si>|(<si(?:[\s>][^>]*)?/>|<si[\s>].*?</si>)', re.S)
+
+
+def _plain_strings(raw: bytes) -> list[str | None]:
+    """The shared strings of ``raw`` (sharedStrings.xml) by index: the text of each plain one,
+    None for any other (rich text, ``_xHHHH_`` escapes): a caller needing that one reads the
+    sheet through calamine instead. One decode and one C-level scan for the whole part."""
+    out: list[str | None] = []
+    for text, other in _SI_RE.findall(raw.decode("utf-8", "replace")):
+        if other:
+            out.append(None)
+        elif "_x" in text:
+            out.append(None)
+        else:
+            out.append(html.unescape(text) if "&" in text else text)
+    return out
 
 
 def _resolve(part: str) -> str:
@@ -350,11 +400,17 @@ _FAST_FORMULA_RE = re.compile(
     rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*[^/>]>(?:<f(?:\s[^>]*)?/>|<f(?:\s[^>]*)?>([^<]*)</f>)(?:<v\s*/>|<v></v>)?</c>')
 
 
+# A cell element not starting with its reference; a reference at column AAA or row 1000 and
+# beyond. Without either, the grid is under 702 columns × 999 rows: within every budget.
+_CELL_WITHOUT_R_RE = re.compile(rb'<c(?:>|/>|\s(?!r="))')
+_FAR_REF_RE = re.compile(rb'<c r="(?:[A-Z]{3}|[A-Z]{1,2}[0-9]{4})')
+
+
 def _scan_sheet_xml(xml: bytes, name: str) -> SheetScan:
-    if (b't="e"' not in xml and b":c" not in xml
-            and xml.count(b"<c ") + xml.count(b"<c>") == xml.count(b'<c r="')):
-        rows = _FAST_ROW_RE.findall(xml)
+    if b't="e"' not in xml and b":c" not in xml and _CELL_WITHOUT_R_RE.search(xml) is None:
         s = SheetScan()
+        far = _FAR_REF_RE.search(xml) is not None
+        rows = _FAST_ROW_RE.findall(xml) if far else None
         if rows:
             s.rows = max(map(int, rows))
             s.cols = max(map(_col_index, set(_FAST_COL_RE.findall(xml)))) + 1

@@ -72,7 +72,7 @@ def validate_command(
         out.flush()
     else:
         written: list[tuple[str, Path]] = []
-        for rep in _print_reports(reports, len(paths), show_info=show_info, feedback=feedback):
+        for rep in _print_each(reports, len(paths), show_info=show_info, feedback=feedback):
             seen.add(rep.status)
             written += [(rep.path.name, path) for _, path in (feedback_paths([rep], feedback) if feedback else [])]
         for name, path in written:
@@ -88,7 +88,13 @@ ALL_PROBLEMS_UP_TO = 3
 FIRST_PROBLEMS = 3
 
 
-def _print_reports(reports, total: int, *, show_info: bool, feedback: Optional[Path] = None):
+def _print_reports(reports, *, show_info: bool, feedback: Optional[Path] = None) -> None:
+    """Print a list of reports as :func:`_print_each` does."""
+    for _ in _print_each(reports, len(reports), show_info=show_info, feedback=feedback):
+        pass
+
+
+def _print_each(reports, total: int, *, show_info: bool, feedback: Optional[Path] = None):
     """Per file a line (status, file, agency, counts), then its problems as a table that leads
     with the message (the numbers on both sides) and says where; rule ids only in --json.
     ``reports`` is consumed as it comes (``total`` of them) and each report is yielded back
