@@ -1,21 +1,34 @@
-"""Benchmark: validating a batch of returned workbooks.
+"""Benchmark: validating a batch of returned workbooks (issue #13, targets 1, 2 and 6).
 
-    python benchmarks/validate_batch.py [N=1000]
+    python benchmarks/validate_batch.py [N=1000] [--dir DIR]
 
-Generates N filled workbooks (random values, varying agencies and editions) into a temporary
-directory, then times
-  (a) a raw python-calamine read of every sheet of every file (the floor),
-  (b) xlsxgov.validate.validate_paths on all files (read, locate, one vectorised pandera pass),
-  (c) a naive pipeline: openpyxl load_workbook + a per-file DataFrame + one pandera validation
-      per file (xlsxgov.validate.table_frame / table_schema, one file at a time),
-and prints workbooks/s for each and the ratios (b)/(a) and (c)/(b) (in time).
+Generates N filled workbooks (random values, varying agencies and editions; about one in five
+unbalanced) into DIR (kept, reused when it already holds them) or a temporary directory, then
+measures in this one run, so that every figure stands beside its baselines:
+
+  (a) raw python-calamine read of every sheet of every file, one process (the floor);
+  (b) naive pipeline: openpyxl + a per-file frame + one pandera validation per file and table
+      (on the first 200 files: it is slow);
+  (c) xlsxgov ``validate_paths`` in one process (workers=1): per core;
+  (d) xlsxgov ``validate_paths`` on every core (parallel.chunk_map);
+  (e) the CLI: ``xlsxgov validate`` and ``validate --json`` on the N files, and ``--json`` on
+      5×N files (each file five times) with the peak RSS of the process tree (the CLI and its
+      workers, sampled every 20 ms);
+  (f) cold start: ``xlsxgov --help`` and ``xlsxgov validate`` of one file (wall time).
+
+Targets: (d)/(a) <= 0.6, (c)/(a) <= 1.3, (e) --json peak for 5,000 files <= 400 MB,
+validate of one file <= 1 s. The load average is printed before and after: the machine may
+be shared, and ratios of the same run are what to compare.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +39,7 @@ from python_calamine import CalamineWorkbook
 from xlsxgov import spec as spec_mod
 from xlsxgov.compute import complete, key
 from xlsxgov.layout import layout
+from xlsxgov.parallel import worker_count
 from xlsxgov.reader import Submission
 from xlsxgov.template import Meta, write_workbook
 from xlsxgov.validate import table_frame, table_schema, validate_paths
@@ -33,6 +47,8 @@ from xlsxgov.values import Kind, parse_cell
 
 EDITIONS = ("gov2021", "gov2021", "gov2021", "gov2019", "legacy2008")
 AGENCIES = ["市商务局", "区教育局", "县人民政府办公室", "市自然资源和规划局", "区卫生健康委员会", "市市场监督管理局", "镇人民政府"]
+XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
+NAIVE_FILES = 200
 
 
 def random_values(spec, rng: random.Random) -> dict:
@@ -63,8 +79,10 @@ def generate(n: int, directory: Path, seed: int = 1) -> list[Path]:
     for i in range(n):
         spec = spec_mod.load(rng.choice(EDITIONS))
         agency = f"{rng.choice(AGENCIES)}{i}"
+        values = random_values(spec, rng)
         p = directory / f"wb{i:05d}.xlsx"
-        write_workbook(p, spec, Meta(year=2024, agency=agency, code=f"11350100M{i:09d}"), values=random_values(spec, rng))
+        if not p.exists():
+            write_workbook(p, spec, Meta(year=2024, agency=agency, code=f"11350100M{i:09d}"), values=values)
         paths.append(p)
     return paths
 
@@ -106,30 +124,89 @@ def naive(paths) -> int:
     return failures
 
 
-def timed(label: str, fn, n: int) -> float:
+def timed(label: str, fn, n: int, base: float | None = None, base_name: str = "(a)") -> float:
     t = time.perf_counter()
     fn()
-    dt = time.perf_counter() - t
-    print(f"{label:<48} {dt:8.2f} s  {n / dt:9.1f} workbooks/s")
+    dt = (time.perf_counter() - t) / n
+    ratio = f"  {dt / base:5.2f}× {base_name}" if base else ""
+    print(f"{label:<52} {dt * 1000:7.2f} ms/file {1 / dt:8.0f} files/s{ratio}", flush=True)
     return dt
 
 
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants (Linux /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
+def run_cli(args: list[str]) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS of the process tree in bytes, exit code); output discarded."""
+    peak = [0]
+    t = time.perf_counter()
+    proc = subprocess.Popen([XLSXGOV, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    code = proc.wait()
+    dt = time.perf_counter() - t
+    watcher.join()
+    return dt, peak[0], code
+
+
 def main(argv: list[str]) -> None:
-    n = int(argv[1]) if len(argv) > 1 else 1000
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 1000
+    keep = argv[argv.index("--dir") + 1] if "--dir" in argv else None
+    if keep in args:
+        args.remove(keep)
+    print(f"machine: {os.cpu_count()} CPUs, {worker_count()} workers; load average before: "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {time.strftime('%Y-%m-%d %H:%M %Z')}")
     with tempfile.TemporaryDirectory(prefix="xlsxgov-bench-") as tmp:
+        directory = Path(keep) if keep else Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
-        paths = generate(n, Path(tmp))
-        print(f"generated {n} workbooks in {time.perf_counter() - t:.1f} s")
+        paths = generate(n, directory)
+        print(f"{n} workbooks ready in {time.perf_counter() - t:.1f} s")
         # warm caches (spec loading, schema construction) so that no variant pays for them
-        validate_paths(paths[:3])
+        validate_paths(paths[:3], workers=1)
         naive(paths[:3])
-        a = timed("(a) raw python-calamine read, all sheets", lambda: raw_calamine(paths), n)
+        a = timed("(a) raw python-calamine read, all sheets, 1 process", lambda: raw_calamine(paths), n)
+        sample = paths[:NAIVE_FILES]
+        timed(f"(b) naive openpyxl + pandera per file ({len(sample)} files)", lambda: naive(sample), len(sample), a)
         reports = []
-        b = timed("(b) xlsxgov validate_paths", lambda: reports.extend(validate_paths(paths)), n)
-        c = timed("(c) naive openpyxl + pandera per file", lambda: naive(paths), n)
+        timed("(c) xlsxgov validate_paths, 1 process", lambda: reports.extend(validate_paths(paths, workers=1)), n, a)
+        d = timed(f"(d) xlsxgov validate_paths, {worker_count()} processes", lambda: validate_paths(paths), n, a)
         counts = {s: sum(1 for r in reports if r.status == s) for s in ("valid", "invalid", "unreadable")}
-        print(f"statuses: {counts}")
-        print(f"(b)/(a) = {b / a:.2f}   (c)/(b) = {c / b:.2f}   (time ratios)")
+        print(f"    statuses: {counts}")
+        files = [str(p) for p in paths]
+        for label, cli_args, count in (
+            ("(e) CLI xlsxgov validate", ["validate", *files], n),
+            ("(e) CLI xlsxgov validate --json", ["validate", "--json", *files], n),
+            (f"(e) CLI xlsxgov validate --json, {5 * n} files", ["validate", "--json", *(files * 5)], 5 * n),
+        ):
+            dt, peak, code = run_cli(cli_args)
+            per = dt / count
+            print(f"{label:<52} {per * 1000:7.2f} ms/file {1 / per:8.0f} files/s  {per / a:5.2f}× (a) "
+                  f"{per / d:5.2f}× (d)  peak RSS {peak / 2**20:6.0f} MB  exit {code}", flush=True)
+        help_dt, _, _ = run_cli(["--help"])
+        one_dt, _, _ = run_cli(["validate", files[0]])
+        print(f"(f) cold start: xlsxgov --help {help_dt:.2f} s; xlsxgov validate of one file {one_dt:.2f} s")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -454,9 +454,35 @@ def _head_plain(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     the whole member inflated, issue #13); a plain prolog there means no DTD can follow, since a
     DTD may only precede the root element. A damaged member's CRC is then found by the reader
     that inflates it, which reports the file as damaged."""
-    with zf.open(info) as fh:
-        head = fh.read(_PLAIN_HEAD)
+    head = _member_head(zf, info)
+    if head is None:  # zipfile decides: it raises on a damaged header (-> "truncated")
+        with zf.open(info) as fh:
+            head = fh.read(_PLAIN_HEAD)
     return _PLAIN_PROLOG_RE.match(head) is not None
+
+
+def _member_head(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """The first _PLAIN_HEAD bytes of a member, read from its local header on (zipfile.open
+    costs more than the few bytes wanted); None when anything is unusual (the local header's
+    signature or name differs from the directory's, a broken deflate stream)."""
+    fp = getattr(zf, "fp", None)  # the archive's file, as zipfile.open itself reads it
+    if fp is None:
+        return None
+    try:
+        fp.seek(info.header_offset)
+        local = fp.read(30)
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            return None
+        name_len, extra_len = struct.unpack_from("<HH", local, 26)
+        name = fp.read(name_len)
+        if name != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
+            return None
+        fp.seek(extra_len, 1)
+        if info.compress_type == zipfile.ZIP_STORED:
+            return fp.read(min(_PLAIN_HEAD, info.compress_size))
+        return zlib.decompressobj(-15).decompress(fp.read(min(info.compress_size, 4 * _PLAIN_HEAD)), _PLAIN_HEAD)
+    except (OSError, ValueError, struct.error, zlib.error, UnicodeEncodeError):
+        return None
 
 
 def _read_plain(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int]) -> bool:

@@ -402,21 +402,21 @@ def _meta_fast(scan: WorkbookScan | None):
         return None
     xml = scan.head(META_SHEET, _META_HEAD)
     dim = _META_DIM_RE.search(xml or b"")
-    if dim is None or b"<sheetData>" not in xml:
+    start = xml.find(b"<sheetData>") if dim else -1
+    if start < 0:
         return None
     strings = scan.strings()
     meta: dict[str, str] = {}
     cover: dict[str, tuple[str, str]] = {}
     head_rows = 0
-    for m in _META_ROW_RE.finditer(xml, xml.index(b"<sheetData>")):
-        if int(m.group(1)) != head_rows + 1:
+    for number, body in _META_ROW_RE.findall(xml, start):
+        if int(number) != head_rows + 1:
             return None  # rows missing or out of order: not as the writer lays them out
         vals = []
-        for c in _META_CELL_RE.finditer(m.group(2) or b""):
-            if c.group(1) != _COLS[len(vals)].encode() or c.group(2) is None or c.group(3) is None:
+        for col, shared, index in _META_CELL_RE.findall(body):
+            if len(vals) >= len(_COLS) or col != _COLS[len(vals)] or not shared or not index:
                 return None
-            i = int(c.group(3))
-            text = strings[i] if i < len(strings) else None
+            text = strings[int(index)]
             if text is None:
                 return None
             vals.append(text)
@@ -430,7 +430,7 @@ def _meta_fast(scan: WorkbookScan | None):
             meta[vals[0]] = vals[1]
     else:
         return None  # no cell row within the head
-    if meta.get("format") != FORMAT_MARK or meta.get("generator") != f"xlsxgov {__version__}":
+    if meta.get("format") != FORMAT_MARK or meta.get("generator") != _GENERATOR:
         return None
     if meta.get("edition") not in spec_mod.available_editions():
         return None
@@ -440,7 +440,13 @@ def _meta_fast(scan: WorkbookScan | None):
     return meta, cover, _layout_places(spec)
 
 
-_COLS = "ABCDEF"
+_GENERATOR = f"xlsxgov {__version__}"  # as template._write_meta records it
+_COLS = (b"A", b"B", b"C", b"D", b"E", b"F")
+
+
+@cache
+def _cell_keys(table) -> frozenset:
+    return frozenset(cell.key for cell in table.cells)
 
 
 @cache
@@ -482,7 +488,7 @@ def _detect_edition(grids) -> Spec | None:
 
 def _positions(table, grids, recorded, findings: list[Finding]) -> dict[tuple[str, str], tuple[str, int, int]]:
     """Where each cell of ``table`` is: from the metadata when it still fits the sheet, else by labels."""
-    if len(recorded) == len(table.cells) and all(cell.key in recorded for cell in table.cells):
+    if recorded.keys() == _cell_keys(table):
         from_meta = recorded  # the usual case: kept as is (cached), so its read plan is cached too
     else:
         from_meta = {cell.key: recorded[cell.key] for cell in table.cells if cell.key in recorded}

@@ -348,11 +348,11 @@ def _scan_xlsx(data: bytes, zf: zipfile.ZipFile | None = None) -> WorkbookScan:
             raise Unreadable(
                 f"文件含有 {n} 个不同的文字（上限 {MAX_SHARED_STRINGS}），远超出法定表格的范围，"
                 f"请删除表格以外的内容后重新报送", "too_large")
-    plain: list[list[str | None]] = []
+    plain: list[PlainStrings] = []
 
-    def strings() -> list[str | None]:
+    def strings() -> PlainStrings:
         if not plain:
-            plain.append(_plain_strings(raw))
+            plain.append(PlainStrings(raw))
         return plain[0]
 
     return WorkbookScan(names, {}, pending, head, strings)
@@ -363,19 +363,22 @@ def _scan_xlsx(data: bytes, zf: zipfile.ZipFile | None = None) -> WorkbookScan:
 _SI_RE = re.compile(r'<si>(?:<t>|<t xml:space="preserve">)([^<]*)</t></si>|(<si(?:[\s>][^>]*)?/>|<si[\s>].*?</si>)', re.S)
 
 
-def _plain_strings(raw: bytes) -> list[str | None]:
-    """The shared strings of ``raw`` (sharedStrings.xml) by index: the text of each plain one,
-    None for any other (rich text, ``_xHHHH_`` escapes): a caller needing that one reads the
-    sheet through calamine instead. One decode and one C-level scan for the whole part."""
-    out: list[str | None] = []
-    for text, other in _SI_RE.findall(raw.decode("utf-8", "replace")):
-        if other:
-            out.append(None)
-        elif "_x" in text:
-            out.append(None)
-        else:
-            out.append(html.unescape(text) if "&" in text else text)
-    return out
+class PlainStrings:
+    """The shared strings of a sharedStrings.xml by index, found by one C-level scan and
+    decoded only when asked for: ``self[i]`` is the text of a plain one, None for any other
+    (rich text, ``_xHHHH_`` escapes) or an index past the end: a caller needing such a string
+    reads the sheet through calamine instead."""
+
+    def __init__(self, raw: bytes):
+        self._found = _SI_RE.findall(raw.decode("utf-8", "replace"))
+
+    def __getitem__(self, i: int) -> str | None:
+        if i >= len(self._found):
+            return None
+        text, other = self._found[i]
+        if other or "_x" in text:
+            return None
+        return html.unescape(text) if "&" in text else text
 
 
 def _resolve(part: str) -> str:

@@ -22,16 +22,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..compute import CellKey, key, to_display
 from ..findings import Finding
 from ..reader import Submission, Unreadable
-from ..validate import FileReport, validate_paths
 from ..values import parse_cell
 from .document import Token
 from .formats import SUFFIXES, FormatError, tokens_of
 from .tables import NoTables, Reading, Stream, detect_edition, read_tables
+
+if TYPE_CHECKING:  # validate imports pandas: not for commands that only need the suffixes
+    from ..validate import FileReport
 
 __all__ = ["SUFFIXES", "extract_report", "extract_paths", "is_report", "printed_value"]
 
@@ -180,4 +182,6 @@ def printed_value(sub: Submission, k: CellKey):
 def extract_paths(paths: Sequence[Path | str], *, edition: str | None = None) -> list[FileReport]:
     """Extract and validate many reports (``validate.validate_paths`` with this module's
     reader): one ``FileReport`` each; a file that cannot be read never stops the batch."""
+    from ..validate import validate_paths
+
     return validate_paths(paths, edition=edition, reader=extract_report)
