@@ -12,8 +12,8 @@ measures in this one run, so that every figure stands beside its baselines:
   (c) xlsxgov ``validate_paths`` in one process (workers=1): per core;
   (d) xlsxgov ``validate_paths`` on every core (parallel.chunk_map);
   (e) the CLI: ``xlsxgov validate`` and ``validate --json`` on the N files, and ``--json`` on
-      5×N files (each file five times) with the peak RSS of the process tree (the CLI and its
-      workers, sampled every 20 ms);
+      5×N files (each file five times) with the peak memory of the process tree (the CLI and
+      its workers: proportional set size, shared pages counted once; sampled every 20 ms);
   (f) cold start: ``xlsxgov --help`` and ``xlsxgov validate`` of one file (wall time).
 
 Targets: (d)/(a) <= 0.6, (c)/(a) <= 1.3, (e) --json peak for 5,000 files <= 400 MB,
@@ -133,14 +133,15 @@ def timed(label: str, fn, n: int, base: float | None = None, base_name: str = "(
     return dt
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants (Linux /proc)."""
+def _tree_pss(pid: int) -> int:
+    """Proportional set size of ``pid`` and all its descendants (Linux /proc): forked workers
+    share their parent's pages, which a sum of RSS would count once per process."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as fh:
-                total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith("Pss:"))
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
                     todo += [int(c) for c in fh.read().split()]
@@ -150,14 +151,14 @@ def _tree_rss(pid: int) -> int:
 
 
 def run_cli(args: list[str]) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS of the process tree in bytes, exit code); output discarded."""
+    """(wall seconds, peak memory (PSS) of the process tree in bytes, exit code); output discarded."""
     peak = [0]
     t = time.perf_counter()
     proc = subprocess.Popen([XLSXGOV, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def sample():
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            peak[0] = max(peak[0], _tree_pss(proc.pid))
             time.sleep(0.02)
 
     watcher = threading.Thread(target=sample, daemon=True)
@@ -202,7 +203,7 @@ def main(argv: list[str]) -> None:
             dt, peak, code = run_cli(cli_args)
             per = dt / count
             print(f"{label:<52} {per * 1000:7.2f} ms/file {1 / per:8.0f} files/s  {per / a:5.2f}× (a) "
-                  f"{per / d:5.2f}× (d)  peak RSS {peak / 2**20:6.0f} MB  exit {code}", flush=True)
+                  f"{per / d:5.2f}× (d)  peak {peak / 2**20:6.0f} MB  exit {code}", flush=True)
         help_dt, _, _ = run_cli(["--help"])
         one_dt, _, _ = run_cli(["validate", files[0]])
         print(f"(f) cold start: xlsxgov --help {help_dt:.2f} s; xlsxgov validate of one file {one_dt:.2f} s")

@@ -14,12 +14,9 @@ import ast
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
-import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from . import expr as ex
 from .compute import input_expansion, instance_is_money, key
@@ -29,6 +26,10 @@ from .reader import Submission, Unreadable, blank_value, read_workbook
 from .template import COVER_SHEET, NO_DATA_YES
 from .spec import Cell, CheckInstance, Table
 from .values import Kind
+
+if TYPE_CHECKING:  # pandas and pandera are imported where the full path runs: validate starts without them
+    import pandas as pd
+    import pandera.pandas as pa
 
 KIND_RULES = {Kind.COUNT: "cell.count", Kind.DELTA: "cell.delta", Kind.MONEY: "cell.money"}
 RELATION_FAIL = {"==": "不相等", "<=": "左边大于右边", ">=": "左边小于右边", "<": "左边不小于右边", ">": "左边不大于右边"}
@@ -70,28 +71,48 @@ class FileReport:
 # Frames
 
 
-def table_frame(table: Table, subs: Sequence[Submission]) -> pd.DataFrame:
-    """What each file says for ``table``: index (file, row), columns = column ids, base units."""
+def table_values(table: Table, subs: Sequence[Submission]) -> np.ndarray:
+    """What each file says for ``table``: (files × rows, columns) in base units, rows and columns
+    in the spec's order (``_plan(table).rows`` / ``.columns``); NaN where a value could not be
+    read (the reader reported the text) or where no cell is."""
     plan = _plan(table)
-    rows, cols = plan.rows, plan.columns
-    data = np.full((len(subs) * len(rows), len(cols)), np.nan)
-    col_index = {c: i for i, c in enumerate(cols)}
-    row_index = {r: i for i, r in enumerate(rows)}
+    n_rows, n_cols = len(plan.rows), len(plan.columns)
+    data = np.full((len(subs) * n_rows, n_cols), np.nan)
+    flat = data.reshape(-1)
+    per_file = n_rows * n_cols
     for f, sub in enumerate(subs):
         values = sub.values
-        base = f * len(rows)
-        for cell in table.cells:
-            k = key(cell)
-            if k in sub.bad_cells:
+        bad, inputs, typed = sub.bad_cells, sub.inputs, sub.typed
+        base = f * per_file
+        for k, is_input, at in _cell_slots(table):
+            if k in bad:
                 continue  # left NaN: the reader already reported the text
-            if cell.is_input:
-                v = sub.inputs.get(k, 0)
+            if is_input:
+                v = inputs.get(k, 0)
             else:
-                typed = sub.typed.get(k)
-                v = values[k] if typed is None else typed  # a blank total is computed, not a finding
-            data[base + row_index[cell.row.id], col_index[cell.col.id]] = v
-    index = pd.MultiIndex.from_product([range(len(subs)), rows], names=["file", "row"])
-    return pd.DataFrame(data, index=index, columns=cols)
+                t = typed.get(k)
+                v = values[k] if t is None else t  # a blank total is computed, not a finding
+            flat[base + at] = v
+    return data
+
+
+@cache
+def _cell_slots(table: Table) -> tuple[tuple[tuple[str, str, str], bool, int], ...]:
+    """(cell key, is input, position in a file's flattened rows × columns) per cell."""
+    plan = _plan(table)
+    row_index = {r: i for i, r in enumerate(plan.rows)}
+    col_index = {c: i for i, c in enumerate(plan.columns)}
+    return tuple((key(c), c.is_input, row_index[c.row.id] * len(plan.columns) + col_index[c.col.id]) for c in table.cells)
+
+
+def table_frame(table: Table, subs: Sequence[Submission]) -> pd.DataFrame:
+    """``table_values`` as the frame the pandera schema validates: index (file, row), columns =
+    column ids."""
+    import pandas as pd
+
+    plan = _plan(table)
+    index = pd.MultiIndex.from_product([range(len(subs)), plan.rows], names=["file", "row"])
+    return pd.DataFrame(table_values(table, subs), index=index, columns=plan.columns)
 
 
 @dataclass(frozen=True)
@@ -114,9 +135,9 @@ class _Plan:
     sides: dict[str, tuple[_Side, _Side, str]]  # instance key -> (left, right, op)
     involved_rows: dict[str, np.ndarray]  # instance key -> bool per table row
 
-    def grid(self, frame: pd.DataFrame) -> np.ndarray:
-        """(files, rows × columns): a file's cells side by side."""
-        return frame.to_numpy(dtype=float).reshape(-1, len(self.rows) * len(self.columns))
+    def grid(self, values: np.ndarray) -> np.ndarray:
+        """(files, rows × columns): a file's cells side by side, from ``table_values``."""
+        return values.reshape(-1, len(self.rows) * len(self.columns))
 
     def result(self, grid: np.ndarray, instance_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         left_side, right_side, op = self.sides[instance_key]
@@ -185,6 +206,8 @@ def _column_checks(table: Table) -> tuple[tuple[str, tuple[tuple[str, str], ...]
 @cache
 def table_schema(table: Table) -> pa.DataFrameSchema:
     """The pandera schema of one statutory table, generated from the spec."""
+    import pandera.pandas as pa
+
     columns = {}
     for col_id, col_checks in _column_checks(table):
         checks = [
@@ -205,7 +228,9 @@ def _frame_check(table: Table, instance_key: str):
     in_rule = plan.involved_rows[instance_key]
 
     def check(frame: pd.DataFrame) -> pd.Series:
-        _, _, passed = plan.result(plan.grid(frame), instance_key)
+        import pandas as pd
+
+        _, _, passed = plan.result(plan.grid(frame.to_numpy(dtype=float)), instance_key)
         ok = passed[:, None] | ~in_rule[None, :]
         return pd.Series(ok.ravel(), index=frame.index)
 
@@ -325,8 +350,8 @@ def validate_submissions(subs: Sequence[Submission], *, full: bool = False) -> l
         group = [subs[i] for i in positions]
         spec = group[0].spec
         for table in spec.tables:
-            frame = table_frame(table, group)
-            for file_pos, finding in _table_findings(table, frame, group, full=full):
+            values = table_values(table, group)
+            for file_pos, finding in _table_findings(table, values, group, full=full):
                 out[positions[file_pos]].append(finding)
     return [sort_findings(f) for f in out]
 
@@ -334,10 +359,15 @@ def validate_submissions(subs: Sequence[Submission], *, full: bool = False) -> l
 KindCase = tuple[int, str, str, float]  # (file position, row id, column id, value) failing a column check
 
 
-def _table_findings(table: Table, frame: pd.DataFrame, group: Sequence[Submission], *, full: bool = False):
+def _table_findings(table: Table, values: np.ndarray, group: Sequence[Submission], *, full: bool = False):
     plan = _plan(table)
-    grid = plan.grid(frame)
+    grid = plan.grid(values)
     if full:
+        from pandera.errors import SchemaErrors
+
+        import pandas as pd
+
+        frame = pd.DataFrame(values, index=pd.MultiIndex.from_product([range(len(group)), plan.rows]), columns=plan.columns)
         try:
             table_schema(table).validate(frame, lazy=True)
             return
@@ -355,7 +385,7 @@ def _table_findings(table: Table, frame: pd.DataFrame, group: Sequence[Submissio
                     out.append((int(idx[0]), idx[1], str(case["column"]), case["failure_case"]))
             return out
     else:
-        failing, by_name = _fast_failures(table, plan, frame, grid)
+        failing, by_name = _fast_failures(table, plan, values, grid)
         kind_cases = by_name.get
     instances = {i.key: i for c in table.checks for i in c.instances()}
     for name in sorted(failing):
@@ -368,7 +398,7 @@ def _table_findings(table: Table, frame: pd.DataFrame, group: Sequence[Submissio
             yield int(file_pos), _rule_finding(inst, group[int(file_pos)], left[file_pos], right[file_pos])
 
 
-def _fast_failures(table: Table, plan: _Plan, frame: pd.DataFrame, grid: np.ndarray) -> tuple[set[str], dict[str, list[KindCase]]]:
+def _fast_failures(table: Table, plan: _Plan, values: np.ndarray, grid: np.ndarray) -> tuple[set[str], dict[str, list[KindCase]]]:
     """What ``table_schema(table).validate(frame, lazy=True)`` fails, computed on the numbers:
     the failing check names, and each column check's failure cases in pandera's order (column
     by column, rows in frame order). NaN (an unreadable cell) passes, as pandera's nullable
@@ -379,7 +409,6 @@ def _fast_failures(table: Table, plan: _Plan, frame: pd.DataFrame, grid: np.ndar
         if (~passed).any() and in_rule.any():
             failing.add(inst_key)
     by_name: dict[str, list[KindCase]] = {}
-    values = frame.to_numpy(dtype=float)
     n_rows = len(plan.rows)
     with np.errstate(invalid="ignore"):
         for j, (col_id, col_checks) in enumerate(_column_checks(table)):
