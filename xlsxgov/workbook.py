@@ -18,6 +18,9 @@ Every place that opens a spreadsheet (reader, roster, cross-year data, export) g
 
 Old Excel 5.0/95 ``.xls`` (BIFF5) files are converted with LibreOffice when it is installed
 (calamine garbles their Chinese text); otherwise they are refused with what to do.
+
+Longer than 600 lines on purpose: the scans of what each format stores (xlsx and ods XML, xls
+BIFF records) and the budgets they feed belong beside the one opener that relies on them.
 """
 
 from __future__ import annotations
