@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -59,9 +58,11 @@ def remove_orphans(folder: Path | str) -> list[Path]:
     return removed
 
 
-def _temp_name(dest: Path, suffix: str = ".tmp") -> Path:
-    # Hidden, unique per process and call: concurrent writers never share a temp file.
-    return dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{suffix}")
+def _temp_name(dest: str) -> str:
+    # Hidden, unique per process and call (concurrent writers never share a temp file), keeping
+    # dest's suffix since some writers choose the format by it.
+    folder, name = os.path.split(dest)
+    return os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp{os.path.splitext(name)[1]}")
 
 
 def write_atomic(dest: Path | str, data: bytes, *, sync: bool = True) -> Path:
@@ -71,9 +72,29 @@ def write_atomic(dest: Path | str, data: bytes, *, sync: bool = True) -> Path:
     batch (thousands of outbox files: an fsync each costs ~2 ms, the batch one flush).
     Returns ``dest``; raises OSError when the folder cannot be written.
     """
-    with replacing(dest, sync=sync) as tmp:
-        tmp.write_bytes(data)
-    return Path(dest)
+    # os-level calls on strings: issue writes 20,000 files, and pathlib's parsing cost more than the writes.
+    given, dest = dest, os.fspath(dest)
+    tmp = _temp_name(dest)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if sync:
+        _fsync_dir(Path(os.path.dirname(dest) or "."))
+    return given if isinstance(given, Path) else Path(dest)
 
 
 def write_once(dest: Path | str, data: bytes) -> Path:
@@ -98,7 +119,7 @@ def replacing(dest: Path | str, *, sync: bool = True) -> Iterator[Path]:
     The temporary name keeps ``dest``'s suffix, since some writers choose the format by it.
     """
     dest = Path(dest)
-    tmp = _temp_name(dest, ".tmp" + dest.suffix)
+    tmp = Path(_temp_name(os.fspath(dest)))
     try:
         yield tmp
         if sync:

@@ -72,16 +72,21 @@ def issue_templates(
         outbox = store.folder("outbox")
         builder = mail_builder(office)
         templates, emls, issued = [], [], []
+        rel_outbox = store.relative(outbox)
         for i, a in enumerate(agencies):
-            path = outbox / template_name(a, year)
-            data = stamper.stamp_bytes(a.name, a.code, a.region, links.get(a.code, ""))
+            name = template_name(a, year)
+            path = outbox / name
+            stamped = stamper.stamp_copy(a.name, a.code, a.region, links.get(a.code, ""))
+            data = stamped.data
             write_atomic(path, data, sync=False)  # one flush for the batch, below
-            subject, body = invitation(a, year, path.name, office, links.get(a.code))
+            subject, body = invitation(a, year, name, office, links.get(a.code))
             eml = path.with_suffix(".eml")
-            write_atomic(eml, builder.build(agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=path.name, data=data), sync=False)
+            # The mail carries the same bytes, most of their base64 done once for all agencies.
+            write_atomic(eml, builder.build(agency_email=a.email, agency_name=a.name, subject=subject, body=body,
+                                            filename=name, data_base64=stamped.base64), sync=False)
             templates.append(path)
             emls.append(eml)
-            issued.append((a.code, store.relative(path), hashlib.sha256(data).hexdigest()))
+            issued.append((a.code, f"{rel_outbox}/{name}", hashlib.sha256(data).hexdigest()))
             if progress:
                 progress(i + 1, len(agencies))
         sync_all()  # the files are on disk before the ledger says they were issued

@@ -6,6 +6,7 @@ import email.utils
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .roster import Agency
@@ -28,7 +29,7 @@ class Office:
     phone: str = ""
     region: str = ""
 
-    @property
+    @cached_property  # parsed once: every mail of a campaign signs with it
     def address(self) -> str:
         return email.utils.parseaddr(self.sender)[1]
 
@@ -37,7 +38,7 @@ class Office:
         """An address agencies can reply to: set, and not the placeholder (.invalid is reserved)."""
         return "@" in self.address and not self.address.lower().endswith(".invalid")
 
-    @property
+    @cached_property
     def name(self) -> str:
         display = email.utils.parseaddr(self.sender)[0]
         return display or f"{self.region}政府信息公开工作主管部门"

@@ -13,7 +13,6 @@ and file-name rules of real mail clients (GBK subjects, RFC 2231 names), kept in
 from __future__ import annotations
 
 import base64
-import binascii
 import codecs
 import email
 import email.policy
@@ -129,29 +128,42 @@ def write_eml(msg: EmailMessage | bytes, path: str | Path) -> Path:
 # building 3,000 .eml files take far longer than stamping 3,000 templates.  ``MessageBuilder``
 # writes the same message directly: header values are RFC 2047 encoded words folded at
 # fixed sizes, the filename is RFC 2231 with continuations, bodies go through
-# base64.encodebytes.  Every line stays within 78 characters except the xlsx Content-Type
+# base64_lines.  Every line stays within 78 characters except the xlsx Content-Type
 # (79; RFC 5322 allows 998).  tests/test_mail.py checks the result parses the same as
 # ``build_message`` and goes through ``send_messages``.
 
 _WORD_BYTES = 39  # UTF-8 bytes per encoded word: "=?utf-8?b?" + 52 base64 chars + "?=" = 64 chars
 _ATTR_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~")
+
+
+class _Quoted(dict):
+    """A character as an RFC 2231 value carries it (itself, or its UTF-8 bytes as %XX), remembered:
+    a campaign quotes the same few thousand characters in every mail's file name."""
+
+    def __missing__(self, ch: str) -> str:
+        self[ch] = q = ch if ch in _ATTR_CHARS else "%" + ch.encode("utf-8").hex("%").upper()
+        return q
+
+
+_QUOTED = _Quoted()
 _SEGMENT = 54  # characters of an RFC 2231 value per continuation line (≤ 78 in all)
+# The longest run of whole characters that fits a segment: it ends neither inside a %XX triplet
+# nor before a UTF-8 continuation byte (%80-%BF).
+_SEGMENTS = re.compile(r".{1,%d}(?<!%%)(?<!%%.)(?!%%[89AB])" % _SEGMENT, re.S)
 
 
 def _encoded_words(text: str, limit: int = _WORD_BYTES) -> list[str]:
     """``text`` as RFC 2047 "B" encoded words of at most ``limit`` UTF-8 bytes (≤ 45: ≤ 72
     characters), never splitting a character."""
-    words, chunk, size = [], [], 0
-    for ch in text:
-        n = len(ch.encode("utf-8"))
-        if size + n > limit and chunk:
-            words.append("".join(chunk))
-            chunk, size = [], 0
-        chunk.append(ch)
-        size += n
-    if chunk or not words:
-        words.append("".join(chunk))
-    return ["=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words]
+    raw = text.encode("utf-8")
+    words, i = [], 0
+    while i < len(raw) or not words:
+        j = min(i + limit, len(raw))
+        while j < len(raw) and raw[j] & 0xC0 == 0x80:  # back to the start of a character
+            j -= 1
+        words.append(raw[i:j])
+        i = j
+    return ["=?utf-8?b?" + base64.b64encode(w).decode("ascii") + "?=" for w in words]
 
 
 def _plain_ok(text: str, room: int) -> bool:
@@ -179,26 +191,33 @@ def _filename_param(filename: str) -> str:
     """Content-Disposition parameters for ``filename`` (RFC 2231, with continuations when long)."""
     if filename.isascii() and filename.isprintable() and '"' not in filename and "\\" not in filename and len(filename) <= 60:
         return f'filename="{filename}"'
-    pieces = [ch if ch in _ATTR_CHARS else "".join(f"%{b:02X}" for b in ch.encode("utf-8")) for ch in filename]
-    if sum(map(len, pieces)) <= _SEGMENT:
-        return "filename*=utf-8''" + "".join(pieces)
+    value = "".join([_QUOTED[ch] for ch in filename])
+    if len(value) <= _SEGMENT:
+        return "filename*=utf-8''" + value
     # Continuations split between characters only: some clients decode each segment alone.
-    segments, current = [], ""
-    for piece in pieces:
-        if current and len(current) + len(piece) > _SEGMENT:
-            segments.append(current)
-            current = ""
-        current += piece
-    segments.append(current)
     return ";\r\n ".join(
-        f"filename*{k}*=" + ("utf-8''" if k == 0 else "") + seg for k, seg in enumerate(segments)
+        f"filename*{k}*=" + ("utf-8''" if k == 0 else "") + seg for k, seg in enumerate(_SEGMENTS.findall(value))
     )
 
 
-def _base64_crlf(data: bytes) -> bytes:
-    """base64 in lines of 76 characters with CRLF ends (as base64.encodebytes, in one pass)."""
-    enc = binascii.b2a_base64(data, newline=False)
-    return b"".join(enc[i:i + 76] + b"\r\n" for i in range(0, len(enc), 76))
+def base64_lines(data: bytes) -> bytes:
+    """``data`` in base64, 76-character lines ending in CRLF (RFC 2045 6.8), as mail carries it."""
+    enc = base64.b64encode(data)  # in one piece, then cut: encodebytes loops in Python per line
+    if len(enc) < 4096:
+        return b"".join([enc[i:i + 76] + b"\r\n" for i in range(0, len(enc), 76)])
+    import numpy as np  # an attachment: its lines cut as rows of a byte array, not one by one
+
+    n = len(enc) // 76
+    lines = np.empty((n, 78), np.uint8)
+    lines[:, :76] = np.frombuffer(enc, np.uint8, n * 76).reshape(n, 76)
+    lines[:, 76:] = (13, 10)
+    rest = enc[n * 76:]
+    return lines.tobytes() + (rest + b"\r\n" if rest else b"")
+
+
+# An address parseaddr returns unchanged (a dot-atom on each side of "@"), checked without it:
+# parseaddr costs more than the rest of a message's headers together.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\Z")
 
 
 class MessageBuilder:
@@ -222,10 +241,20 @@ class MessageBuilder:
             self.from_header += policy.fold("Reply-To", policy.header_factory("Reply-To", reply_to)).encode("ascii")
         self.domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "xlsxgov.localdomain"
 
-    def build(self, *, agency_email: str, agency_name: str, subject: str, body: str, filename: str, data: bytes) -> bytes:
+    def build(
+        self, *, agency_email: str, agency_name: str, subject: str, body: str, filename: str, data: bytes = b"",
+        data_base64: bytes | None = None,
+    ) -> bytes:
+        """The message's bytes (CRLF lines), the attachment ``filename`` holding ``data``; or, when
+        given, ``data_base64``: the attachment already as ``base64_lines`` gives it (a stamped
+        template's ``Stamped.base64``, most of it encoded once for all agencies). Raises
+        MailError for a header value with a line break or an address that is not one plain
+        ASCII address."""
         for label, value in (("收件人邮箱", agency_email), ("单位名称", agency_name), ("邮件主题", subject), ("附件名", filename)):
             _check_header_value(label, value)
-        if not agency_email.isascii() or email.utils.parseaddr(agency_email)[1] != agency_email or " " in agency_email:
+        if not _PLAIN_ADDRESS.match(agency_email) and (
+            not agency_email.isascii() or email.utils.parseaddr(agency_email)[1] != agency_email or " " in agency_email
+        ):
             raise MailError(f"收件人邮箱“{agency_email}”格式不正确（应为一个 ASCII 邮箱地址，如 name@example.gov.cn）")
         suffix = os.path.splitext(filename)[1].lower()
         mime = SPREADSHEET_TYPES.get(suffix) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -241,11 +270,11 @@ class MessageBuilder:
             f'Content-Type: multipart/mixed;\r\n boundary="{boundary}"\r\n\r\n'.encode("ascii"),
             f"--{boundary}\r\n".encode("ascii"),
             b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n',
-            _base64_crlf(text.encode("utf-8")),
+            base64_lines(text.encode("utf-8")),
             f"\r\n--{boundary}\r\n".encode("ascii"),
             f"Content-Type: {mime}\r\nContent-Transfer-Encoding: base64\r\n".encode("ascii"),
             f"Content-Disposition: attachment;\r\n {_filename_param(filename)}\r\n\r\n".encode("ascii"),
-            _base64_crlf(data),
+            base64_lines(data) if data_base64 is None else data_base64,
             f"\r\n--{boundary}--\r\n".encode("ascii"),
         ))
 
@@ -530,6 +559,7 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
     f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
 }
 _FORBIDDEN = set('<>:"/\\|?*')  # not allowed on Windows, where files may end up
+_FORBIDDEN_TABLE = str.maketrans({ch: "_" for ch in _FORBIDDEN})
 _MAX_CHARS = 150
 _MAX_BYTES = 200  # ext4/NTFS allow 255 bytes; leave room for "-123" suffixes
 _RFC2231_RE = re.compile(r"([A-Za-z0-9_.:-]+)'[A-Za-z0-9-]*'(.*)", re.S)
@@ -555,9 +585,12 @@ def _decode_bytes(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]")  # bytes a header parser could not decode (surrogateescape)
+
+
 def _decode_name(name: str) -> str:
     """Decode a filename as found in a header: RFC 2047, RFC 2231 or raw 8-bit."""
-    if any("\udc80" <= ch <= "\udcff" for ch in name):
+    if _ESCAPED_BYTES.search(name):
         # Raw 8-bit header bytes (often GBK) arrive as surrogate escapes.
         try:
             name = _decode_bytes(name.encode("ascii", "surrogateescape"))
@@ -601,11 +634,14 @@ def safe_filename(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     # Cc: control incl. NUL/CR/LF; Cf: e.g. U+202E which disguises extensions;
     # Cs/Co/Cn: surrogates, private use, unassigned.
-    name = "".join(
-        "_" if ch in _FORBIDDEN else ch
-        for ch in name
-        if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
-    )
+    if name.isprintable():  # no character of those categories (str.isprintable): skip the per-character look-up
+        name = name.translate(_FORBIDDEN_TABLE)
+    else:
+        name = "".join(
+            "_" if ch in _FORBIDDEN else ch
+            for ch in name
+            if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+        )
     name = re.sub(r"\s+", " ", name).strip()
     leading_dot = name.startswith(".")
     # Leading dots/dashes would make hidden files or look like command options;
