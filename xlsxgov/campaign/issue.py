@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..atomic import sync_all, write_atomic
-from .letters import DEFAULT_SENDER, invitation
-from .mail import MessageBuilder
+from .letters import invitation
 from .stamp import TemplateStamper, template_name
 from .store import CampaignStore
-
-
-def mail_builder(office) -> MessageBuilder:
-    """Mails from ``office`` (letters.Office): its address as From and Reply-To, so that replies
-    reach it; the placeholder DEFAULT_SENDER when it has none (``send_outbox`` refuses those)."""
-    if office.is_real:
-        return MessageBuilder(office.sender, reply_to=office.sender)
-    return MessageBuilder(DEFAULT_SENDER)
 
 
 @dataclass
@@ -50,15 +41,10 @@ def issue_templates(
     ``progress(done, total)`` is called after each agency. Raises CampaignError when
     ``directory`` is not a campaign, MailError for an agency address that cannot be used.
     """
-    from .. import spec as spec_mod
-
     started = time.perf_counter()
     with CampaignStore.open(directory) as store:
-        settings = store.settings()
-        year = settings.year or 0
-        office = store.office()
-        if sender:
-            office = replace(office, sender=sender)
+        year = store.settings().year or 0
+        office = store.office(sender)
         agencies = store.roster()
         if codes is not None:
             agencies = [a for a in agencies if a.code in codes]
@@ -68,9 +54,9 @@ def issue_templates(
 
             store.set_setting("portal_url", portal_url.rstrip("/"))
             links = issue_links(store.directory, portal_url, [a.code for a in agencies])
-        stamper = TemplateStamper(spec_mod.load(settings.edition), year, link=bool(links), office_line=office.cover_line())
+        stamper = TemplateStamper.for_campaign(store, office, link=bool(links))
         outbox = store.folder("outbox")
-        builder = mail_builder(office)
+        builder = office.mail_builder()
         templates, emls, issued = [], [], []
         rel_outbox = store.relative(outbox)
         for i, a in enumerate(agencies):

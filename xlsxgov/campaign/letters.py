@@ -53,6 +53,16 @@ class Office:
             lines.append(f"邮箱：{self.address}（直接回复本邮件即可）")
         return "\n".join(lines) + "\n"
 
+    def mail_builder(self):
+        """The builder of this office's mails (mail.MessageBuilder): its address as From and
+        Reply-To, so that replies reach it; the placeholder DEFAULT_SENDER when it has none
+        (``send_outbox`` refuses those)."""
+        from .mail import MessageBuilder
+
+        if self.is_real:
+            return MessageBuilder(self.sender, reply_to=self.sender)
+        return MessageBuilder(DEFAULT_SENDER)
+
     def cover_line(self) -> str:
         """Whom to ask, printed on every template's cover: the office and how to reach it; "" when
         nothing beyond the default name is known (no contact, phone nor real mailbox)."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from ..atomic import write_atomic
-from .issue import mail_builder
 from .letters import reminder_text
 from .mail import safe_filename
 from .stamp import TemplateStamper, template_name
@@ -53,16 +52,11 @@ def prepare_reminders(
     its rows inserted under one BEGIN IMMEDIATE transaction: concurrent calls get distinct
     rounds, and a run killed before the commit leaves only files that the next run replaces.
     """
-    from .. import spec as spec_mod
-
     today = today or date.today()
     with CampaignStore.open(directory) as store:
-        settings = store.settings()
-        year = settings.year or 0
-        office = store.office()
-        if sender:
-            office = replace(office, sender=sender)
-        builder = mail_builder(office)
+        year = store.settings().year or 0
+        office = store.office(sender)
+        builder = office.mail_builder()
         stamper = None
         with store.transaction():
             current = store.current()
@@ -93,7 +87,7 @@ def prepare_reminders(
                     if path.is_file():
                         attachment = (path.name, path.read_bytes())
                     else:
-                        stamper = stamper or TemplateStamper(spec_mod.load(settings.edition), year, office_line=office.cover_line())
+                        stamper = stamper or TemplateStamper.for_campaign(store, office)
                         attachment = (path.name, stamper.stamp_bytes(a.name, a.code, a.region))
                 subject, body = reminder_text(
                     a, year, reason, attachment[0], deadline=deadline, today=today, office=office,

@@ -115,6 +115,15 @@ class TemplateStamper:
         self._b64_cut = len(self._local) // 57 * 57
         self._b64_head = base64_lines(self._local[:self._b64_cut])
 
+    @classmethod
+    def for_campaign(cls, store, office, *, link: bool = False) -> TemplateStamper:
+        """The stamper of a campaign's templates (``store``: campaign.store.CampaignStore): its
+        edition and year, ``office``'s contact on the cover (letters.Office), a portal link when ``link``."""
+        from .. import spec as spec_mod
+
+        settings = store.settings()
+        return cls(spec_mod.load(settings.edition), settings.year or 0, link=link, office_line=office.cover_line())
+
     def stamp_copy(self, agency: str, code: str, region: str, link: str = "") -> Stamped:
         """The template with the agency's name, code, region (and portal link) on its cover and
         its name in every printed sheet's footer."""

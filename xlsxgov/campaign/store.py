@@ -206,11 +206,14 @@ class CampaignStore:
         with self.transaction():
             self.conn.execute("INSERT OR REPLACE INTO campaign(key, value) VALUES (?, ?)", (key, value))
 
-    def office(self):
-        """The office running the campaign (letters.Office: sender, contact, phone, region)."""
+    def office(self, sender: str | None = None):
+        """The office running the campaign (letters.Office: sender, contact, phone, region), as
+        ``campaign settings`` recorded it; ``sender``, when given, is this run's address instead."""
         from .letters import OFFICE_KEYS, Office
 
         values = dict(self.conn.execute("SELECT key, value FROM campaign").fetchall())
+        if sender:
+            values["sender"] = sender
         return Office(**{k: values.get(k) or "" for k in OFFICE_KEYS}, region=values.get("region") or "")
 
     def roster(self) -> list[Agency]:
