@@ -97,13 +97,14 @@ def write_atomic(dest: Path | str, data: bytes, *, sync: bool = True) -> Path:
     return given if isinstance(given, Path) else Path(dest)
 
 
-def write_once(dest: Path | str, data: bytes) -> Path:
+def write_once(dest: Path | str, data: bytes, *, sync: bool = True) -> Path:
     """``write_atomic`` for content-addressed files (named by their SHA-256): a destination that
-    already exists with the same size is the same content and is left alone (idempotent re-runs)."""
+    already exists with the same size is the same content and is left alone (idempotent re-runs).
+    ``sync``: as for ``write_atomic``."""
     dest = Path(dest)
     if dest.exists() and dest.stat().st_size == len(data):
         return dest
-    return write_atomic(dest, data)
+    return write_atomic(dest, data, sync=sync)
 
 
 def sync_all() -> None:

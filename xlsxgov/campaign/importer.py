@@ -18,16 +18,18 @@ with the reason.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from ..atomic import pid_alive, remove_orphans, replacing, write_once
+from ..atomic import pid_alive, remove_orphans, replacing, sync_all, write_once
 from ..errors import CampaignError
 from ..filecheck import WORKBOOK_SUFFIXES
 from ..safetext import for_terminal
@@ -167,23 +169,88 @@ def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[st
     return None
 
 
-def validate_any(paths: list[Path], *, edition: str | None = None, before_read=None) -> list:
-    """``validate.validate_paths`` for workbooks and ``extract.extract_paths`` for report
-    documents (by suffix), one FileReport per path in the order given; ``before_read(path)``
-    is called before each workbook is read (see the module docstring)."""
-    from ..extract import extract_paths, is_report
+def _read_any(path: Path, *, edition: str | None = None):
+    """A returned file as a Submission: a report document (``extract.is_report``) through
+    xlsxgov.extract, anything else as a workbook (validate.Reader)."""
+    from ..extract import extract_report, is_report
+    from ..reader import read_workbook
+
+    return (extract_report if is_report(path) else read_workbook)(path, edition=edition)
+
+
+def validate_any(paths: list[Path], *, edition: str | None = None, before_read=None, workers: int | None = None) -> list:
+    """``validate.validate_paths`` with ``_read_any``: workbooks read as workbooks, report
+    documents by xlsxgov.extract; one FileReport per path in the order given. ``before_read``
+    and ``workers`` as for ``validate.iter_reports``."""
     from ..validate import validate_paths
 
-    reports: list = [None] * len(paths)
-    docs = [i for i, p in enumerate(paths) if is_report(p)]
-    books = [i for i in range(len(paths)) if i not in set(docs)]
-    if books:
-        for i, rep in zip(books, validate_paths([paths[i] for i in books], edition=edition, before_read=before_read)):
-            reports[i] = rep
-    if docs:
-        for i, rep in zip(docs, extract_paths([paths[i] for i in docs], edition=edition)):
-            reports[i] = rep
-    return reports
+    return validate_paths(paths, edition=edition, before_read=before_read, reader=_read_any, workers=workers)
+
+
+@dataclass
+class _Job:
+    """One file for a worker: its archived copy, whether its bytes are a template this campaign
+    issued, and where its feedback workbook goes if it has errors."""
+
+    path: Path
+    issued: bool
+    feedback: Path
+
+
+_parent = os.getpid()  # the process that imported this module (forked workers differ)
+_frozen = False
+
+
+def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: Path) -> list[tuple]:
+    """Worker side of ``import_paths`` (``parallel.chunk_map``): read and validate a chunk of
+    files, add the campaign's own findings, and write the feedback workbook of each invalid one
+    (the costly parts, on both cores). Before each file is read its name is noted in
+    ``tmp_root/reading-<this process>`` (see the module docstring); the note is removed after
+    the chunk. Returns (FileReport, feedback path or None) per job."""
+    from ..feedback import write_feedback
+
+    global _frozen
+    if not _frozen and os.getpid() != _parent:
+        # A forked worker: what it inherited is never garbage, so keep the collector off it
+        # (walking the parent's heap cost more than reading the files).
+        gc.freeze()
+        _frozen = True
+    marker = tmp_root / f"reading-{os.getpid()}"
+    try:
+        reports = validate_any([j.path for j in jobs], edition=edition, workers=1,
+                               before_read=lambda p: marker.write_text(p.name, encoding="utf-8"))
+    finally:
+        marker.unlink(missing_ok=True)
+    out = []
+    for job, report in zip(jobs, reports):
+        sub, feedback = report.submission, None
+        if report.status in ("valid", "invalid") and sub is not None:
+            extra = campaign_findings(sub, year=year, issued=job.issued)
+            if extra:  # first, so that status, reminders and feedback lead with them
+                report.findings[:0] = extra
+                report.status = "invalid"
+            if report.status == "invalid":
+                feedback = write_feedback(sub, report.findings, job.feedback)
+        out.append((report, feedback))
+    return out
+
+
+def _warm(edition: str) -> None:
+    """Import the validation and feedback modules and build the edition's schemas here, before
+    the worker processes start: forked workers inherit them instead of each paying for them."""
+    from .. import feedback  # noqa: F401  (imported for the workers)
+    from ..spec import load
+    from ..validate import table_schema
+
+    for table in load(edition).tables:
+        table_schema(table)
+
+
+def _died_reading(job: _Job) -> tuple:
+    """The result of a file whose worker process died reading it twice (``parallel.chunk_map``)."""
+    from ..validate import FileReport
+
+    return (FileReport(job.path, "unreadable", reason=_CRASH_REASON), None)
 
 
 def import_paths(directory: Path | str, paths: list[Path] | None = None, *, progress: bool = False) -> ImportResult:
@@ -193,7 +260,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
 
     ``progress``: show a Rich progress bar on stderr while files are archived and validated.
     """
-    from ..feedback import write_feedback
+    from ..parallel import chunk_map
     from ..validate import FileReport
 
     store = CampaignStore.open(directory)
@@ -233,30 +300,46 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
             bar.start()
             task = bar.add_task("正在导入", total=len(items))
         try:
+            # Archive every file first (a copy under its SHA-256, flushed with the batch's commit).
+            outcomes: list[FileOutcome | None] = []
+            todo: list[tuple[int, _Archived]] = []
             seen: set[str] = set()
-            for start in range(0, len(items), IMPORT_BATCH):
-                # Archive a batch, validate it in one go (one frame per table), then record each file.
-                batch = []
-                for item in items[start:start + IMPORT_BATCH]:
-                    prepared = _archive_one(store, item, archive)
-                    if prepared.sha256 in seen or prepared.known:
-                        result.files.append(FileOutcome(item.original_name, prepared.sha256, "duplicate"))
-                        if bar:
-                            bar.advance(task)
-                    else:
-                        batch.append(prepared)
-                    seen.add(prepared.sha256)
-                # A file a killed import was reading is not read again (see the module docstring).
-                known_bad = {b.archived.name: FileReport(b.archived, "unreadable", reason=crashed[b.archived.name])
-                             for b in batch if b.archived.name in crashed}
-                to_read = [b.archived for b in batch if b.archived.name not in known_bad]
-                read = iter(validate_any(to_read, edition=edition, before_read=lambda p: marker.write_text(p.name, encoding="utf-8"))
-                            if to_read else [])
-                reports = [known_bad.get(b.archived.name) or next(read) for b in batch]
-                for prepared, report in zip(batch, reports):
-                    result.files.append(_record_one(store, prepared, report, agencies, by_name, write_feedback))
+            for item in items:
+                prepared = _archive_one(store, item, archive, sync=False)
+                if prepared.sha256 in seen or prepared.known:
+                    outcomes.append(FileOutcome(item.original_name, prepared.sha256, "duplicate"))
                     if bar:
                         bar.advance(task)
+                else:
+                    outcomes.append(None)
+                    todo.append((len(outcomes) - 1, prepared))
+                seen.add(prepared.sha256)
+            # A file a killed import was reading is not read again (see the module docstring).
+            known_bad = {p.archived.name: FileReport(p.archived, "unreadable", reason=crashed[p.archived.name])
+                         for _, p in todo if p.archived.name in crashed}
+            jobs = [_Job(p.archived, store.issued_template(p.sha256), work / f"{p.sha256}.xlsx")
+                    for _, p in todo if p.archived.name not in known_bad]
+            if jobs:
+                _warm(edition)
+            read = chunk_map(partial(_read_chunk, edition=edition, year=store.settings().year, tmp_root=tmp_root),
+                             jobs, on_broken=_died_reading)
+            try:
+                for start in range(0, len(todo), IMPORT_BATCH):
+                    batch = todo[start:start + IMPORT_BATCH]
+                    # Read before the ledger is locked: other importers wait only for the commit.
+                    results = [(known_bad[p.archived.name], None) if p.archived.name in known_bad else next(read)
+                               for _, p in batch]
+                    # One commit per batch (each file's rows in a savepoint), the batch's files flushed first.
+                    with store.transaction():
+                        for (slot, prepared), (report, feedback) in zip(batch, results):
+                            outcomes[slot] = _record_one(store, prepared, report, agencies, by_name, None,
+                                                         prepared_feedback=feedback)
+                            if bar:
+                                bar.advance(task)
+                        sync_all()
+            finally:
+                read.close()  # ends the worker processes when a batch fails
+            result.files += outcomes  # type: ignore[arg-type]  # every slot is filled above
         finally:
             if bar:
                 bar.stop()
@@ -350,7 +433,7 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
         return _record_one(store, prepared, report, agencies, {}, write_feedback, code=code, replace=submission_id)
 
 
-IMPORT_BATCH = 50  # files validated together: validation has a large fixed cost per call
+IMPORT_BATCH = 200  # files recorded per ledger commit (each commit flushes the disk)
 
 
 @dataclass
@@ -362,25 +445,28 @@ class _Archived:
     known: bool  # already in the ledger
 
 
-def _archive_one(store: CampaignStore, item: Item, archive: Path) -> _Archived:
-    """Copy one received file into archive/ under its SHA-256 (idempotent)."""
+def _archive_one(store: CampaignStore, item: Item, archive: Path, *, sync: bool = True) -> _Archived:
+    """Copy one received file into archive/ under its SHA-256 (idempotent); ``sync=False``: the
+    caller flushes (``atomic.sync_all``) before the ledger records the file."""
     data = item.path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     suffix = item.path.suffix.lower() or ".bin"
-    archived = write_once(archive / f"{sha}{suffix}", data)
+    archived = write_once(archive / f"{sha}{suffix}", data, sync=sync)
     return _Archived(item, sha, archived, store.relative(archived), store.knows(sha))
 
 
 def _record_one(
     store: CampaignStore, prepared: _Archived, report, agencies: dict[str, str], by_name: dict[str, str], write_feedback, *,
-    code: str | None = None, replace: int | None = None,
+    code: str | None = None, replace: int | None = None, prepared_feedback: Path | None | bool = False,
 ) -> FileOutcome:
     """Quarantine or write feedback for one validated file, then record it in the ledger.
 
     ``code``: the agency it comes from when the channel says so (the portal's link, an office
     upload on the agency's behalf), else identified from the file; ``replace``: the id of the
     unattributed row of the same file that this one replaces, in the same transaction (the
-    office assigning a quarantined file)."""
+    office assigning a quarantined file); ``prepared_feedback``: the report already carries the
+    campaign's findings and its feedback workbook was written there (None: none) by
+    ``_read_chunk``, to be moved into feedback/ (False: both done here)."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     sub = report.submission
     code = code if code in agencies else _identify(sub, item.original_name, agencies, by_name)
@@ -394,8 +480,8 @@ def _record_one(
         status, reason = report.status, ""
     if status == "unknown":
         code = None
-    if status in ("valid", "invalid") and sub is not None:
-        extra = campaign_findings(store, sub, sha)
+    if status in ("valid", "invalid") and sub is not None and prepared_feedback is False:
+        extra = campaign_findings(sub, year=store.settings().year, issued=store.issued_template(sha))
         if extra:  # first, so that status, reminders and feedback lead with them
             report.findings[:0] = extra
             report.status = status = "invalid"
@@ -413,8 +499,13 @@ def _record_one(
     if status == "invalid" and sub is not None:
         # One feedback workbook per submission: an agency that sends twice keeps both.
         fb = store.folder("feedback") / feedback_name(code, agencies.get(code or "", ""), sha)
-        with replacing(fb) as tmp:
-            write_feedback(sub, report.findings, tmp)
+        if prepared_feedback is False:
+            with replacing(fb) as tmp:
+                write_feedback(sub, report.findings, tmp)
+        else:
+            os.replace(prepared_feedback, fb)  # the ledger commit that records it flushes it
+    elif prepared_feedback:  # written for a file that turned out unattributed
+        os.unlink(prepared_feedback)
 
     errors, warnings = (report.errors, report.warnings) if sub is not None else (0, 0)
     recorded = store.record_submission(
@@ -428,25 +519,24 @@ def _record_one(
     return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason, fb)
 
 
-def campaign_findings(store: CampaignStore, sub, sha256: str) -> list:
+def campaign_findings(sub, *, year: int | None, issued: bool) -> list:
     """Errors a reply has as an answer to this campaign, whatever its own tables say: a report year
-    other than the campaign's (last year's file sent again), or the very template the campaign
-    issued, unchanged (nothing filled in: sent by mistake).  Another edition than the campaign's is
-    already an error of validation (``validate_paths(edition=…)``)."""
+    other than the campaign's ``year`` (last year's file sent again), or the very template the
+    campaign issued, unchanged (``issued``: nothing filled in, sent by mistake).  Another edition
+    than the campaign's is already an error of validation (``validate_paths(edition=…)``)."""
     from xlsxwriter.utility import xl_rowcol_to_cell
 
     from ..findings import Finding
     from ..template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL
 
     out = []
-    year = store.settings().year
     if year and sub.year and sub.year != year:
         row = COVER_FIRST_ROW + [f for f, _ in COVER_FIELDS].index("year")
         out.append(Finding(
             "error", "campaign.year", COVER_SHEET, xl_rowcol_to_cell(row, COVER_VALUE_COL),
             f"报告年度为{sub.year}年，本次收集的是{year}年度的报表（可能发来了往年的文件），请用本年度的模板填报后重新报送",
         ))
-    if store.issued_template(sha256):
+    if issued:
         out.append(Finding(
             "error", "campaign.template_unchanged", "", "",
             "文件与下发的模板完全相同，没有填写任何数据（可能发错了文件），请在模板中填写本单位的数据后重新报送",

@@ -216,7 +216,19 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE … COMMIT; ROLLBACK on any exception."""
+    """BEGIN IMMEDIATE … COMMIT; ROLLBACK on any exception. Inside another transaction it is a
+    SAVEPOINT, released or rolled back alone: ``campaign import`` records a batch of files in one
+    commit (one fsync), each file still all or nothing."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+            raise
+        conn.execute("RELEASE nested")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
