@@ -550,6 +550,74 @@ def test_import_killed_then_rerun_equals_uninterrupted(campaign: Path, corpus: P
     )
 
 
+def test_import_on_workers_equals_one_process(campaign: Path, tmp_path: Path):
+    """Enough files for worker processes (parallel.MIN_PARALLEL): the ledger, the feedback
+    workbooks and the outcomes are those of the same import in one process (XLSXGOV_WORKERS=1),
+    and no note of a file being read is left behind by the workers."""
+    replies = tmp_path / "replies"
+    replies.mkdir()
+    for i in range(24):
+        fill(template_of(campaign, i % 6), replies / f"r{i:02d}.xlsx", broken=i % 4 == 3, contact=f"联系人{i}")
+    one = _copy_campaign(campaign, tmp_path / "one")
+    many = _copy_campaign(campaign, tmp_path / "many")
+    runs = {}
+    for d, workers in ((one, "1"), (many, "2")):
+        proc = subprocess.run([XLSXGOV, "campaign", "import", str(d), str(replies)], capture_output=True, text=True,
+                              env={**os.environ, "XLSXGOV_WORKERS": workers})
+        assert proc.returncode == 0, proc.stderr
+        runs[workers] = proc.stdout
+    assert canonical(many) == canonical(one)
+    assert summary_counts(runs["2"]) == summary_counts(runs["1"])
+    assert sorted(p.name for p in (many / "feedback").iterdir()) == sorted(p.name for p in (one / "feedback").iterdir())
+    assert len(list((many / "feedback").iterdir())) == 6
+    assert not list((many / ".tmp").iterdir())
+
+
+def test_import_workers_end_with_a_killed_import(campaign: Path, tmp_path: Path):
+    """SIGKILL of ``campaign import`` while its worker processes read: the workers end too
+    (none is left waiting for work forever), and the next import records every file."""
+    replies = tmp_path / "replies"
+    replies.mkdir()
+    for i in range(40):
+        fill(template_of(campaign, i % 6), replies / f"r{i:02d}.xlsx", broken=False, contact=f"联系人{i}")
+    reference = _copy_campaign(campaign, tmp_path / "reference")
+    cli("import", reference, replies)
+    proc = subprocess.Popen([XLSXGOV, "campaign", "import", str(campaign), str(replies)], env={**os.environ, "XLSXGOV_WORKERS": "2"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        workers |= {int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == proc.pid}
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the import finished before its workers could be seen")
+    assert workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)]
+    cli("import", campaign, replies)
+    assert canonical(campaign) == canonical(reference)
+    assert not list((campaign / ".tmp").iterdir())
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_two_concurrent_imports(campaign: Path, corpus: Path, tmp_path: Path):
     reference = _copy_campaign(campaign, tmp_path / "ref")
     cli("import", reference, corpus)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Generator, Iterable, cast
 
 from ..atomic import pid_alive, remove_orphans, replacing, sync_all, write_once
 from ..errors import CampaignError
@@ -321,8 +321,8 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                     for _, p in todo if p.archived.name not in known_bad]
             if jobs:
                 _warm(edition)
-            read = chunk_map(partial(_read_chunk, edition=edition, year=store.settings().year, tmp_root=tmp_root),
-                             jobs, on_broken=_died_reading)
+            read = cast(Generator, chunk_map(partial(_read_chunk, edition=edition, year=store.settings().year, tmp_root=tmp_root),
+                                             jobs, on_broken=_died_reading))
             try:
                 for start in range(0, len(todo), IMPORT_BATCH):
                     batch = todo[start:start + IMPORT_BATCH]
@@ -332,8 +332,8 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                     # One commit per batch (each file's rows in a savepoint), the batch's files flushed first.
                     with store.transaction():
                         for (slot, prepared), (report, feedback) in zip(batch, results):
-                            outcomes[slot] = _record_one(store, prepared, report, agencies, by_name, None,
-                                                         prepared_feedback=feedback)
+                            outcomes[slot] = _record_one(store, prepared, report, agencies, by_name,
+                                                         checked=True, feedback_file=feedback)
                             if bar:
                                 bar.advance(task)
                         sync_all()
@@ -385,8 +385,6 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
     """``import_file`` for several files at once, validated in one ``validate_any`` call (its
     fixed cost is paid once: the portal batches uploads that arrive together). One outcome per
     file, in order; each file is still recorded in its own transaction."""
-    from ..feedback import write_feedback
-
     with CampaignStore.open(directory) as store:
         agencies = store.names()
         for f in files:
@@ -408,7 +406,7 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
             seen.add(prepared.sha256)
         reports = validate_any([b[1].archived for b in batch], edition=edition) if batch else []
         for (i, prepared, code), report in zip(batch, reports):
-            out[i] = _record_one(store, prepared, report, agencies, by_name, write_feedback, code=code)
+            out[i] = _record_one(store, prepared, report, agencies, by_name, code=code)
         return out  # type: ignore[return-value]  # every slot is filled above
 
 
@@ -417,8 +415,6 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
     ``code``: validated again and recorded for it, replacing the unattributed row in one
     transaction (received time and source kept). Raises CampaignError when the row is not an
     unattributed file or the agency is not in the roster."""
-    from ..feedback import write_feedback
-
     with CampaignStore.open(directory) as store:
         agencies = store.names()
         if code not in agencies:
@@ -430,7 +426,7 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
         item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
         prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)
         report = validate_any([archived], edition=store.settings().edition)[0]
-        return _record_one(store, prepared, report, agencies, {}, write_feedback, code=code, replace=submission_id)
+        return _record_one(store, prepared, report, agencies, {}, code=code, replace=submission_id)
 
 
 IMPORT_BATCH = 200  # files recorded per ledger commit (each commit flushes the disk)
@@ -456,17 +452,17 @@ def _archive_one(store: CampaignStore, item: Item, archive: Path, *, sync: bool 
 
 
 def _record_one(
-    store: CampaignStore, prepared: _Archived, report, agencies: dict[str, str], by_name: dict[str, str], write_feedback, *,
-    code: str | None = None, replace: int | None = None, prepared_feedback: Path | None | bool = False,
+    store: CampaignStore, prepared: _Archived, report, agencies: dict[str, str], by_name: dict[str, str], *,
+    code: str | None = None, replace: int | None = None, checked: bool = False, feedback_file: Path | None = None,
 ) -> FileOutcome:
     """Quarantine or write feedback for one validated file, then record it in the ledger.
 
     ``code``: the agency it comes from when the channel says so (the portal's link, an office
     upload on the agency's behalf), else identified from the file; ``replace``: the id of the
     unattributed row of the same file that this one replaces, in the same transaction (the
-    office assigning a quarantined file); ``prepared_feedback``: the report already carries the
-    campaign's findings and its feedback workbook was written there (None: none) by
-    ``_read_chunk``, to be moved into feedback/ (False: both done here)."""
+    office assigning a quarantined file); ``checked``: ``_read_chunk`` already added the
+    campaign's findings to the report and wrote its feedback workbook to ``feedback_file`` (None:
+    none), which is moved into feedback/; otherwise both are done here."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     sub = report.submission
     code = code if code in agencies else _identify(sub, item.original_name, agencies, by_name)
@@ -480,7 +476,7 @@ def _record_one(
         status, reason = report.status, ""
     if status == "unknown":
         code = None
-    if status in ("valid", "invalid") and sub is not None and prepared_feedback is False:
+    if status in ("valid", "invalid") and sub is not None and not checked:
         extra = campaign_findings(sub, year=store.settings().year, issued=store.issued_template(sha))
         if extra:  # first, so that status, reminders and feedback lead with them
             report.findings[:0] = extra
@@ -499,13 +495,15 @@ def _record_one(
     if status == "invalid" and sub is not None:
         # One feedback workbook per submission: an agency that sends twice keeps both.
         fb = store.folder("feedback") / feedback_name(code, agencies.get(code or "", ""), sha)
-        if prepared_feedback is False:
+        if feedback_file is not None:
+            os.replace(feedback_file, fb)  # the ledger commit that records it flushes it
+        else:
+            from ..feedback import write_feedback
+
             with replacing(fb) as tmp:
                 write_feedback(sub, report.findings, tmp)
-        else:
-            os.replace(prepared_feedback, fb)  # the ledger commit that records it flushes it
-    elif prepared_feedback:  # written for a file that turned out unattributed
-        os.unlink(prepared_feedback)
+    elif feedback_file is not None:  # written for a file that turned out unattributed
+        os.unlink(feedback_file)
 
     errors, warnings = (report.errors, report.warnings) if sub is not None else (0, 0)
     recorded = store.record_submission(
