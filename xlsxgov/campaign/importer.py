@@ -236,14 +236,12 @@ def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: P
 
 
 def _warm(edition: str) -> None:
-    """Import the validation and feedback modules and build the edition's schemas here, before
-    the worker processes start: forked workers inherit them instead of each paying for them."""
-    from .. import feedback  # noqa: F401  (imported for the workers)
+    """Import the reading, validation and feedback modules and load the edition here, before the
+    worker processes start: forked workers inherit them instead of each paying for them."""
+    from .. import feedback, validate  # noqa: F401  (imported for the workers)
     from ..spec import load
-    from ..validate import table_schema
 
-    for table in load(edition).tables:
-        table_schema(table)
+    load(edition)
 
 
 def _died_reading(job: _Job) -> tuple:
