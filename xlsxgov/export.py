@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
-
-import pandas as pd
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Sequence
 
 from .errors import ExportError
-from .validate import FileReport, validate_paths
+from .validate import FileReport, iter_reports
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FACT_COLUMNS = ["file", "agency", "code", "year", "edition", "status", "table", "row", "col", "row_label", "col_label", "sheet", "cell", "value", "raw"]
 
@@ -86,56 +88,75 @@ def campaign_records(directory: Path | str) -> tuple[list[dict], list[str]]:
 
     Read from the campaign's store: the facts, cover and typed text recorded at import, never the
     archived files (a submission recorded before the typed text was kept is read from its file)."""
+    skipped: list[str] = []
+    return [r for batch in _campaign_batches(directory, skipped) for r in batch], skipped
+
+
+def _campaign_batches(directory: Path | str, skipped: list[str]) -> Iterator[list[dict]]:
+    """``campaign_records`` an agency at a time; the agencies without facts appended to ``skipped``."""
     from .campaign.store import CampaignStore
 
     with CampaignStore.open(directory) as store:
         agencies = store.roster()
         current = store.current_files()
         subs = {agency.code: (status, sub) for agency, status, sub in store.current_submissions(("valid", "invalid"), raw=True)}
-    records, skipped = [], []
     for agency, status, path, _ in current:
         if agency.code not in subs:
             skipped.append(f"{agency.name}：报送的文件无法读取")
             continue
         status, sub = subs[agency.code]
-        records += _records(FileReport(path, status, sub), agency=agency.name, code=agency.code, status=status)
+        yield _records(FileReport(path, status, sub), agency=agency.name, code=agency.code, status=status)
     received = {a.code for a, _, _, _ in current}
     skipped += [f"{a.name}：未报送" for a in agencies if a.code not in received]
-    return records, skipped
+
+
+def fact_batches(paths: Sequence[Path | str], result: ExportResult, *, detail: bool = False) -> Iterator[list[dict]]:
+    """The fact records of ``paths``, a file (a campaign: an agency) at a time, so that a writer
+    holds one batch whatever the number of files (issue #13); files that cannot be read and
+    agencies without facts are noted in ``result``. A folder that is not a campaign raises
+    ExportError here, before anything is read."""
+    from .campaign.store import is_campaign
+
+    for p in paths:
+        if Path(p).is_dir() and not is_campaign(p):
+            raise ExportError(f"“{p}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）")
+    campaigns = {i for i, p in enumerate(paths) if is_campaign(p)}
+    return _batches(paths, campaigns, result, detail)
+
+
+def _batches(paths, campaigns: set[int], result: ExportResult, detail: bool) -> Iterator[list[dict]]:
+    reports = iter_reports([p for i, p in enumerate(paths) if i not in campaigns])  # one streamed batch
+    for i, p in enumerate(paths):
+        if i in campaigns:
+            yield from _campaign_batches(p, result.skipped)
+            continue
+        rep = next(reports)
+        if rep.submission is None:
+            result.unreadable.append(rep.reason or str(rep.path))
+            continue
+        yield _records(rep)
+        if detail:
+            try:
+                yield detail_records(rep)
+            except ExportError as exc:
+                result.unreadable.append(str(exc))
+
+
+def _frame(records: list[dict]) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(records, columns=FACT_COLUMNS)
+    # Keep counts as integers next to money decimals instead of turning every value into a float.
+    frame["value"] = pd.Series([r["value"] for r in records], dtype=object)
+    return frame
 
 
 def facts_frame(paths: Sequence[Path | str], *, detail: bool = False) -> tuple[pd.DataFrame, ExportResult]:
     """Every cell of every readable file (valid or invalid), one row each; a campaign folder
     stands for its agencies' current submissions. Raises ExportError for a folder that is not
     a campaign."""
-    from .campaign.store import is_campaign
-
-    for p in paths:
-        if Path(p).is_dir() and not is_campaign(p):
-            raise ExportError(f"“{p}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）")
-    records: list[dict] = []
     result = ExportResult(0, 0)
-    campaigns = {i for i, p in enumerate(paths) if is_campaign(p)}
-    reports = iter(validate_paths([p for i, p in enumerate(paths) if i not in campaigns]))  # one batch
-    for i, p in enumerate(paths):
-        if i in campaigns:
-            recs, skipped = campaign_records(p)
-            records += recs
-            result.skipped += skipped
-            continue
-        rep = next(reports)
-        if rep.submission is None:
-            result.unreadable.append(rep.reason or str(rep.path))
-            continue
-        records += _records(rep)
-        if detail:
-            try:
-                records += detail_records(rep)
-            except ExportError as exc:
-                result.unreadable.append(str(exc))
-    frame = pd.DataFrame.from_records(records, columns=FACT_COLUMNS)
-    # Keep counts as integers next to money decimals instead of turning every value into a float.
-    frame["value"] = pd.Series([r["value"] for r in records], dtype=object)
+    frame = _frame([r for batch in fact_batches(paths, result, detail=detail) for r in batch])
     result.rows = len(frame)
     result.files = frame["file"].nunique() if len(frame) else 0
     return frame, result
@@ -145,54 +166,85 @@ EXPORT_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
 
 def export_facts(paths: Sequence[Path | str], output: Path, *, detail: bool = False) -> ExportResult:
-    """Write ``facts_frame`` to ``output`` by its suffix (EXPORT_SUFFIXES).
+    """Write the facts of ``paths`` (as ``facts_frame`` has them) to ``output`` by its suffix
+    (EXPORT_SUFFIXES). .csv and .xlsx are written a file at a time, so memory does not grow with
+    the number of files; .parquet is written as one table (one type for the value column).
 
     .xlsx keeps every text column as text cells, so the 18-character 统一社会信用代码 stays a code
     (in a CSV, Excel turns an all-digit code into 9.13501E+17 when it opens the file). Raises
     ExportError for another suffix or a folder that is not a campaign."""
     if output.suffix.lower() not in EXPORT_SUFFIXES:
         raise ExportError(f"输出文件 {output} 必须以 {'、'.join(EXPORT_SUFFIXES)} 结尾")
-    frame, result = facts_frame(paths, detail=detail)
+    result = ExportResult(0, 0)
+    batches = fact_batches(paths, result, detail=detail)
     output.parent.mkdir(parents=True, exist_ok=True)
     suffix = output.suffix.lower()
-    if suffix == ".parquet":
-        frame.to_parquet(output, index=False)
-    elif suffix == ".xlsx":
-        _write_xlsx(frame, output)
-    else:
-        from .safetext import for_csv
+    files: set[str] = set()
 
-        # Text from files never becomes a formula in a spreadsheet opening the CSV; numbers stay numbers.
-        safe = frame.copy()
-        for col in safe.columns:
-            if not pd.api.types.is_numeric_dtype(safe[col]):  # object or string columns
-                safe[col] = safe[col].map(for_csv)
-        safe.to_csv(output, index=False, encoding="utf-8-sig")  # utf-8-sig: Excel opens Chinese CSV correctly
+    def counted() -> Iterator[list[dict]]:
+        for batch in batches:
+            result.rows += len(batch)
+            files.update(r["file"] for r in batch)
+            yield batch
+
+    if suffix == ".parquet":
+        _frame([r for batch in counted() for r in batch]).to_parquet(output, index=False)
+    elif suffix == ".xlsx":
+        _write_xlsx(counted(), output)
+    else:
+        _write_csv(counted(), output)
+    result.files = len(files)
     return result
 
 
-def _write_xlsx(frame: pd.DataFrame, output: Path) -> None:
-    """One sheet 数据: a header row, then the facts; text columns as text (format @) so that what
-    a clerk types there later stays text too, numbers as numbers."""
+def _write_csv(batches: Iterator[list[dict]], output: Path) -> None:
+    """A header, then each batch as it comes. Text from files never becomes a formula in a
+    spreadsheet opening the CSV; numbers stay numbers. utf-8-sig: Excel opens Chinese CSV right."""
+    import pandas as pd
+
+    from .safetext import for_csv
+
+    with open(output, "w", encoding="utf-8-sig", newline="") as fh:
+        header = True
+        for batch in batches:
+            safe = _frame(batch)
+            for col in safe.columns:
+                if not pd.api.types.is_numeric_dtype(safe[col]):  # object or string columns
+                    safe[col] = safe[col].map(for_csv)
+            safe.to_csv(fh, index=False, header=header)
+            header = False
+        if header:  # no facts at all: the header alone
+            _frame([]).to_csv(fh, index=False)
+
+
+def _write_xlsx(batches: Iterator[list[dict]], output: Path) -> None:
+    """One sheet 数据: a header row, then the facts as they come (xlsxwriter's constant-memory
+    mode: rows go to disk as written); text columns as text (format @) so that what a clerk
+    types there later stays text too, numbers as numbers."""
     import xlsxwriter
 
     text_columns = {"file", "agency", "code", "edition", "status", "table", "row", "col", "row_label", "col_label", "sheet", "cell", "raw"}
-    wb = xlsxwriter.Workbook(str(output), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(str(output), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False,
+                                           "constant_memory": True})
     try:
         ws = wb.add_worksheet("数据")
         bold, text = wb.add_format({"bold": True}), wb.add_format({"num_format": "@"})
-        for c, name in enumerate(frame.columns):
-            ws.write_string(0, c, name, bold)
+        for c, name in enumerate(FACT_COLUMNS):
             ws.set_column(c, c, 20 if name in ("code", "row_label", "col_label") else 12, text if name in text_columns else None)
-        for r, row in enumerate(frame.itertuples(index=False), start=1):
-            for c, (name, value) in enumerate(zip(frame.columns, row)):
-                if value is None or (isinstance(value, float) and value != value):
-                    continue
-                if name in text_columns:
-                    ws.write_string(r, c, str(value), text)
-                else:
-                    ws.write(r, c, value)
+            ws.write_string(0, c, name, bold)
+        r = 0
+        for batch in batches:
+            for record in batch:
+                r += 1
+                for c, name in enumerate(FACT_COLUMNS):
+                    value = record[name]
+                    if value is None or (isinstance(value, float) and value != value):
+                        continue
+                    if name in text_columns:
+                        ws.write_string(r, c, str(value), text)
+                    else:
+                        ws.write(r, c, value)
         ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, len(frame), len(frame.columns) - 1)
+        ws.autofilter(0, 0, r, len(FACT_COLUMNS) - 1)
     finally:
         wb.close()
