@@ -122,3 +122,17 @@ def test_export(files, tmp_path, suffix):
     p = run("export", files["good"], files["bad"], "-o", tmp_path / f"x{suffix}")
     assert p.returncode == 2
     assert len(pd.read_csv(tmp_path / "x.csv") if suffix == ".csv" else pd.read_parquet(tmp_path / "x.parquet")) == n_cells[load_seed(0).edition]
+
+
+def test_json_is_streamed_a_file_a_line_in_order(files):
+    """``--json`` writes each report as it comes (one line per file, the order given), from
+    worker processes when there are many files: valid JSON all the same."""
+    paths = [files["good"], files["invalid"], files["bad"]] * 7  # 21 files: read by worker processes
+    p = run("validate", "--json", *paths)
+    assert p.returncode == 2, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == '{"files": [' and lines[-1] == "]}" and len(lines) == len(paths) + 2
+    data = json.loads(p.stdout)
+    assert [f["path"] for f in data["files"]] == [str(x) for x in paths]
+    assert [f["status"] for f in data["files"][:3]] == ["valid", "invalid", "unreadable"]
+    assert data["files"][:3] * 7 == data["files"]
