@@ -17,15 +17,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/xlsxgov demo demo
 
+# Both cores: one pytest worker per CPU, each test file whole on one worker (its module fixtures
+# built once, its tests in order).
+PYTEST := $(PY) -m pytest -q -n auto --dist loadfile
+
 test: $(STAMP) lint
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check xlsxgov tests benchmarks
 	$(VENV)/bin/mypy
 
 check: $(STAMP) lint
-	$(PY) -m pytest -q -m "not office and not slow"
+	$(PYTEST) -m "not office and not slow"
 
 bench: $(STAMP)
 	for b in template_build validate_batch consolidate_bench campaign_bench portal_bench; do $(PY) benchmarks/$$b.py || exit 1; done

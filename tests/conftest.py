@@ -19,17 +19,57 @@ def pytest_configure(config: pytest.Config) -> None:
 # LibreOffice or a browser, whoever writes the test.
 OFFICE_FIXTURES = {"soffice"}
 BROWSER_FIXTURES = {"browser", "chromium", "page"}
-# Whole modules that take tens of seconds each: the demo (a campaign of 50 agencies end to end),
-# the portal under load (200 uploads, a SIGKILL) and in a browser.
-SLOW_MODULES = {"test_demo", "test_portal_reliability", "test_portal_browser"}
+# Left out of `make check` (they still run in `make test`): whole modules that take tens of
+# seconds each (the demo, the portal under load and in a browser, the reading corpus, 200
+# agencies consolidated from files, the walkthrough) and single tests that run the CLI in many
+# fresh processes or many hypothesis examples. The lane keeps a fast test of every area:
+# template, read, validate, consolidate, campaign, portal. test_markers.py checks that every
+# name here exists.
+SLOW_MODULES = {
+    "test_demo", "test_portal_reliability", "test_portal_browser", "test_reading_corpus", "test_consolidate", "test_examples",
+}
+SLOW_TESTS = {
+    "test_campaign::test_import_corpus",
+    "test_campaign::test_import_killed_then_rerun_equals_uninterrupted",
+    "test_campaign_clerk::test_settings_change_the_office_and_send_refuses_without_one",
+    "test_campaign_clerk::test_withdraw_sets_aside_and_the_previous_becomes_current",
+    "test_cli_clerk::test_status_is_one_line_per_agency_at_80_columns",
+    "test_cli_docs::test_parse_errors_are_chinese",
+    "test_consolidate_campaign::test_cli_dispatches_on_a_campaign_folder",
+    "test_editions::test_new_edition_end_to_end",
+    "test_export::test_cli_export_campaign_and_consolidated",
+    "test_extract::test_extract_command_json_and_filled_template",
+    "test_mail::test_safe_filename_never_escapes",
+    # The portal module shares one server; these run the CLI, wait out login delays or build
+    # exports (the audit test reads what they did, so it goes with them).
+    "test_portal::test_wrong_and_revoked_links_answer_404_revealing_nothing",
+    "test_portal::test_login_failures_delay_then_lock_the_name_and_do_not_tell_names_apart",
+    "test_portal::test_board_counts_search_filter_sort",
+    "test_portal::test_campaign_actions_consolidate_export_status_remind",
+    "test_portal::test_json_api_with_a_client_token",
+    "test_portal::test_serve_requires_a_first_admin",
+    "test_portal::test_hostile_uploads_get_the_reader_s_file_screen",
+    "test_portal::test_audit_log_records_who_what_where_and_is_append_only",
+    "test_read_validate::test_property_roundtrip_and_single_change",
+    "test_read_validate::test_hostile_files_mixed_with_good",
+    "test_read_validate::test_hostile_files_one_by_one",
+    "test_remind::test_cli_remind_send_status",
+    "test_remind::test_cli_nobody_to_remind",
+    "test_rules::test_cli_rules_json_and_unknown_edition",
+    "test_template::test_cli_template",
+    "test_template::test_cli_template_with_password",
+    "test_template::test_cli_template_refuses_with_a_message",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
+        module = item.module.__name__.rpartition(".")[2] if item.module else ""
         if names & OFFICE_FIXTURES:
             item.add_marker(pytest.mark.office)
-        if names & BROWSER_FIXTURES or item.module.__name__.rpartition(".")[2] in SLOW_MODULES:
+        if (names & BROWSER_FIXTURES or module in SLOW_MODULES
+                or f"{module}::{getattr(item, 'originalname', item.name)}" in SLOW_TESTS):
             item.add_marker(pytest.mark.slow)
 
 

@@ -6,6 +6,7 @@ import email
 import email.policy
 import email.utils
 import json
+import shutil
 import mailbox
 import os
 import random
@@ -71,13 +72,22 @@ def write_roster(path: Path, rows=AGENCIES) -> Path:
     return path
 
 
-@pytest.fixture
-def campaign(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory) -> Path:
+    """A campaign initialised and issued through the CLI, once per module."""
+    tmp_path = tmp_path_factory.mktemp("issued")
     d = tmp_path / "c"
     cli("init", d, "--year", YEAR, "--roster", write_roster(tmp_path / "roster.csv"), "--region", "某某市",
         "--sender", "某某市政务公开办 <office@example.gov.cn>")
     cli("issue", d)
     return d
+
+
+@pytest.fixture
+def campaign(issued: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the issued campaign for each test (the ledger records only paths
+    relative to its folder)."""
+    return Path(shutil.copytree(issued, tmp_path / "c"))
 
 
 def template_of(d: Path, i: int) -> Path:

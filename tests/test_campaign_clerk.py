@@ -35,13 +35,22 @@ def reply(path: Path, i: int, *, year: int = YEAR, edition: str = "gov2021", see
     return write_workbook(path, spec, Meta(year=year, agency=name, code=code, region=region), values=values)
 
 
-@pytest.fixture
-def campaign(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory) -> Path:
+    """A campaign initialised and issued through the CLI, once per module."""
+    tmp_path = tmp_path_factory.mktemp("issued")
     d = tmp_path / "c"
     cli("init", d, "--year", YEAR, "--roster", write_roster(tmp_path / "roster.csv"), "--region", "示例县",
         "--sender", OFFICE, "--contact", "张敏", "--phone", "0591-12345678")
     cli("issue", d)
     return d
+
+
+@pytest.fixture
+def campaign(issued: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the issued campaign for each test (the ledger records only paths
+    relative to its folder)."""
+    return Path(shutil.copytree(issued, tmp_path / "c"))
 
 
 def agency_status(d: Path, i: int) -> dict:
