@@ -188,11 +188,13 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     metadata sheet: for a template this xlsxgov wrote, the places are the spec's layout and the
     sheet is only checked (``_meta_fast``: its first rows, not parsed whole, issue #13);
     ``full=True`` or any other file parses it whole. Either way the places are then checked
-    against the labels on the sheets (``_positions``).
+    against the labels on the sheets (``_positions``). ``full=True`` also sends every value
+    through ``parse_cell``, plain numbers included.
     """
     findings: list[Finding] = []
     if scan is not None:
         _duplicate_sheets(scan)
+    plain = not full  # the plain-number shortcut below is a fast path too
     fast = None if full else _meta_fast(scan)
     if fast is not None:
         meta, cover_map, meta_places = fast
@@ -233,7 +235,7 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
             value = line[c] if c < len(line) else None
             where[k], raw[k] = at, value
             # Plain numbers, nearly every cell: the same answer parse_cell gives, without its call.
-            if value.__class__ is float and value.is_integer() and 0 <= value <= MAX_NUMBER and kind is not Kind.TEXT:
+            if plain and value.__class__ is float and value.is_integer() and 0 <= value <= MAX_NUMBER and kind is not Kind.TEXT:
                 typed[k] = v = int(value) * FEN_PER_WANYUAN if kind is Kind.MONEY else int(value)
                 if is_input:
                     inputs[k] = v
@@ -412,7 +414,7 @@ def _meta_fast(scan: WorkbookScan | None):
     for number, body in _META_ROW_RE.findall(xml, start):
         if int(number) != head_rows + 1:
             return None  # rows missing or out of order: not as the writer lays them out
-        vals = []
+        vals: list[str] = []
         for col, shared, index in _META_CELL_RE.findall(body):
             if len(vals) >= len(_COLS) or col != _COLS[len(vals)] or not shared or not index:
                 return None

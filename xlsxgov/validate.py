@@ -386,7 +386,9 @@ def _table_findings(table: Table, values: np.ndarray, group: Sequence[Submission
             return out
     else:
         failing, by_name = _fast_failures(table, plan, values, grid)
-        kind_cases = by_name.get
+
+        def kind_cases(name: str) -> list[KindCase]:
+            return by_name.get(name, [])
     instances = {i.key: i for c in table.checks for i in c.instances()}
     for name in sorted(failing):
         inst = instances.get(name)
