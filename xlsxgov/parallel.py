@@ -110,12 +110,20 @@ def chunk_map(
         pending: deque[tuple[list[T], Future]] = deque()
         todo = iter(chunks)
 
+        def submit(chunk: list[T]) -> Future:
+            try:
+                return pool.submit(fn, chunk)
+            except BrokenProcessPool as exc:  # a worker died since the last result: redone below
+                failed: Future = Future()
+                failed.set_exception(exc)
+                return failed
+
         def refill() -> None:
             while len(pending) < 2 * n_workers:
                 chunk = next(todo, None)
                 if chunk is None:
                     return
-                pending.append((chunk, pool.submit(fn, chunk)))
+                pending.append((chunk, submit(chunk)))
 
         refill()
         while pending:
