@@ -49,6 +49,7 @@ SLOW_TESTS = {
     "test_editions::test_new_edition_end_to_end",
     "test_export::test_cli_export_campaign_and_consolidated",
     "test_extract::test_extract_command_json_and_filled_template",
+    "test_extract::test_property_run_together_text_is_right_or_says_it_is_ambiguous",
     "test_mail::test_safe_filename_never_escapes",
     # The portal module shares one server; these run the CLI, wait out login delays or build
     # exports (the audit test reads what they did, so it goes with them).
@@ -64,6 +65,7 @@ SLOW_TESTS = {
     "test_read_validate::test_hostile_files_mixed_with_good",
     "test_read_validate::test_hostile_files_one_by_one",
     "test_remind::test_cli_remind_send_status",
+    "test_render::test_renders_in_chromium_without_overflow",  # a browser, under another fixture name
     "test_remind::test_cli_nobody_to_remind",
     "test_rules::test_cli_rules_json_and_unknown_edition",
     "test_template::test_cli_template",
