@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import pytest
 
-from xlsxgov.atomic import replacing, sync_all, write_atomic, write_once
+from xlsxgov.atomic import pid_alive, replacing, sync_all, write_atomic, write_once
 
 
 def test_write_atomic_replaces_and_leaves_no_temp_file(tmp_path):
@@ -34,3 +38,20 @@ def test_write_once_keeps_a_content_addressed_file(tmp_path):
     before = dest.stat().st_mtime_ns
     write_once(dest, b"same")
     assert dest.stat().st_mtime_ns == before
+
+
+def test_a_zombie_counts_as_ended():
+    """A child that exited but was not reaped (as the workers of a killed import stay in a
+    container whose init never reaps) is not running: its notes are stale."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not pid_alive(pid)
+        assert Path(f"/proc/{pid}").exists()  # still there as a zombie: the case this is about
+    finally:
+        os.waitpid(pid, 0)
+    assert pid_alive(os.getpid())

@@ -33,14 +33,21 @@ _TEMP_RE = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp[^/]*$")
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (a process of another user counts as running)."""
+    """Whether process ``pid`` still runs (a process of another user counts as running).
+
+    A zombie (ended, not yet reaped: common in containers whose init never reaps orphans, e.g.
+    the worker processes of a killed import) has stopped running, so it counts as ended."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux) or a race with its end: the signal said it runs
+    return state not in ("Z", "X")
 
 
 def remove_orphans(folder: Path | str) -> list[Path]:
