@@ -326,6 +326,26 @@ def test_property_run_together_text_is_right_or_says_it_is_ambiguous(tmp_path_fa
         assert typed is None or typed == v or k in unsure, k
 
 
+def test_run_together_row_longer_than_one_number_is_still_read(tmp_path: Path):
+    """Found by the property above: 100 | 100 | 1000 with no separator prints as ``1001001000``,
+    past the largest number a cell may hold; it is still a row of values, not a missing table
+    (when every label only this edition has runs into such a row, none was recognised)."""
+    spec = spec_mod.load("gov2021")
+    inputs = {key(c): 0 for c in spec.cells() if c.is_input}
+    inputs.update({("t2", "normative_docs", "issued"): 100, ("t2", "normative_docs", "repealed"): 100,
+                   ("t2", "normative_docs", "valid"): 1000, ("t3", "overdue_correction", "ngo"): 1000,
+                   ("t3", "overdue_fee", "ngo"): 1000, ("t3", "other", "ngo"): 100,
+                   ("t3", "other", "other_org"): 100})
+    values = complete(spec, inputs)
+    p = tmp_path / "r.txt"
+    p.write_text(flatten(report_html("gov2021", values, agency="某某县某某局", year=2024), "run_together"), encoding="utf-8")
+    sub = extract_report(p)
+    assert sub.edition == "gov2021"
+    unsure = {k for f in sub.findings if f.severity == "warning" for k in _row_cells(sub, f)}
+    assert all(sub.typed.get(k) in (None, v) or k in unsure for k, v in values.items())
+    assert sub.typed.get(("t2", "regulations", "issued")) == 0
+
+
 def _row_cells(sub, finding) -> set:
     out = set()
     for table in sub.spec.tables:

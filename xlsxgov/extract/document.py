@@ -106,7 +106,9 @@ def printed(text: str) -> Printed | None:
     s = text.strip(_EDGE)
     if not s:
         return Printed("", "")
-    if _value_like(s):
+    # A run of digits is a value even past the largest number a cell may hold: cells whose
+    # borders were lost print as one run (``1001001000`` is 100 / 100 / 1000), split later.
+    if _value_like(s) or is_digit_run(s):
         return Printed(s, s)
     m = _NOTE.match(s)
     if m and _value_like(m.group("value").strip(_EDGE)):
