@@ -388,3 +388,25 @@ def test_cli_prints_file_text_literally(plain_cases, office_cases, tmp_path):
     assert "[red]坏[bold]\\x1b[2J.xlsx" in run.stdout and "\x1b" not in run.stdout
     (note,) = (d / "quarantine").glob("*.reason.txt")
     assert "\\x1b[2J" in note.read_text(encoding="utf-8") and "\x1b" not in note.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("flip", [0.25, 0.5, 0.75])
+def test_damaged_compressed_sheet_is_truncated_not_internal(good_xlsx, tmp_path, flip):
+    """Bytes overwritten inside a sheet's compressed data (found by the property above: the
+    screen reads only each part's head): "truncated" with a one-line reason, not a contained bug."""
+    import zipfile
+
+    raw = bytearray(good_xlsx.read_bytes())
+    with zipfile.ZipFile(good_xlsx) as zf:
+        info = zf.getinfo(hf.sheet_part("gov2021", "t3"))
+    name_len, extra_len = int.from_bytes(raw[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(raw[info.header_offset + 28:info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    at = start + int(info.compress_size * flip)
+    raw[at:at + 4] = bytes(b ^ 0xA5 for b in raw[at:at + 4])
+    path = tmp_path / "damaged.xlsx"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(Unreadable) as caught:
+        read_workbook(path)
+    assert caught.value.code == "truncated", caught.value.reason
+    assert "\n" not in caught.value.reason

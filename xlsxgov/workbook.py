@@ -31,6 +31,7 @@ import re
 import struct
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,10 @@ def contained(what: str, exc: BaseException, code: str = "corrupt") -> Unreadabl
         return exc
     if isinstance(exc, MemoryError):
         return Unreadable(f"{what}需要的内存超出限制，已拒绝读取，{_RESUBMIT}", "too_large")
+    if isinstance(exc, (zlib.error, zipfile.BadZipFile, EOFError)):
+        # Damaged compressed data inside a part: the screen reads only each part's head, so
+        # this surfaces when the part is read (a download cut short, bytes overwritten).
+        return Unreadable(f"文件内部结构已损坏（压缩数据校验失败），可能上传或下载中断，{_RESUBMIT}", "truncated")
     detail = str(exc).splitlines()[0][:120] if str(exc) else ""
     return Unreadable(f"{what}时出错，文件已损坏或格式不受支持（{type(exc).__name__}{'：' + detail if detail else ''}），{_RESUBMIT}", code)
 
