@@ -410,3 +410,15 @@ def test_damaged_compressed_sheet_is_truncated_not_internal(good_xlsx, tmp_path,
         read_workbook(path)
     assert caught.value.code == "truncated", caught.value.reason
     assert "\n" not in caught.value.reason
+
+
+def test_metadata_that_lost_a_row_place_is_not_trusted():
+    """A damaged metadata sheet (found by the damaged-.xls property above: one byte lost a row's
+    place) makes the cells be located by their labels, not a KeyError contained as a bug."""
+    from xlsxgov import spec as spec_mod
+    from xlsxgov.reader import _meta_fits
+
+    table = spec_mod.load("gov2021").table("t2")
+    places = {cell.key: ("表二", 5, 2) for cell in table.cells}
+    places.pop(table.cells[0].key)
+    assert _meta_fits(table, {"表二": [[""] * 10 for _ in range(40)]}, places) is False

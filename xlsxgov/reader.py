@@ -524,6 +524,8 @@ def _meta_fits(table, grids, places) -> bool:
         if grid is None or r >= len(grid):
             return False
     for cell_key, label in _row_label_cells(table):
+        if cell_key not in places:  # a damaged metadata sheet lost this row's place
+            return False
         sheet, r, c = places[cell_key]
         line = grids[sheet][r][:c]
         if label in line:  # as the template wrote it; normalising is for what people changed
