@@ -6,23 +6,19 @@ import json
 import os
 from datetime import date
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from ..safetext import for_markup as escape  # data, never markup nor terminal control
 from rich.table import Table
 from rich.text import Text
 
-from ..campaign.importer import ImportResult, import_paths
-from ..campaign.init import init_campaign
-from ..campaign.issue import issue_templates
-from ..campaign.remind import prepare_reminders
-from ..campaign.send import send_outbox
-from ..campaign.status import campaign_status, write_status_xlsx
-from ..campaign.store import roster
 from ..vocab import OUTCOME_LABELS, STATUS_LABELS
 from .base import console, err_console, fail, new_app, say
 from .text import message_table
+
+if TYPE_CHECKING:
+    from ..campaign.importer import ImportResult
 
 campaign_app = new_app("报送任务：名单、下发模板、发送、收取、进度")
 
@@ -47,6 +43,8 @@ def init_command(
         --sender "示例县政务公开办 <zwgk@example.gov.cn>" --contact 张敏
         --phone 0591-12345678
     """
+    from ..campaign.init import init_campaign
+
     agencies = init_campaign(
         directory, year=year, roster_path=roster_file, edition=edition, region=region, sender=sender, contact=contact, phone=phone,
     )
@@ -101,6 +99,8 @@ def issue_command(
       xlsxgov campaign issue 任务
       xlsxgov campaign issue 任务 --portal http://10.1.2.3:8000
     """
+    from ..campaign.issue import issue_templates
+
     if portal is not None and not portal.startswith(("http://", "https://")):
         fail(f"--portal 应以 http:// 或 https:// 开头，例如 http://10.1.2.3:8000，而不是“{portal}”")
     result = issue_templates(directory, portal_url=portal)
@@ -138,6 +138,9 @@ def link_command(
       xlsxgov campaign link 任务 示例县教育局 --reissue
       xlsxgov campaign link 任务 示例县教育局 --revoke
     """
+    from ..campaign.issue import issue_templates
+    from ..campaign.store import roster
+
     from ..campaign import portal as portal_mod
 
     agencies = {a.code: a for a in roster(directory)}
@@ -181,6 +184,9 @@ def send_command(
       xlsxgov campaign send 任务 --smtp smtp.example.gov.cn:587 --starttls
         --user zwgk --password-env SMTP_PASSWORD
     """
+    from ..campaign.send import send_outbox
+    from ..campaign.store import roster
+
     if starttls and use_ssl:
         fail("--starttls 和 --ssl 只能选一个")
     if password_env and not user:
@@ -232,6 +238,8 @@ def remind_command(
     示例：
       xlsxgov campaign remind 任务 --deadline 2026-02-10
     """
+    from ..campaign.remind import prepare_reminders
+
     due = None
     if deadline is not None:
         try:
@@ -270,6 +278,8 @@ def import_command(
       xlsxgov campaign import 任务
       xlsxgov campaign import 任务 回复 收件箱.mbox
     """
+    from ..campaign.importer import import_paths
+
     # The progress bar goes to stderr, and only when it is a terminal.
     result = import_paths(directory, list(paths or []), progress=err_console.is_terminal)
     attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown", "skipped")]
@@ -309,6 +319,8 @@ def status_command(
       xlsxgov campaign status 任务 --problems
       xlsxgov campaign status 任务 --history 示例县教育局
     """
+    from ..campaign.status import campaign_status, write_status_xlsx
+
     if history is not None:
         _print_history(directory, history)
         return

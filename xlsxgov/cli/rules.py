@@ -9,7 +9,6 @@ import typer
 from ..safetext import for_markup as escape  # data, never markup nor terminal control
 from rich.table import Table
 
-from ..rules import catalogue
 from ..vocab import SEVERITY_LABELS
 from .base import app, console
 
@@ -24,6 +23,8 @@ def rules_command(
     示例：
       xlsxgov rules -e gov2021
     """
+    from ..rules import catalogue
+
     rules = catalogue(edition)
     if as_json:
         print(json.dumps({"rules": [r.as_json() for r in rules]}, ensure_ascii=False, indent=1))

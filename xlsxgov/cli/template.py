@@ -8,8 +8,6 @@ from typing import Optional
 import typer
 
 from .. import spec as spec_mod
-from ..render import render_file
-from ..template import Meta, write_template
 from .base import EditionOption, app, fail, say
 
 
@@ -30,6 +28,8 @@ def template_command(
       xlsxgov template -o 教育局.xlsx --year 2025 --agency 示例县教育局
         --code 11350127MB0100010N --region 示例县
     """
+    from ..template import Meta, write_template
+
     from ..campaign.init import check_year
     from ..campaign.roster import uscc_error
 
@@ -57,5 +57,7 @@ def render_command(
       xlsxgov render 汇总.xlsx -o 汇总.html
       xlsxgov render 教育局.xlsx -o 教育局.md --format md
     """
+    from ..render import render_file
+
     render_file(file, output, fmt)
     say(f"已输出：{output}")

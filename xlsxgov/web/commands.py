@@ -7,20 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
-from ..campaign import portal
-from ..cli.base import new_app
-from ..errors import CampaignError
+from ..cli.base import console, fail, new_app
 
+# The portal module (SQLite store, argon2) is imported by the command that runs: `xlsxgov --help`
+# stays light. Library errors (CampaignError …) reach the command group, which prints them once.
 user_app = new_app("报送平台的工作人员账户和接口令牌")
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[red]错误：[/red]{message}", highlight=False)
-    raise typer.Exit(code)
 
 
 @user_app.command("add")
@@ -35,17 +28,16 @@ def user_add(
     示例：
       xlsxgov user add 任务 张三 --role 管理员
     """
+    from ..campaign import portal
+
     if password_env:
         password = os.environ.get(password_env)
         if password is None:
-            _fail(f"环境变量 {password_env} 未设置")
+            fail(f"环境变量 {password_env} 未设置")
     else:
         password = typer.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
-    try:
-        portal.add_user(directory, name, role, password)
-    except CampaignError as exc:
-        _fail(str(exc))
-    console.print(f"已保存账户：{name}（{role}）", highlight=False)
+    portal.add_user(directory, name, role, password)
+    console.print(Text(f"已保存账户：{name}（{role}）"), highlight=False)
 
 
 @user_app.command("token")
@@ -59,15 +51,14 @@ def user_token(
     示例：
       xlsxgov user token 任务 省平台
     """
-    try:
-        if revoke:
-            n = portal.revoke_api_tokens(directory, client)
-            console.print(f"已作废“{client}”的 {n} 个接口令牌", highlight=False)
-            return
-        token = portal.add_api_token(directory, client)
-    except CampaignError as exc:
-        _fail(str(exc))
-    console.print(f"已为“{client}”生成接口令牌（只显示这一次，请妥善保存）：", highlight=False)
+    from ..campaign import portal
+
+    if revoke:
+        n = portal.revoke_api_tokens(directory, client)
+        console.print(Text(f"已作废“{client}”的 {n} 个接口令牌"), highlight=False)
+        return
+    token = portal.add_api_token(directory, client)
+    console.print(Text(f"已为“{client}”生成接口令牌（只显示这一次，请妥善保存）："), highlight=False)
     print(token)
 
 
@@ -86,19 +77,18 @@ def serve_command(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    try:
-        if not portal.has_admin(directory):
-            _fail(f"还没有管理员账户：请先运行 xlsxgov user add {directory} 用户名 --role 管理员")
-    except CampaignError as exc:
-        _fail(str(exc))
+    from ..campaign import portal
+
+    if not portal.has_admin(directory):
+        fail(f"还没有管理员账户：请先运行 xlsxgov user add {directory} 用户名 --role 管理员")
     if workers < 1 or max_upload_mb < 1:
-        _fail("--workers 和 --max-upload-mb 至少为 1")
+        fail("--workers 和 --max-upload-mb 至少为 1")
     os.environ["XLSXGOV_CAMPAIGN"] = str(Path(directory).resolve())
     os.environ["XLSXGOV_MAX_UPLOAD"] = str(max_upload_mb * 1024 * 1024)
     os.environ["XLSXGOV_POOL"] = str(max(1, (os.cpu_count() or 2) // workers))
     log_config = {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"], "xlsxgov.web": {"handlers": ["default"], "level": "INFO", "propagate": False}}}
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"报送平台：http://{shown}:{port}/login（工作人员登录）；数据保存在 {Path(directory).resolve()}；按 Ctrl+C 停止", highlight=False)
+    console.print(Text(f"报送平台：http://{shown}:{port}/login（工作人员登录）；数据保存在 {Path(directory).resolve()}；按 Ctrl+C 停止"), highlight=False)
     # uvicorn's own access log would print agency links; ours (xlsxgov.web) redacts them.
     uvicorn.run(
         "xlsxgov.web.app:env_app", factory=True, host=host, port=port, workers=workers, access_log=False,
