@@ -443,10 +443,15 @@ def load(edition: str = DEFAULT_EDITION) -> Spec:
     return load_file(path)
 
 
+# libyaml's safe loader when PyYAML was built with it: the same documents, five times faster, and
+# every command that reads a workbook loads all the spec files (the reader tries each edition).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_file(path: Path) -> Spec:
     """Load and check one spec file; SpecError naming the file and the problem."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise SpecError(f"{path}：无法读取规格文件：{exc}") from None
     try:
