@@ -605,6 +605,12 @@ def reading_corpus(d: Path) -> list[Case]:
     # 11. budgets: a stray cell far away, many rows, many shared strings
     add("far_cell", "far_xfd.xlsx", lambda x: _append_rows(x, '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'), unreadable="too_large")
     add("far_cell", "far_note.xlsx", lambda x: _append_rows(x, '<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>备注</t></is></c></row>'), unreadable="too_large")
+    # The scan looks only inside the (first) sheetData, where calamine reads cells: a comment
+    # holding "</sheetData>" must not end that span early and hide a far cell after it.
+    add("far_cell", "far_after_comment.xlsx", lambda x: _append_rows(x, '<!-- </sheetData> --><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'), unreadable="too_large")
+    # ... while a second sheetData is ignored by calamine (and so by the budgets): the file reads.
+    add("far_cell", "far_in_second_sheetdata.xlsx", lambda x: x.replace("</sheetData>", '</sheetData><sheetData><row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>', 1),
+        cell=e8, value=vals[e8])
     cases.append(Case("far_cell", d / "far_note_ods.xlsx", unreadable="too_large", needs_office=True))
     cases.append(Case("far_cell", d / "far_note_xls.xlsx", unreadable="too_large", needs_office=True))
     add("many_rows", "rows_300k.xlsx", lambda x: _append_rows(x, "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="J{r}"><v>1</v></c></row>' for r in range(100, 300_100))), unreadable="too_large")

@@ -417,20 +417,48 @@ _CELL_WITHOUT_R_RE = re.compile(rb'<c(?:>|/>|\s(?!r="))')
 _FAR_REF_RE = re.compile(rb'<c r="(?:[A-Z]{3}|[A-Z]{1,2}[0-9]{4})')
 
 
+def _sheet_data(xml: bytes) -> tuple[int, int] | None:
+    """(start, end) of the first ``<sheetData>`` element: calamine reads the cells of that one
+    element and ignores any other (a second sheetData, cells after it). None when it is not
+    plainly written (a prefix, a comment, CDATA or processing instruction inside, no end): the
+    caller then scans the whole part. Scanning only this span matters: a template sheet's
+    conditional formats and data validations are most of its bytes."""
+    start = xml.find(b"sheetData")
+    if start < 1 or xml[start - 1:start] != b"<":
+        return None
+    after = xml[start + 9:start + 11]
+    if after == b"/>":
+        return start, start
+    if after[:1] not in (b">", b" ", b"\t", b"\r", b"\n"):
+        return None
+    end = xml.find(b"</sheetData>", start)
+    if end < 0 or xml.find(b"<!", start, end) >= 0 or xml.find(b"<?", start, end) >= 0:
+        return None
+    return start, end
+
+
 def _scan_sheet_xml(xml: bytes, name: str) -> SheetScan:
-    if b't="e"' not in xml and b":c" not in xml and _CELL_WITHOUT_R_RE.search(xml) is None:
-        s = SheetScan()
-        far = _FAR_REF_RE.search(xml) is not None
-        rows = _FAST_ROW_RE.findall(xml) if far else None
-        if rows:
-            s.rows = max(map(int, rows))
-            s.cols = max(map(_col_index, set(_FAST_COL_RE.findall(xml)))) + 1
-        if s.rows <= MAX_ROWS and s.cols <= MAX_COLS and s.rows * s.cols <= MAX_CELLS:
-            if b"</f></c>" in xml or b"/></c>" in xml or b"<v/>" in xml or b"<v />" in xml or b"<v></v>" in xml:
-                for col, row, text in _FAST_FORMULA_RE.findall(xml):
-                    s.formulas[(int(row) - 1, _col_index(col))] = html.unescape(text.decode("utf-8", "replace"))
-            return s
+    bounds = _sheet_data(xml)
+    if bounds is not None:
+        start, end = bounds
+        if (xml.find(b't="e"', start, end) < 0 and xml.find(b":c", start, end) < 0
+                and _CELL_WITHOUT_R_RE.search(xml, start, end) is None):
+            s = SheetScan()
+            far = _FAR_REF_RE.search(xml, start, end) is not None
+            rows = _FAST_ROW_RE.findall(xml, start, end) if far else None
+            if rows:
+                s.rows = max(map(int, rows))
+                s.cols = max(map(_col_index, set(_FAST_COL_RE.findall(xml, start, end)))) + 1
+            if s.rows <= MAX_ROWS and s.cols <= MAX_COLS and s.rows * s.cols <= MAX_CELLS:
+                if any(xml.find(mark, start, end) >= 0 for mark in _NO_RESULT_MARKS):
+                    for col, row, text in _FAST_FORMULA_RE.findall(xml, start, end):
+                        s.formulas[(int(row) - 1, _col_index(col))] = html.unescape(text.decode("utf-8", "replace"))
+                return s
     return _scan_sheet_slow(xml, name)
+
+
+# How a formula saved without its result shows (the formula regex runs only when one is there).
+_NO_RESULT_MARKS = (b"</f></c>", b"/></c>", b"<v/>", b"<v />", b"<v></v>")
 
 
 def _scan_sheet_slow(xml: bytes, name: str) -> SheetScan:
