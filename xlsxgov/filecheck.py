@@ -15,6 +15,7 @@ file, XML), each verdict decided in this one module.
 from __future__ import annotations
 
 import codecs
+import io
 import os
 import re
 import struct
@@ -26,7 +27,7 @@ from pathlib import Path
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
-__all__ = ["FileVerdict", "check_file", "is_lock_file", "WORKBOOK_SUFFIXES"]
+__all__ = ["FileVerdict", "check_file", "screen_file", "is_lock_file", "WORKBOOK_SUFFIXES"]
 
 # Extensions a folder scan takes as workbooks (each then read by its content): .et is WPS.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
@@ -130,14 +131,30 @@ def check_file(
     max_ratio: int = 200,
 ) -> FileVerdict:
     """Screen ``path``; never raises (an internal error becomes code "unsupported")."""
+    return screen_file(path, max_bytes=max_bytes, max_entries=max_entries, max_inflated=max_inflated, max_ratio=max_ratio)[0]
+
+
+def screen_file(
+    path: str | os.PathLike,
+    *,
+    max_bytes: int = 50 * 2**20,
+    max_entries: int = 2000,
+    max_inflated: int = 200 * 2**20,
+    max_ratio: int = 200,
+) -> tuple[FileVerdict, bytes | None]:
+    """``check_file``, also giving the bytes it screened (None when it did not read them all:
+    a file over ``max_bytes``, empty, or unreadable). A reader then parses exactly the bytes
+    that were screened, read once (issue #13: one read, the zip examined in memory)."""
+    read: list[bytes] = []
     try:
-        return _check(Path(path), max_bytes, max_entries, max_inflated, max_ratio)
+        verdict = _check(Path(path), max_bytes, max_entries, max_inflated, max_ratio, read)
     except _Verdict as v:
-        return v.verdict
+        verdict = v.verdict
     except OSError as exc:
-        return _bad("unsupported", f"无法读取文件（{exc.__class__.__name__}），请确认文件存在且未被占用后重新报送")
+        verdict = _bad("unsupported", f"无法读取文件（{exc.__class__.__name__}），请确认文件存在且未被占用后重新报送")
     except Exception as exc:  # a bug or an input we did not foresee: never crash the caller
-        return _bad("unsupported", f"文件格式无法识别（{exc.__class__.__name__}），{_RESUBMIT}")
+        verdict = _bad("unsupported", f"文件格式无法识别（{exc.__class__.__name__}），{_RESUBMIT}")
+    return verdict, (read[0] if read else None)
 
 
 _LOCK_MAX = 4096  # Excel's owner file is 165 bytes; LibreOffice's lock file under 200
@@ -165,7 +182,7 @@ def is_lock_file(path: Path, size: int | None = None, head: bytes | None = None)
     return not head.startswith((_ZIP_MAGIC, _OLE_MAGIC))
 
 
-def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_ratio: int) -> FileVerdict:
+def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_ratio: int, read: list[bytes]) -> FileVerdict:
     ext = path.suffix.lower()
     size = path.stat().st_size
     if size == 0:
@@ -176,14 +193,21 @@ def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_
             f"文件过大（{size / 2**20:.1f} MB，上限 {max_bytes / 2**20:.0f} MB），请删除无关工作表、图片后重新报送",
         )
     with open(path, "rb") as fh:
-        head = fh.read(_HEAD)
+        data = fh.read(max_bytes + 1)  # the whole file (its size was checked): examined in memory
+    if len(data) > max_bytes:  # it grew since: judged as it is now
+        return _bad("too_large", f"文件过大（超过 {max_bytes / 2**20:.0f} MB），请删除无关工作表、图片后重新报送")
+    if not data:
+        return _bad("empty", "文件是空的（0 字节），请重新导出后报送")
+    read.append(data)
+    size = len(data)
+    head = data[:_HEAD]
     if is_lock_file(path, size, head):
         return _bad("lock_file", "这是 Excel/WPS 打开文件时生成的临时锁定文件，不是报表，请报送同目录下的原文件")
 
     if head.startswith(_ZIP_MAGIC):
-        return _check_zip(path, ext, size, max_entries, max_inflated, max_ratio)
+        return _check_zip(data, ext, max_entries, max_inflated, max_ratio)
     if head.startswith(_OLE_MAGIC):
-        return _check_ole(path, ext, size)
+        return _check_ole(data, ext)
     if len(head) < 8 and any(m.startswith(head) for m in (_ZIP_MAGIC, _OLE_MAGIC)):
         return _bad("truncated", f"文件不完整（只有 {len(head)} 字节），可能上传或下载中断，请重新报送")
     return _check_other(head, ext, size)
@@ -192,12 +216,13 @@ def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_
 # --------------------------------------------------------------------------- zip
 
 
-def _check_zip(path: Path, ext: str, size: int, max_entries: int, max_inflated: int, max_ratio: int) -> FileVerdict:
+def _check_zip(data: bytes, ext: str, max_entries: int, max_inflated: int, max_ratio: int) -> FileVerdict:
+    size = len(data)
     truncated = _bad("truncated", f"文件已损坏或不完整（压缩结构错误），可能上传或下载中断，{_RESUBMIT}")
     # Look at the end-of-central-directory record first: zipfile would build a
     # ZipInfo object for every entry, so a directory of a million entries costs
     # real memory before we could count them.
-    declared = _eocd_counts(path, size)
+    declared = _eocd_counts(data)
     if declared is not None:
         n_entries, cd_size = declared
         if n_entries > max_entries:
@@ -205,7 +230,7 @@ def _check_zip(path: Path, ext: str, size: int, max_entries: int, max_inflated: 
         if cd_size > max_entries * 1024:
             return _bad("zip_bomb", f"文件疑似“压缩炸弹”（压缩目录异常庞大），已拒绝读取，{_RESUBMIT}")
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, struct.error, OSError):
         return truncated  # includes garbage "version needed" fields in a damaged directory
     with zf:
@@ -238,29 +263,26 @@ def _check_zip(path: Path, ext: str, size: int, max_entries: int, max_inflated: 
             return _bad("encrypted", "文件内容已加密，请去掉密码后重新报送")
 
 
-def _eocd_counts(path: Path, size: int) -> tuple[int, int] | None:
+def _eocd_counts(data: bytes) -> tuple[int, int] | None:
     """(declared entry count, central directory size) from the EOCD record, or None."""
-    with open(path, "rb") as fh:
-        start = max(0, size - (22 + 65535))  # EOCD plus the longest possible comment
-        fh.seek(start)
-        tail = fh.read()
-        i = tail.rfind(b"PK\x05\x06")
-        if i < 0 or i + 22 > len(tail):
-            return None  # zipfile will report the damage
-        n_entries, cd_size = struct.unpack_from("<HI", tail, i + 10)
-        if n_entries == 0xFFFF or cd_size == 0xFFFFFFFF:
-            # ZIP64: the locator just before the EOCD points at the ZIP64 record.
-            if i < 20 or tail[i - 20:i - 16] != b"PK\x06\x07":
-                return None
-            (off64,) = struct.unpack_from("<Q", tail, i - 20 + 8)
-            if off64 + 56 > size:
-                return None
-            fh.seek(off64)
-            rec = fh.read(56)
-            if rec[:4] != b"PK\x06\x06":
-                return None
-            n_entries, cd_size = struct.unpack_from("<QQ", rec, 32)
-        return n_entries, cd_size
+    size = len(data)
+    start = max(0, size - (22 + 65535))  # EOCD plus the longest possible comment
+    i = data.rfind(b"PK\x05\x06", start)
+    if i < 0 or i + 22 > size:
+        return None  # zipfile will report the damage
+    n_entries, cd_size = struct.unpack_from("<HI", data, i + 10)
+    if n_entries == 0xFFFF or cd_size == 0xFFFFFFFF:
+        # ZIP64: the locator just before the EOCD points at the ZIP64 record.
+        if i - start < 20 or data[i - 20:i - 16] != b"PK\x06\x07":
+            return None
+        (off64,) = struct.unpack_from("<Q", data, i - 20 + 8)
+        if off64 + 56 > size:
+            return None
+        rec = data[off64:off64 + 56]
+        if rec[:4] != b"PK\x06\x06":
+            return None
+        n_entries, cd_size = struct.unpack_from("<QQ", rec, 32)
+    return n_entries, cd_size
 
 
 def _zip_bomb(infos: list[zipfile.ZipInfo], size: int, max_entries: int, max_inflated: int, max_ratio: int) -> str | None:
@@ -641,9 +663,8 @@ def _biff_has_filepass(stream: bytes) -> bool:
     return False
 
 
-def _check_ole(path: Path, ext: str, size: int) -> FileVerdict:
+def _check_ole(data: bytes, ext: str) -> FileVerdict:
     truncated = _bad("truncated", f"文件已损坏或不完整（复合文档结构缺失），可能上传或下载中断，{_RESUBMIT}")
-    data = path.read_bytes()  # bounded by max_bytes
     try:
         cfb = _Cfb(data)
         streams = cfb.root_children()

@@ -411,7 +411,8 @@ def _meta_fast(scan: WorkbookScan | None):
     meta: dict[str, str] = {}
     cover: dict[str, tuple[str, str]] = {}
     head_rows = 0
-    for number, body in _META_ROW_RE.findall(xml, start):
+    for row in _META_ROW_RE.finditer(xml, start):  # lazily: the rows after the head are not wanted
+        number, body = row.groups()
         if int(number) != head_rows + 1:
             return None  # rows missing or out of order: not as the writer lays them out
         vals: list[str] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -414,8 +414,22 @@ def _edition_file(edition: str) -> Path | None:
 def available_editions() -> list[str]:
     """Every edition id a spec file declares, newest first (by the first report year it is for).
 
-    The order is the one the reader tries when it recognises an edition by its labels."""
-    names = {p.stem for folder in spec_dirs() for p in folder.glob("*.yaml")}
+    The order is the one the reader tries when it recognises an edition by its labels. Every
+    workbook read asks; the folders are listed again only when one of them changed."""
+    return list(_editions_in(tuple((folder, _listing_stamp(folder)) for folder in spec_dirs())))
+
+
+def _listing_stamp(folder: Path) -> int:
+    """Changes when a file is added to, removed from or renamed in ``folder`` (its mtime)."""
+    try:
+        return folder.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+@lru_cache(maxsize=8)
+def _editions_in(folders: tuple[tuple[Path, int], ...]) -> tuple[str, ...]:
+    names = {p.stem for folder, _ in folders for p in folder.glob("*.yaml")}
     specs = []
     for name in names:
         try:
@@ -423,7 +437,7 @@ def available_editions() -> list[str]:
         except SpecError:  # a broken extra file is reported when asked for by name, not here
             continue
     specs.sort(key=lambda s: (-(s.years[0] or 0), s.edition))
-    return [s.edition for s in specs]
+    return tuple(s.edition for s in specs)
 
 
 @cache

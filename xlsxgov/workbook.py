@@ -3,7 +3,7 @@
 Every place that opens a spreadsheet (reader, roster, cross-year data, export) goes through
 :func:`open_workbook`. It
 
-1. screens the file with :func:`xlsxgov.filecheck.check_file` (format by content, never by
+1. screens the file with :func:`xlsxgov.filecheck.screen_file` (format by content, never by
    extension; bombs, encryption, macros);
 2. scans what the file *stores*, before any parser builds a grid (:func:`scan`): the extent
    of every sheet, the shared-string count, error cells (``#DIV/0!``…) and formulas saved
@@ -33,11 +33,12 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .errors import XlsxgovError
-from .filecheck import FileVerdict, check_file
+from .filecheck import FileVerdict, screen_file
 
 __all__ = [
     "Unreadable", "SheetScan", "WorkbookScan", "Opened", "open_workbook", "read_sheet", "scan", "contained",
@@ -134,12 +135,12 @@ def open_workbook(path: Path | str) -> Opened:
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
-    verdict = check_file(path)
-    if not verdict.ok:
+    verdict, screened = screen_file(path)
+    if not verdict.ok or screened is None:
         raise Unreadable(verdict.reason or "无法读取", verdict.code or "unreadable")
     notes: list[str] = list(verdict.warnings)
     try:
-        data = path.read_bytes()
+        data = screened  # parsed exactly as screened, read once
         if verdict.format in ("xlsx", "xlsm"):
             data, zf = _normalised_zip(data, notes)
             result = _scan_xlsx(data, zf)
@@ -272,6 +273,17 @@ _SST_COUNT_RE = re.compile(rb"<" + _NS + rb"si[\s>/]")
 
 
 def _attrs(raw: bytes) -> dict[str, str]:
+    """The attributes of one start tag, read only: a short tag's dict is cached and shared
+    (workbook.xml and its relationships repeat from file to file; a long one is never kept)."""
+    return _attrs_cached(raw) if len(raw) <= 512 else _parse_attrs(raw)
+
+
+@lru_cache(maxsize=1024)
+def _attrs_cached(raw: bytes) -> dict[str, str]:
+    return _parse_attrs(raw)
+
+
+def _parse_attrs(raw: bytes) -> dict[str, str]:
     out = {}
     for m in _ATTR_RE.finditer(raw):
         name = m.group(1).decode("ascii", "replace")
@@ -366,25 +378,31 @@ def _scan_xlsx(data: bytes, zf: zipfile.ZipFile | None = None) -> WorkbookScan:
     return WorkbookScan(names, {}, pending, head, strings)
 
 
-# One <si> of a single plain run, as Excel, WPS, LibreOffice and xlsxwriter write most strings;
-# any other <si> (rich text, empty, attributes) in the second group.
-_SI_RE = re.compile(r'<si>(?:<t>|<t xml:space="preserve">)([^<]*)</t></si>|(<si(?:[\s>][^>]*)?/>|<si[\s>].*?</si>)', re.S)
+# One <si> of a single plain run, as Excel, WPS, LibreOffice and xlsxwriter write most strings
+# (what follows an "<si>" up to its end).
+_PLAIN_SI_RE = re.compile(rb'(?:<t>|<t xml:space="preserve">)([^<]*)</t></si>')
 
 
 class PlainStrings:
-    """The shared strings of a sharedStrings.xml by index, found by one C-level scan and
-    decoded only when asked for: ``self[i]`` is the text of a plain one, None for any other
-    (rich text, ``_xHHHH_`` escapes) or an index past the end: a caller needing such a string
-    reads the sheet through calamine instead."""
+    """The shared strings of a sharedStrings.xml by index, decoded only when asked for:
+    ``self[i]`` is the text of a plain one, None for any other (rich text, ``_xHHHH_``
+    escapes), an index past the end, or every index of a part written unusually (an ``<si>``
+    with attributes or a prefix, a comment, CDATA): a caller needing such a string reads the
+    sheet through calamine instead. The part is only split at each ``<si>`` (one C-level pass):
+    the metadata check asks for a dozen strings of thousands."""
 
     def __init__(self, raw: bytes):
-        self._found = _SI_RE.findall(raw.decode("utf-8", "replace"))
+        unusual = b"<si " in raw or b"<si/>" in raw or b":si" in raw or b"<!" in raw
+        self._pieces = None if unusual else raw.split(b"<si>")  # [0]: the prolog and <sst>
 
     def __getitem__(self, i: int) -> str | None:
-        if i >= len(self._found):
+        if self._pieces is None or not 0 <= i < len(self._pieces) - 1:
             return None
-        text, other = self._found[i]
-        if other or "_x" in text:
+        m = _PLAIN_SI_RE.match(self._pieces[i + 1])
+        if m is None:
+            return None
+        text = m.group(1).decode("utf-8", "replace")
+        if "_x" in text:
             return None
         return html.unescape(text) if "&" in text else text
 
