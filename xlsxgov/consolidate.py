@@ -369,9 +369,9 @@ def _read_chunk(paths: list[Path], *, edition: str | None, places: bool) -> list
 
 def _crashed(path: Path) -> _Read:
     """The record of a file whose worker process died reading it (parallel.chunk_map's on_broken)."""
-    from .validate import _crashed as crashed  # validate's own message for it
+    from .validate import crashed_report  # validate's own message for it
 
-    return _Read(str(path), "unreadable", crashed(path).reason, None, {}, (), (), None, "")
+    return _Read(str(path), "unreadable", crashed_report(path).reason, None, {}, (), (), None, "")
 
 
 def _other_edition(name: str, code: str, sub: Submission, wanted: Spec) -> LeftOut:

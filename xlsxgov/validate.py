@@ -510,10 +510,12 @@ def iter_reports(paths: Sequence[Path | str], *, edition: str | None = None,
     if before_read is not None and workers is None:
         workers = 1
     job = partial(_validate_chunk, edition=edition, reader=reader, before_read=before_read, full=full)
-    yield from chunk_map(job, [Path(p) for p in paths], workers=workers, on_broken=_crashed)
+    yield from chunk_map(job, [Path(p) for p in paths], workers=workers, on_broken=crashed_report)
 
 
-def _crashed(path: Path) -> FileReport:
+def crashed_report(path: Path) -> FileReport:
+    """The report of a file whose worker process died reading it (``parallel.chunk_map``'s
+    ``on_broken``): unreadable, with a one-line Chinese reason naming the file."""
     return FileReport(path, "unreadable", reason=f"{path.name}：读取该文件时处理进程异常终止，文件可能已损坏，请用 Excel 打开后另存为 .xlsx 重新报送")
 
 
