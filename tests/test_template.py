@@ -824,3 +824,11 @@ def test_cli_template_refuses_with_a_message(tmp_path: Path, args) -> None:
     assert "错误" in proc.stderr
     assert (args[1] if args[1] == "gov1999" else "x.pdf") in proc.stderr
     assert not (tmp_path / "x.xlsx").exists() and not (tmp_path / "x.pdf").exists()
+
+
+def test_cli_template_names_every_bad_option_at_once(tmp_path: Path) -> None:
+    """A wrong year and a wrong code are both reported, so the clerk fixes the command once."""
+    proc = _run_cli("template", "-o", "x.xlsx", "--code", "123", "--year", "3000", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "报告年度 3000" in proc.stderr and "--code" in proc.stderr and "18 位" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x.xlsx").exists()

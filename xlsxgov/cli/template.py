@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from .. import spec as spec_mod
+from ..errors import XlsxgovError
 from .base import EditionOption, app, fail, say
 
 
@@ -33,10 +34,16 @@ def template_command(
     from ..campaign.init import check_year
     from ..campaign.roster import uscc_error
 
+    problems = []  # every bad option at once: the clerk fixes the command in one go
     if year is not None:
-        check_year(year)
+        try:
+            check_year(year)
+        except XlsxgovError as exc:
+            problems.append(exc.message_zh)
     if code and (problem := uscc_error(code)):
-        fail(f"--code 不是有效的统一社会信用代码：{problem}")
+        problems.append(f"--code 不是有效的统一社会信用代码：{problem}")
+    if problems:
+        fail("\n".join(problems))
     spec = spec_mod.load(edition)
     if output.suffix.lower() != ".xlsx":
         fail(f"输出文件 {output} 必须以 .xlsx 结尾")
