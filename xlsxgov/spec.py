@@ -352,10 +352,14 @@ class Spec:
 
 # Block lookups live on Block; attached here to keep the dataclass declarations readable.
 def _block_row(self: Block, row_id: str) -> Row:
-    for r in self.rows:
-        if r.id == row_id:
-            return r
-    raise KeyError(row_id)
+    # An index built on first lookup: a block is complete before anything looks a row up by id,
+    # and validation names rows in every failure message (thousands per batch).
+    index = self.__dict__.get("_rows_by_id")
+    if index is None:
+        index = self.__dict__["_rows_by_id"] = {}
+        for r in self.rows:
+            index.setdefault(r.id, r)  # the first in reading order, as a scan would find
+    return index[row_id]
 
 
 def _block_row_group(self: Block, row_id: str) -> list[Row]:
@@ -368,10 +372,12 @@ def _block_column_node(self: Block, col_id: str) -> Column:
             yield n
             yield from walk(n.children)
 
-    for c in walk(self.column_tree):
-        if c.id == col_id:
-            return c
-    raise KeyError(col_id)
+    index = self.__dict__.get("_columns_by_id")
+    if index is None:  # as for rows: built on first lookup
+        index = self.__dict__["_columns_by_id"] = {}
+        for c in walk(self.column_tree):
+            index.setdefault(c.id, c)
+    return index[col_id]
 
 
 def _block_column(self: Block, col_id: str) -> Column:
