@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 import numpy as np
 
 from . import expr as ex
-from .compute import input_expansion, instance_is_money, key
+from .compute import CellKey, input_expansion, instance_is_money, key
 from .values import format_money
 from .findings import Finding, sort_findings
 from .reader import Submission, Unreadable, blank_value, read_workbook
@@ -241,6 +241,15 @@ def _frame_check(table: Table, instance_key: str):
 # Validation
 
 
+_NOWHERE = ("", "")
+
+
+@cache
+def _numeric_input_keys(table: Table) -> tuple[CellKey, ...]:
+    """The keys of ``table``'s input cells that hold numbers (every cell but text ones)."""
+    return tuple(key(c) for c in table.input_cells if c.kind is not Kind.TEXT)
+
+
 def fill_findings(sub: Submission) -> list[Finding]:
     """The reader's findings with what an unfilled workbook or table means (issue #9, point 2).
 
@@ -257,11 +266,12 @@ def fill_findings(sub: Submission) -> list[Finding]:
         return findings
     no_data = str(sub.meta.get("no_data", "")).strip() == NO_DATA_YES
     located: dict[str, list] = {}
+    where, raw = sub.where, sub.raw
     for table in sub.spec.tables:
-        keys = [k for k in (key(c) for c in table.input_cells if c.kind is not Kind.TEXT) if sub.where.get(k, ("", ""))[1]]
+        keys = [k for k in _numeric_input_keys(table) if where.get(k, _NOWHERE)[1]]
         if keys:
             located[table.id] = keys
-    filled = {t: [k for k in keys if not blank_value(sub.raw.get(k))] for t, keys in located.items()}
+    filled = {t: [k for k in keys if not blank_value(raw.get(k))] for t, keys in located.items()}
     blank_tables = {t for t, keys in filled.items() if not keys}
     if not located:
         return findings
