@@ -446,7 +446,15 @@ def canonical(d: Path) -> list:
     rows = conn.execute(
         "SELECT s.sha256, s.status, s.code, s.superseded_by IS NOT NULL, s.file_name, s.errors, s.warnings, "
         "(SELECT COUNT(*) FROM findings f WHERE f.submission_id = s.id), "
-        "(SELECT COUNT(*) FROM facts x WHERE x.submission_id = s.id) FROM submissions s ORDER BY s.sha256"
+        "(SELECT COUNT(*) FROM facts x WHERE x.submission_id = s.id), "
+        # every recorded column, not only the counts
+        "(SELECT json_group_array(json_array(severity, rule, sheet, cell, message)) FROM "
+        " (SELECT * FROM findings f WHERE f.submission_id = s.id ORDER BY f.rowid)), "
+        "(SELECT json_group_array(json_array(\"table\", row, col, value, sheet, cell, raw)) FROM "
+        " (SELECT * FROM facts x WHERE x.submission_id = s.id ORDER BY x.rowid)), "
+        "(SELECT json_group_array(json_array(key, value)) FROM "
+        " (SELECT * FROM submission_meta m WHERE m.submission_id = s.id ORDER BY m.rowid)) "
+        "FROM submissions s ORDER BY s.sha256"
     ).fetchall()
     orphans = conn.execute(
         "SELECT (SELECT COUNT(*) FROM findings WHERE submission_id NOT IN (SELECT id FROM submissions)),"

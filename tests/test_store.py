@@ -16,16 +16,17 @@ import xlsxgov
 from xlsxgov import spec as spec_mod
 from xlsxgov.campaign.importer import import_paths
 from xlsxgov.campaign.init import init_campaign
-from xlsxgov.campaign.store import CampaignStore
+from xlsxgov.campaign.store import CampaignStore, ledger_rows
 from xlsxgov.errors import CampaignError, ExportError
 from xlsxgov.export import facts_frame
-from xlsxgov.reader import read_workbook
+from xlsxgov.reader import Unreadable, read_workbook
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_consolidate import random_inputs  # noqa: E402
 from test_consolidate_campaign import CODES, NAMES, REGION, YEAR, reply, write_roster  # noqa: E402
 
 PACKAGE = Path(xlsxgov.__file__).parent
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SQL_VERBS = ("SELECT ", "INSERT INTO", "INSERT OR REPLACE", "DELETE FROM", "CREATE TABLE", "ALTER TABLE")
 # campaign/portal.py keeps the web portal's own tables (users, links, reviews, audit log): its SQL
 # is the portal's store, owned with the portal; everything about submissions goes through the store.
@@ -103,3 +104,30 @@ def test_store_answers_and_refuses(campaign, tmp_path):
         CampaignStore.open(tmp_path)
     with pytest.raises(ExportError, match="不是报送任务目录"):
         facts_frame([tmp_path])
+
+
+def test_ledger_rows_are_the_facts_the_reader_gives(campaign, tmp_path):
+    """What the import records of a file (``ledger_rows``, built in its worker processes) is the
+    reader's ``Submission.facts()`` cell for cell: money in 万元, cells that could not be read
+    (no number typed) as NULL, what was typed as text; on the store's replies, one with words
+    that are no number, and on the examples' messy and invalid ones."""
+    d, _ = campaign
+    paths = sorted((d / "archive").glob("*.xlsx")) + sorted((EXAMPLES / "回复").glob("*.xlsx"))
+    readable = [p for p in sorted((d / "archive").glob("*.xlsx")) if p.stat().st_size > 100]
+    words = shutil.copy(readable[0], tmp_path / "words.xlsx")
+    sheet, a1 = read_workbook(words).where[("t3", "new", "natural")]
+    typed(words, a1, "见附件", sheet)
+    paths.append(Path(words))
+    seen_bad = False
+    for path in paths:
+        try:
+            sub = read_workbook(path)
+        except Unreadable:  # the unreadable reply
+            continue
+        facts = sub.facts()
+        assert ledger_rows(sub).facts == [
+            (f.table, f.row, f.col, f.value, f.sheet, f.cell, None if f.raw is None else str(f.raw)) for f in facts
+        ], path.name
+        seen_bad |= any(f.value is None and f.raw is not None for f in facts)
+    assert seen_bad  # the words typed for a count were among them
+

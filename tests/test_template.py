@@ -832,3 +832,38 @@ def test_cli_template_names_every_bad_option_at_once(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "报告年度 3000" in proc.stderr and "--code" in proc.stderr and "18 位" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "x.xlsx").exists()
+
+
+def test_remembered_formulas_write_the_same_bytes(tmp_path, monkeypatch):
+    """Formulas rewritten once and remembered (``template._Worksheet``) give the very workbook
+    xlsxwriter's own rewriting gives, part for part (the write time aside): a template and a
+    feedback-like workbook (values, a text typed in a count, marked cells) of every edition."""
+    import re
+    import zipfile
+
+    from xlsxwriter.worksheet import Worksheet
+
+    from xlsxgov import template as template_mod
+
+    stamp = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ?")
+
+    def parts(path: Path) -> dict[str, bytes]:
+        with zipfile.ZipFile(path) as z:
+            return {i.filename: stamp.sub(b"T", z.read(i)) for i in z.infolist()}
+
+    def write(path: Path, spec: Spec) -> dict[str, bytes]:
+        inputs = [c for c in spec.cells() if c.is_input and c.kind is Kind.COUNT]
+        template_mod.write_workbook(
+            path, spec, Meta(year=2024, agency="某局", code="11350100MB0000000Y", region="某市"),
+            values={key(c): i for i, c in enumerate(inputs[1:])}, texts={key(inputs[0]): "十二件"},
+            marks={key(inputs[0]): ["您填写的不是数字"], key(inputs[3]): ["【错误】不平衡"]}, in_memory=True,
+        )
+        return parts(path)
+
+    for edition in specmod.available_editions():
+        spec = specmod.load(edition)
+        remembered = [write(tmp_path / f"{edition}-{i}.xlsx", spec) for i in range(2)]  # cold, then warm
+        with monkeypatch.context() as m:
+            m.setattr(template_mod, "_Worksheet", Worksheet)
+            plain = write(tmp_path / f"{edition}-plain.xlsx", spec)
+        assert remembered[0] == remembered[1] == plain, edition

@@ -95,4 +95,4 @@ def write_feedback(sub: Submission, findings: Sequence[Finding], path: Path) -> 
         print_setup(ws, landscape=True, repeat=(0, 0), footer=footer_text(w.meta))
         ws.activate()  # the agency opens the file on the list of what to fix (the only selected sheet)
 
-    return write_workbook(path, sub.spec, meta, values=inputs, texts=texts, marks=marks, extra_sheets=[issues_sheet])
+    return write_workbook(path, sub.spec, meta, values=inputs, texts=texts, marks=marks, extra_sheets=[issues_sheet], in_memory=True)

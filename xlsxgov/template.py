@@ -14,6 +14,7 @@ conclusion); split apart, each part would need the others' internals.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Callable, Mapping, Sequence
 
 import xlsxwriter
 from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
+from xlsxwriter.worksheet import Worksheet
 
 from . import __version__
 from . import expr as ex
@@ -152,6 +154,26 @@ def _styles(wb: xlsxwriter.Workbook) -> Styles:
     )
 
 
+_FORMULAS: dict[tuple[str, bool, bool], str] = {}
+_FORMULAS_MAX = 20_000  # distinct formulas remembered (an edition has a few hundred)
+
+
+class _Worksheet(Worksheet):
+    """xlsxwriter's worksheet, remembering how each formula is rewritten for the file
+    (``_prepare_formula``: some thirty regular expressions per formula, a third of the time of a
+    feedback workbook). The same few hundred formulas recur in every workbook of an edition; the
+    rewriting depends only on the formula and the two flags in the key."""
+
+    def _prepare_formula(self, formula, expand_future_functions=False):
+        k = (formula, expand_future_functions, self.use_future_functions)
+        out = _FORMULAS.get(k)
+        if out is None:
+            out = super()._prepare_formula(formula, expand_future_functions)
+            if len(_FORMULAS) < _FORMULAS_MAX:
+                _FORMULAS[k] = out
+        return out
+
+
 @dataclass
 class Written:
     """What a writer hands to hooks that add sheets after the statutory ones."""
@@ -174,6 +196,7 @@ def write_workbook(
     marks: Mapping[CellKey, Sequence[str]] | None = None,
     password: str | None = None,
     extra_sheets: Sequence[Callable[[Written], None]] = (),
+    in_memory: bool = False,
 ) -> Path:
     """Write a workbook of ``spec``'s tables.
 
@@ -184,6 +207,9 @@ def write_workbook(
     until the agency types a number there, and the 校验 lines involving them read 无法计算.
     ``marks`` paint cells red with a comment (feedback). A hook of ``extra_sheets`` that calls
     ``activate()`` on its sheet makes the file open there; otherwise it opens on the cover.
+    ``in_memory``: build every part in memory instead of one temporary file each (xlsxwriter's
+    ``in_memory``): for workbooks of the form's own size (templates, feedback), not for a
+    明细 sheet of thousands of agencies.
     """
     path = Path(path)
     given = dict(values or {})
@@ -194,26 +220,28 @@ def write_workbook(
     meta.edition = spec.edition
     wb = xlsxwriter.Workbook(
         str(path),
-        {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
+        {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False, "in_memory": in_memory},
     )
+    wb.worksheet_class = _Worksheet
     wb.set_properties({"title": f"{meta.year or ''}年度政府信息公开工作年度报告数据", "company": meta.agency, "comments": f"{FORMAT_MARK} {spec.edition}"})
     styles = _styles(wb)
     layouts = layout(spec)
+    fixed = _edition_text(spec)
     cover_cells = _write_cover(wb, styles, spec, meta, password)
     for table in spec.tables:
-        _write_table(wb, styles, layouts[table.id], all_values, given, texts, marks, meta, password)
-    _write_checks(wb, styles, spec, layouts, results, given, texts, meta, cover_cells, password)
+        _write_table(wb, styles, layouts[table.id], fixed, all_values, given, texts, marks, meta, password)
+    _write_checks(wb, styles, spec, fixed, results, given, texts, meta, cover_cells, password)
     written = Written(wb, styles, spec, all_values, results, meta)
     for hook in extra_sheets:
         hook(written)
-    _write_meta(wb, spec, meta, layouts, cover_cells)
+    _write_meta(wb, spec, meta, fixed, cover_cells)
     wb.close()
     return path
 
 
 def write_template(path: Path | str, spec: Spec, meta: Meta, *, password: str | None = None) -> Path:
     """The blank (or agency-personalised) template: input cells blank, totals 0, every check 通过."""
-    return write_workbook(path, spec, meta, password=password)
+    return write_workbook(path, spec, meta, password=password, in_memory=True)
 
 
 FOOTER_NAME_MAX = 100  # characters of a name in a footer: Excel refuses footers over 255
@@ -354,7 +382,7 @@ def guide_lines(spec: Spec) -> list[tuple[str, str]]:
 # Statutory tables
 
 
-def _write_table(wb, st: Styles, lay: TableLayout, values, given, texts, marks, meta: Meta, password) -> None:
+def _write_table(wb, st: Styles, lay: TableLayout, fixed: _EditionText, values, given, texts, marks, meta: Meta, password) -> None:
     table = lay.table
     ws = wb.add_worksheet(table.sheet)
     _set_widths(ws, lay)
@@ -364,7 +392,7 @@ def _write_table(wb, st: Styles, lay: TableLayout, values, given, texts, marks, 
         ws.merge_range(note.r1, note.c1, note.r2, note.c2, note.text, st.note)
         ws.set_row(note.r1, 30)
     ws.set_row(0, 30)
-    refs = _cell_refs(lay, absolute=False)
+    totals = fixed.totals
     for cell in table.cells:
         place = lay.place(cell)
         k = key(cell)
@@ -377,16 +405,18 @@ def _write_table(wb, st: Styles, lay: TableLayout, values, given, texts, marks, 
                 _write_cell(ws, place.r, place.c, place.c2, to_display(cell, values[k]), style)
             else:
                 _write_cell(ws, place.r, place.c, place.c2, None, style)
-            _validate(ws, cell, place.r, place.c)
+            if cell.kind is not Kind.TEXT:
+                ws.data_validation(place.r, place.c, place.r, place.c, dict(_validation(cell.kind)))
         else:
-            formula = "=" + ex.excel_side(cell.total, lambda term, c=cell: [refs[d.key] for d in total_term_cells(c, term)])
+            formula = totals[k]
             style = (st.bad_total if cell_marks else st.total)[cell.kind]
             if place.c2 > place.c:
                 ws.merge_range(place.r, place.c, place.r, place.c2, "", style)
             ws.write_formula(place.r, place.c, formula, style, to_display(cell, values[k]))
         if cell_marks:
             ws.write_comment(place.r, place.c, "\n".join(cell_marks), {"x_scale": 2.5, "y_scale": 2, "author": "xlsxgov"})
-    _conditional_formats(ws, st, lay, refs)
+    for r, c, criteria in fixed.conditions[table.id]:  # paint the cells of a failing rule red while the agency types
+        ws.conditional_format(r, c, r, c, {"type": "formula", "criteria": criteria, "format": st.bad_fill})
     first_header, last_header = lay.header_rows
     ws.freeze_panes(last_header + 1, lay.data_start_col)
     print_setup(ws, landscape=True, repeat=(first_header, last_header), footer=footer_text(meta))
@@ -458,34 +488,36 @@ def _display_width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
 
-def _validate(ws, cell: Cell, r: int, c: int) -> None:
-    if cell.kind is Kind.TEXT:
-        return
-    title, prompt = KIND_PROMPTS[cell.kind]
+@functools.cache
+def _validation(kind: Kind) -> dict:
+    """The data validation of an input cell of ``kind`` (not TEXT): its prompt, its error and
+    its bounds (values.MAX_NUMBER: beyond it the reader says 数值过大). Shared: copy before use."""
+    title, prompt = KIND_PROMPTS[kind]
     options = {
         "input_title": title,
         "input_message": prompt,
         "error_title": "输入有误",
-        "error_message": KIND_ERRORS[cell.kind],
+        "error_message": KIND_ERRORS[kind],
         "error_type": "stop",
     }
-    # The bounds are values.MAX_NUMBER (beyond it the reader says 数值过大).
-    if cell.kind is Kind.COUNT:
+    if kind is Kind.COUNT:
         options.update(validate="integer", criteria="between", minimum=0, maximum=MAX_NUMBER)
-    elif cell.kind is Kind.DELTA:
+    elif kind is Kind.DELTA:
         options.update(validate="integer", criteria="between", minimum=-MAX_NUMBER, maximum=MAX_NUMBER)
     else:
         options.update(validate="decimal", criteria="between", minimum=0, maximum=MAX_NUMBER)
-    ws.data_validation(r, c, r, c, options)
+    return options
 
 
 def _cell_refs(lay: TableLayout, *, absolute: bool) -> dict[tuple[str, str], str]:
     return {k: xl_rowcol_to_cell(p.r, p.c, absolute, absolute) for k, p in lay.places.items()}
 
 
-def _conditional_formats(ws, st: Styles, lay: TableLayout, refs) -> None:
-    """Paint the cells of a failing rule red while the agency types."""
+def _conditions(lay: TableLayout) -> list[tuple[int, int, str]]:
+    """(row, col, formula) of the conditional formats that paint the cells of a failing rule red
+    while the agency types."""
     abs_refs = _cell_refs(lay, absolute=True)
+    out = []
     for check in lay.table.checks:
         if check.implicit_total is not None:
             continue  # a formula cannot disagree with itself; the 校验 sheet still lists it
@@ -493,7 +525,8 @@ def _conditional_formats(ws, st: Styles, lay: TableLayout, refs) -> None:
             condition = instance_formula(inst, lambda c: abs_refs[c.key])
             for cell in inst.cells():
                 p = lay.place(cell)
-                ws.conditional_format(p.r, p.c, p.r, p.c, {"type": "formula", "criteria": f"=NOT({condition})", "format": st.bad_fill})
+                out.append((p.r, p.c, f"=NOT({condition})"))
+    return out
 
 
 def instance_formula(inst: CheckInstance, ref: Callable[[Cell], str]) -> str:
@@ -572,33 +605,22 @@ def _conclusion_formula(counts: dict[str, str], no_data_ref: str | None) -> str:
     )
 
 
-def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult], given, texts, meta: Meta, cover_cells, password) -> None:
+def _write_checks(wb, st: Styles, spec: Spec, fixed: _EditionText, results: list[CheckResult], given, texts, meta: Meta, cover_cells, password) -> None:
     ws = wb.add_worksheet(CHECK_SHEET)
     for c, w in enumerate(CHECK_WIDTHS):
         ws.set_column(c, c, w)
     ws.merge_range(0, 0, 0, len(CHECK_HEADERS) - 1, "勾稽关系校验", st.title)
     ws.set_row(0, 30)
     first, last = CHECK_FIRST_ROW, CHECK_FIRST_ROW + max(len(results), 1) - 1
-
-    def column(c: int) -> str:
-        return f"{xl_rowcol_to_cell(first, c, True, True)}:{xl_rowcol_to_cell(last, c, True, True)}"
-
-    sev, ver = column(SEVERITY_COL), column(VERDICT_COL)
-    labels = SEVERITY_LABELS
-    count_formulas = {
-        "errors": f'=COUNTIFS({sev},"{labels["error"]}",{ver},"{FAILED}")+COUNTIF({ver},"{UNCOMPUTABLE}")',
-        "warnings": f'=COUNTIFS({sev},"{labels["warning"]}",{ver},"{FAILED}")',
-        "uncomputable": f'=COUNTIF({ver},"{UNCOMPUTABLE}")',
-        "filled": "=" + "+".join(_filled_count(spec, layouts)),
-    }
     count_titles = {"errors": "错误项", "warnings": "警告项", "uncomputable": "无法计算项", "filled": "已填写单元格"}
+    if len(results) != len(fixed.checks):
+        raise ValueError("check results do not follow spec.instances()")
     verdicts: list[tuple[str, str]] = []
-    for res in results:
-        stuck = texts and instance_inputs(res.instance) & texts.keys()
+    for res, row in zip(results, fixed.checks):
+        stuck = texts and row.inputs & texts.keys()
         verdicts.append((res.instance.check.severity, UNCOMPUTABLE if stuck else res.verdict))
     no_data = meta.no_data == NO_DATA_YES
-    inputs = {key(c) for c in spec.cells() if c.is_input and c.kind is not Kind.TEXT}
-    filled = len(inputs & (given.keys() | texts.keys()))
+    filled = len(fixed.inputs & (given.keys() | texts.keys()))
     cached = {
         "errors": sum(1 for s_, v in verdicts if (s_ == "error" and v == FAILED) or v == UNCOMPUTABLE),
         "warnings": sum(1 for s_, v in verdicts if s_ == "warning" and v == FAILED),
@@ -608,7 +630,7 @@ def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult
     refs = {}
     for name, c in COUNT_COLS.items():
         ws.write_string(1, c - 1, count_titles[name], st.plain)
-        ws.write_formula(1, c, count_formulas[name], st.plain, cached[name])
+        ws.write_formula(1, c, fixed.counts[name], st.plain, cached[name])
         refs[name] = xl_rowcol_to_cell(1, c)
     ws.set_column(min(COUNT_COLS.values()) - 1, max(COUNT_COLS.values()), None, None, {"hidden": True})
     no_data_ref = f"{quote_sheetname(COVER_SHEET)}!{cover_cells[NO_DATA_FIELD]}" if NO_DATA_FIELD in cover_cells else None
@@ -618,9 +640,86 @@ def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult
     ws.set_row(1, 24)
     for c, text in enumerate(CHECK_HEADERS):
         ws.write_string(CHECK_FIRST_ROW - 1, c, text, st.check_header)
-    for i, res in enumerate(results):
+    for i, (res, row) in enumerate(zip(results, fixed.checks)):
         r = CHECK_FIRST_ROW + i
-        inst = res.instance
+        scale = FEN_PER_WANYUAN if row.money else 1
+        ws.write_number(r, 0, i + 1, st.check_cell)
+        ws.write_string(r, SEVERITY_COL, row.severity, st.check_cell)
+        ws.write_string(r, SCOPE_COL, row.scope, st.check_cell)
+        ws.write_string(r, 3, row.message, st.check_cell)
+        ws.write_formula(r, LEFT_COL, row.left, st.check_number, _shown(res.left, scale))
+        ws.write_string(r, 5, row.relation, st.check_center)
+        ws.write_formula(r, RIGHT_COL, row.right, st.check_number, _shown(res.right, scale))
+        ws.write_formula(r, VERDICT_COL, row.verdict, st.check_center, verdicts[i][1])
+        ws.write_string(r, RULE_COL, row.rule, st.check_rule)
+        ws.set_row(r, row.height)
+    for text, fmt in ((f'"{FAILED}"', st.bad_fill), (f'"{UNCOMPUTABLE}"', st.bad_fill)):
+        ws.conditional_format(first, VERDICT_COL, last, VERDICT_COL, {"type": "cell", "criteria": "==", "value": text, "format": fmt})
+    for start in ("不通过", "尚未填写"):
+        ws.conditional_format(*CONCLUSION_CELL, *CONCLUSION_CELL, {"type": "text", "criteria": "begins with", "value": start, "format": st.bad_fill})
+    ws.freeze_panes(CHECK_FIRST_ROW, 0)
+    ws.print_area(0, 0, last, len(CHECK_HEADERS) - 1)
+    print_setup(ws, landscape=True, repeat=(CHECK_FIRST_ROW - 1, CHECK_FIRST_ROW - 1), footer=footer_text(meta))
+    _protect(ws, password)
+
+
+@dataclass(frozen=True)
+class _CheckRow:
+    """One line of the 校验 sheet as far as it does not depend on the values."""
+
+    severity: str  # as shown (SEVERITY_LABELS)
+    scope: str
+    message: str
+    left: str  # formulas, with their "="
+    right: str
+    relation: str
+    verdict: str
+    rule: str
+    height: float
+    money: bool  # its numbers are in 万元
+    inputs: frozenset  # every cell it depends on (instance_inputs)
+
+
+@dataclass(frozen=True)
+class _EditionText:
+    """Every formula, range and condition of an edition's workbook that does not depend on the
+    values: worked out once per edition (``_edition_text``), since a campaign import writes a
+    feedback workbook for every invalid file and ``campaign issue`` one template per agency."""
+
+    totals: dict  # cell key -> the total's formula
+    conditions: dict  # table id -> (row, col, formula) of its conditional formats
+    checks: list  # _CheckRow per spec.instances()
+    counts: dict  # COUNT_COLS name -> formula
+    inputs: frozenset  # keys of the number inputs
+    meta_cells: list  # the metadata sheet's "cell" rows
+
+
+@functools.cache
+def _edition_text(spec: Spec) -> _EditionText:
+    layouts = layout(spec)
+    totals = {}
+    for table in spec.tables:
+        refs = _cell_refs(layouts[table.id], absolute=False)
+        for cell in table.cells:
+            if not cell.is_input:
+                totals[key(cell)] = "=" + ex.excel_side(cell.total, lambda term, c=cell, refs=refs: [refs[d.key] for d in total_term_cells(c, term)])
+    instances = spec.instances()
+    first, last = CHECK_FIRST_ROW, CHECK_FIRST_ROW + max(len(instances), 1) - 1
+
+    def column(c: int) -> str:
+        return f"{xl_rowcol_to_cell(first, c, True, True)}:{xl_rowcol_to_cell(last, c, True, True)}"
+
+    sev, ver = column(SEVERITY_COL), column(VERDICT_COL)
+    labels = SEVERITY_LABELS
+    counts = {
+        "errors": f'=COUNTIFS({sev},"{labels["error"]}",{ver},"{FAILED}")+COUNTIF({ver},"{UNCOMPUTABLE}")',
+        "warnings": f'=COUNTIFS({sev},"{labels["warning"]}",{ver},"{FAILED}")',
+        "uncomputable": f'=COUNTIF({ver},"{UNCOMPUTABLE}")',
+        "filled": "=" + "+".join(_filled_count(spec, layouts)),
+    }
+    checks = []
+    for i, inst in enumerate(instances):
+        r = CHECK_FIRST_ROW + i
         lay = layouts[inst.check.table.id]
         sheet = quote_sheetname(inst.check.table.sheet)
         money = instance_is_money(inst)
@@ -632,17 +731,9 @@ def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult
         left_f, right_f = ex.excel_side(expr.left, resolve), ex.excel_side(expr.right, resolve)
         if money:
             left_f, right_f = f"ROUND({left_f},{MONEY_DECIMALS})", f"ROUND({right_f},{MONEY_DECIMALS})"
-        scale = FEN_PER_WANYUAN if money else 1
-        left_v, right_v = _shown(res.left, scale), _shown(res.right, scale)
-        depends = "+".join(f"SUMPRODUCT(--({r}))" for r in _ranges(inst.check.table, lay, instance_inputs(inst)))
+        inputs = instance_inputs(inst)
+        depends = "+".join(f"SUMPRODUCT(--({r}))" for r in _ranges(inst.check.table, lay, inputs))
         scope = scope_text(inst)
-        ws.write_number(r, 0, i + 1, st.check_cell)
-        ws.write_string(r, SEVERITY_COL, labels[inst.check.severity], st.check_cell)
-        ws.write_string(r, SCOPE_COL, scope, st.check_cell)
-        ws.write_string(r, 3, inst.check.message, st.check_cell)
-        ws.write_formula(r, LEFT_COL, "=" + left_f, st.check_number, left_v)
-        ws.write_string(r, 5, RELATIONS[expr.op], st.check_center)
-        ws.write_formula(r, RIGHT_COL, "=" + right_f, st.check_number, right_v)
         lhs, rhs = xl_rowcol_to_cell(r, LEFT_COL), xl_rowcol_to_cell(r, RIGHT_COL)
         # A check over a cell holding text that is no number (pasted past the validation)
         # cannot be computed, also when the text hides behind a total typed over its formula;
@@ -651,17 +742,19 @@ def _write_checks(wb, st: Styles, spec: Spec, layouts, results: list[CheckResult
             f'=IF(OR(ISERROR({lhs}),ISERROR({rhs}),ISERROR({depends})),"{UNCOMPUTABLE}",'
             f'IF({lhs}{ex.EXCEL_OPERATORS[expr.op]}{rhs},"{PASSED}","{FAILED}"))'
         )
-        ws.write_formula(r, VERDICT_COL, verdict, st.check_center, verdicts[i][1])
-        ws.write_string(r, RULE_COL, inst.check.id, st.check_rule)
-        ws.set_row(r, text_rows([(scope, CHECK_WIDTHS[SCOPE_COL]), (inst.check.message, CHECK_WIDTHS[3]), (inst.check.id, CHECK_WIDTHS[RULE_COL] * 1.3)]))
-    for text, fmt in ((f'"{FAILED}"', st.bad_fill), (f'"{UNCOMPUTABLE}"', st.bad_fill)):
-        ws.conditional_format(first, VERDICT_COL, last, VERDICT_COL, {"type": "cell", "criteria": "==", "value": text, "format": fmt})
-    for start in ("不通过", "尚未填写"):
-        ws.conditional_format(*CONCLUSION_CELL, *CONCLUSION_CELL, {"type": "text", "criteria": "begins with", "value": start, "format": st.bad_fill})
-    ws.freeze_panes(CHECK_FIRST_ROW, 0)
-    ws.print_area(0, 0, last, len(CHECK_HEADERS) - 1)
-    print_setup(ws, landscape=True, repeat=(CHECK_FIRST_ROW - 1, CHECK_FIRST_ROW - 1), footer=footer_text(meta))
-    _protect(ws, password)
+        height = text_rows([(scope, CHECK_WIDTHS[SCOPE_COL]), (inst.check.message, CHECK_WIDTHS[3]), (inst.check.id, CHECK_WIDTHS[RULE_COL] * 1.3)])
+        checks.append(_CheckRow(labels[inst.check.severity], scope, inst.check.message, "=" + left_f, "=" + right_f,
+                                RELATIONS[expr.op], verdict, inst.check.id, height, money, frozenset(inputs)))
+    meta_cells = [["cell", table.id, cell.row.id, cell.col.id, table.sheet, layouts[table.id].place(cell).a1]
+                  for table in spec.tables for cell in table.cells]
+    return _EditionText(
+        totals=totals,
+        conditions={t.id: _conditions(layouts[t.id]) for t in spec.tables},
+        checks=checks,
+        counts=counts,
+        inputs=frozenset(key(c) for c in spec.cells() if c.is_input and c.kind is not Kind.TEXT),
+        meta_cells=meta_cells,
+    )
 
 
 def _ranges(table, lay: TableLayout, keys) -> list[str]:
@@ -692,7 +785,7 @@ def _shown(value: int, scale: int):
 # Metadata
 
 
-def _write_meta(wb, spec: Spec, meta: Meta, layouts, cover_cells: dict[str, str]) -> None:
+def _write_meta(wb, spec: Spec, meta: Meta, fixed: _EditionText, cover_cells: dict[str, str]) -> None:
     """A hidden sheet the reader trusts first: who, which edition, and where every cell is."""
     ws = wb.add_worksheet(META_SHEET)
     rows: list[list] = [
@@ -713,10 +806,7 @@ def _write_meta(wb, spec: Spec, meta: Meta, layouts, cover_cells: dict[str, str]
         rows.append([k, v])
     for name, ref in cover_cells.items():
         rows.append(["cover", name, COVER_SHEET, ref])
-    for table in spec.tables:
-        lay = layouts[table.id]
-        for cell in table.cells:
-            rows.append(["cell", table.id, cell.row.id, cell.col.id, table.sheet, lay.place(cell).a1])
+    rows += fixed.meta_cells
     for r, row in enumerate(rows):
         for c, v in enumerate(row):
             ws.write_string(r, c, v)

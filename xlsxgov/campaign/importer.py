@@ -35,7 +35,7 @@ from ..filecheck import WORKBOOK_SUFFIXES
 from ..safetext import for_terminal
 from .mail import extract_attachments, safe_filename
 from ..locate import agency_key
-from .store import CampaignStore, now
+from .store import CampaignStore, LedgerRows, ledger_rows, now
 from ..extract.formats import SUFFIXES as EXTRACT_SUFFIXES
 
 # Report documents (Word, web page, PDF, text …): read by xlsxgov.extract, recorded as report-derived.
@@ -151,12 +151,13 @@ def _clean_stale(tmp_root: Path, folders: Iterable[Path]) -> dict[str, str]:
     return crashed
 
 
-def _identify(sub, original_name: str, by_code: dict[str, str], by_name: dict[str, str]) -> str | None:
-    if sub is not None:
-        code = agency_key(sub.code)
+def _identify(cover: tuple[str, str] | None, original_name: str, by_code: dict[str, str], by_name: dict[str, str]) -> str | None:
+    """The roster code of a file from its cover's (agency, code), else from its file name; None: not found."""
+    if cover is not None:
+        code = agency_key(cover[1])
         if code in by_code:
             return code
-        name = agency_key(sub.agency)
+        name = agency_key(cover[0])
         if name and name in by_name:
             return by_name[name]
     fname = agency_key(original_name)
@@ -188,6 +189,36 @@ def validate_any(paths: list[Path], *, edition: str | None = None, before_read=N
 
 
 @dataclass
+class _Verdict:
+    """What recording one validated file needs (``_record_one``): its status and why it is
+    unreadable, its findings, its cover's (agency, code) (None: nothing readable), the
+    ``ledger_rows`` of what was read and the feedback workbook a worker wrote for it. Slim, so
+    that a worker sends it back cheaply: no cell values, no cell keys in the findings."""
+
+    status: str
+    reason: str
+    findings: list
+    cover: tuple[str, str] | None
+    rows: LedgerRows | None
+    feedback: Path | None = None
+
+    @classmethod
+    def of(cls, report) -> _Verdict:
+        """The verdict of a ``validate.FileReport``, its findings kept whole."""
+        sub = report.submission
+        return cls(report.status, report.reason or "", report.findings, None if sub is None else (sub.agency, sub.code),
+                   None if sub is None else ledger_rows(sub))
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error") if self.cover is not None else 0
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "warning") if self.cover is not None else 0
+
+
+@dataclass
 class _Job:
     """One file for a worker: its archived copy, whether its bytes are a template this campaign
     issued, and where its feedback workbook goes if it has errors."""
@@ -201,13 +232,14 @@ _parent = os.getpid()  # the process that imported this module (forked workers d
 _frozen = False
 
 
-def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: Path) -> list[tuple]:
+def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: Path) -> list[_Verdict]:
     """Worker side of ``import_paths`` (``parallel.chunk_map``): read and validate a chunk of
     files, add the campaign's own findings, and write the feedback workbook of each invalid one
     (the costly parts, on both cores). Before each file is read its name is noted in
     ``tmp_root/reading-<this process>`` (see the module docstring); the note is removed after
-    the chunk. Returns (FileReport, feedback path or None) per job."""
+    the chunk. Returns a ``_Verdict`` per job."""
     from ..feedback import write_feedback
+    from ..findings import Finding
 
     global _frozen
     if not _frozen and os.getpid() != _parent:
@@ -231,7 +263,11 @@ def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: P
                 report.status = "invalid"
             if report.status == "invalid":
                 feedback = write_feedback(sub, report.findings, job.feedback)
-        out.append((report, feedback))
+        verdict = _Verdict.of(report)
+        # The ledger records no cell keys: the parent gets the findings without them.
+        verdict.findings = [Finding(f.severity, f.rule, f.sheet, f.cell, f.message) for f in verdict.findings]
+        verdict.feedback = feedback
+        out.append(verdict)
     return out
 
 
@@ -244,11 +280,9 @@ def _warm(edition: str) -> None:
     load(edition)
 
 
-def _died_reading(job: _Job) -> tuple:
+def _died_reading(job: _Job) -> _Verdict:
     """The result of a file whose worker process died reading it twice (``parallel.chunk_map``)."""
-    from ..validate import FileReport
-
-    return (FileReport(job.path, "unreadable", reason=_CRASH_REASON), None)
+    return _Verdict("unreadable", _CRASH_REASON, [], None, None)
 
 
 def import_paths(directory: Path | str, paths: list[Path] | None = None, *, progress: bool = False) -> ImportResult:
@@ -259,7 +293,6 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     ``progress``: show a Rich progress bar on stderr while files are archived and validated.
     """
     from ..parallel import chunk_map
-    from ..validate import FileReport
 
     store = CampaignStore.open(directory)
     archive = store.folder("archive")
@@ -313,7 +346,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                     todo.append((len(outcomes) - 1, prepared))
                 seen.add(prepared.sha256)
             # A file a killed import was reading is not read again (see the module docstring).
-            known_bad = {p.archived.name: FileReport(p.archived, "unreadable", reason=crashed[p.archived.name])
+            known_bad = {p.archived.name: _Verdict("unreadable", crashed[p.archived.name], [], None, None)
                          for _, p in todo if p.archived.name in crashed}
             jobs = [_Job(p.archived, store.issued_template(p.sha256), work / f"{p.sha256}.xlsx")
                     for _, p in todo if p.archived.name not in known_bad]
@@ -325,13 +358,11 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                 for start in range(0, len(todo), IMPORT_BATCH):
                     batch = todo[start:start + IMPORT_BATCH]
                     # Read before the ledger is locked: other importers wait only for the commit.
-                    results = [(known_bad[p.archived.name], None) if p.archived.name in known_bad else next(read)
-                               for _, p in batch]
+                    results = [known_bad[p.archived.name] if p.archived.name in known_bad else next(read) for _, p in batch]
                     # One commit per batch (each file's rows in a savepoint), the batch's files flushed first.
                     with store.transaction():
-                        for (slot, prepared), (report, feedback) in zip(batch, results):
-                            outcomes[slot] = _record_one(store, prepared, report, agencies, by_name,
-                                                         checked=True, feedback_file=feedback)
+                        for (slot, prepared), verdict in zip(batch, results):
+                            outcomes[slot] = _record_one(store, prepared, verdict, agencies, by_name)
                             if bar:
                                 bar.advance(task)
                         sync_all()
@@ -404,7 +435,7 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
             seen.add(prepared.sha256)
         reports = validate_any([b[1].archived for b in batch], edition=edition) if batch else []
         for (i, prepared, code), report in zip(batch, reports):
-            out[i] = _record_one(store, prepared, report, agencies, by_name, code=code)
+            out[i] = _record_one(store, prepared, _Verdict.of(report), agencies, by_name, code=code, sub=report.submission)
         return out  # type: ignore[return-value]  # every slot is filled above
 
 
@@ -424,7 +455,7 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
         item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
         prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)
         report = validate_any([archived], edition=store.settings().edition)[0]
-        return _record_one(store, prepared, report, agencies, {}, code=code, replace=submission_id)
+        return _record_one(store, prepared, _Verdict.of(report), agencies, {}, code=code, replace=submission_id, sub=report.submission)
 
 
 IMPORT_BATCH = 200  # files recorded per ledger commit (each commit flushes the disk)
@@ -450,35 +481,36 @@ def _archive_one(store: CampaignStore, item: Item, archive: Path, *, sync: bool 
 
 
 def _record_one(
-    store: CampaignStore, prepared: _Archived, report, agencies: dict[str, str], by_name: dict[str, str], *,
-    code: str | None = None, replace: int | None = None, checked: bool = False, feedback_file: Path | None = None,
+    store: CampaignStore, prepared: _Archived, verdict: _Verdict, agencies: dict[str, str], by_name: dict[str, str], *,
+    code: str | None = None, replace: int | None = None, sub=None,
 ) -> FileOutcome:
     """Quarantine or write feedback for one validated file, then record it in the ledger.
 
     ``code``: the agency it comes from when the channel says so (the portal's link, an office
     upload on the agency's behalf), else identified from the file; ``replace``: the id of the
     unattributed row of the same file that this one replaces, in the same transaction (the
-    office assigning a quarantined file); ``checked``: ``_read_chunk`` already added the
-    campaign's findings to the report and wrote its feedback workbook to ``feedback_file`` (None:
-    none), which is moved into feedback/; otherwise both are done here."""
+    office assigning a quarantined file); ``sub``: the submission read, when the campaign's
+    findings and the feedback workbook are to be made here; without it ``_read_chunk`` made
+    them, and its feedback workbook (``verdict.feedback``) is moved into feedback/."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
-    sub = report.submission
-    code = code if code in agencies else _identify(sub, item.original_name, agencies, by_name)
-    if report.status == "unreadable":
-        status, reason = "unreadable", report.reason or "无法读取"
+    cover = verdict.cover
+    code = code if code in agencies else _identify(cover, item.original_name, agencies, by_name)
+    if verdict.status == "unreadable":
+        status, reason = "unreadable", verdict.reason or "无法读取"
         reason = reason.replace(archived.name, item.original_name)
     elif code is None:
+        assert cover is not None
         status = "unknown"
-        reason = f"无法确定报送单位：封面单位名称“{sub.agency or '（空）'}”、统一社会信用代码“{sub.code or '（空）'}”均不在名册中，文件名中也未找到名册中的单位"
+        reason = f"无法确定报送单位：封面单位名称“{cover[0] or '（空）'}”、统一社会信用代码“{cover[1] or '（空）'}”均不在名册中，文件名中也未找到名册中的单位"
     else:
-        status, reason = report.status, ""
+        status, reason = verdict.status, ""
     if status == "unknown":
         code = None
-    if status in ("valid", "invalid") and sub is not None and not checked:
+    if status in ("valid", "invalid") and sub is not None:
         extra = campaign_findings(sub, year=store.settings().year, issued=store.issued_template(sha))
         if extra:  # first, so that status, reminders and feedback lead with them
-            report.findings[:0] = extra
-            report.status = status = "invalid"
+            verdict.findings[:0] = extra
+            status = "invalid"
 
     # Idempotent file side effects before the ledger transaction.
     if status in ("unknown", "unreadable"):
@@ -490,24 +522,24 @@ def _record_one(
                 f"原因：{for_terminal(reason)}\n")
         write_once(quarantine / f"{qname}.reason.txt", text.encode("utf-8"))
     fb = None
-    if status == "invalid" and sub is not None:
+    if status == "invalid" and cover is not None:
         # One feedback workbook per submission: an agency that sends twice keeps both.
         fb = store.folder("feedback") / feedback_name(code, agencies.get(code or "", ""), sha)
-        if feedback_file is not None:
-            os.replace(feedback_file, fb)  # the ledger commit that records it flushes it
+        if verdict.feedback is not None:
+            os.replace(verdict.feedback, fb)  # the ledger commit that records it flushes it
         else:
             from ..feedback import write_feedback
 
             with replacing(fb) as tmp:
-                write_feedback(sub, report.findings, tmp)
-    elif feedback_file is not None:  # written for a file that turned out unattributed
-        os.unlink(feedback_file)
+                write_feedback(sub, verdict.findings, tmp)
+    elif verdict.feedback is not None:  # written for a file that turned out unattributed
+        os.unlink(verdict.feedback)
 
-    errors, warnings = (report.errors, report.warnings) if sub is not None else (0, 0)
+    errors, warnings = verdict.errors, verdict.warnings
     recorded = store.record_submission(
         code=code, file_name=item.original_name, sha256=sha, archive_path=rel_archive, received_at=item.received_at,
-        status=status, source=item.source, feedback_path=store.relative(fb) if fb else None, submission=sub,
-        findings=report.findings if sub is not None else [], errors=errors, warnings=warnings, reason=reason,
+        status=status, source=item.source, feedback_path=store.relative(fb) if fb else None, rows=verdict.rows,
+        findings=verdict.findings if cover is not None else [], errors=errors, warnings=warnings, reason=reason,
         replace=replace,
     )
     if not recorded:

@@ -330,7 +330,7 @@ class CampaignStore:
         status: str,
         source: str,
         feedback_path: str | None,
-        submission: Submission | None,
+        rows: LedgerRows | None,
         findings: Sequence[Finding],
         errors: int,
         warnings: int,
@@ -338,9 +338,10 @@ class CampaignStore:
         replace: int | None = None,
     ) -> bool:
         """Record one received file in one transaction: its row, findings, facts (with the typed
-        text), cover and metadata, then the agency's current submission. ``reason``: why the file
-        is unreadable or its agency unknown (recorded as an error finding); ``replace``: the id of
-        an unattributed row of the same file that this one replaces (the office assigning it).
+        text), cover and metadata (``rows``: ``ledger_rows`` of the submission read, None for a
+        file recorded without them), then the agency's current submission. ``reason``: why the
+        file is unreadable or its agency unknown (recorded as an error finding); ``replace``: the
+        id of an unattributed row of the same file that this one replaces (the office assigning it).
 
         Returns False, recording nothing, when the same SHA-256 is already recorded.
         """
@@ -366,17 +367,13 @@ class CampaignStore:
                         "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, 'error', ?, '', '', ?)",
                         (sid, "file.unreadable" if status == "unreadable" else "agency.unknown", reason),
                     )
-                sub = submission
-                if sub is not None and status in ("valid", "invalid"):
+                if rows is not None and status in ("valid", "invalid"):
                     self.conn.executemany(
                         'INSERT INTO facts(submission_id, "table", row, col, value, sheet, cell, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                        [(sid, f.table, f.row, f.col, f.value, f.sheet, f.cell, _raw_text(f.raw)) for f in sub.facts()],
+                        [(sid, *f) for f in rows.facts],
                     )
                     self.conn.executemany(
-                        "INSERT INTO submission_meta(submission_id, key, value) VALUES (?, ?, ?)",
-                        [(sid, k, sub.meta.get(k, "")) for k in SUBMISSION_META]
-                        + [(sid, "edition", sub.edition), (sid, "spec_version", str(sub.spec.version)), (sid, RAW_RECORDED, "1"),
-                           (sid, INPUTS_RECORDED, _packed_inputs(sub))],
+                        "INSERT INTO submission_meta(submission_id, key, value) VALUES (?, ?, ?)", [(sid, *m) for m in rows.meta]
                     )
                 if code is not None:
                     ledger.recompute_current(self.conn, code)
@@ -643,6 +640,48 @@ class CampaignStore:
         return files, lines
 
 
+@dataclass(frozen=True)
+class LedgerRows:
+    """What ``record_submission`` records of a submission besides its own row, without the
+    submission id: ``facts`` as (table, row, col, value, sheet, cell, raw) per cell in the
+    spec's cell order (``Submission.facts()``: value in the unit the form prints, None for a cell
+    that could not be read; raw the text typed, None for an empty cell), ``meta`` as (key,
+    value) pairs (SUBMISSION_META, edition, spec version, RAW_RECORDED, INPUTS_RECORDED).
+
+    Built by ``ledger_rows`` where the file was read (a worker process of ``campaign import``),
+    so the process holding the ledger lock only inserts them; small to pickle."""
+
+    facts: list[tuple]
+    meta: list[tuple[str, str]]
+
+
+def ledger_rows(sub: Submission) -> LedgerRows:
+    """The ``LedgerRows`` of a submission read from a file: the same facts as ``sub.facts()``
+    (tests/test_store.py proves it), without building its labels."""
+    from ..compute import to_display
+
+    values, where, raw, bad = sub.values, sub.where, sub.raw, sub.bad_cells
+    facts = []
+    for k, table, row, col, cell in _fact_cells(sub.spec):
+        v = values.get(k)
+        sheet, a1 = where.get(k, ("", ""))
+        text = raw.get(k)
+        facts.append((table, row, col, None if v is None or k in bad else to_display(cell, v), sheet, a1,
+                      None if text is None else str(text)))
+    meta = [(k, sub.meta.get(k, "")) for k in SUBMISSION_META] + [
+        ("edition", sub.edition), ("spec_version", str(sub.spec.version)), (RAW_RECORDED, "1"), (INPUTS_RECORDED, _packed_inputs(sub)),
+    ]
+    return LedgerRows(facts, meta)
+
+
+@functools.cache
+def _fact_cells(spec: Spec) -> tuple:
+    """(key, table id, row id, col id, cell) of every cell, in the spec's cell order."""
+    from ..compute import key
+
+    return tuple((key(cell), cell.table.id, cell.row.id, cell.col.id, cell) for cell in spec.cells())
+
+
 class _Duplicate(Exception):
     """The file being recorded is already in the ledger."""
 
@@ -652,11 +691,6 @@ def _packed_inputs(sub: Submission) -> str:
     order (null for a cell the reader could not use)."""
     keys = _input_keys(_fact_plan(sub.spec))
     return json.dumps([None if k in sub.bad_cells else int(sub.inputs.get(k, 0) or 0) for k in keys], separators=(",", ":"))
-
-
-def _raw_text(raw: Any) -> str | None:
-    """What the agency typed in a cell, as text (None for an empty cell)."""
-    return None if raw is None else str(raw)
 
 
 @functools.cache
