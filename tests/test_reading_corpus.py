@@ -332,6 +332,21 @@ def test_import_after_a_process_died_once_while_reading_reads_it_again(tmp_path)
     assert not list((d / ".tmp").glob("suspect-*")) and not list((d / ".tmp").glob("reading-*"))
 
 
+def test_reading_note_names_the_file_being_read(tmp_path):
+    """The note a reading process keeps (rewritten in place, never truncated) names the file
+    being read, a shorter name after a longer one included, as the next import reads it; the
+    note is gone once closed."""
+    from xlsxgov.campaign.importer import _noted, _ReadingNote
+
+    path = tmp_path / "reading-1"
+    note = _ReadingNote(path)
+    for name in ("a" * 64 + ".xlsx", "b" * 64 + ".et", "某" * 3 + ".html", "c" * 64 + ".xlsx"):
+        note(Path(name))
+        assert _noted(path) == name
+    note.close()
+    assert not path.exists()
+
+
 def test_import_after_a_process_died_while_reading(tmp_path):
     """The file on which imports died twice is quarantined at the next run, never read again;
     the temporary files the killed run left are removed, those of running processes kept."""

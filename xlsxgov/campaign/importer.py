@@ -137,7 +137,7 @@ def _clean_stale(tmp_root: Path, folders: Iterable[Path]) -> dict[str, str]:
     for marker in tmp_root.glob("reading-*"):
         pid = marker.name.split("-", 1)[1]
         if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
-            name = marker.read_text(encoding="utf-8").strip()
+            name = _noted(marker)
             if name:
                 strike = tmp_root / f"suspect-{name}"
                 if strike.exists():  # the second death on this file: the file is the cause
@@ -149,6 +149,34 @@ def _clean_stale(tmp_root: Path, folders: Iterable[Path]) -> dict[str, str]:
     for folder in folders:
         remove_orphans(folder)
     return crashed
+
+
+class _ReadingNote:
+    """The ``reading-<pid>`` note of a process reading files (see the module docstring): called
+    with each file before it is read, it names that file until ``close`` removes the note.
+
+    One open file rewritten in place: truncating and rewriting a small file for every file read
+    made ext4 flush it each time (auto_da_alloc), ~2 ms a file. A name is padded with spaces to
+    the longest noted so far, so nothing is ever truncated; ``_noted`` strips them."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._width = 0
+
+    def __call__(self, file: Path) -> None:
+        name = file.name.encode("utf-8")
+        self._width = max(self._width, len(name))
+        os.pwrite(self._fd, name.ljust(self._width), 0)
+
+    def close(self) -> None:
+        os.close(self._fd)
+        self.path.unlink(missing_ok=True)
+
+
+def _noted(note: Path) -> str:
+    """The file name a ``_ReadingNote`` left ("" for none)."""
+    return note.read_text(encoding="utf-8").strip()
 
 
 def _identify(cover: tuple[str, str] | None, original_name: str, by_code: dict[str, str], by_name: dict[str, str]) -> str | None:
@@ -247,12 +275,11 @@ def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: P
         # (walking the parent's heap cost more than reading the files).
         gc.freeze()
         _frozen = True
-    marker = tmp_root / f"reading-{os.getpid()}"
+    note = _ReadingNote(tmp_root / f"reading-{os.getpid()}")
     try:
-        reports = validate_any([j.path for j in jobs], edition=edition, workers=1,
-                               before_read=lambda p: marker.write_text(p.name, encoding="utf-8"))
+        reports = validate_any([j.path for j in jobs], edition=edition, workers=1, before_read=note)
     finally:
-        marker.unlink(missing_ok=True)
+        note.close()
     out = []
     for job, report in zip(jobs, reports):
         sub, feedback = report.submission, None
