@@ -1,7 +1,7 @@
 """Chinese for what Typer and Click print themselves: help chrome, usage lines, parse errors.
 
 Every ``xlsxgov`` command is built with ``ZhCommand`` / ``ZhGroup`` (``typer.Typer(cls=ZhGroup)``,
-``@app.command(cls=ZhCommand)``); importing this module also sets Typer's help panel titles.
+``@app.command(cls=ZhCommand)``); their help (``format_help``) first sets Typer's help panel titles.
 What is translated, and where:
 
 - usage line: ``用法：xlsxgov template [选项]`` (``format_usage``, the options and subcommand
@@ -29,21 +29,35 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
-from typer import rich_utils
 from typer._click import exceptions as click_exc
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-rich_utils.DEPRECATED_STRING = "（已弃用）"
-rich_utils.DEFAULT_STRING = "[默认：{}]"
-rich_utils.ENVVAR_STRING = "[环境变量：{}]"
-rich_utils.REQUIRED_LONG_STRING = "[必填]"
-rich_utils.ARGUMENTS_PANEL_TITLE = "参数"
-rich_utils.OPTIONS_PANEL_TITLE = "选项"
-rich_utils.COMMANDS_PANEL_TITLE = "命令"
-rich_utils.ERRORS_PANEL_TITLE = "错误"
-rich_utils.ABORTED_TEXT = "已中止。"
-rich_utils.RICH_HELP = "查看帮助：{command_path} {help_option}"
+ABORTED_TEXT = "已中止。"
+_localised = False
 
+
+def _localise_help() -> None:
+    """Put the Chinese into Typer's help renderer (``typer.rich_utils``), once, when help is
+    first rendered: Typer imports that module (and Rich's Markdown) only for help, and so does
+    this, which saves every command run that prints no help about 50 ms of start-up."""
+    global _localised
+    if _localised:
+        return
+    from typer import rich_utils
+
+    rich_utils.DEPRECATED_STRING = "（已弃用）"
+    rich_utils.DEFAULT_STRING = "[默认：{}]"
+    rich_utils.ENVVAR_STRING = "[环境变量：{}]"
+    rich_utils.REQUIRED_LONG_STRING = "[必填]"
+    rich_utils.ARGUMENTS_PANEL_TITLE = "参数"
+    rich_utils.OPTIONS_PANEL_TITLE = "选项"
+    rich_utils.COMMANDS_PANEL_TITLE = "命令"
+    rich_utils.ERRORS_PANEL_TITLE = "错误"
+    rich_utils.ABORTED_TEXT = ABORTED_TEXT
+    rich_utils.RICH_HELP = "查看帮助：{command_path} {help_option}"
+    rich_utils._make_rich_text = _folding(rich_utils._make_rich_text)
+    rich_utils._get_parameter_help = _folding(rich_utils._get_parameter_help)
+    _localised = True
 
 
 def _folding(render):
@@ -58,9 +72,6 @@ def _folding(render):
 
     return wrapped
 
-
-rich_utils._make_rich_text = _folding(rich_utils._make_rich_text)
-rich_utils._get_parameter_help = _folding(rich_utils._get_parameter_help)
 
 USAGE_PREFIX = "用法："
 OPTIONS_METAVAR = "[选项]"
@@ -111,6 +122,10 @@ class _ZhMixin:
                 p.metavar = _metavar(p)
         return params
 
+    def format_help(self, ctx, formatter) -> None:
+        _localise_help()
+        super().format_help(ctx, formatter)
+
     def format_usage(self, ctx, formatter) -> None:
         formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)), prefix=USAGE_PREFIX)
 
@@ -126,7 +141,7 @@ class _ZhMixin:
             show_error(exc)
             sys.exit(exc.exit_code)
         except typer.Abort:
-            Console(stderr=True).print(rich_utils.ABORTED_TEXT, highlight=False)
+            Console(stderr=True).print(ABORTED_TEXT, highlight=False)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
