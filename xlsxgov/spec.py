@@ -21,6 +21,7 @@ import yaml
 
 from . import expr as ex
 from .errors import SpecError
+from .vocab import DEFAULT_EDITION
 from .values import Kind
 
 def _spec_dir() -> Path:
@@ -33,7 +34,6 @@ def _spec_dir() -> Path:
 
 SPEC_DIR = _spec_dir()
 SPECS_ENV = "XLSXGOV_SPECS"  # extra folders of edition specs (os.pathsep separated)
-DEFAULT_EDITION = "gov2021"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 RULE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 SEVERITIES = ("error", "warning")

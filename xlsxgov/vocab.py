@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The edition used when none is named (FORMATS.md: the 2021 form, in force since the 2021 reports).
+DEFAULT_EDITION = "gov2021"
+
 
 class Status(StrEnum):
     """Where an agency stands in a campaign, or what became of one file."""

@@ -8,8 +8,8 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from .. import spec as spec_mod
 from ..errors import XlsxgovError
+from ..vocab import DEFAULT_EDITION
 from .zh import ZhCommand, ZhGroup
 
 console = Console()
@@ -69,5 +69,5 @@ def new_app(help: str) -> typer.Typer:
 app = new_app("政府信息公开工作年度报告统计表：生成模板、校验、汇总。")
 
 EditionOption = typer.Option(
-    spec_mod.DEFAULT_EDITION, "-e", "--edition", help="表格版本：gov2021（默认）、gov2019、legacy2008，或规格文件路径"
+    DEFAULT_EDITION, "-e", "--edition", help="表格版本：gov2021（默认）、gov2019、legacy2008，或规格文件路径"
 )

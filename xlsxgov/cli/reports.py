@@ -10,7 +10,6 @@ import typer
 from ..safetext import for_markup as escape  # data, never markup nor terminal control
 from rich.table import Table as RichTable
 
-from .. import spec as spec_mod
 from ..vocab import STATUS_LABELS
 from .base import app, console, fail, say
 from .files import _print_reports
@@ -30,6 +29,7 @@ def extract_command(
       xlsxgov extract 教育局2025年报.docx -o 教育局.xlsx
       xlsxgov extract 年报 -o 读出的表格
     """
+    from .. import spec as spec_mod
     from ..extract import extract_paths
     from ..template import Meta, write_workbook
 

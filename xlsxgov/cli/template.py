@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from .. import spec as spec_mod
 from ..errors import XlsxgovError
 from .base import EditionOption, app, fail, say
 
@@ -31,6 +30,7 @@ def template_command(
     """
     from ..template import Meta, write_template
 
+    from .. import spec as spec_mod
     from ..campaign.init import check_year
     from ..campaign.roster import uscc_error
 
