@@ -1,9 +1,11 @@
 """``campaign import``: archive, validate, identify and record every returned file.
 
-Crash safety: each file is first copied into archive/ (temp file + fsync + os.replace, same
-content → same name), then every other side effect (quarantine copy, feedback workbook) is
-idempotent, and the ledger row with its findings and facts is written in one BEGIN IMMEDIATE
-transaction keyed by the UNIQUE sha256.  A re-run after a kill skips what was committed and
+Crash safety: each file is first copied into archive/ (temp file + os.replace, same content →
+same name), then every other side effect (quarantine copy, feedback workbook) is idempotent, and
+the ledger row with its findings and facts is written in one BEGIN IMMEDIATE transaction keyed
+by the UNIQUE sha256. Files are recorded in batches (``IMPORT_BATCH``): every file a batch
+wrote is flushed to disk (``atomic.sync_all``) before the batch's one commit, each file's rows
+in a savepoint of it.  A re-run after a kill skips what was committed and
 redoes the rest, and removes the temporary files the killed run left (``atomic.remove_orphans``).
 
 One file never costs the batch (issue #14): reading contains every failure as that file's
@@ -389,7 +391,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                     # One commit per batch (each file's rows in a savepoint), the batch's files flushed first.
                     with store.transaction():
                         for (slot, prepared), verdict in zip(batch, results):
-                            outcomes[slot] = _record_one(store, prepared, verdict, agencies, by_name)
+                            outcomes[slot] = _record_one(store, prepared, verdict, agencies, by_name, sync=False)
                             if bar:
                                 bar.advance(task)
                         sync_all()
@@ -509,7 +511,7 @@ def _archive_one(store: CampaignStore, item: Item, archive: Path, *, sync: bool 
 
 def _record_one(
     store: CampaignStore, prepared: _Archived, verdict: _Verdict, agencies: dict[str, str], by_name: dict[str, str], *,
-    code: str | None = None, replace: int | None = None, sub=None,
+    code: str | None = None, replace: int | None = None, sub=None, sync: bool = True,
 ) -> FileOutcome:
     """Quarantine or write feedback for one validated file, then record it in the ledger.
 
@@ -518,7 +520,8 @@ def _record_one(
     unattributed row of the same file that this one replaces, in the same transaction (the
     office assigning a quarantined file); ``sub``: the submission read, when the campaign's
     findings and the feedback workbook are to be made here; without it ``_read_chunk`` made
-    them, and its feedback workbook (``verdict.feedback``) is moved into feedback/."""
+    them, and its feedback workbook (``verdict.feedback``) is moved into feedback/. ``sync=False``:
+    the caller flushes the files written here (``atomic.sync_all``) before the ledger commits."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     cover = verdict.cover
     code = code if code in agencies else _identify(cover, item.original_name, agencies, by_name)
@@ -543,11 +546,11 @@ def _record_one(
     if status in ("unknown", "unreadable"):
         quarantine = store.folder("quarantine")
         qname = f"{sha[:12]}_{safe_filename(item.original_name)}"
-        write_once(quarantine / qname, archived.read_bytes())
+        write_once(quarantine / qname, archived.read_bytes(), sync=sync)
         # Names from files are shown escaped: a control character never reaches a terminal or editor.
         text = (f"文件：{for_terminal(item.original_name)}\n来源：{for_terminal(item.source)}\nSHA-256：{sha}\n"
                 f"原因：{for_terminal(reason)}\n")
-        write_once(quarantine / f"{qname}.reason.txt", text.encode("utf-8"))
+        write_once(quarantine / f"{qname}.reason.txt", text.encode("utf-8"), sync=sync)
     fb = None
     if status == "invalid" and cover is not None:
         # One feedback workbook per submission: an agency that sends twice keeps both.
