@@ -867,3 +867,51 @@ def test_remembered_formulas_write_the_same_bytes(tmp_path, monkeypatch):
             m.setattr(template_mod, "_Worksheet", Worksheet)
             plain = write(tmp_path / f"{edition}-plain.xlsx", spec)
         assert remembered[0] == remembered[1] == plain, edition
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_each_input_validated_and_each_rule_painted_once(templates, edition) -> None:
+    """Validations and conditional formats are written one per kind of input and one per rule
+    instance, each over all its cells: read back, every number input has exactly one
+    validation, of its kind (bounds, prompt and error as the kind says), no total has one, and
+    every cell of a rule instance carries that instance's formula, no other cell does."""
+    from xlsxgov.template import KIND_ERRORS, KIND_PROMPTS, instance_formula
+
+    spec = specmod.load(edition)
+    lays = layout(spec)
+    wb = openpyxl.load_workbook(templates[edition])
+    types = {Kind.COUNT: ("whole", "0"), Kind.DELTA: ("whole", None), Kind.MONEY: ("decimal", "0")}
+
+    def cells_of(sqref) -> set[str]:
+        out = set()
+        for rng in sqref.ranges:
+            c1, r1, c2, r2 = range_boundaries(rng.coord)
+            out |= {f"{get_column_letter(c)}{r}" for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)}
+        return out
+
+    for table in spec.tables:
+        ws, lay = wb[table.sheet], lays[table.id]
+        validated: dict[str, list] = {}
+        for dv in ws.data_validations.dataValidation:
+            for a1 in cells_of(dv.sqref):
+                validated.setdefault(a1, []).append(dv)
+        expected_cf = set()
+        for check in table.checks:
+            if check.implicit_total is None:
+                for inst in check.instances():
+                    formula = "NOT(" + instance_formula(inst, lambda c: lay.place(c).a1) + ")"
+                    expected_cf |= {(lay.place(c).a1, formula) for c in inst.cells()}
+        for cell in table.cells:
+            a1 = lay.place(cell).a1
+            if not cell.is_input or cell.kind is Kind.TEXT:
+                assert a1 not in validated, (table.id, cell.key)
+                continue
+            (dv,) = validated[a1]
+            kind_type, low = types[cell.kind]
+            # "between" and "stop" are the defaults, written as absent
+            assert (dv.type, dv.operator or "between", dv.errorStyle or "stop") == (kind_type, "between", "stop"), (table.id, cell.key)
+            assert low is None or dv.formula1 == low
+            assert (dv.promptTitle, dv.prompt, dv.error) == (*KIND_PROMPTS[cell.kind], KIND_ERRORS[cell.kind])
+        painted = {(a1, rule.formula[0].replace("$", "")) for rng, rules in ws.conditional_formatting._cf_rules.items()
+                   for rule in rules for a1 in cells_of(rng.sqref)}
+        assert painted == {(a1, f.replace("$", "")) for a1, f in expected_cf}, table.id
