@@ -7,6 +7,7 @@ killed at any moment leaves either the whole change or none of it.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from contextlib import contextmanager
@@ -167,9 +168,19 @@ def connect(directory: Path | str, *, create: bool = False) -> sqlite3.Connectio
     conn.row_factory = sqlite3.Row
     if create:
         conn.executescript(SCHEMA)
-    else:
+        return conn
+    # The portal opens the ledger for every page: the dozen queries of the migration checks run
+    # once per ledger file and process, and again only when its schema changed since (SQLite's
+    # schema_version counts every change; device and inode tell a file copied over the path).
+    st = os.stat(path)
+    seen = (st.st_dev, st.st_ino, conn.execute("PRAGMA schema_version").fetchone()[0])
+    if _MIGRATED.get(str(path)) != seen:
         _migrate(conn)
+        _MIGRATED[str(path)] = (st.st_dev, st.st_ino, conn.execute("PRAGMA schema_version").fetchone()[0])
     return conn
+
+
+_MIGRATED: dict[str, tuple[int, int, int]] = {}  # ledger path -> (device, inode, schema_version) once migrated
 
 
 # Columns added after the first release: (table, column, declaration).
