@@ -23,7 +23,7 @@ from . import spec as spec_mod
 from .compute import CellKey, complete, key, to_display
 from .findings import Finding
 from .locate import _Index, edition_scores, locate_table, normalise
-from .spec import Spec
+from .spec import Cell, Spec
 from .template import CHECK_SHEET, COVER_FIELDS, COVER_SHEET, FORMAT_MARK, META_SHEET
 from .values import FEN_PER_WANYUAN, MAX_NUMBER, Kind, parse_cell
 from .workbook import SheetScan, Unreadable, WorkbookScan, contained, open_workbook
@@ -113,17 +113,26 @@ class Submission:
 
     def facts(self) -> list[Fact]:
         """One fact per cell, in the spec's cell order (the campaign ledger relies on that order)."""
-        out = []
-        values = self.values
-        for cell in self.spec.cells():
-            k = key(cell)
-            sheet, a1 = self.where.get(k, ("", ""))
+        return [Fact(cell.table.id, cell.row.id, cell.col.id, cell.row_label, cell.col_label, sheet, a1, value, raw, cell.is_input)
+                for cell, sheet, a1, value, raw in self.cell_values()]
+
+    def cell_values(self) -> Iterator[tuple[Cell, str, str, int | float | None, Any]]:
+        """Per cell, in the spec's cell order: (cell, sheet, A1 reference ("" where not found),
+        value in the unit the form prints (None where it could not be read), what the cell held).
+        The one computation behind ``facts()`` and the rows the campaign ledger records."""
+        values, where, raw, bad = self.values, self.where, self.raw, self.bad_cells
+        for k, cell in _keyed_cells(self.spec):
+            sheet, a1 = where.get(k, _NOWHERE)
             v = values.get(k)
-            out.append(
-                Fact(cell.table.id, cell.row.id, cell.col.id, cell.row_label, cell.col_label, sheet, a1,
-                     None if v is None or k in self.bad_cells else to_display(cell, v), self.raw.get(k), cell.is_input)
-            )
-        return out
+            yield cell, sheet, a1, None if v is None or k in bad else to_display(cell, v), raw.get(k)
+
+
+_NOWHERE = ("", "")
+
+
+@cache
+def _keyed_cells(spec: Spec) -> tuple[tuple[CellKey, Cell], ...]:
+    return tuple((key(cell), cell) for cell in spec.cells())
 
 
 # ---------------------------------------------------------------------------------------------

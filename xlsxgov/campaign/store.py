@@ -656,30 +656,14 @@ class LedgerRows:
 
 
 def ledger_rows(sub: Submission) -> LedgerRows:
-    """The ``LedgerRows`` of a submission read from a file: the same facts as ``sub.facts()``
-    (tests/test_store.py proves it), without building its labels."""
-    from ..compute import to_display
-
-    values, where, raw, bad = sub.values, sub.where, sub.raw, sub.bad_cells
-    facts = []
-    for k, table, row, col, cell in _fact_cells(sub.spec):
-        v = values.get(k)
-        sheet, a1 = where.get(k, ("", ""))
-        text = raw.get(k)
-        facts.append((table, row, col, None if v is None or k in bad else to_display(cell, v), sheet, a1,
-                      None if text is None else str(text)))
+    """The ``LedgerRows`` of a submission read from a file: its ``cell_values()`` (the facts of
+    ``sub.facts()`` without their labels) and its metadata."""
+    facts = [(cell.table.id, cell.row.id, cell.col.id, value, sheet, a1, None if raw is None else str(raw))
+             for cell, sheet, a1, value, raw in sub.cell_values()]
     meta = [(k, sub.meta.get(k, "")) for k in SUBMISSION_META] + [
         ("edition", sub.edition), ("spec_version", str(sub.spec.version)), (RAW_RECORDED, "1"), (INPUTS_RECORDED, _packed_inputs(sub)),
     ]
     return LedgerRows(facts, meta)
-
-
-@functools.cache
-def _fact_cells(spec: Spec) -> tuple:
-    """(key, table id, row id, col id, cell) of every cell, in the spec's cell order."""
-    from ..compute import key
-
-    return tuple((key(cell), cell.table.id, cell.row.id, cell.col.id, cell) for cell in spec.cells())
 
 
 class _Duplicate(Exception):
