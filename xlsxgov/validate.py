@@ -316,11 +316,12 @@ BLANK_NOTES_SHOWN = 5  # more blank cells than this in one table: one note for t
 
 def _input_blank(sub: Submission, f: Finding) -> bool:
     """A reader's note on one blank input cell (notes on blank totals, computed, stay as they are)."""
-    if f.rule != "blank" or len(f.cells) != 1:
-        return False
-    table, row, col = f.cells[0]
-    cell = sub.spec.table(table).cell(row, col)
-    return cell is not None and cell.is_input
+    return f.rule == "blank" and len(f.cells) == 1 and f.cells[0] in _input_key_set(sub.spec)
+
+
+@cache
+def _input_key_set(spec) -> frozenset[CellKey]:
+    return frozenset(key(c) for c in spec.cells() if c.is_input)
 
 
 def _fold_blank_notes(sub: Submission, findings: list[Finding]) -> list[Finding]:

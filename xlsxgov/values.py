@@ -245,6 +245,9 @@ def _blank(shown: str | None) -> Parsed:
     return Parsed(value=0, text=None, severity="info", code="blank", message=msg)
 
 
+_BLANK_CELL = _blank(None)
+
+
 def _show_number(x: int | float | Decimal) -> str:
     """How a number is quoted in a message: no trailing .0 for integral floats."""
     if isinstance(x, float) and math.isfinite(x) and x.is_integer() and abs(x) < 1e16:
@@ -262,6 +265,8 @@ def parse_cell(raw, kind: Kind) -> Parsed:
     """Read one cell value as returned by python-calamine for the given kind."""
     if kind.__class__ is not Kind:
         kind = Kind(kind)
+    if (raw is None or raw.__class__ is str and not raw) and kind is not Kind.TEXT:
+        return _BLANK_CELL  # a cell left empty, as _parse reads it (many a returned form has hundreds)
     # Most cells hold a whole number: answer those without Decimal (same result as _parse).
     if raw.__class__ is float and kind is not Kind.TEXT and raw.is_integer() and -MAX_NUMBER <= raw <= MAX_NUMBER:
         if raw >= 0 or kind is Kind.DELTA:
