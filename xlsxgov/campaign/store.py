@@ -470,8 +470,13 @@ class CampaignStore:
         return [(r[0], r[1], self.path(r[2])) for r in self._current_rows("a.name, a.code, s.archive_path", statuses)]
 
     def current_submissions(self, statuses: Sequence[str] = ("valid",), *, raw: bool = False) -> list[tuple[Agency, str, Submission]]:
+        """``iter_current_submissions`` as a list."""
+        return list(self.iter_current_submissions(statuses, raw=raw))
+
+    def iter_current_submissions(self, statuses: Sequence[str] = ("valid",), *, raw: bool = False) -> Iterator[tuple[Agency, str, Submission]]:
         """(agency, status, submission) of each roster agency whose current submission has one of
-        ``statuses`` (valid, invalid), in roster order.
+        ``statuses`` (valid, invalid), in roster order, one at a time (an export of a province's
+        campaign holds one submission in memory, not thousands).
 
         The submission is rebuilt from what the import recorded (input values, cover and
         metadata, errors and warnings), all fetched in one query; no file is read again, which is
@@ -509,8 +514,7 @@ class CampaignStore:
             "FROM submissions s JOIN agencies a ON a.code = s.code "
             f"WHERE s.superseded_by IS NULL AND s.status IN ({marks}) ORDER BY a.rowid",
             (INPUTS_RECORDED, INPUTS_RECORDED, *statuses),
-        ).fetchall()
-        out = []
+        )
         for sid, code, status, archive_path, file_name, source, meta_json, packed, findings_json in rows:
             path = self.path(archive_path)
             meta = json.loads(meta_json)
@@ -550,15 +554,14 @@ class CampaignStore:
             if not trusted:
                 sub = read_workbook(path)
                 sub.meta["file_name"] = ledger.submission_label(file_name, source, quoted=False)
-                out.append((agencies[code], status, sub))
+                yield agencies[code], status, sub
                 continue
             assert spec is not None and plan is not None
             findings = [Finding(*f) for f in json.loads(findings_json)]
             meta["file_name"] = ledger.submission_label(file_name, source, quoted=False)
             where = _LedgerPlaces(self.directory, sid, plan)
             sub = Submission(path, spec, {"edition": spec.edition, **meta}, inputs, {}, raw_text, where, findings, bad)  # type: ignore[arg-type]
-            out.append((agencies[code], status, sub))
-        return out
+            yield agencies[code], status, sub
 
     def current_meta(self, key: str) -> dict[str, str]:
         """Agency code → one cover field (``key``, e.g. phone) of its current submission, for the
