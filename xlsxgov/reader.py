@@ -122,12 +122,12 @@ class Submission:
         The one computation behind ``facts()`` and the rows the campaign ledger records."""
         values, where, raw, bad = self.values, self.where, self.raw, self.bad_cells
         for k, cell in _keyed_cells(self.spec):
-            sheet, a1 = where.get(k, _NOWHERE)
+            sheet, a1 = where.get(k, NOWHERE)
             v = values.get(k)
             yield cell, sheet, a1, None if v is None or k in bad else to_display(cell, v), raw.get(k)
 
 
-_NOWHERE = ("", "")
+NOWHERE = ("", "")  # (sheet, A1) of a cell not found in the file
 
 
 @cache

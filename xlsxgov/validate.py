@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 import numpy as np
 
 from . import expr as ex
-from .compute import CellKey, input_expansion, instance_is_money, key
+from .compute import CellKey, input_expansion, input_keys, instance_is_money, key
 from .values import format_money
 from .findings import Finding, sort_findings
-from .reader import Submission, Unreadable, blank_value, read_workbook
+from .reader import NOWHERE, Submission, Unreadable, blank_value, read_workbook
 from .template import COVER_SHEET, NO_DATA_YES
-from .spec import Cell, CheckInstance, Table
+from .spec import Cell, CheckInstance, Spec, Table
 from .values import Kind
 
 if TYPE_CHECKING:  # pandas and pandera are imported where the full path runs: validate starts without them
@@ -241,13 +241,10 @@ def _frame_check(table: Table, instance_key: str):
 # Validation
 
 
-_NOWHERE = ("", "")
-
-
 @cache
-def _numeric_input_keys(table: Table) -> tuple[CellKey, ...]:
-    """The keys of ``table``'s input cells that hold numbers (every cell but text ones)."""
-    return tuple(key(c) for c in table.input_cells if c.kind is not Kind.TEXT)
+def _numeric_input_keys(spec: Spec, table_id: str) -> tuple[CellKey, ...]:
+    """The keys of one table's numeric input cells (``compute.input_keys``, that table's)."""
+    return tuple(k for k in input_keys(spec) if k[0] == table_id)
 
 
 def fill_findings(sub: Submission) -> list[Finding]:
@@ -268,7 +265,7 @@ def fill_findings(sub: Submission) -> list[Finding]:
     located: dict[str, list] = {}
     where, raw = sub.where, sub.raw
     for table in sub.spec.tables:
-        keys = [k for k in _numeric_input_keys(table) if where.get(k, _NOWHERE)[1]]
+        keys = [k for k in _numeric_input_keys(sub.spec, table.id) if where.get(k, NOWHERE)[1]]
         if keys:
             located[table.id] = keys
     filled = {t: [k for k in keys if not blank_value(raw.get(k))] for t, keys in located.items()}
@@ -320,8 +317,8 @@ def _input_blank(sub: Submission, f: Finding) -> bool:
 
 
 @cache
-def _input_key_set(spec) -> frozenset[CellKey]:
-    return frozenset(key(c) for c in spec.cells() if c.is_input)
+def _input_key_set(spec: Spec) -> frozenset[CellKey]:
+    return frozenset(input_keys(spec))  # the reader notes blanks only in numeric inputs
 
 
 def _fold_blank_notes(sub: Submission, findings: list[Finding]) -> list[Finding]:
