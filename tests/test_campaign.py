@@ -30,6 +30,7 @@ from xlsxgov import layout as layout_mod
 from xlsxgov import spec as spec_mod
 from xlsxgov.campaign import status as status_mod
 from xlsxgov.campaign import store as store_mod
+from xlsxgov.campaign.feedback import build_feedback
 from xlsxgov.campaign.importer import import_paths
 from xlsxgov.campaign.stamp import STAMPED_PARTS, TemplateStamper
 from xlsxgov.campaign.mail import build_message
@@ -506,12 +507,15 @@ def test_import_corpus(campaign: Path, corpus: Path):
     for p in corpus.rglob("*"):
         if p.is_file():
             assert p.read_bytes() in archived, p
-    # Quarantine with reasons; feedback for invalid files.
+    # Quarantine with reasons; feedback for invalid files, built when asked for (campaign feedback).
     reasons = sorted((campaign / "quarantine").glob("*.reason.txt"))
     assert len(reasons) == 3
     assert any("名册" in r.read_text(encoding="utf-8") for r in reasons)
     assert any("加密" in r.read_text(encoding="utf-8") or "密码" in r.read_text(encoding="utf-8") for r in reasons)
+    assert not list((campaign / "feedback").iterdir())
+    assert "新生成问题反馈工作簿3份，此前已生成0份" in flat(cli("feedback", campaign).stdout)
     assert len(list((campaign / "feedback").glob("*.xlsx"))) == 3
+    assert "新生成问题反馈工作簿0份，此前已生成3份" in flat(cli("feedback", campaign).stdout)
     # Status
     out = json.loads(cli("status", campaign, "--json").stdout)
     st = {a["code"]: a for a in out["agencies"]}
@@ -570,8 +574,9 @@ def test_import_killed_then_rerun_equals_uninterrupted(campaign: Path, corpus: P
 
 def test_import_on_workers_equals_one_process(campaign: Path, tmp_path: Path):
     """Enough files for worker processes (parallel.MIN_PARALLEL): the ledger, the feedback
-    workbooks and the outcomes are those of the same import in one process (XLSXGOV_WORKERS=1),
-    and no note of a file being read is left behind by the workers."""
+    workbooks (built afterwards by ``campaign feedback``) and the outcomes are those of the same
+    import in one process (XLSXGOV_WORKERS=1), and no note of a file being read is left behind
+    by the workers."""
     replies = tmp_path / "replies"
     replies.mkdir()
     for i in range(24):
@@ -584,6 +589,8 @@ def test_import_on_workers_equals_one_process(campaign: Path, tmp_path: Path):
                               env={**os.environ, "XLSXGOV_WORKERS": workers})
         assert proc.returncode == 0, proc.stderr
         runs[workers] = proc.stdout
+        assert not list((d / "feedback").iterdir())  # import records where they go, writes none
+        cli("feedback", d, env={**os.environ, "XLSXGOV_WORKERS": workers})
     assert canonical(many) == canonical(one)
     assert summary_counts(runs["2"]) == summary_counts(runs["1"])
     assert sorted(p.name for p in (many / "feedback").iterdir()) == sorted(p.name for p in (one / "feedback").iterdir())
@@ -730,6 +737,8 @@ def test_feedback_per_submission(campaign: Path, tmp_path: Path):
     sha = {r[0]: r[1] for r in rows}
     assert Path(first).name == f"{c4}_{n4}_问题反馈_{sha['a4_first.xlsx'][:8]}.xlsx"
     assert Path(second).name == f"{c4}_{n4}_问题反馈_{sha['a4_second.xlsx'][:8]}.xlsx"
+    assert not list((campaign / "feedback").iterdir())  # built when first asked for
+    build_feedback(campaign)
     on_disk = sorted(p.relative_to(campaign).as_posix() for p in (campaign / "feedback").iterdir())
     assert on_disk == sorted(v for v in recorded.values() if v)  # nothing overwritten, nothing extra
     # Each feedback workbook is about its own submission (the cover contact differs).
@@ -746,7 +755,8 @@ def test_ledger_of_older_version_is_migrated(campaign: Path, tmp_path: Path):
     conn.close()
     reply = fill(template_of(campaign, 1), tmp_path / "r1.xlsx", broken=True, contact="x")
     [outcome] = import_paths(campaign, [reply]).files
-    assert outcome.outcome == "invalid" and outcome.feedback.is_file()
+    assert outcome.outcome == "invalid" and not outcome.feedback.exists()
+    assert build_feedback(campaign).built == [outcome.feedback] and outcome.feedback.is_file()
     assert status_mod.campaign_status(campaign)["agencies"][1]["feedback"] == outcome.feedback.relative_to(campaign).as_posix()
 
 
@@ -761,10 +771,11 @@ def test_import_cli_summary_table(campaign: Path, corpus: Path):
     result = CliRunner().invoke(campaign_app, ["import", str(campaign), str(corpus)])
     assert result.exit_code == 0, result.output
     assert summary_counts(result.stdout) == EXPECTED_CORPUS_COUNTS
-    # Files that need action are listed with their reason or feedback workbook.
+    # Files that need action are listed with their reason or errors, and how to get their feedback.
     attention = flat(result.stdout[: result.stdout.index("导入结果")])
     assert "需要处理的文件" in attention and "stranger.xlsx" in attention and "encrypted.xlsx" in attention
-    assert "问题反馈：" in attention and "a0_valid.xlsx" not in attention
+    assert "错误2处" in attention and "a0_valid.xlsx" not in attention
+    assert flat(f"xlsxgov campaign feedback {campaign}") in attention
     # Not a terminal: no progress bar, no control sequences.
     assert "正在导入" not in result.output and "\x1b" not in result.output and "\r" not in result.output
 

@@ -11,7 +11,8 @@ library calls as ``xlsxgov campaign …`` and ``xlsxgov consolidate``.
    broken file; a few never answer. Most files are dropped into inbox/, some arrive as .eml replies;
 4. ``import_paths`` (round 1); one agency fixes its file after the feedback and sends it again;
    ``import_paths`` (round 2: the earlier files are recognised as duplicates, the correction
-   supersedes the wrong version);
+   supersedes the wrong version); ``build_feedback``: the feedback workbooks, as
+   ``campaign feedback`` builds them;
 5. ``campaign_status`` and its workbook, ``consolidate_campaign``, the tables as a web page, and
    every agency's facts as CSV.
 """
@@ -263,6 +264,7 @@ def fresh_directory(directory: Path) -> None:
 def run_demo(directory: Path | str, *, n: int = 50, region: str = "示例县", year: int = 2025, seed: int = 2025) -> DemoResult:
     """Run the whole demo campaign in ``directory`` (n agencies, made-up numbers seeded by ``seed``); DemoError when the folder is not an earlier demo."""
     from . import spec as spec_mod
+    from .campaign.feedback import build_feedback
     from .campaign.importer import import_paths
     from .campaign.init import init_campaign
     from .campaign.issue import issue_templates
@@ -331,6 +333,8 @@ def run_demo(directory: Path | str, *, n: int = 50, region: str = "示例县", y
             fixed = fill_reply(campaign / "outbox" / template_name(a, year), replies / f"{a.name}_{year}年统计表_修改后.xlsx", spec, values, None, a)
             shutil.copy2(fixed, inbox / fixed.name)
     rounds.append(import_paths(campaign))
+    # The feedback workbooks to send back, as `campaign feedback` builds them (import does not).
+    build_feedback(campaign)
 
     # 5. Status, consolidation, web page, facts.
     output = directory / "output"

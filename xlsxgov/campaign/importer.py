@@ -1,7 +1,7 @@
 """``campaign import``: archive, validate, identify and record every returned file.
 
 Crash safety: each file is first copied into archive/ (temp file + os.replace, same content →
-same name), then every other side effect (quarantine copy, feedback workbook) is idempotent, and
+same name), then every other side effect (the quarantine copy) is idempotent, and
 the ledger row with its findings and facts is written in one BEGIN IMMEDIATE transaction keyed
 by the UNIQUE sha256. Files are recorded in batches (``IMPORT_BATCH``): every file a batch
 wrote is flushed to disk (``atomic.sync_all``) before the batch's one commit, each file's rows
@@ -16,6 +16,10 @@ if the process dies on it a second time (a parser abort), the next import record
 unreadable and quarantines it instead of dying at the same place again.
 Files a folder import does not take (lock files, other kinds of file) are listed as ``skipped``
 with the reason.
+
+An invalid submission's feedback workbook is not written here: the ledger names where it goes
+(``feedback_path``) and ``campaign.feedback.feedback_workbook`` builds it from the archived file
+when it is first asked for (issue #13, point 4: it was a quarter of the import's time).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Generator, Iterable, cast
 
-from ..atomic import pid_alive, remove_orphans, replacing, sync_all, write_once
+from ..atomic import pid_alive, remove_orphans, sync_all, write_once
 from ..errors import CampaignError
 from ..filecheck import WORKBOOK_SUFFIXES
 from ..safetext import for_terminal
@@ -57,7 +61,7 @@ class Item:
 
 @dataclass
 class FileOutcome:
-    """What the import did with one file: outcome (vocab.Outcome), the agency it was attributed to, its error and warning counts, why it is unreadable or unattributed, and its feedback workbook."""
+    """What the import did with one file: outcome (vocab.Outcome), the agency it was attributed to, its error and warning counts, why it is unreadable or unattributed, and where its feedback workbook goes."""
 
     name: str
     sha256: str
@@ -67,7 +71,8 @@ class FileOutcome:
     errors: int = 0
     warnings: int = 0
     reason: str = ""
-    feedback: Path | None = None  # the feedback workbook written for an invalid file
+    # Where an invalid file's feedback workbook goes: built when first asked for (campaign.feedback).
+    feedback: Path | None = None
 
 
 @dataclass
@@ -221,16 +226,15 @@ def validate_any(paths: list[Path], *, edition: str | None = None, before_read=N
 @dataclass
 class _Verdict:
     """What recording one validated file needs (``_record_one``): its status and why it is
-    unreadable, its findings, its cover's (agency, code) (None: nothing readable), the
-    ``ledger_rows`` of what was read and the feedback workbook a worker wrote for it. Slim, so
-    that a worker sends it back cheaply: no cell values, no cell keys in the findings."""
+    unreadable, its findings, its cover's (agency, code) (None: nothing readable) and the
+    ``ledger_rows`` of what was read. Slim, so that a worker sends it back cheaply: no cell
+    values, no cell keys in the findings."""
 
     status: str
     reason: str
     findings: list
     cover: tuple[str, str] | None
     rows: LedgerRows | None
-    feedback: Path | None = None
 
     @classmethod
     def of(cls, report) -> _Verdict:
@@ -250,12 +254,11 @@ class _Verdict:
 
 @dataclass
 class _Job:
-    """One file for a worker: its archived copy, whether its bytes are a template this campaign
-    issued, and where its feedback workbook goes if it has errors."""
+    """One file for a worker: its archived copy, and whether its bytes are a template this
+    campaign issued."""
 
     path: Path
     issued: bool
-    feedback: Path
 
 
 _parent = os.getpid()  # the process that imported this module (forked workers differ)
@@ -264,11 +267,9 @@ _frozen = False
 
 def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: Path) -> list[_Verdict]:
     """Worker side of ``import_paths`` (``parallel.chunk_map``): read and validate a chunk of
-    files, add the campaign's own findings, and write the feedback workbook of each invalid one
-    (the costly parts, on both cores). Before each file is read its name is noted in
-    ``tmp_root/reading-<this process>`` (see the module docstring); the note is removed after
-    the chunk. Returns a ``_Verdict`` per job."""
-    from ..feedback import write_feedback
+    files and add the campaign's own findings (the costly parts, on both cores). Before each
+    file is read its name is noted in ``tmp_root/reading-<this process>`` (see the module
+    docstring); the note is removed after the chunk. Returns a ``_Verdict`` per job."""
     from ..findings import Finding
 
     global _frozen
@@ -284,26 +285,34 @@ def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: P
         note.close()
     out = []
     for job, report in zip(jobs, reports):
-        sub, feedback = report.submission, None
-        if report.status in ("valid", "invalid") and sub is not None:
-            extra = campaign_findings(sub, year=year, issued=job.issued)
-            if extra:  # first, so that status, reminders and feedback lead with them
-                report.findings[:0] = extra
-                report.status = "invalid"
-            if report.status == "invalid":
-                feedback = write_feedback(sub, report.findings, job.feedback)
-        verdict = _Verdict.of(report)
+        verdict = _Verdict.of(judge(report, year=year, issued=job.issued))
         # The ledger records no cell keys: the parent gets the findings without them.
         verdict.findings = [Finding(f.severity, f.rule, f.sheet, f.cell, f.message) for f in verdict.findings]
-        verdict.feedback = feedback
         out.append(verdict)
     return out
 
 
+def judge(report, *, year: int | None, issued: bool):
+    """The campaign's verdict on a ``validate.FileReport`` of a reply: ``campaign_findings`` (a
+    wrong year, the issued template unchanged) put first in its findings, so that status,
+    reminders and feedback lead with them, and the report made invalid when there are any.
+    ``year``: the campaign's report year; ``issued``: the file's bytes are a template this
+    campaign issued (``CampaignStore.issued_template``). Changes ``report`` in place and
+    returns it; an unreadable report is returned as it is. The one place where a reply is
+    judged: import, the portal, ``assign`` and the feedback workbook built later all call it."""
+    sub = report.submission
+    if report.status in ("valid", "invalid") and sub is not None:
+        extra = campaign_findings(sub, year=year, issued=issued)
+        if extra:
+            report.findings[:0] = extra
+            report.status = "invalid"
+    return report
+
+
 def _warm(edition: str) -> None:
-    """Import the reading, validation and feedback modules and load the edition here, before the
-    worker processes start: forked workers inherit them instead of each paying for them."""
-    from .. import feedback, validate  # noqa: F401  (imported for the workers)
+    """Import the reading and validation modules and load the edition here, before the worker
+    processes start: forked workers inherit them instead of each paying for them."""
+    from .. import validate  # noqa: F401  (imported for the workers)
     from ..spec import load
 
     load(edition)
@@ -377,7 +386,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
             # A file a killed import was reading is not read again (see the module docstring).
             known_bad = {p.archived.name: _Verdict("unreadable", crashed[p.archived.name], [], None, None)
                          for _, p in todo if p.archived.name in crashed}
-            jobs = [_Job(p.archived, store.issued_template(p.sha256), work / f"{p.sha256}.xlsx")
+            jobs = [_Job(p.archived, store.issued_template(p.sha256))
                     for _, p in todo if p.archived.name not in known_bad]
             if jobs:
                 _warm(edition)
@@ -416,7 +425,8 @@ def import_file(
     received_at: str | None = None,
 ) -> FileOutcome:
     """Import one received file exactly as ``import_paths`` imports a workbook (archive by
-    SHA-256, validate, feedback, one ledger transaction), for the web portal.
+    SHA-256, validate, one ledger transaction; the feedback workbook is built when first asked
+    for), for the web portal.
 
     ``path``: where the bytes are (a temp file; its name is never the agency's); ``original_name``:
     the name the sender gave, recorded as text; ``code``: the roster agency the file is attributed
@@ -465,9 +475,11 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
                 batch.append((len(out) - 1, prepared, f.code))
             seen.add(prepared.sha256)
         reports = validate_any([b[1].archived for b in batch], edition=edition) if batch else []
+        year = store.settings().year
         with store.transaction():
             for (i, prepared, code), report in zip(batch, reports):
-                out[i] = _record_one(store, prepared, _Verdict.of(report), agencies, by_name, code=code, sub=report.submission, sync=False)
+                verdict = _Verdict.of(judge(report, year=year, issued=store.issued_template(prepared.sha256)))
+                out[i] = _record_one(store, prepared, verdict, agencies, by_name, code=code, sync=False)
             sync_all()  # duplicates included: their archive copy may be this call's own
         return out  # type: ignore[return-value]  # every slot is filled above
 
@@ -488,7 +500,8 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
         item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
         prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)
         report = validate_any([archived], edition=store.settings().edition)[0]
-        return _record_one(store, prepared, _Verdict.of(report), agencies, {}, code=code, replace=submission_id, sub=report.submission)
+        verdict = _Verdict.of(judge(report, year=store.settings().year, issued=store.issued_template(row["sha256"])))
+        return _record_one(store, prepared, verdict, agencies, {}, code=code, replace=submission_id)
 
 
 # Files recorded per ledger commit (each commit flushes the disk). The last batch is recorded
@@ -517,17 +530,17 @@ def _archive_one(store: CampaignStore, item: Item, archive: Path, *, sync: bool 
 
 def _record_one(
     store: CampaignStore, prepared: _Archived, verdict: _Verdict, agencies: dict[str, str], by_name: dict[str, str], *,
-    code: str | None = None, replace: int | None = None, sub=None, sync: bool = True,
+    code: str | None = None, replace: int | None = None, sync: bool = True,
 ) -> FileOutcome:
-    """Quarantine or write feedback for one validated file, then record it in the ledger.
+    """Quarantine one judged file (``judge``) if need be, then record it in the ledger, with
+    where its feedback workbook goes when it is invalid (built when first asked for:
+    ``campaign.feedback.feedback_workbook``).
 
     ``code``: the agency it comes from when the channel says so (the portal's link, an office
     upload on the agency's behalf), else identified from the file; ``replace``: the id of the
     unattributed row of the same file that this one replaces, in the same transaction (the
-    office assigning a quarantined file); ``sub``: the submission read, when the campaign's
-    findings and the feedback workbook are to be made here; without it ``_read_chunk`` made
-    them, and its feedback workbook (``verdict.feedback``) is moved into feedback/. ``sync=False``:
-    the caller flushes the files written here (``atomic.sync_all``) before the ledger commits."""
+    office assigning a quarantined file). ``sync=False``: the caller flushes the files written
+    here (``atomic.sync_all``) before the ledger commits."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     cover = verdict.cover
     code = code if code in agencies else _identify(cover, item.original_name, agencies, by_name)
@@ -542,11 +555,6 @@ def _record_one(
         status, reason = verdict.status, ""
     if status == "unknown":
         code = None
-    if status in ("valid", "invalid") and sub is not None:
-        extra = campaign_findings(sub, year=store.settings().year, issued=store.issued_template(sha))
-        if extra:  # first, so that status, reminders and feedback lead with them
-            verdict.findings[:0] = extra
-            status = "invalid"
 
     # Idempotent file side effects before the ledger transaction.
     if status in ("unknown", "unreadable"):
@@ -561,15 +569,6 @@ def _record_one(
     if status == "invalid" and cover is not None:
         # One feedback workbook per submission: an agency that sends twice keeps both.
         fb = store.folder("feedback") / feedback_name(code, agencies.get(code or "", ""), sha)
-        if verdict.feedback is not None:
-            os.replace(verdict.feedback, fb)  # the ledger commit that records it flushes it
-        else:
-            from ..feedback import write_feedback
-
-            with replacing(fb) as tmp:
-                write_feedback(sub, verdict.findings, tmp)
-    elif verdict.feedback is not None:  # written for a file that turned out unattributed
-        os.unlink(verdict.feedback)
 
     errors, warnings = verdict.errors, verdict.warnings
     recorded = store.record_submission(

@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 
 from ..atomic import write_atomic
+from ..errors import CampaignError
+from .feedback import build_feedback, feedback_workbook
 from .letters import reminder_text
 from .mail import safe_filename
 from .stamp import TemplateStamper, template_name
@@ -46,13 +48,16 @@ def prepare_reminders(
     ``reminders/<round>/`` and record the round in the ledger; ``send_outbox`` sends them.
 
     missing: the agency's template from outbox/ attached again; invalid: the feedback workbook
-    of its current submission attached and its first errors in the body; unreadable: why the
+    of its current submission (``campaign.feedback``, built now if need be; the template when
+    its archived original is gone) attached and its first errors in the body; unreadable: why the
     file could not be read, asking for an .xlsx.  Valid agencies get nothing; when nobody is
     late no round is recorded (``round`` is None).  The round is chosen, its files written and
     its rows inserted under one BEGIN IMMEDIATE transaction: concurrent calls get distinct
     rounds, and a run killed before the commit leaves only files that the next run replaces.
     """
     today = today or date.today()
+    # The feedback workbooks to attach, built first on every core, outside the round's lock.
+    build_feedback(directory, current_only=True)
     with CampaignStore.open(directory) as store:
         year = store.settings().year or 0
         office = store.office(sender)
@@ -77,9 +82,13 @@ def prepare_reminders(
                 why, attachment = "", None
                 if cur is not None and reason == "invalid":
                     errors = store.errors_of(cur.id)
-                    fb = store.path(cur.feedback_path) if cur.feedback_path else None
-                    if fb is not None and fb.is_file():
-                        attachment = (fb.name, fb.read_bytes())
+                    if cur.feedback_path:
+                        try:  # built above; here only when it arrived since
+                            fb = feedback_workbook(store.directory, cur.id)
+                        except CampaignError:  # its original is gone: the template instead
+                            pass
+                        else:
+                            attachment = (fb.name, fb.read_bytes())
                 elif cur is not None and reason == "unreadable":
                     why = store.unreadable_reason(cur.id)
                 if attachment is None:  # the agency's template, as `issue` made it

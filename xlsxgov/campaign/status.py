@@ -15,7 +15,9 @@ def campaign_status(directory: Path | str) -> dict:
     Returns ``{"agencies": [...], "totals": {status: count}, "unassigned": n}``: one dict per
     roster agency in roster order with name, code, region, status (valid | invalid | unreadable
     | missing), errors, warnings, received_at (ISO UTC or None), issued, sent, send_error,
-    received (files attributed), reminders (reminder mails sent), feedback (path or None),
+    received (files attributed), reminders (reminder mails sent), feedback (where the current
+    submission's feedback workbook goes, relative to the folder, built when first asked for:
+    ``campaign.feedback``; or None),
     reason (why the agency needs action, in Chinese: the first error of an invalid submission, a
     wrong year or an unchanged template first; why a file could not be read; "" otherwise) and
     file (the current submission as the agency sent it, and its mail; "" when none);
@@ -98,7 +100,7 @@ def _reason(a: dict) -> str:
             return f"模板邮件发送失败：{a['send_error']}"
         return "尚未收到报表" if a.get("sent") else "尚未收到报表（模板邮件未发送）"
     if a["status"] == "invalid":
-        return f"有{a['errors']}处错误，问题反馈工作簿已生成" if a.get("feedback") else f"有{a['errors']}处错误"
+        return f"有{a['errors']}处错误，详见问题反馈工作簿" if a.get("feedback") else f"有{a['errors']}处错误"
     if a["status"] == "unreadable":
         return "文件无法读取，请单位另存为 .xlsx 后重发"
     return f"有{a['warnings']}处警告，请核对" if a.get("warnings") else ""

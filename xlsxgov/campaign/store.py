@@ -8,7 +8,8 @@ A campaign lives in one folder::
     DIR/archive/        every received file, byte for byte, named by its SHA-256
     DIR/quarantine/     files of unknown agencies or unreadable files, with a .reason.txt
     DIR/feedback/       feedback workbooks for files with errors, one per submission
-                        (``{code}_{name}_问题反馈_{sha256[:8]}.xlsx``, path in the ledger)
+                        (``{code}_{name}_问题反馈_{sha256[:8]}.xlsx``, path in the ledger),
+                        each built when first asked for (``campaign.feedback``)
     DIR/reminders/N/    the reminder mails of round N
 
 The verbs (init, issue, send, remind, import, status), consolidation, cross-year checks, export
@@ -92,7 +93,8 @@ class CurrentSubmission:
     """An agency's current submission as the import recorded it.
 
     status: valid | invalid | unreadable; errors/warnings: counts of findings; received_at: ISO
-    UTC; feedback_path: the feedback workbook relative to the campaign folder, or None.
+    UTC; feedback_path: where the feedback workbook goes, relative to the campaign folder, or
+    None (the file is built when first asked for: ``campaign.feedback.feedback_workbook``).
     """
 
     id: int
@@ -599,6 +601,14 @@ class CampaignStore:
     def submission(self, submission_id: int) -> sqlite3.Row | None:
         """Every column of one received file's ledger row (None when there is no such id)."""
         return self.conn.execute("SELECT * FROM submissions WHERE id=?", (submission_id,)).fetchone()
+
+    def with_feedback(self, *, current_only: bool = False) -> list[sqlite3.Row]:
+        """Every column of the ledger rows that name a feedback workbook (``feedback_path``: the
+        submission was invalid when received), in the order received; ``current_only``: each
+        roster agency's current submission only, in roster order."""
+        if current_only:
+            return self._current_rows("s.*", ("invalid",))
+        return self.conn.execute("SELECT * FROM submissions WHERE feedback_path IS NOT NULL ORDER BY id").fetchall()
 
     def submissions_by_sha(self, sha256: str, *, prefix: bool = False) -> list[sqlite3.Row]:
         """Ledger rows of the received file with this SHA-256, or (``prefix``) of every file whose

@@ -286,12 +286,38 @@ def import_command(
     if attention:
         rows = []
         for f in attention:
-            note = f.reason or (f"错误 {f.errors} 处，问题反馈：{f.feedback.relative_to(directory)}" if f.feedback else f"错误 {f.errors} 处")
+            note = f.reason or f"错误 {f.errors} 处"
             rows.append((f"{f.name}（{f.agency or '单位不明'}）：{note}", OUTCOME_LABELS[f.outcome]))
         console.print(message_table(console, ("文件和说明", "结果"), rows, title="需要处理的文件"))
         if any(f.outcome == "unknown" for f in attention):
             say(f"单位不明的文件在 quarantine/ 中，确认是哪个单位的后用 xlsxgov campaign assign {escape(str(directory))} 文件 单位 分配")
+        if any(f.feedback for f in attention):
+            say(_FEEDBACK_HINT.format(escape(str(directory))))
     console.print(import_summary_table(result))
+
+
+# Feedback workbooks are built when first asked for (campaign.feedback), not by import or assign.
+_FEEDBACK_HINT = ("有错误的报表的问题反馈工作簿在网页下载或催报时自动生成；"
+                  "现在就要全部生成（feedback/），用 xlsxgov campaign feedback {}")
+
+
+@campaign_app.command("feedback")
+def feedback_command(
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+) -> None:
+    """生成有错误的报表的问题反馈工作簿（feedback/，每次报送一份）：导入时不生成，网页下载或催报时自动生成，本命令一次生成全部尚未生成的。
+
+    示例：
+      xlsxgov campaign feedback 任务
+    """
+    from ..campaign.feedback import build_feedback
+
+    r = build_feedback(directory)
+    say(f"新生成问题反馈工作簿 {len(r.built)} 份，此前已生成 {r.existing} 份，在 {escape(str(directory / 'feedback'))} 中")
+    if r.failed:
+        console.print(message_table(console, ("报送编号", "未能生成的原因"), [(str(i), why) for i, why in r.failed],
+                                    message_column=1, title="未能生成的问题反馈工作簿"))
+        raise typer.Exit(1)
 
 
 def import_summary_table(result: ImportResult) -> Table:
@@ -419,8 +445,10 @@ def assign_command(
     r = assign(directory, file, agency)
     line = f"已把文件{escape(r.label)}分配给{escape(r.agency.name)}：[{STATUS_COLOURS.get(r.status, '')}]{STATUS_LABELS.get(r.status, r.status)}[/]"
     if r.status == "invalid":
-        line += f"（错误 {r.errors} 处" + (f"，问题反馈：{escape(str(r.feedback.relative_to(directory)))}" if r.feedback else "") + "）"
+        line += f"（错误 {r.errors} 处）"
     say(line)
+    if r.feedback:
+        say(_FEEDBACK_HINT.format(escape(str(directory))))
 
 
 @campaign_app.command("withdraw")

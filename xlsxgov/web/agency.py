@@ -12,7 +12,7 @@ from ..campaign import portal
 from ..campaign.letters import default_deadline
 from ..campaign.stamp import template_name
 from ..campaign.roster import Agency
-from .common import Recorded, agency_csrf, cfg_of, client_address, download, import_upload, not_found, page
+from .common import Recorded, agency_csrf, cfg_of, client_address, download, feedback_download, import_upload, not_found, page
 from .upload import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
@@ -119,10 +119,11 @@ def after_upload(request: Request, token: str | None, code: str, recorded: Recor
 
 
 @router.get("/a/{token}/s/{sid}/feedback")
-def agency_feedback(request: Request, token: str, sid: int):
+async def agency_feedback(request: Request, token: str, sid: int):
     own = _own_submission(request, token, sid)
-    path = cfg_of(request).directory / own[2]["feedback_path"] if own and own[2]["feedback_path"] else None
-    return download(path, path.name) if path is not None and path.is_file() else not_found(request)
+    if own is None or not own[2]["feedback_path"]:
+        return not_found(request)
+    return await feedback_download(request, sid, f"/a/{token}/s/{sid}")
 
 
 @router.get("/a/{token}/s/{sid}/receipt")

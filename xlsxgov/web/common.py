@@ -47,10 +47,10 @@ class Recorded:
 
 
 def record_uploads(directory: Path, jobs: list[UploadJob]) -> list[Recorded]:
-    """Import uploaded files (``campaign.importer.import_files``: archive, validate, record,
-    feedback) and append their audit lines, in one call run in a pool process: hashing, the
-    file screen, validation, ledger writes and feedback workbooks never run on the event loop,
-    and a batch's audit lines cost one commit."""
+    """Import uploaded files (``campaign.importer.import_files``: archive, validate, record;
+    a feedback workbook is built when first downloaded) and append their audit lines, in one
+    call run in a pool process: hashing, the file screen, validation and ledger writes never
+    run on the event loop, and a batch's audit lines cost one commit."""
     from ..campaign import portal
 
     outcomes = import_files(directory, [j.received for j in jobs])
@@ -179,6 +179,21 @@ async def import_upload(request: Request, path: Path, name: str, code: str, sour
     batched with the uploads arriving at the same time, in the process pool)."""
     job = UploadJob(Received(path, name, code, source), actor, client_address(request))
     return await cfg_of(request).batcher.submit(job)
+
+
+async def feedback_download(request: Request, submission_id: int, back: str) -> Response:
+    """The feedback workbook of a submission that has one, as a download: built in the process
+    pool when it is first asked for (``campaign.feedback.feedback_workbook``), served from
+    feedback/ after that; a Chinese error page (500) when it cannot be built, e.g. its archived
+    original is gone. The caller has checked who may see it."""
+    from ..campaign.feedback import feedback_workbook
+    from ..errors import CampaignError
+
+    try:
+        path = await run_in_pool(request, feedback_workbook, cfg_of(request).directory, submission_id)
+    except CampaignError as e:
+        return page(request, "error.html", {"message": e.message_zh, "back": back}, status=500)
+    return download(path, path.name)
 
 
 async def run_in_pool(request: Request, fn, *args, **kwargs):

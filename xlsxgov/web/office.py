@@ -25,7 +25,10 @@ from ..campaign.store import roster
 from ..errors import CampaignError
 from ..locate import agency_key
 from .agency import after_upload
-from .common import LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, import_upload, not_found, page, run_in_pool, secure_cookie
+from .common import (
+    LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, feedback_download, import_upload, not_found, page, run_in_pool,
+    secure_cookie,
+)
 from .upload import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
@@ -263,13 +266,12 @@ def original(request: Request, sid: int, session: portal.Session = Depends(requi
 
 
 @router.get("/office/submission/{sid}/feedback")
-def feedback(request: Request, sid: int, session: portal.Session = Depends(require)):
+async def feedback(request: Request, sid: int, session: portal.Session = Depends(require)):
     sub = _submission_for_office(request, sid)
     if not sub["feedback_path"]:
         raise HTTPException(404)
-    path = cfg_of(request).directory / sub["feedback_path"]
-    _audit(request, session, "下载问题反馈表", f"报送 {sid}：{path.name}")
-    return download(path, path.name)
+    _audit(request, session, "下载问题反馈表", f"报送 {sid}：{Path(sub['feedback_path']).name}")
+    return await feedback_download(request, sid, "/office")
 
 
 # ---------------------------------------------------------------------------------------------
