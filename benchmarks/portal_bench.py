@@ -8,7 +8,8 @@ CSRF token is not timed), POSTs the file to its link and follows the redirect to
 page; the time from the start of the POST to the verdict page received is the verdict latency.
 A load of N sends N distinct files at the same instant (N clients released together), ``rounds``
 times (a load of 1: 20 uploads in turn). Every file is distinct (the same bytes twice would be
-answered from the ledger) and 10 % carry a balance error (feedback workbook), as agencies send them.
+answered from the ledger) and 10 % carry a balance error, as agencies send them (their feedback
+workbook is built when first downloaded, not while the agency waits for the verdict).
 
 Baseline, measured in the same run on the same files: ``validate_paths`` of one file in this
 process (the library call a verdict needs at the least), and ``import_files`` of one file into a

@@ -297,8 +297,7 @@ def import_command(
 
 
 # Feedback workbooks are built when first asked for (campaign.feedback), not by import or assign.
-_FEEDBACK_HINT = ("有错误的报表的问题反馈工作簿在网页下载或催报时自动生成；"
-                  "现在就要全部生成（feedback/），用 xlsxgov campaign feedback {}")
+_FEEDBACK_HINT = "有错误的报表的问题反馈工作簿在下载或催报时自动生成；现在全部生成：\n  xlsxgov campaign feedback {}"
 
 
 @campaign_app.command("feedback")
