@@ -21,6 +21,8 @@ import re
 import struct
 import zipfile
 import zlib
+from functools import lru_cache
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,11 +143,13 @@ def screen_file(
     max_entries: int = 2000,
     max_inflated: int = 200 * 2**20,
     max_ratio: int = 200,
-) -> tuple[FileVerdict, bytes | None]:
+) -> tuple[FileVerdict, bytes | None, zipfile.ZipFile | None]:
     """``check_file``, also giving the bytes it screened (None when it did not read them all:
-    a file over ``max_bytes``, empty, or unreadable). A reader then parses exactly the bytes
-    that were screened, read once (issue #13: one read, the zip examined in memory)."""
-    read: list[bytes] = []
+    a file over ``max_bytes``, empty, or unreadable) and, for a zip that passed, the
+    ``zipfile.ZipFile`` open on those bytes (its directory already parsed). A reader then
+    parses exactly the bytes that were screened, read once (issue #13: one read, the zip
+    examined in memory, its directory parsed once)."""
+    read: list[Any] = []
     try:
         verdict = _check(Path(path), max_bytes, max_entries, max_inflated, max_ratio, read)
     except _Verdict as v:
@@ -154,7 +158,7 @@ def screen_file(
         verdict = _bad("unsupported", f"无法读取文件（{exc.__class__.__name__}），请确认文件存在且未被占用后重新报送")
     except Exception as exc:  # a bug or an input we did not foresee: never crash the caller
         verdict = _bad("unsupported", f"文件格式无法识别（{exc.__class__.__name__}），{_RESUBMIT}")
-    return verdict, (read[0] if read else None)
+    return verdict, (read[0] if read else None), (read[1] if len(read) > 1 and verdict.ok else None)
 
 
 _LOCK_MAX = 4096  # Excel's owner file is 165 bytes; LibreOffice's lock file under 200
@@ -205,7 +209,7 @@ def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_
         return _bad("lock_file", "这是 Excel/WPS 打开文件时生成的临时锁定文件，不是报表，请报送同目录下的原文件")
 
     if head.startswith(_ZIP_MAGIC):
-        return _check_zip(data, ext, max_entries, max_inflated, max_ratio)
+        return _check_zip(data, ext, max_entries, max_inflated, max_ratio, read)
     if head.startswith(_OLE_MAGIC):
         return _check_ole(data, ext)
     if len(head) < 8 and any(m.startswith(head) for m in (_ZIP_MAGIC, _OLE_MAGIC)):
@@ -216,7 +220,7 @@ def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_
 # --------------------------------------------------------------------------- zip
 
 
-def _check_zip(data: bytes, ext: str, max_entries: int, max_inflated: int, max_ratio: int) -> FileVerdict:
+def _check_zip(data: bytes, ext: str, max_entries: int, max_inflated: int, max_ratio: int, keep: list[Any]) -> FileVerdict:
     size = len(data)
     truncated = _bad("truncated", f"文件已损坏或不完整（压缩结构错误），可能上传或下载中断，{_RESUBMIT}")
     # Look at the end-of-central-directory record first: zipfile would build a
@@ -233,34 +237,34 @@ def _check_zip(data: bytes, ext: str, max_entries: int, max_inflated: int, max_r
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, struct.error, OSError):
         return truncated  # includes garbage "version needed" fields in a damaged directory
-    with zf:
-        infos = zf.infolist()
-        bomb = _zip_bomb(infos, size, max_entries, max_inflated, max_ratio)
-        if bomb:
-            return _bad("zip_bomb", f"文件疑似“压缩炸弹”（{bomb}），已拒绝读取，{_RESUBMIT}")
-        names = [_member_key(i.filename) for i in infos]
-        if len(set(names)) != len(names):
-            # Readers disagree on which duplicate wins; a check on one proves nothing about the other.
-            return _bad("unsupported", f"文件内部结构异常（存在重名的内部文件），{_RESUBMIT}")
-        for info in infos:
-            # Member data must lie inside the file; otherwise the file was cut.
-            if info.header_offset + 30 + info.compress_size > size:
-                return truncated
-            if info.flag_bits & 0x1:
-                return _bad("encrypted", "文件内容已加密，请去掉密码后重新报送")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                return _bad("unsupported", f"文件使用了非标准的压缩方式，{_RESUBMIT}")
-        try:
-            return _classify_zip(zf, infos, ext)
-        except _Verdict:
-            raise
-        except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, struct.error, ValueError, OSError):
-            # CRC mismatch, broken deflate stream, bad local header: damaged file.
+    keep.append(zf)  # over bytes in memory: nothing to close; the reader goes on with it
+    infos = zf.infolist()
+    bomb = _zip_bomb(infos, size, max_entries, max_inflated, max_ratio)
+    if bomb:
+        return _bad("zip_bomb", f"文件疑似“压缩炸弹”（{bomb}），已拒绝读取，{_RESUBMIT}")
+    names = [_member_key(i.filename) for i in infos]
+    if len(set(names)) != len(names):
+        # Readers disagree on which duplicate wins; a check on one proves nothing about the other.
+        return _bad("unsupported", f"文件内部结构异常（存在重名的内部文件），{_RESUBMIT}")
+    for info in infos:
+        # Member data must lie inside the file; otherwise the file was cut.
+        if info.header_offset + 30 + info.compress_size > size:
             return truncated
-        except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
-            if "encrypted" not in str(exc):
-                raise
+        if info.flag_bits & 0x1:
             return _bad("encrypted", "文件内容已加密，请去掉密码后重新报送")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            return _bad("unsupported", f"文件使用了非标准的压缩方式，{_RESUBMIT}")
+    try:
+        return _classify_zip(zf, infos, ext)
+    except _Verdict:
+        raise
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, struct.error, ValueError, OSError):
+        # CRC mismatch, broken deflate stream, bad local header: damaged file.
+        return truncated
+    except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
+        if "encrypted" not in str(exc):
+            raise
+        return _bad("encrypted", "文件内容已加密，请去掉密码后重新报送")
 
 
 def _eocd_counts(data: bytes) -> tuple[int, int] | None:
@@ -312,7 +316,7 @@ _VBA_CT = "application/vnd.ms-office.vbaproject"
 _VBA_REL = b"relationships/vbaproject"
 
 
-def _has_vba(zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo], content_types: set[str]) -> bool:
+def _has_vba(zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo], content_types: frozenset[str]) -> bool:
     """VBA found by content: a vbaProject part under any name, through its content type or
     the relationship that points at it, not only a member called vbaProject.bin."""
     if any(n.endswith("vbaproject.bin") for n in by_name) or _VBA_CT in content_types:
@@ -518,17 +522,23 @@ def _read_plain(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int]) -
     return True
 
 
-def _content_types(zf: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> set[str]:
+def _content_types(zf: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> frozenset[str]:
     """Lower-cased ContentType values of [Content_Types].xml (already DTD-screened)."""
     if info is None or info.file_size > 4 * _XML_FULL_MAX:
-        return set()
+        return frozenset()
+    return _content_type_values(_read_small(zf, info, 4 * _XML_FULL_MAX))
+
+
+@lru_cache(maxsize=64)
+def _content_type_values(xml: bytes) -> frozenset[str]:
+    # Cached by the part's bytes: every workbook made from one template carries the same part.
     from defusedxml.ElementTree import fromstring
 
     try:
-        root = fromstring(_read_small(zf, info, 4 * _XML_FULL_MAX), forbid_dtd=True)
+        root = fromstring(xml, forbid_dtd=True)
     except (ParseError, DefusedXmlException, ValueError):
-        return set()
-    return {el.get("ContentType", "").strip().lower() for el in root.iter() if el.get("ContentType")}
+        return frozenset()
+    return frozenset(el.get("ContentType", "").strip().lower() for el in root.iter() if el.get("ContentType"))
 
 
 # --------------------------------------------------------------------------- OLE2

@@ -135,14 +135,14 @@ def open_workbook(path: Path | str) -> Opened:
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
-    verdict, screened = screen_file(path)
+    verdict, screened, screened_zip = screen_file(path)
     if not verdict.ok or screened is None:
         raise Unreadable(verdict.reason or "无法读取", verdict.code or "unreadable")
     notes: list[str] = list(verdict.warnings)
     try:
         data = screened  # parsed exactly as screened, read once
         if verdict.format in ("xlsx", "xlsm"):
-            data, zf = _normalised_zip(data, notes)
+            data, zf = _normalised_zip(data, notes, screened_zip)
             result = _scan_xlsx(data, zf)
         else:
             result = scan(data, verdict.format or "")
@@ -292,10 +292,11 @@ def _parse_attrs(raw: bytes) -> dict[str, str]:
     return out
 
 
-def _normalised_zip(data: bytes, notes: list[str]) -> tuple[bytes, zipfile.ZipFile]:
+def _normalised_zip(data: bytes, notes: list[str], zf: zipfile.ZipFile | None = None) -> tuple[bytes, zipfile.ZipFile]:
     """A zip whose member names use ``\\`` (some Windows tools) rewritten with ``/``, as Excel
-    reads it; with the zip opened on those bytes (opened once for the scan as well)."""
-    zf = zipfile.ZipFile(io.BytesIO(data))
+    reads it; with the zip opened on those bytes (``zf``: the screen's, already open on
+    ``data``; opened once for the scan as well)."""
+    zf = zf or zipfile.ZipFile(io.BytesIO(data))
     infos = zf.infolist()
     if not any("\\" in i.filename for i in infos):
         return data, zf
