@@ -150,6 +150,21 @@ def test_one_reminder_per_late_agency_with_what_is_wrong(campaign: Path):
     assert set(reminders_by_code(campaign).values()) == {0}
 
 
+def test_invalid_agency_feedback_built_for_the_reminder_or_the_template_when_it_cannot_be(campaign: Path):
+    sub = current(campaign, 1)
+    assert not (campaign / sub["feedback_path"]).exists()  # import records where it goes, writes none
+    first = {r.code: r for r in prepare_reminders(campaign).reminders}[AGENCIES[1][CODE]]
+    assert first.attachment == Path(sub["feedback_path"]).name and (campaign / sub["feedback_path"]).is_file()
+    # Its original lost from archive/ and its feedback not built yet: the template goes instead,
+    # and the mail does not claim the attachment lists the problems.
+    (campaign / sub["feedback_path"]).unlink()
+    (campaign / sub["archive_path"]).unlink()
+    again = {r.code: r for r in prepare_reminders(campaign).reminders}[AGENCIES[1][CODE]]
+    body = parse(again.eml).get_body().get_content()
+    assert again.attachment == template_of(campaign, 1).name
+    assert "逐项列出了全部问题" not in body and f"再次附上的模板“{template_of(campaign, 1).name}”" in flat(body)
+
+
 def test_without_deadline_asks_for_it_soon(campaign: Path):
     result = prepare_reminders(campaign)
     body = parse(result.reminders[-1].eml).get_body().get_content()

@@ -113,13 +113,15 @@ def cn_date(value: date) -> str:
 def reminder_text(
     agency: Agency, year: int, reason: str, attachment: str, *, deadline: date | None, today: date, office: Office,
     submission: CurrentSubmission | None = None, errors: Sequence[tuple[str, str, str]] = (), why: str = "",
+    feedback: bool = True,
 ) -> tuple[str, str]:
     """Subject and body of a reminder: what is wrong and what to do, in Chinese, signed by ``office``.
 
     ``reason``: missing | invalid | unreadable (ValueError otherwise); ``submission``: the
     agency's current submission (for invalid and unreadable); ``errors``: its errors as
     (sheet, cell, message), the first REMINDER_ERRORS_LISTED quoted; ``why``: why the file could
-    not be read.
+    not be read; ``feedback``: for invalid, ``attachment`` is the submission's feedback workbook
+    (False: its template again, when the feedback workbook could not be built).
     """
     when = f"请于{cn_date(deadline)}前" if deadline else "请尽快"
     table = f"{year}年度政府信息公开工作年度报告统计表"
@@ -148,8 +150,9 @@ def reminder_text(
         text = (
             f"贵单位{received}报送的“{submission.file_name}”经校验有 {n} 处错误，{head}：\n\n"
             + "\n".join(lines) + "\n\n"
-            + f"附件“{attachment}”逐项列出了全部问题及所在单元格。请在原表中修改，修改后查看“校验”工作表，"
-            f"确认各项均显示“通过”，{when}将修改后的表格（保持 .xlsx 格式）作为附件回复本邮件。\n\n"
+            + (f"附件“{attachment}”逐项列出了全部问题及所在单元格。请在原表中修改，" if feedback else
+               f"请在原表中修改（也可以用再次附上的模板“{attachment}”重新填写），")
+            + f"修改后查看“校验”工作表，确认各项均显示“通过”，{when}将修改后的表格（保持 .xlsx 格式）作为附件回复本邮件。\n\n"
         )
     elif reason == "unreadable":
         assert submission is not None, "an unreadable agency has a current submission"

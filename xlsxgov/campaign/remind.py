@@ -79,7 +79,7 @@ def prepare_reminders(
             for a, cur in late:
                 reason = cur.status if cur is not None else "missing"
                 errors: list[tuple[str, str, str]] = []
-                why, attachment = "", None
+                why, attachment, with_feedback = "", None, False
                 if cur is not None and reason == "invalid":
                     errors = store.errors_of(cur.id)
                     if cur.feedback_path:
@@ -88,7 +88,7 @@ def prepare_reminders(
                         except CampaignError:  # its original is gone: the template instead
                             pass
                         else:
-                            attachment = (fb.name, fb.read_bytes())
+                            attachment, with_feedback = (fb.name, fb.read_bytes()), True
                 elif cur is not None and reason == "unreadable":
                     why = store.unreadable_reason(cur.id)
                 if attachment is None:  # the agency's template, as `issue` made it
@@ -100,7 +100,7 @@ def prepare_reminders(
                         attachment = (path.name, stamper.stamp_bytes(a.name, a.code, a.region))
                 subject, body = reminder_text(
                     a, year, reason, attachment[0], deadline=deadline, today=today, office=office,
-                    submission=cur, errors=errors, why=why,
+                    submission=cur, errors=errors, why=why, feedback=with_feedback,
                 )
                 eml = folder / safe_filename(f"{a.code}_{a.name}_催报.eml")
                 write_atomic(eml, builder.build(

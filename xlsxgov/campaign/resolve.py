@@ -84,7 +84,7 @@ class AssignResult:
     status: str  # the verdict as the agency's submission: valid | invalid | unreadable
     errors: int
     warnings: int
-    feedback: Path | None
+    feedback: Path | None  # where its feedback workbook goes (built when first asked for: campaign.feedback)
 
 
 def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignResult:
