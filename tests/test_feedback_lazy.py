@@ -195,3 +195,9 @@ def test_portal_feedback_of_a_lost_original_is_a_chinese_page(site):
     r = c.get(f"{site['links'][code]}/s/{sid}/feedback")
     assert r.status_code == 500 and "已不在archive/中" in text(r.text) and "Traceback" not in r.text
     assert not (d / fb).exists()
+
+
+def test_feedback_folder_removed_by_hand_is_made_again(imported: Path):
+    shutil.rmtree(imported / "feedback")
+    sid, _, _, fb = invalid(imported)[0]
+    assert feedback_workbook(imported, sid) == imported / fb and (imported / fb).is_file()

@@ -14,6 +14,7 @@ requests at once each write their own temporary file and a reader never sees hal
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from dataclasses import dataclass, field
 from functools import partial
@@ -47,6 +48,14 @@ def _pending(store: CampaignStore, row) -> _Pending:
                     store.issued_template(row["sha256"]), submission_label(row["file_name"], row["source"]))
 
 
+# What the disk said, in the clerk's words, for the errors a clerk can act on.
+_OS_ERRORS = {errno.ENOSPC: "磁盘空间不足", errno.EACCES: "没有权限", errno.EPERM: "没有权限", errno.EROFS: "磁盘为只读"}
+
+
+def _os_why(e: OSError) -> str:
+    return _OS_ERRORS.get(e.errno or 0) or for_terminal(e.strerror or str(e))
+
+
 def _intact(p: _Pending) -> str:
     """"" when the archived original is there with the bytes the ledger recorded, else why not (Chinese)."""
     try:
@@ -54,7 +63,7 @@ def _intact(p: _Pending) -> str:
     except FileNotFoundError:
         return f"报送{p.label}的存档原件 {p.archived.name} 已不在 archive/ 中，无法生成问题反馈工作簿；请单位重新报送"
     except OSError as e:
-        return f"报送{p.label}的存档原件 {p.archived.name} 无法读取（{for_terminal(e.strerror or str(e))}），无法生成问题反馈工作簿"
+        return f"报送{p.label}的存档原件 {p.archived.name} 无法读取（{_os_why(e)}），无法生成问题反馈工作簿"
     if hashlib.sha256(data).hexdigest() != p.sha256:
         return f"报送{p.label}的存档原件 {p.archived.name} 已损坏（内容与台账记录的 SHA-256 不符），无法生成问题反馈工作簿；请单位重新报送"
     return ""
@@ -77,10 +86,11 @@ def _build(items: list[_Pending], *, edition: str, year: int | None, sync: bool)
             out[i] = f"报送{p.label}的存档原件现在无法读取（{report.reason or '无法读取'}），无法生成问题反馈工作簿"
             continue
         try:
+            p.dest.parent.mkdir(parents=True, exist_ok=True)  # feedback/ removed by hand
             with replacing(p.dest, sync=sync) as tmp:
                 write_feedback(report.submission, report.findings, tmp)
         except OSError as e:
-            out[i] = f"无法写入问题反馈工作簿 {p.dest}：{for_terminal(e.strerror or str(e))}"
+            out[i] = f"无法写入问题反馈工作簿 {p.dest}：{_os_why(e)}"
     return out
 
 
