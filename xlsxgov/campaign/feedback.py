@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from ..atomic import remove_orphans, replacing, sync_all
+from ..atomic import remove_orphans, replacing
 from ..errors import CampaignError
 from ..safetext import for_terminal
 from .ledger import submission_label
@@ -69,7 +69,7 @@ def _intact(p: _Pending) -> str:
     return ""
 
 
-def _build(items: list[_Pending], *, edition: str, year: int | None, sync: bool) -> list[str]:
+def _build(items: list[_Pending], *, edition: str, year: int | None) -> list[str]:
     """Write the feedback workbook of each item (the worker side of ``build_feedback``, and
     ``feedback_workbook`` itself): "" for each one written, else why not (Chinese)."""
     from ..feedback import write_feedback
@@ -87,21 +87,23 @@ def _build(items: list[_Pending], *, edition: str, year: int | None, sync: bool)
             continue
         try:
             p.dest.parent.mkdir(parents=True, exist_ok=True)  # feedback/ removed by hand
-            with replacing(p.dest, sync=sync) as tmp:
+            # Flushed before it is renamed into place: a kept file is whole even after a power cut.
+            with replacing(p.dest) as tmp:
                 write_feedback(report.submission, report.findings, tmp)
         except OSError as e:
             out[i] = f"无法写入问题反馈工作簿 {p.dest}：{_os_why(e)}"
     return out
 
 
-def feedback_workbook(directory: Path | str, submission_id: int, *, sync: bool = True) -> Path:
+def feedback_workbook(directory: Path | str, submission_id: int) -> Path:
     """The feedback workbook of ledger submission ``submission_id``: the file already in
     feedback/ when there is one, else built now from the archived original (see the module
     docstring) and kept there. Returns its path (``submissions.feedback_path`` under
     ``directory``); the workbook is ``xlsxgov.feedback.write_feedback``'s, with the findings
-    the import recorded, the campaign's own first (``importer.judge``).
+    of validating the original again, the campaign's own first (``importer.judge``): those the
+    import recorded, as long as xlsxgov's rules have not changed since
+    (tests/test_feedback_lazy.py compares them).
 
-    ``sync=False`` leaves the flush of the new file to the caller (``atomic.sync_all``).
     Raises CampaignError (Chinese, naming the submission) when ``directory`` is not a campaign,
     there is no such submission, it has no feedback workbook (only a file with errors has one),
     or its archived original is missing, damaged (its SHA-256 differs from the ledger's) or no
@@ -116,7 +118,7 @@ def feedback_workbook(directory: Path | str, submission_id: int, *, sync: bool =
         if pending.dest.is_file():
             return pending.dest
         settings = store.settings()
-    (why,) = _build([pending], edition=settings.edition, year=settings.year, sync=sync)
+    (why,) = _build([pending], edition=settings.edition, year=settings.year)
     if why:
         raise CampaignError(why)
     return pending.dest
@@ -138,7 +140,7 @@ def _died(p: _Pending) -> str:
 
 def build_feedback(directory: Path | str, *, current_only: bool = False) -> FeedbackBuild:
     """Build every feedback workbook the ledger names that is not in feedback/ yet, on every
-    core (``parallel.chunk_map``), flushed to disk once at the end; ``current_only``: only those
+    core (``parallel.chunk_map``); ``current_only``: only those
     of each agency's current submission (the ones ``campaign remind`` attaches). One file that
     cannot be built costs only itself (listed in ``failed``). Raises CampaignError when
     ``directory`` is not a campaign."""
@@ -159,12 +161,10 @@ def build_feedback(directory: Path | str, *, current_only: bool = False) -> Feed
         remove_orphans(store.folder("feedback"))  # temporary files of a build that was killed
     if not todo:
         return result
-    work = partial(_build, edition=settings.edition, year=settings.year, sync=False)
+    work = partial(_build, edition=settings.edition, year=settings.year)
     for p, why in zip(todo, chunk_map(work, todo, on_broken=_died)):
         if why:
             result.failed.append((p.submission_id, why))
         else:
             result.built.append(p.dest)
-    if result.built:
-        sync_all()
     return result
