@@ -1,7 +1,7 @@
 """Web portal: how long an agency waits for its verdict when 1, 20 or 100 agencies upload at once
 to a real `xlsxgov serve` on 127.0.0.1 (issue #13 point 7: p95 ≤ 1 s with 100 at once).
 
-    python benchmarks/portal_bench.py [--workers 1] [--loads 1,20,100] [--rounds 2] [--invalid 0.1]
+    python benchmarks/portal_bench.py [--workers 1] [--loads 1,20,100] [--rounds 2] [--invalid 0.1] [--clients raw,httpx]
 
 Each upload is what an agency's browser does: it has its page open (the GET that gives the form's
 CSRF token is not timed), POSTs the file to its link and follows the redirect to the verdict
@@ -10,6 +10,10 @@ A load of N sends N distinct files at the same instant (N clients released toget
 times (a load of 1: 20 uploads in turn). Every file is distinct (the same bytes twice would be
 answered from the ledger) and 10 % carry a balance error, as agencies send them (their feedback
 workbook is built when first downloaded, not while the agency waits for the verdict).
+
+Two load generators, each run on every load: ``raw`` (each agency's request encoded before the
+burst and sent on its own plain connection: little CPU taken from the 2 cores the server uses,
+as 100 agencies on 100 machines would) and ``httpx`` (an httpx client per agency, as before).
 
 Baseline, measured in the same run on the same files: ``validate_paths`` of one file in this
 process (the library call a verdict needs at the least), and ``import_files`` of one file into a
