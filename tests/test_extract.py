@@ -369,6 +369,31 @@ def test_property_random_tables_docx_and_pdf(tmp_path_factory, soffice, case):
         _check_same(extract_report(p), edition, values)
 
 
+def test_a_label_cut_by_a_page_break_is_read(tmp_path):
+    """Found by the PDF property above: LibreOffice broke 表三's row 3.补正后申请内容仍不明确 over
+    two pages, its first part with the row's values at the foot of one page and 仍不明确 below
+    the column headers repeated at the top of the next; the row was reported missing."""
+    spec = spec_mod.load("gov2019")
+    inputs = {key(c): 0 for c in spec.cells() if c.is_input}
+    inputs.update({("t3", "still_unclear", "natural"): 134, ("t3", "still_unclear", "legal"): 668})
+    values = complete(spec, inputs)
+    text = flatten(report_html("gov2019", values, agency="某某县某某局", year=2024), "pipes")
+    row = "3.补正后申请内容仍不明确 | 134 | 0 | 0 | 0 | 668 | 0 | 802\n"
+    assert row in text
+    text = text.replace(row, "3.补正后申请内容 | 134 | 0 | 0 | 0 | 668 | 0 | 802\n"
+                             "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和） | 申请人情况\n"
+                             "自然人 | 法人或其他组织 | 总计\n商业企业 | 科研机构 | 社会公益组织 | 法律服务机构 | 其他\n"
+                             " |  | 仍不明确 |  |  |  |  |  |  | \n")
+    p = tmp_path / "r.txt"
+    p.write_text(text, encoding="utf-8")
+    sub = extract_report(p)
+    _check_same(sub, "gov2019", values)
+    assert not [f for f in sub.findings if f.severity == "error"]
+    # A part too short to tell one label from another is not taken for a label.
+    p.write_text(text.replace("3.补正后申请内容 | 134", "3.补正 | 134"), encoding="utf-8")
+    assert any(f.rule == "extract.labels_missing" for f in extract_report(p).findings)
+
+
 def test_json_shape_is_that_of_validate(tmp_path: Path):
     path = next(p for p in REPORTS if p.stem.startswith("002"))
     (report,) = extract_paths([path])

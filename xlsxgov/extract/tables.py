@@ -124,7 +124,8 @@ class Stream:
 
     def find(self, wanted: tuple[str, ...], lo: int, hi: int, *, aliases: tuple[str, ...] = (), need_values: bool = False, fuzzy: bool = True) -> Hit | None:
         """First place in [lo, hi) whose text (one token, or up to MAX_SPAN consecutive ones)
-        is one of ``wanted``; then one of ``aliases``; then close to one of ``wanted``."""
+        is one of ``wanted``; then one of ``aliases``; then close to one of ``wanted``; then the
+        first part of one of ``wanted`` cut by a page break, with values after it."""
         for how, names in (("exact", wanted), ("alias", aliases)):
             if not names:
                 continue
@@ -150,6 +151,16 @@ class Stream:
                 text = "".join(self.norms[i:i + k])
                 if any(_similar(text, n) for n in wanted) and (not need_values or self._has_values(i + k)):
                     return Hit(i, i + k, "fuzzy")
+        # A label cut by a page break: its first part ends the page with the row's values after
+        # it, and the rest (仍不明确) starts the next page below the repeated column headers. Taken
+        # only when no whole label is anywhere in range, the part is most of one wanted label
+        # (six characters and three fifths at least) and values follow it.
+        for i in range(lo, hi):
+            text = self.norms[i]
+            if len(text) < 6 or self.values[i] is not None:
+                continue
+            if any(n != text and n.startswith(text) and 5 * len(text) >= 3 * len(n) for n in wanted) and self._has_values(i + 1):
+                return Hit(i, i + 1, "cut")
         return None
 
     def _has_values(self, j: int) -> bool:
