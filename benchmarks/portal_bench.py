@@ -56,6 +56,23 @@ YEAR = 2024
 ALONE = 20  # uploads in turn for the load of 1
 
 
+def process_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of process ``pid`` and of its children (the validation pool),
+    from /proc: where a burst's time goes, server side."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu(p: int) -> float:
+        with open(f"/proc/{p}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    children = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as fh:
+            children += [int(c) for c in fh.read().split()]
+    return cpu(pid), sum(cpu(c) for c in children)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -288,11 +305,18 @@ def main() -> None:
             for kind in kinds:
                 for n in loads:
                     times: list[float] = []
+                    server_cpu, pool_cpu = 0.0, 0.0
                     for _ in range(ALONE if n == 1 else args.rounds):
                         batch, jobs = jobs[:n], jobs[n:]
+                        before = process_cpu(server.pid)
                         times += asyncio.run(uploaders[kind](batch))
+                        after = process_cpu(server.pid)
+                        server_cpu += after[0] - before[0]
+                        pool_cpu += after[1] - before[1]
                     results[(kind, n)] = times
-                    print(line(f"{n} at once ({kind}): POST → verdict page", times), flush=True)
+                    print(line(f"{n} at once ({kind}): POST → verdict page", times)
+                          + f"   CPU per upload: server {server_cpu / len(times) * 1000:.1f} ms, pool {pool_cpu / len(times) * 1000:.1f} ms",
+                          flush=True)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(30)

@@ -12,7 +12,9 @@ from ..campaign import portal
 from ..campaign.letters import default_deadline
 from ..campaign.stamp import template_name
 from ..campaign.roster import Agency
-from .common import Recorded, agency_csrf, cfg_of, client_address, download, feedback_download, import_upload, not_found, page
+from .common import (
+    Recorded, agency_csrf, cfg_of, client_address, download, feedback_download, import_upload, not_found, open_ledger, page, release,
+)
 from .upload import UploadError, receive
 
 router = APIRouter(include_in_schema=False)
@@ -20,10 +22,10 @@ router = APIRouter(include_in_schema=False)
 
 def _context(request: Request, token: str):
     """(connection, agency row, settings) of a live link; None for a wrong or revoked one."""
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     row = portal.link_agency(conn, token)
     if row is None:
-        conn.close()
+        release(conn)
         return None
     return conn, row, portal.settings(conn)
 
@@ -62,7 +64,7 @@ def _agency_page(request: Request, token: str, sid: int | None, again: int = 0):
             "max_mb": cfg_of(request).max_upload // (1024 * 1024),
         })
     finally:
-        conn.close()
+        release(conn)
 
 
 def _own_submission(request: Request, token: str, sid: int):
@@ -74,7 +76,7 @@ def _own_submission(request: Request, token: str, sid: int):
     try:
         sub = portal.submission(conn, sid)
     finally:
-        conn.close()
+        release(conn)
     return (agency, settings, sub) if sub is not None and sub["code"] == agency["code"] else None
 
 
@@ -100,11 +102,11 @@ async def agency_upload(request: Request, token: str):
 
 def _link_agency(directory, token: str):
     """The roster agency a live link opens, else None (``portal.link_agency``)."""
-    conn = portal.open_ledger(directory)
+    conn = open_ledger(directory)
     try:
         return portal.link_agency(conn, token)
     finally:
-        conn.close()
+        release(conn)
 
 
 def after_upload(request: Request, token: str | None, code: str, recorded: Recorded, back: str) -> Response:
@@ -141,7 +143,7 @@ def agency_template(request: Request, token: str):
     if ctx is None:
         return not_found(request)
     conn, agency, settings = ctx
-    conn.close()
+    release(conn)
     year = _year(settings)
     a = Agency(name=agency["name"], code=agency["code"], region=agency["region"] or "", contact=agency["contact"] or "", email=agency["email"] or "")
     path = cfg_of(request).directory / "outbox" / template_name(a, year)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from ..campaign import portal
 from ..campaign.status import campaign_status
-from .common import cfg_of
+from .common import cfg_of, open_ledger, release
 
 router = APIRouter(prefix="/api/v1", tags=["报送任务"])
 
@@ -18,11 +18,11 @@ router = APIRouter(prefix="/api/v1", tags=["报送任务"])
 def client(request: Request) -> str:
     """The API client named by the request's ``Authorization: Bearer`` token; 401 otherwise."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         name = portal.api_client(conn, token.strip()) if scheme.lower() == "bearer" else None
     finally:
-        conn.close()
+        release(conn)
     if name is None:
         raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"})
     return name
@@ -82,12 +82,12 @@ class Fact(BaseModel):
 def status(request: Request, _: str = Depends(client)):
     directory = cfg_of(request).directory
     st = campaign_status(directory)
-    conn = portal.open_ledger(directory)
+    conn = open_ledger(directory)
     try:
         reviews = portal.current_reviews(conn)
         settings = portal.settings(conn)
     finally:
-        conn.close()
+        release(conn)
     agencies = [
         AgencyStatus(**{k: a[k] for k in ("name", "code", "status", "errors", "warnings", "received_at", "reminders")},
                      review=reviews.get(a["code"], "") if a["status"] != "missing" else "")
@@ -99,13 +99,13 @@ def status(request: Request, _: str = Depends(client)):
 
 @router.get("/agencies/{code}/submissions", response_model=list[Submission], summary="某单位的全部报送")
 def submissions(request: Request, code: str, _: str = Depends(client)):
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         if portal.agency(conn, code) is None:
             raise HTTPException(404)
         return [Submission(**{k: s[k] for k in Submission.model_fields}) for s in portal.submissions_of(conn, code)]
     finally:
-        conn.close()
+        release(conn)
 
 
 def _existing(conn, sid: int) -> None:
@@ -115,19 +115,19 @@ def _existing(conn, sid: int) -> None:
 
 @router.get("/submissions/{sid}/findings", response_model=list[Finding], summary="某次报送的校验结果")
 def findings(request: Request, sid: int, _: str = Depends(client)):
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         _existing(conn, sid)
         return [Finding(**dict(r)) for r in portal.findings_of(conn, sid, with_info=True)]
     finally:
-        conn.close()
+        release(conn)
 
 
 @router.get("/submissions/{sid}/facts", response_model=list[Fact], summary="某次报送的全部数据（每个单元格一项）")
 def facts(request: Request, sid: int, _: str = Depends(client)):
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         _existing(conn, sid)
         return [Fact(**dict(r)) for r in portal.facts_of(conn, sid)]
     finally:
-        conn.close()
+        release(conn)

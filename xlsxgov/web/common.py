@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
+import sqlite3
+import threading
 from dataclasses import dataclass
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -24,6 +27,40 @@ LOGIN_COOKIE = "xg_login"
 
 
 MAX_BATCH = 64  # uploads validated together in one pool call at most (parallel.MAX_CHUNK)
+
+
+_THREAD = threading.local()
+
+
+def open_ledger(directory: Path) -> sqlite3.Connection:
+    """This thread's connection to the ledger in ``directory``, kept open between requests and
+    given back with :func:`release`: opening one (file, WAL index, pragmas, schema) was a third
+    of the server's CPU in a burst of uploads (py-spy, issue #13 point 7). Opened with
+    ``campaign.portal.open_ledger`` the first time, and again when the ledger file was replaced
+    (another inode); CampaignError when ``directory`` is no campaign."""
+    from ..campaign import ledger, portal
+
+    kept: dict[Path, tuple[sqlite3.Connection, tuple[int, int]]] = _THREAD.__dict__.setdefault("ledgers", {})
+    try:
+        st = os.stat(ledger.ledger_path(directory))
+        identity = (st.st_dev, st.st_ino)
+    except OSError:
+        identity = (-1, -1)
+    found = kept.get(directory)
+    if found is not None and found[1] == identity:
+        return found[0]
+    if found is not None:
+        found[0].close()
+    conn = portal.open_ledger(directory)
+    kept[directory] = (conn, identity)
+    return conn
+
+
+def release(conn: sqlite3.Connection) -> None:
+    """Give back a connection from :func:`open_ledger` (it stays open for the thread's next
+    request), rolling back a transaction that a failed request left open."""
+    if conn.in_transaction:
+        conn.rollback()
 
 
 @dataclass(frozen=True)
@@ -54,7 +91,7 @@ def record_uploads(directory: Path, jobs: list[UploadJob]) -> list[Recorded]:
     from ..campaign import portal
 
     outcomes = import_files(directory, [j.received for j in jobs])
-    conn = portal.open_ledger(directory)
+    conn = open_ledger(directory)
     try:
         out, lines = [], []
         for job, o in zip(jobs, outcomes):
@@ -64,7 +101,7 @@ def record_uploads(directory: Path, jobs: list[UploadJob]) -> list[Recorded]:
             lines.append((job.actor, job.address, "上传报表", f"单位 {job.received.code}：{o.name}，SHA-256 {o.sha256}，{verdict}"))
         portal.audit_many(conn, lines)
     finally:
-        conn.close()
+        release(conn)
     return out
 
 

@@ -26,8 +26,8 @@ from ..errors import CampaignError
 from ..locate import agency_key
 from .agency import after_upload
 from .common import (
-    LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, feedback_download, import_upload, not_found, page, run_in_pool,
-    secure_cookie,
+    LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, feedback_download, import_upload, not_found, open_ledger, page,
+    release, run_in_pool, secure_cookie,
 )
 from .upload import UploadError, receive
 
@@ -38,11 +38,11 @@ EXPORTS = "exports"  # DIR/exports: what the campaign actions produce, offered f
 
 def require(request: Request) -> portal.Session:
     """The request's live office session; redirects to the login page without one."""
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         session = portal.session_of(conn, request.cookies.get(SESSION_COOKIE))
     finally:
-        conn.close()
+        release(conn)
     if session is None:
         raise HTTPException(303, headers={"Location": "/login"})
     return session
@@ -59,11 +59,11 @@ def check_csrf(session: portal.Session, token: str | None) -> None:
 
 
 def _audit(request: Request, session: portal.Session, action: str, detail: str = "") -> None:
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         portal.audit(conn, session.user, client_address(request), action, detail)
     finally:
-        conn.close()
+        release(conn)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,14 +91,14 @@ async def login(request: Request, name: str = Form(""), password: str = Form("")
     cfg = cfg_of(request)
 
     def attempt():
-        conn = portal.open_ledger(cfg.directory)
+        conn = open_ledger(cfg.directory)
         try:
             result = portal.check_login(conn, name, password)
             token = portal.new_session(conn, result.user) if result.user else None
             portal.audit(conn, name or "（空）", client_address(request), "登录" if token else "登录失败", "已锁定" if result.locked_until else "")
             return result, token
         finally:
-            conn.close()
+            release(conn)
 
     result, token = await asyncio.to_thread(attempt)
     if token is None:
@@ -117,12 +117,12 @@ async def login(request: Request, name: str = Form(""), password: str = Form("")
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form(""), session: portal.Session = Depends(require)):
     check_csrf(session, csrf)
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         portal.end_session(conn, request.cookies.get(SESSION_COOKIE, ""))
         portal.audit(conn, session.user, client_address(request), "退出登录")
     finally:
-        conn.close()
+        release(conn)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
@@ -151,12 +151,12 @@ def board(request: Request, q: str = "", status: str = "", review: str = "", sor
     directory = cfg_of(request).directory
     st = campaign_status(directory)
     contacts = {a.code: a for a in roster(directory)}
-    conn = portal.open_ledger(directory)
+    conn = open_ledger(directory)
     try:
         reviews = portal.current_reviews(conn)
         unassigned = len(portal.unassigned(conn))
     finally:
-        conn.close()
+        release(conn)
     rows = []
     for a in st["agencies"]:
         a = dict(a, contact=contacts[a["code"]].contact, email=contacts[a["code"]].email)
@@ -184,7 +184,7 @@ def board(request: Request, q: str = "", status: str = "", review: str = "", sor
 
 @router.get("/office/agency/{code}")
 def agency_page(request: Request, code: str, s: int = 0, again: int = 0, session: portal.Session = Depends(require)):
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         agency = portal.agency(conn, code)
         if agency is None:
@@ -193,7 +193,7 @@ def agency_page(request: Request, code: str, s: int = 0, again: int = 0, session
         for sub in subs:
             sub["findings"] = portal.findings_of(conn, sub["id"])
     finally:
-        conn.close()
+        release(conn)
     return page(request, "office_agency.html", {
         "session": session, "agency": agency, "subs": subs, "current": next((x for x in subs if x["current"]), None),
         "highlight": s, "again": again, "may": portal.MAY[session.role], "max_mb": cfg_of(request).max_upload // (1024 * 1024),
@@ -205,7 +205,7 @@ def review(request: Request, code: str, submission: int = Form(...), state: str 
            csrf: str = Form(""), session: portal.Session = Depends(require)):
     check_csrf(session, csrf)
     allowed(session, "review")
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         sub = portal.submission(conn, submission)
         if sub is None or sub["code"] != code:
@@ -215,7 +215,7 @@ def review(request: Request, code: str, submission: int = Form(...), state: str 
         except CampaignError as exc:
             raise HTTPException(400, str(exc)) from None
     finally:
-        conn.close()
+        release(conn)
     return RedirectResponse(f"/office/agency/{quote(code)}", status_code=303)
 
 
@@ -239,19 +239,19 @@ async def upload_for(request: Request, code: str, session: portal.Session = Depe
 
 
 def _agency(directory: Path, code: str):
-    conn = portal.open_ledger(directory)
+    conn = open_ledger(directory)
     try:
         return portal.agency(conn, code)
     finally:
-        conn.close()
+        release(conn)
 
 
 def _submission_for_office(request: Request, sid: int) -> dict:
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         sub = portal.submission(conn, sid)
     finally:
-        conn.close()
+        release(conn)
     if sub is None:
         raise HTTPException(404)
     return sub
@@ -281,11 +281,11 @@ async def feedback(request: Request, sid: int, session: portal.Session = Depends
 @router.get("/office/quarantine")
 def quarantine(request: Request, session: portal.Session = Depends(require)):
     directory = cfg_of(request).directory
-    conn = portal.open_ledger(directory)
+    conn = open_ledger(directory)
     try:
         files = [dict(r, findings=portal.findings_of(conn, r["id"])) for r in portal.unassigned(conn)]
     finally:
-        conn.close()
+        release(conn)
     return page(request, "quarantine.html", {"session": session, "files": files, "agencies": roster(directory),
                                              "may": portal.MAY[session.role]})
 
@@ -387,9 +387,9 @@ def export_file(request: Request, name: str, session: portal.Session = Depends(r
 @router.get("/office/audit")
 def audit_page(request: Request, session: portal.Session = Depends(require)):
     allowed(session, "audit")
-    conn = portal.open_ledger(cfg_of(request).directory)
+    conn = open_ledger(cfg_of(request).directory)
     try:
         rows = portal.audit_log(conn)
     finally:
-        conn.close()
+        release(conn)
     return page(request, "audit.html", {"session": session, "rows": rows})
