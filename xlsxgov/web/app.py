@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..campaign import ledger, portal
@@ -51,6 +52,34 @@ _SECRET_PATH = re.compile(r"^/a/[^/]+")
 def redact(path: str) -> str:
     """The request path as logged: an agency link's token replaced by ***."""
     return _SECRET_PATH.sub("/a/***", path)
+
+
+class HeadersAndLog:
+    """Every response gets SECURITY_HEADERS (unless the route set its own) and a log line
+    (client, method, path with any link token redacted, status). A plain ASGI middleware:
+    Starlette's ``@app.middleware("http")`` runs each request in a task of its own behind a
+    streaming wrapper, a sixth of the server's CPU in a burst of uploads (py-spy, issue #13)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def send_with_headers(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS.items():
+                    headers.setdefault(k, v)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+        log.info("%s %s %s %s", client_address(Request(scope)), scope["method"], redact(scope["path"]), status)
 
 
 def _warm(edition: str) -> None:
@@ -144,13 +173,7 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    @app.middleware("http")
-    async def headers_and_log(request: Request, call_next):
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        log.info("%s %s %s %s", client_address(request), request.method, redact(request.url.path), response.status_code)
-        return response
+    app.add_middleware(HeadersAndLog)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
