@@ -168,6 +168,7 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
     )
     app.state.cfg = cfg
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.auto_reload = False  # the templates ship with the package: no stat per page
     templates.env.globals["labels"] = LABELS
     templates.env.filters["local"] = local_time
     app.state.templates = templates
