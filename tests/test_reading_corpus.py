@@ -437,3 +437,18 @@ def test_metadata_that_lost_a_row_place_is_not_trusted():
     places = {cell.key: ("表二", 5, 2) for cell in table.cells}
     places.pop(table.cells[0].key)
     assert _meta_fits(table, {"表二": [[""] * 10 for _ in range(40)]}, places) is False
+
+
+def test_a_damaged_place_in_the_metadata_is_not_read_as_a1(tmp_path):
+    """Found through the damaged-.xls property: a metadata reference such as " 29" made xlsxwriter
+    warn and answer A1, so a cover field would have been read from the cover's title cell. Such
+    a place is now distrusted: the field is found by its label, and nothing is printed."""
+    import warnings
+
+    good = hf.filled_template(tmp_path / "good.xlsx")
+    damaged = hf.patch_xlsx(good, tmp_path / "damaged.xlsx", "xl/sharedStrings.xml", lambda x: x.replace("<t>B3</t>", "<t> 3</t>", 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # xlsxwriter's "Invalid cell reference" would fail here
+        for full in (False, True):
+            sub = read_workbook(damaged, full=full)
+            assert sub.agency == read_workbook(good).agency == "某市某局"

@@ -482,12 +482,20 @@ def _meta_places(cell_rows: tuple[tuple[str, ...], ...]) -> dict[str, dict[tuple
     out: dict[str, dict[tuple[str, str], tuple[str, int, int]]] = {}
     for row in cell_rows:
         vals = [("" if v is None else str(v)) for v in row] + [""] * 5
-        try:
-            r, c = _rowcol(vals[4])
-        except Exception:  # a damaged reference: that cell is located by its labels instead
+        place = _recorded_place(vals[4])
+        if place is None:  # a damaged reference: that cell is located by its labels instead
             continue
-        out.setdefault(vals[0], {})[(vals[1], vals[2])] = (vals[3], r, c)
+        out.setdefault(vals[0], {})[(vals[1], vals[2])] = (vals[3], *place)
     return out
+
+
+_A1_RE = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
+
+
+def _recorded_place(a1: str) -> tuple[int, int] | None:
+    """(row, col) of a reference the metadata sheet records, None when it is damaged (xlsxwriter
+    would warn and answer A1 for it)."""
+    return _rowcol(a1) if _A1_RE.fullmatch(a1) else None
 
 
 def _detect_edition(grids) -> Spec | None:
@@ -572,16 +580,24 @@ COVER_ALIASES = {"agency": ("单位名称", "填报单位"), "code": ("统一社
 
 def _cover(grids, cover_map) -> dict[str, str]:
     out: dict[str, str] = {}
+    damaged = False
     for name, (sheet, a1) in cover_map.items():
         grid = grids.get(sheet)
+        place = _recorded_place(a1)
+        if place is None:
+            damaged = True
+            continue
         if grid is None:
             continue
-        r, c = xl_cell_to_rowcol(a1)
+        r, c = place
         if r < len(grid) and c < len(grid[r]):
             v = grid[r][c]
             out[name] = "" if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip()
     if not cover_map:
         out.update(_cover_by_labels(grids))
+    elif damaged:  # the metadata lost a cover field's place: that field is found by its label
+        for name, value in _cover_by_labels(grids).items():
+            out.setdefault(name, value)
     return out
 
 
