@@ -276,7 +276,8 @@ def fill_findings(sub: Submission) -> list[Finding]:
         folded = set(located) if no_data else blank_tables
     else:
         folded = blank_tables
-    findings = [f for f in findings if not (_input_blank(sub, f) and f.cells[0][0] in folded)]
+    inputs = _input_key_set(sub.spec)
+    findings = [f for f in findings if not (_input_blank(f, inputs) and f.cells[0][0] in folded)]
     if len(blank_tables) == len(located):
         if no_data:
             findings.append(Finding("info", "cover.no_data", COVER_SHEET, "", "封面选择了“本年度无相关数据”：各表均按0计"))
@@ -311,9 +312,10 @@ def fill_findings(sub: Submission) -> list[Finding]:
 BLANK_NOTES_SHOWN = 5  # more blank cells than this in one table: one note for the table
 
 
-def _input_blank(sub: Submission, f: Finding) -> bool:
-    """A reader's note on one blank input cell (notes on blank totals, computed, stay as they are)."""
-    return f.rule == "blank" and len(f.cells) == 1 and f.cells[0] in _input_key_set(sub.spec)
+def _input_blank(f: Finding, inputs: frozenset[CellKey]) -> bool:
+    """A reader's note on one blank input cell (``inputs``: ``_input_key_set`` of the spec;
+    notes on blank totals, computed, stay as they are)."""
+    return f.rule == "blank" and len(f.cells) == 1 and f.cells[0] in inputs
 
 
 @cache
@@ -323,14 +325,16 @@ def _input_key_set(spec: Spec) -> frozenset[CellKey]:
 
 def _fold_blank_notes(sub: Submission, findings: list[Finding]) -> list[Finding]:
     """A few blank cells keep one note each; a table with many gets one note counting them."""
+    inputs = _input_key_set(sub.spec)
     by_table: dict[str, list[Finding]] = {}
     for f in findings:
-        if _input_blank(sub, f):
+        if _input_blank(f, inputs):
             by_table.setdefault(f.cells[0][0], []).append(f)
     many = {t: fs for t, fs in by_table.items() if len(fs) > BLANK_NOTES_SHOWN}
     if not many:
         return findings
-    out = [f for f in findings if not (_input_blank(sub, f) and f.cells[0][0] in many)]
+    folded = {id(f) for fs in many.values() for f in fs}
+    out = [f for f in findings if id(f) not in folded]
     for table_id, fs in many.items():
         table = sub.spec.table(table_id)
         shown = "、".join(f.cell for f in fs[:BLANK_NOTES_SHOWN])
