@@ -516,3 +516,18 @@ def test_audit_log_records_who_what_where_and_is_append_only(site):
             conn.execute("DELETE FROM audit")
     finally:
         conn.close()
+
+
+def test_page_times_are_beijing_time_whatever_the_server_zone(monkeypatch):
+    """Found by a new user's trial: on a UTC server the receipt said 00:44 for an upload at 08:44
+    Beijing time (a February 1 upload at 07:00 would have been dated January 31)."""
+    import time
+
+    from xlsxgov.web.app import local_time
+
+    for zone in ("UTC", "America/New_York", "Asia/Shanghai"):
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        assert local_time("2026-01-31T23:00:00.000000+00:00") == "2026-02-01 07:00:00"
+    monkeypatch.undo()
+    time.tzset()

@@ -79,8 +79,10 @@ STATUS_HEADERS = [
 ]
 
 
-def local_minute(iso: str | None) -> str:
-    """A ledger time (ISO 8601, UTC) as Beijing time to the minute: ``2025-01-12 09:30``."""
+def beijing_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A ledger time (ISO 8601, UTC) as Beijing time in ``fmt`` (``2025-01-12 09:30``), whatever
+    the machine's time zone; "" for none, the text itself when it is not a time. The one
+    conversion of the CLI, the workbooks and the portal's pages."""
     if not iso:
         return ""
     try:
@@ -89,7 +91,12 @@ def local_minute(iso: str | None) -> str:
         return iso
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return when.astimezone(BEIJING).strftime(fmt)
+
+
+def local_minute(iso: str | None) -> str:
+    """``beijing_time`` to the minute: ``2025-01-12 09:30``."""
+    return beijing_time(iso)
 
 
 def _reason(a: dict) -> str:

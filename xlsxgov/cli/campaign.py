@@ -398,13 +398,10 @@ def _status_text(status: str, from_report: bool = False) -> Text:
 
 
 def _local(utc_iso: str | None) -> str:
-    """A ledger time (UTC) as the clerk's local time (Asia/Shanghai), to the minute."""
-    if not utc_iso:
-        return ""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+    """A ledger time (UTC) as Beijing time, to the minute, without the year."""
+    from ..campaign.status import beijing_time
 
-    return datetime.fromisoformat(utc_iso).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
+    return beijing_time(utc_iso, "%m-%d %H:%M")
 
 
 def _print_history(directory: Path, agency: str) -> None:

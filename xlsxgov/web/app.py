@@ -118,15 +118,11 @@ def _campaign_secret(directory: Path) -> bytes:
 
 
 def local_time(iso: str | None) -> str:
-    """A ledger timestamp (UTC, ISO 8601) as this machine's local time, to the second."""
-    from datetime import datetime
+    """A ledger timestamp (UTC, ISO 8601) as Beijing time to the second, whatever the server's
+    time zone (a receipt must not be eight hours off on a UTC server); every page says so."""
+    from ..campaign.status import beijing_time
 
-    if not iso:
-        return ""
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return iso
+    return beijing_time(iso, "%Y-%m-%d %H:%M:%S")
 
 
 def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_size: int = 2) -> FastAPI:
