@@ -207,3 +207,14 @@ def test_libreoffice_output_is_recognised(fmt, tmp_path):
     half = tmp_path / f"half.{fmt}"
     half.write_bytes(data[: len(data) // 2])
     assert check_file(half).code == "truncated"
+
+
+def test_a_missing_path_or_a_folder_is_named_in_chinese(tmp_path):
+    """Found by a new user's trial: a mistyped path was reported with Python's exception name
+    and told to "重新报送"."""
+    from xlsxgov.filecheck import check_file
+
+    missing = check_file(tmp_path / "不存在.xlsx")
+    assert not missing.ok and missing.reason == "找不到这个文件，请检查文件名和路径是否写对"
+    folder = check_file(tmp_path)
+    assert not folder.ok and "Error" not in folder.reason and folder.reason.isascii() is False

@@ -395,6 +395,8 @@ def test_connection_error_names_host_and_port(tmp_path):
         send(emls, port, Ledger())
     assert f"127.0.0.1:{port}" in str(exc.value)
     assert "无法连接" in str(exc.value)
+    # what it means and what to check, in Chinese: not the system's "[Errno 111] Connection refused"
+    assert "连接被拒绝" in str(exc.value) and "--smtp" in str(exc.value) and "Errno" not in str(exc.value)
     assert exc.value.results == []
 
 

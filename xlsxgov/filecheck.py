@@ -154,8 +154,14 @@ def screen_file(
         verdict = _check(Path(path), max_bytes, max_entries, max_inflated, max_ratio, read)
     except _Verdict as v:
         verdict = v.verdict
+    except FileNotFoundError:
+        verdict = _bad("unsupported", "找不到这个文件，请检查文件名和路径是否写对")
+    except IsADirectoryError:
+        verdict = _bad("unsupported", "这是一个文件夹，不是文件")
+    except PermissionError:
+        verdict = _bad("unsupported", "没有读取这个文件的权限，请检查文件权限或换一个位置存放后再试")
     except OSError as exc:
-        verdict = _bad("unsupported", f"无法读取文件（{exc.__class__.__name__}），请确认文件存在且未被占用后重新报送")
+        verdict = _bad("unsupported", f"无法读取文件（系统错误 {exc.errno}），请确认文件未被其他程序占用后再试")
     except Exception as exc:  # a bug or an input we did not foresee: never crash the caller
         verdict = _bad("unsupported", f"文件格式无法识别（{exc.__class__.__name__}），{_RESUBMIT}")
     return verdict, (read[0] if read else None), (read[1] if len(read) > 1 and verdict.ok else None)

@@ -22,6 +22,7 @@ import mimetypes
 import os
 import re
 import smtplib
+import socket
 import ssl
 import time
 import unicodedata
@@ -375,6 +376,14 @@ def _connect_failure(exc: Exception, where: str) -> str:
                 "（如服务器使用单位内部 CA 签发的证书，请用 --cafile 指定该 CA 证书）")
     if isinstance(exc, ssl.SSLError):
         return f"与 SMTP 服务器 {where} 建立加密连接失败：{exc}（请确认端口与加密方式匹配：465 用 SSL，587 用 STARTTLS）"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"无法连接 SMTP 服务器 {where}：连接被拒绝（该地址上没有邮件服务在运行），请检查 --smtp 的服务器地址和端口"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"无法连接 SMTP 服务器 {where}：连接超时，请检查服务器地址、端口和网络（防火墙）"
+    if isinstance(exc, socket.gaierror):
+        return f"无法连接 SMTP 服务器 {where}：找不到这个服务器名称，请检查 --smtp 的服务器地址"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"无法连接 SMTP 服务器 {where}（系统错误 {exc.errno}），请检查服务器地址、端口和网络"
     return f"无法连接 SMTP 服务器 {where}：{exc}"
 
 
