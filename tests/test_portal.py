@@ -531,3 +531,18 @@ def test_page_times_are_beijing_time_whatever_the_server_zone(monkeypatch):
         assert local_time("2026-01-31T23:00:00.000000+00:00") == "2026-02-01 07:00:00"
     monkeypatch.undo()
     time.tzset()
+
+
+def test_serve_on_a_port_in_use_says_so_before_any_banner(site):
+    """Found by a new user's trial: a second `serve` on the same port printed the banner saying
+    the site runs, then uvicorn's English "address already in use"."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        run = subprocess.run([XLSXGOV, "serve", str(site["dir"]), "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert f"端口 {port} 已被占用" in run.stderr + run.stdout
+    assert "报送平台：" not in run.stdout and "address already in use" not in run.stderr + run.stdout

@@ -62,6 +62,23 @@ def user_token(
     print(token)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail in one Chinese line, before the banner says the site runs, when ``host:port`` cannot
+    be listened on (another program, or a portal already running, holds it)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(f"端口 {port} 已被占用（可能报送平台已经在运行），请换一个端口：--port")
+            fail(f"无法在 {host}:{port} 上启动（系统错误 {exc.errno}），请检查 --host 和 --port")
+
+
 def serve_command(
     directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
     host: str = typer.Option("127.0.0.1", "--host", help="监听地址；内网访问用本机的内网地址或 0.0.0.0"),
@@ -87,6 +104,7 @@ def serve_command(
     os.environ["XLSXGOV_MAX_UPLOAD"] = str(max_upload_mb * 1024 * 1024)
     os.environ["XLSXGOV_POOL"] = str(max(1, (os.cpu_count() or 2) // workers))
     log_config = {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"], "xlsxgov.web": {"handlers": ["default"], "level": "INFO", "propagate": False}}}
+    _check_port_free(host, port)
     shown = f"[{host}]" if ":" in host else host
     console.print(Text(f"报送平台：http://{shown}:{port}/login（工作人员登录）；数据保存在 {Path(directory).resolve()}；按 Ctrl+C 停止"), highlight=False)
     # uvicorn's own access log would print agency links; ours (xlsxgov.web) redacts them.
