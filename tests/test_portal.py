@@ -508,6 +508,8 @@ def test_audit_log_records_who_what_where_and_is_append_only(site):
     for action in ("登录", "上传报表", "审核：退回修改", "登录失败", "保存账户", "生成报送链接", "生成接口令牌", "下载文件"):
         assert action in page
     assert "127.0.0.1" in page
+    uploads = [r[0] for r in ledger_rows(d, "SELECT detail FROM audit WHERE action='上传报表'")]
+    assert uploads and all(re.search(r"(合格|有错误|无法读取|单位不明|重复文件（已跳过）)（错误 \d+，警告 \d+）", u) for u in uploads), uploads
     conn = sqlite3.connect(d / "ledger.sqlite")
     try:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):

@@ -97,7 +97,7 @@ def record_uploads(directory: Path, jobs: list[UploadJob]) -> list[Recorded]:
         for job, o in zip(jobs, outcomes):
             sub = portal.submission_by_sha(conn, o.sha256)
             out.append(Recorded(o, sub["id"] if sub else None, sub["code"] if sub else None))
-            verdict = f"{o.outcome}（错误 {o.errors}，警告 {o.warnings}）"
+            verdict = f"{OUTCOME_LABELS.get(o.outcome, o.outcome)}（错误 {o.errors}，警告 {o.warnings}）"
             lines.append((job.actor, job.address, "上传报表", f"单位 {job.received.code}：{o.name}，SHA-256 {o.sha256}，{verdict}"))
         portal.audit_many(conn, lines)
     finally:
