@@ -180,6 +180,24 @@ def test_assign_by_sha_prefix_and_unknown_names_are_refused(campaign: Path):
     assert agency_status(campaign, 5)["status"] == "valid"
 
 
+def test_assign_by_the_name_the_import_listed(campaign: Path):
+    """Found by a new user's trial: the import lists a file of no agency by its name, and assign
+    refused that name (only the quarantine/ path or the SHA-256 worked)."""
+    spec = spec_mod.load("gov2021")
+    write_workbook(campaign / "inbox" / "统计表.xlsx", spec, Meta(year=YEAR, agency="某单位", code=code_for(97)), values=random_inputs(spec, random.Random(9)))
+    assert [f.outcome for f in import_paths(campaign).files] == ["unknown"]
+    cli("assign", campaign, "统计表.xlsx", AGENCIES[3][1])
+    assert agency_status(campaign, 3)["status"] == "valid"
+    # two files of no agency under one name: which one is asked for, by SHA-256
+    for i, sub in enumerate(("a", "b")):
+        (campaign / "inbox" / sub).mkdir()
+        write_workbook(campaign / "inbox" / sub / "同名.xlsx", spec, Meta(year=YEAR, agency="某单位", code=code_for(90 + i)),
+                       values=random_inputs(spec, random.Random(10 + i)))
+    import_paths(campaign)
+    twice = cli("assign", campaign, "同名.xlsx", AGENCIES[2][1], check=False)
+    assert twice.returncode == 2 and "有 2 个名为“同名.xlsx”" in twice.stderr and "前 8 位" in twice.stderr
+
+
 def test_withdraw_sets_aside_and_the_previous_becomes_current(campaign: Path):
     reply(campaign / "inbox" / "第一次.xlsx", 0)
     import_paths(campaign)

@@ -54,7 +54,8 @@ def find_agency(agencies: list[Agency], text: str) -> Agency:
 
 def _find_submission(store: CampaignStore, file_or_sha: str):
     """The ledger row of a received file given as a path (any copy: quarantine/, archive/, the
-    original) or as its SHA-256 (at least 8 hex digits, as in quarantine/ file names)."""
+    original), as the name the import listed a file of no agency by, or as its SHA-256 (at
+    least 8 hex digits, as in quarantine/ file names)."""
     path = Path(file_or_sha)
     if path.is_file():
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -62,9 +63,15 @@ def _find_submission(store: CampaignStore, file_or_sha: str):
         if not found:
             raise CampaignError(f"文件“{path}”还没有导入本报送任务，请先运行 xlsxgov campaign import {store.directory} {path}")
         return found[0]
+    named = store.unattributed_by_name(file_or_sha)  # the name the import listed it by
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        shas = "、".join(r["sha256"][:8] for r in named)
+        raise CampaignError(f"单位不明的文件中有 {len(named)} 个名为“{file_or_sha}”，请改用 SHA-256 的前 8 位指定（{shas}）")
     prefix = path.name.split("_", 1)[0]  # a quarantine name: <sha[:12]>_<original name>
     if not _HEX.fullmatch(prefix):
-        raise CampaignError(f"找不到文件“{file_or_sha}”（可写文件路径，或文件 SHA-256 的前 8 位以上）")
+        raise CampaignError(f"找不到文件“{file_or_sha}”（可写文件路径、导入时列出的文件名，或文件 SHA-256 的前 8 位以上）")
     rows = store.submissions_by_sha(prefix, prefix=True)
     if not rows:
         raise CampaignError(f"台账中没有 SHA-256 以“{prefix}”开头的文件")

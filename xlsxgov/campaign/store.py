@@ -617,6 +617,13 @@ class CampaignStore:
             return self.conn.execute("SELECT * FROM submissions WHERE sha256 LIKE ?", (sha256.lower() + "%",)).fetchall()
         return self.conn.execute("SELECT * FROM submissions WHERE sha256=?", (sha256,)).fetchall()
 
+    def unattributed_by_name(self, file_name: str) -> list[sqlite3.Row]:
+        """Ledger rows of the files of no agency (quarantine/) received under ``file_name``, the
+        name the import listed them by, newest first."""
+        return self.conn.execute(
+            "SELECT * FROM submissions WHERE code IS NULL AND file_name=? ORDER BY received_at DESC, id DESC", (file_name,),
+        ).fetchall()
+
     def current_row(self, code: str) -> sqlite3.Row | None:
         """Every column of an agency's current submission (None: the agency is 未报送)."""
         marks = ",".join("?" * len(RECEIVED_STATUSES))
