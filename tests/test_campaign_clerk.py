@@ -198,6 +198,21 @@ def test_assign_by_the_name_the_import_listed(campaign: Path):
     assert twice.returncode == 2 and "有 2 个名为“同名.xlsx”" in twice.stderr and "前 8 位" in twice.stderr
 
 
+def test_a_file_of_no_agency_is_pointed_to_assign_and_a_lock_file_is_nobodys(campaign: Path):
+    """Found by a new user's trial: an unreadable file of no agency went to quarantine/ without
+    the assign hint (given only for readable ones), ``status`` counted it without saying what
+    to do, and a lock file was listed as "（单位不明）"."""
+    import hostile_files as hf
+
+    src, _ = hf.docx_as_xlsx(campaign / "inbox")
+    src.rename(campaign / "inbox" / "统计表.xlsx")
+    (campaign / "inbox" / "~$统计表.xlsx").write_bytes(b"\x0c\x00owner".ljust(165, b"\x00"))
+    out = flat(cli("import", campaign, check=False).stdout)
+    assert "统计表.xlsx（单位不明）" in out and "campaignassign" in out
+    assert "~$统计表.xlsx（单位不明）" not in out and "~$统计表.xlsx" in out
+    assert "campaignassign" in flat(cli("status", campaign).stdout)
+
+
 def test_withdraw_sets_aside_and_the_previous_becomes_current(campaign: Path):
     reply(campaign / "inbox" / "第一次.xlsx", 0)
     import_paths(campaign)

@@ -287,16 +287,18 @@ def import_command(
         rows = []
         for f in attention:
             note = f.reason or f"错误 {f.errors} 处"
-            rows.append((f"{f.name}（{f.agency or '单位不明'}）：{note}", OUTCOME_LABELS[f.outcome]))
+            who = f"（{f.agency}）" if f.agency else ("" if f.outcome == "skipped" else "（单位不明）")  # a lock file is nobody's report
+            rows.append((f"{f.name}{who}：{note}", OUTCOME_LABELS[f.outcome]))
         console.print(message_table(console, ("文件和说明", "结果"), rows, title="需要处理的文件"))
-        if any(f.outcome == "unknown" for f in attention):
-            say(f"单位不明的文件在 quarantine/ 中，确认是哪个单位的后用 xlsxgov campaign assign {escape(str(directory))} 文件 单位 分配")
+        if any(not f.agency and f.outcome in ("unknown", "unreadable") for f in attention):
+            say(_ASSIGN_HINT.format(escape(str(directory))))
         if any(f.feedback for f in attention):
             say(_FEEDBACK_HINT.format(escape(str(directory))))
     console.print(import_summary_table(result))
 
 
 # Feedback workbooks are built when first asked for (campaign.feedback), not by import or assign.
+_ASSIGN_HINT = "单位不明的文件在 quarantine/ 中，确认是哪个单位的后用 xlsxgov campaign assign {} 文件名 单位 分配"
 _FEEDBACK_HINT = "有错误的报表的问题反馈工作簿在下载或催报时自动生成；现在全部生成：\n  xlsxgov campaign feedback {}"
 
 
@@ -363,6 +365,8 @@ def status_command(
         f"无法读取 {tot['unreadable']}，未报送 {tot['missing']}；单位不明的文件 {status['unassigned']} 个"
     )
     say(summary)
+    if status["unassigned"]:
+        say(_ASSIGN_HINT.format(escape(str(directory))))
     if problems:
         late = [a for a in status["agencies"] if a["status"] != "valid"]
         rows = []
