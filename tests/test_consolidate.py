@@ -291,3 +291,25 @@ def test_cli_consolidate(agencies, tmp_path):
     proc = subprocess.run([str(XLSXGOV), "consolidate", str(junk), "-o", str(tmp_path / "x.xlsx")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "junk.xlsx" in "".join((proc.stdout + proc.stderr).split())
+
+
+def test_a_plain_folder_stands_for_its_workbooks(tmp_path):
+    """Found by a new user's trial: `consolidate 文件夹 -o …` refused a folder of workbooks that
+    is not a campaign (validate reads such a folder)."""
+    from xlsxgov.consolidate import consolidate
+
+    spec = spec_mod.load("gov2021")
+    folder = tmp_path / "回复"
+    (folder / "乡镇").mkdir(parents=True)
+    files = []
+    for i, where in enumerate((folder, folder / "乡镇")):
+        p = where / f"单位{i}.xlsx"
+        write_workbook(p, spec, Meta(year=2024, agency=f"某县某局{i}", code=f"11350100MB000000{i}"), values=random_inputs(spec, random.Random(i)))
+        files.append(p)
+    (folder / "说明.txt").write_text("不是工作簿", encoding="utf-8")
+    by_folder = consolidate([folder], tmp_path / "a.xlsx")
+    by_files = consolidate(files, tmp_path / "b.xlsx")
+    assert by_folder.inputs == by_files.inputs and len(by_folder.included) == 2
+    (tmp_path / "空").mkdir()
+    with pytest.raises(ConsolidationError, match="中没有工作簿"):
+        consolidate([tmp_path / "空"], tmp_path / "c.xlsx")

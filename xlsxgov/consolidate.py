@@ -464,8 +464,8 @@ def consolidate(
     """Consolidate one campaign folder (``consolidate_campaign``) or workbooks (``consolidate_files``).
 
     A campaign is given alone: its year and edition are its own, so ``year``/``edition`` with a
-    campaign, a campaign next to other files, or a folder that is no campaign raise
-    ConsolidationError; an unknown ``edition`` raises SpecError. ``previous``: last year's data
+    campaign, or a campaign next to other files, raise ConsolidationError; any other folder
+    stands for the workbooks in it (``crossyear.workbooks_in``; none: ConsolidationError); an unknown ``edition`` raises SpecError. ``previous``: last year's data
     (``crossyear.Previous`` or a path), whose findings go to ``result.cross_year``.
     """
     from .campaign.ledger import LEDGER_NAME
@@ -474,9 +474,20 @@ def consolidate(
     campaign = len(paths) == 1 and is_campaign(paths[0])
     folders = [p for p in paths if Path(p).is_dir()]
     if folders and not campaign:
-        if is_campaign(folders[0]):
-            raise ConsolidationError(f"“{folders[0]}”是报送任务目录：汇总报送任务时只能给出这一个目录，不能再加其他文件")
-        raise ConsolidationError(f"“{folders[0]}”是目录，但不是报送任务目录（其中没有 {LEDGER_NAME}）")
+        from .crossyear import workbooks_in
+
+        expanded: list[Path | str] = []
+        for p in paths:
+            if not Path(p).is_dir():
+                expanded.append(p)
+                continue
+            if is_campaign(p):
+                raise ConsolidationError(f"“{p}”是报送任务目录：汇总报送任务时只能给出这一个目录，不能再加其他文件")
+            found = workbooks_in(Path(p))  # a plain folder: its workbooks, as validate reads one
+            if not found:
+                raise ConsolidationError(f"文件夹“{p}”中没有工作簿（.xlsx .xlsm .xls .ods），也不是报送任务目录（其中没有 {LEDGER_NAME}）")
+            expanded += found
+        paths = expanded
     if campaign and (year is not None or edition is not None):
         raise ConsolidationError("汇总报送任务时年度和表格版本取自任务本身，不能再指定 --year 或 -e")
     if edition:

@@ -14,7 +14,7 @@ from .files import load_previous
 
 @app.command("consolidate")
 def consolidate_command(
-    files: list[Path] = typer.Argument(..., help="报送任务目录，或各单位报送的工作簿、下级的汇总工作簿", metavar="目录或文件"),
+    files: list[Path] = typer.Argument(..., help="报送任务目录，或各单位报送的工作簿、下级的汇总工作簿，或存放它们的文件夹", metavar="目录或文件"),
     output: Path = typer.Option(..., "-o", "--output", help="输出的汇总工作簿（.xlsx）"),
     region: str = typer.Option("", "--region", help="汇总地区名称，例如 某某区（报送任务默认取任务的地区）"),
     include_invalid: bool = typer.Option(False, "--include-invalid", help="有错误的文件也计入汇总（默认不计入）"),
