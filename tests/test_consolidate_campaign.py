@@ -176,8 +176,10 @@ def test_cli_dispatches_on_a_campaign_folder(campaign, tmp_path):
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert read_workbook(out).values == sums(spec, [inputs[0], inputs[1], inputs[2], bad])
 
-    # a folder that is not a campaign, and --year with a campaign, are refused with a message
-    proc = subprocess.run([XLSXGOV, "consolidate", str(tmp_path), "-o", str(out)], capture_output=True, text=True, timeout=120)
+    # a folder that is neither a campaign nor holds workbooks, and --year with a campaign, are
+    # refused with a message (a folder of workbooks stands for them: test_consolidate.py)
+    (tmp_path / "空").mkdir()
+    proc = subprocess.run([XLSXGOV, "consolidate", str(tmp_path / "空"), "-o", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "不是报送任务目录" in "".join(proc.stderr.split())
     proc = subprocess.run([XLSXGOV, "consolidate", str(d), "-o", str(out), "--year", "2023"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--year" in proc.stderr
