@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -121,3 +122,12 @@ def text(html: str) -> str:
 
 
 __all__ = ["AGENCIES", "Server", "csrf_of", "free_port", "login", "make_campaign", "reply", "text", "upload"]
+
+
+def ledger_rows(d: Path, sql: str, *args) -> list:
+    """The rows of ``sql`` on the ledger of campaign ``d`` (a connection of its own, closed)."""
+    conn = sqlite3.connect(d / "ledger.sqlite")
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()

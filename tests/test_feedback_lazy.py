@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ import openpyxl
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from portal_server import login, reply, text, upload  # noqa: E402
+from portal_server import ledger_rows as rows, login, reply, text, upload  # noqa: E402
 from test_portal import site  # noqa: E402,F401  (the served campaign, a fixture)
 from test_campaign import AGENCIES, YEAR, campaign, cli, fill, flat, issued, template_of  # noqa: E402,F401  (fixtures)
 
@@ -31,14 +30,6 @@ from xlsxgov.errors import CampaignError  # noqa: E402
 from xlsxgov.feedback import ISSUES_SHEET, write_feedback  # noqa: E402
 from xlsxgov.validate import validate_paths  # noqa: E402
 from xlsxgov.vocab import SEVERITY_LABELS  # noqa: E402
-
-
-def rows(d: Path, sql: str, *args) -> list:
-    conn = sqlite3.connect(d / "ledger.sqlite")
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def invalid(d: Path) -> list[tuple[int, str, str, str]]:

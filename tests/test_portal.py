@@ -20,7 +20,7 @@ import openpyxl
 import pytest
 
 from portal_server import (
-    AGENCIES, PASSWORDS, XLSXGOV, Server, csrf_of, free_port, login, make_campaign, reply, text, upload,
+    AGENCIES, PASSWORDS, XLSXGOV, Server, csrf_of, free_port, ledger_rows, login, make_campaign, reply, text, upload,
 )
 from xlsxgov.campaign import portal
 from xlsxgov.campaign.importer import import_paths
@@ -42,14 +42,6 @@ def site(tmp_path_factory):
 
 def code(i: int) -> str:
     return AGENCIES[i][1]
-
-
-def ledger_rows(d: Path, sql: str, *args) -> list:
-    conn = sqlite3.connect(d / "ledger.sqlite")
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 # ---------------------------------------------------------------------------------------------
