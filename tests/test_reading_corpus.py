@@ -452,3 +452,23 @@ def test_a_damaged_place_in_the_metadata_is_not_read_as_a1(tmp_path):
         for full in (False, True):
             sub = read_workbook(damaged, full=full)
             assert sub.agency == read_workbook(good).agency == "某市某局"
+
+
+def test_a_total_showing_value_error_blames_the_text_typed_in_its_part(tmp_path):
+    """Found by a new user's trial: "五" typed in 表三 D6 and the file saved by Excel or LibreOffice
+    (the total J6 then shows #VALUE!) gave an error on J6, a protected formula cell, and only a
+    提示 on D6. The error is now on D6, naming what it holds."""
+    part = hf.sheet_part("gov2021", "t3")
+    d6, j6 = hf.a1_of("t3", "new", "natural"), hf.a1_of("t3", "new", "total")
+    good = hf.filled_template(tmp_path / "good.xlsx")
+    typed = hf.patch_xlsx(good, tmp_path / "typed.xlsx", part, lambda x: hf.set_cell_xml(
+        hf.set_cell_xml(x, d6, "<is><t>五</t></is>", ' t="inlineStr"'), j6, "<f>SUM(D6:I6)</f><v>#VALUE!</v>", ' t="e"'))
+    for full in (False, True):
+        sub = read_workbook(typed, full=full)
+        errors = [f for f in sub.findings if f.rule == "cell.error_value"]
+        assert [(f.severity, f.cell, f.cells) for f in errors] == [("error", d6, (("t3", "new", "natural"),))], errors
+        assert "“五”" in errors[0].message and "阿拉伯数字" in errors[0].message and "#VALUE!" in errors[0].message
+    # a total whose error has no such cause still says so on the total
+    broken = hf.patch_xlsx(good, tmp_path / "broken.xlsx", part, lambda x: hf.set_cell_xml(x, j6, "<f>1/0</f><v>#DIV/0!</v>", ' t="e"'))
+    (error,) = [f for f in read_workbook(broken).findings if f.rule == "cell.error_value"]
+    assert error.cell == j6

@@ -295,6 +295,8 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
                 findings.append(Finding("error", f"cell.{kind.value}", sheet, a1, f"{what}（合计）：{parsed.message}", (k,)))
     if not found:
         raise Unreadable("工作簿中找不到法定表格的数据单元格，请使用下发的模板填报", "no_tables")
+    if any(f.rule == "cell.error_value" for f in findings):
+        _blame_text_parts(spec, findings, raw, where)
     sub = Submission(path, spec, meta, inputs, typed, raw, where, findings, bad)
     _cover_findings(sub)
     return sub
@@ -562,6 +564,36 @@ def _row_label_cells(table) -> tuple[tuple[tuple[str, str], str], ...]:
         cell = table.cell(row.id, table.block_of_row(row.id).columns[0].id)
         out.append((cell.key, row.label))
     return tuple(out)
+
+
+def _blame_text_parts(spec: Spec, findings: list[Finding], raw: Mapping[CellKey, Any], where: Mapping[CellKey, tuple[str, str]]) -> None:
+    """A total that shows an error value (#VALUE!) because one of its parts holds text the reader
+    took for a number ("五", "5件": a 提示 on that part) gets its error put on those parts, which
+    the agency can edit, naming what they hold: the total is a protected formula cell, and the
+    sheet's own formulas cannot add text (found by a new user's trial, issue #9 leftover)."""
+    from .compute import input_expansion
+
+    read_as_numbers = {f.cells[0] for f in findings if f.rule == "cell.normalised" and len(f.cells) == 1}
+    if not read_as_numbers:
+        return
+    for i, f in enumerate(findings):
+        if f.rule != "cell.error_value" or len(f.cells) != 1:
+            continue
+        t, r, c = f.cells[0]
+        table = spec.table(t)
+        cell = table.cell(r, c)
+        if cell is None or cell.is_input:
+            continue
+        parts = [k for k in input_expansion(cell) if k in read_as_numbers and where.get(k, ("", ""))[1]]
+        if not parts:
+            continue
+        held = "、".join(f"{spec.table(k[0]).short} {where[k][1]}“{raw.get(k)}”" for k in parts)
+        head = f.message.split("：", 1)[0]
+        findings[i] = Finding(
+            "error", f.rule, where[parts[0]][0], ",".join(where[k][1] for k in parts),
+            f"{head}显示错误值 {raw.get(f.cells[0])}，因为{held}填写的是文字，表格中的公式无法相加：请改填阿拉伯数字",
+            tuple(parts),
+        )
 
 
 @cache
