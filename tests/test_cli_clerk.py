@@ -132,3 +132,29 @@ def test_status_is_one_line_per_agency_at_80_columns(tmp_path):
     problems = run("campaign", "status", d / "任务", "--problems").stdout
     flat = "".join(problems.split())
     assert "示例县公安局" in flat and "第一项(" in flat and "示例县民政局" in flat and "示例县教育局" not in flat
+
+
+def test_wrap_keeps_a_run_of_closing_marks_off_the_line_start():
+    """"（汇总）.xlsx": the "." may not lead a line, nor may the "）" carried down with it."""
+    text = "汇总工作簿：" + "统计表" * 20 + "（汇总）.xlsx（汇总 42 个单位；未报送的单位见“未报送”表）"
+    for width in range(20, 81):
+        lines = wrap(text, width)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+        assert all(line[:1] not in "，。、；：！？）》」』”’,.;:!?)]" for line in lines[1:]), (width, lines)
+
+
+def test_say_breaks_lines_where_a_chinese_reader_expects(monkeypatch):
+    """Found by a new user's trial: Rich breaks only at spaces, so the demo's summary was cut
+    after "（4" and before "份", and a path was pushed alone onto its own line."""
+    import io
+
+    from rich.console import Console
+
+    from xlsxgov.cli import base
+
+    out = io.StringIO()
+    monkeypatch.setattr(base, "console", Console(file=out, width=80, color_system=None))
+    base.say("5. 反馈工作簿：demo/campaign/feedback（4 份，问题单元格标红并附说明，可发回单位修改）[bold]完成[/bold]")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "（4 份" in lines[0] and all(cell_len(line) <= 80 for line in lines)
+    assert "".join(lines).replace(" ", "") == "5.反馈工作簿：demo/campaign/feedback（4份，问题单元格标红并附说明，可发回单位修改）完成"

@@ -37,8 +37,30 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def say(text: str) -> None:
-    """Print a line on stdout; ``text`` may hold markup written by the command (escape file data)."""
-    console.print(text, highlight=False)
+    """Print a line on stdout; ``text`` may hold markup written by the command (escape file data).
+
+    Broken at the console's width where a Chinese reader expects it (``text.wrap``: between
+    characters, never inside a number, a path or a cell list): Rich breaks only at spaces, so a
+    line such as ``反馈工作簿：demo/campaign/feedback（4 份…）`` was cut after the "4"."""
+    from rich.text import Text
+
+    from .text import wrap
+
+    styled = Text.from_markup(text)
+    plain = styled.plain
+    lines = wrap(plain, console.width)
+    starts, pos = [], 0
+    for line in lines:
+        start = plain.find(line, pos) if line else pos
+        if start < 0:  # not a plain cut of the text (cannot happen): Rich lays it out
+            console.print(styled, highlight=False)
+            return
+        starts.append(start)
+        pos = start + len(line)
+    parts = [part for part in styled.divide(starts[1:])]
+    for part in parts:
+        part.rstrip()
+    console.print(Text("\n").join(parts), highlight=False, soft_wrap=True)
 
 
 class Group(ZhGroup):

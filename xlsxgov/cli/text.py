@@ -38,8 +38,11 @@ def wrap(text: str, width: int) -> list[str]:
             w = cell_len(token)
             if used + w > width and "".join(tokens).strip():
                 carry: list[str] = []
-                if token[0] in _NO_LINE_START and len(tokens) > 1 and not tokens[-1].isspace():
-                    carry = [tokens.pop()]
+                if token[0] in _NO_LINE_START:  # move down what must not end up leading the line
+                    while len(tokens) > 1 and not tokens[-1].isspace():
+                        carry.insert(0, tokens.pop())
+                        if carry[0][0] not in _NO_LINE_START:
+                            break
                 out.append("".join(tokens).rstrip())
                 tokens, used = carry, sum(cell_len(t) for t in carry)
                 if token.isspace():
