@@ -120,6 +120,11 @@ def test_wrong_and_revoked_links_answer_404_revealing_nothing(site):
     assert any(new in v for v in cover) and not any(old in v for v in cover)  # the template re-stamped
     assert new in (d / "outbox" / "links.csv").read_text(encoding="utf-8-sig") and old not in (d / "outbox" / "links.csv").read_text(encoding="utf-8-sig")
     site["links"][code(4)] = new
+    # the agency named as the other commands accept it: a part of its name only it has (found by
+    # a new user's trial: only the code or the full name worked here)
+    again = subprocess.run([XLSXGOV, "campaign", "link", str(d), "第4局"], capture_output=True, text=True)
+    flat_err = "".join(again.stderr.split())
+    assert again.returncode == 2 and "已有有效的报送链接" in flat_err and AGENCIES[4][0] in flat_err
     # Only hashes are stored.
     token = new.rsplit("/", 1)[1]
     assert len(token) >= 43  # 256 bits in URL-safe base64

@@ -143,10 +143,11 @@ def link_command(
 
     from ..campaign import portal as portal_mod
 
-    agencies = {a.code: a for a in roster(directory)}
-    code = agency if agency in agencies else next((c for c, a in agencies.items() if a.name == agency), None)
-    if code is None:
-        fail(f"名册中没有“{agency}”（请给出统一社会信用代码或单位全称）")
+    from ..campaign.resolve import find_agency
+
+    listed = roster(directory)
+    agencies = {a.code: a for a in listed}
+    code = find_agency(listed, agency).code  # code, full name or a part only one agency has
     if revoke:
         n = portal_mod.revoke_link(directory, code)
         say(f"已作废 {escape(agencies[code].name)} 的 {n} 个链接")
