@@ -465,8 +465,9 @@ def consolidate(
 
     A campaign is given alone: its year and edition are its own, so ``year``/``edition`` with a
     campaign, or a campaign next to other files, raise ConsolidationError; any other folder
-    stands for the workbooks in it (``crossyear.workbooks_in``; none: ConsolidationError); an unknown ``edition`` raises SpecError. ``previous``: last year's data
-    (``crossyear.Previous`` or a path), whose findings go to ``result.cross_year``.
+    stands for the workbooks in it (``crossyear.workbooks_in``; none: ConsolidationError); an
+    unknown ``edition`` raises SpecError. ``previous``: last year's data (``crossyear.Previous``
+    or a path), whose findings go to ``result.cross_year``.
     """
     from .campaign.ledger import LEDGER_NAME
     from .campaign.store import is_campaign

@@ -20,7 +20,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from . import __version__
 from . import spec as spec_mod
-from .compute import CellKey, complete, key, to_display
+from .compute import CellKey, complete, input_expansion, key, to_display
 from .findings import Finding
 from .locate import _Index, edition_scores, locate_table, normalise
 from .spec import Cell, Spec
@@ -571,8 +571,6 @@ def _blame_text_parts(spec: Spec, findings: list[Finding], raw: Mapping[CellKey,
     took for a number ("五", "5件": a 提示 on that part) gets its error put on those parts, which
     the agency can edit, naming what they hold: the total is a protected formula cell, and the
     sheet's own formulas cannot add text (found by a new user's trial, issue #9 leftover)."""
-    from .compute import input_expansion
-
     read_as_numbers = {f.cells[0] for f in findings if f.rule == "cell.normalised" and len(f.cells) == 1}
     if not read_as_numbers:
         return
@@ -584,7 +582,7 @@ def _blame_text_parts(spec: Spec, findings: list[Finding], raw: Mapping[CellKey,
         cell = table.cell(r, c)
         if cell is None or cell.is_input:
             continue
-        parts = [k for k in input_expansion(cell) if k in read_as_numbers and where.get(k, ("", ""))[1]]
+        parts = [k for k in input_expansion(cell) if k in read_as_numbers and where.get(k, NOWHERE)[1]]
         if not parts:
             continue
         held = "、".join(f"{spec.table(k[0]).short} {where[k][1]}“{raw.get(k)}”" for k in parts)

@@ -499,8 +499,9 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
         archived = store.path(row["archive_path"])
         item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
         prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)
-        report = validate_any([archived], edition=store.settings().edition)[0]
-        verdict = _Verdict.of(judge(report, year=store.settings().year, issued=store.issued_template(row["sha256"])))
+        settings = store.settings()
+        report = validate_any([archived], edition=settings.edition)[0]
+        verdict = _Verdict.of(judge(report, year=settings.year, issued=store.issued_template(row["sha256"])))
         return _record_one(store, prepared, verdict, agencies, {}, code=code, replace=submission_id)
 
 

@@ -94,11 +94,6 @@ def beijing_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return when.astimezone(BEIJING).strftime(fmt)
 
 
-def local_minute(iso: str | None) -> str:
-    """``beijing_time`` to the minute: ``2025-01-12 09:30``."""
-    return beijing_time(iso)
-
-
 def _reason(a: dict) -> str:
     if a.get("reason"):
         return a["reason"]
@@ -148,7 +143,7 @@ def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进
     coloured = {s: wb.add_format({**base, "bold": True, "align": "center", "bg_color": c}) for s, c in STATUS_COLOURS.items()}
     agencies = status["agencies"]
     now = datetime.now(timezone.utc).isoformat()
-    ws.merge_range(0, 0, 0, 7, f"{title}（统计时间：{local_minute(now)}，北京时间）", title_fmt)
+    ws.merge_range(0, 0, 0, 7, f"{title}（统计时间：{beijing_time(now)}，北京时间）", title_fmt)
     ws.set_row(0, 24)
     # Totals at the top, counted by formulas over the status column (they follow the table).
     first, last = 5, 5 + max(len(agencies), 1) - 1
@@ -174,7 +169,7 @@ def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进
         ws.write_string(r, 4, a.get("contact", ""), cell)
         ws.write_string(r, 5, a.get("phone", ""), cell)
         ws.write_string(r, 6, a.get("email", ""), cell)
-        ws.write_string(r, 7, local_minute(a["received_at"]), cell)
+        ws.write_string(r, 7, beijing_time(a["received_at"]), cell)
         ws.write_number(r, 8, a["received"], number)
         ws.write_number(r, 9, a["reminders"], number)
         ws.write_string(r, 10, "是" if a["sent"] else ("失败" if a["send_error"] else "否"), cell)

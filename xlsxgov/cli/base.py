@@ -57,7 +57,7 @@ def say(text: str) -> None:
             return
         starts.append(start)
         pos = start + len(line)
-    parts = [part for part in styled.divide(starts[1:])]
+    parts = list(styled.divide(starts[1:]))
     for part in parts:
         part.rstrip()
     console.print(Text("\n").join(parts), highlight=False, soft_wrap=True)

@@ -145,22 +145,21 @@ def link_command(
 
     from ..campaign.resolve import find_agency
 
-    listed = roster(directory)
-    agencies = {a.code: a for a in listed}
-    code = find_agency(listed, agency).code  # code, full name or a part only one agency has
+    found = find_agency(roster(directory), agency)  # code, full name or a part only one agency has
+    code = found.code
     if revoke:
         n = portal_mod.revoke_link(directory, code)
-        say(f"已作废 {escape(agencies[code].name)} 的 {n} 个链接")
+        say(f"已作废 {escape(found.name)} 的 {n} 个链接")
         return
     live, base = portal_mod.link_state(directory, code)
     base = url or base
     if live and not reissue:
-        fail(f"{agencies[code].name} 已有有效的报送链接（台账只保存其指纹，无法再次显示）；要作废旧链接并生成新链接，请加 --reissue")
+        fail(f"{found.name} 已有有效的报送链接（台账只保存其指纹，无法再次显示）；要作废旧链接并生成新链接，请加 --reissue")
     if not base:
         fail("不知道报送平台的访问地址：请用 --url 给出，例如 --url http://10.1.2.3:8000")
     issue_templates(directory, portal_url=base, codes=[code])
     link = portal_mod.link_of_csv(directory, code)
-    say(f"{escape(agencies[code].name)} 的新报送链接（已写入该单位的模板封面、邮件和 outbox/links.csv）：")
+    say(f"{escape(found.name)} 的新报送链接（已写入该单位的模板封面、邮件和 outbox/links.csv）：")
     print(link)
 
 
