@@ -1,12 +1,14 @@
 """Benchmark: validating a batch of returned workbooks (issue #13, targets 1, 2 and 6).
 
-    python benchmarks/validate_batch.py [N=1000] [--dir DIR]
+    python benchmarks/validate_batch.py [N=1000] [--dir DIR] [--rounds R]
 
 Generates N filled workbooks (random values, varying agencies and editions; about one in five
 unbalanced) into DIR (kept, reused when it already holds them) or a temporary directory, then
 measures in this one run, so that every figure stands beside its baselines:
 
   (a) raw python-calamine read of every sheet of every file, one process (the floor);
+  (a2) the same raw read on every core, through the same worker pool as (d): how far this
+      machine's cores scale at all (two vCPUs may share one physical core);
   (b) naive pipeline: openpyxl + a per-file frame + one pandera validation per file and table
       (on the first 200 files: it is slow);
   (c) xlsxgov ``validate_paths`` in one process (workers=1): per core;
@@ -16,6 +18,10 @@ measures in this one run, so that every figure stands beside its baselines:
       its workers: proportional set size, shared pages counted once; sampled every 20 ms);
   (f) cold start: ``xlsxgov --help`` and ``xlsxgov validate`` of one file (wall time).
 
+(a), (a2), (c) and (d) run ``--rounds R`` times (default 3), interleaved, so that a burst of
+load on a shared machine hits every variant alike; each line gives the median and each ratio is
+the median of the ratios within a round, with their range.
+
 Targets: (d)/(a) <= 0.6, (c)/(a) <= 1.3, (e) --json peak for 5,000 files <= 400 MB,
 validate of one file <= 1 s. The load average is printed before and after: the machine may
 be shared, and ratios of the same run are what to compare; (a)-(d) also print CPU time per
@@ -24,9 +30,11 @@ file (workers included), which other jobs on the machine disturb far less than w
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,7 +49,7 @@ from python_calamine import CalamineWorkbook
 from xlsxgov import spec as spec_mod
 from xlsxgov.compute import complete, key
 from xlsxgov.layout import layout
-from xlsxgov.parallel import worker_count
+from xlsxgov.parallel import chunk_map, worker_count
 from xlsxgov.reader import Submission
 from xlsxgov.template import Meta, write_workbook
 from xlsxgov.validate import table_frame, table_schema, validate_paths
@@ -98,6 +106,11 @@ def raw_calamine(paths) -> int:
     return cells
 
 
+def raw_calamine_chunk(paths: list[Path]) -> list[int]:
+    """(a2)'s unit of work in a worker: the raw read of each file of a chunk."""
+    return [raw_calamine([p]) for p in paths]
+
+
 def naive(paths) -> int:
     """openpyxl + per-file frame + one pandera validation per file and table."""
     failures = 0
@@ -133,20 +146,24 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-CPU_BASE: list[float] = []  # (a)'s CPU per file
-
-
-def timed(label: str, fn, n: int, base: float | None = None, base_name: str = "(a)") -> float:
-    """Wall time per file (returned) and CPU time per file, each beside (a)'s: on a shared
-    machine the CPU ratio is the steadier one."""
+def measure(fn, n: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) per item of one call of ``fn``."""
     t, c = time.perf_counter(), _cpu()
     fn()
-    dt, cpu = (time.perf_counter() - t) / n, (_cpu() - c) / n
-    if not CPU_BASE:
-        CPU_BASE.append(cpu)
-    ratio = f"  {dt / base:5.2f}× (a) wall, {cpu / CPU_BASE[0]:5.2f}× (a) CPU" if base else ""
-    print(f"{label:<52} {dt * 1000:7.2f} ms/file {1 / dt:8.0f} files/s  CPU {cpu * 1000:6.2f} ms/file{ratio}", flush=True)
-    return dt
+    return (time.perf_counter() - t) / n, (_cpu() - c) / n
+
+
+def print_line(label: str, walls: list[float], cpus: list[float], base: tuple[list[float], list[float]] | None) -> None:
+    """One variant's median wall and CPU time per file; beside (a), the median of the per-round
+    ratios and their range (on a shared machine the CPU ratio is the steadier one)."""
+    wall, cpu = statistics.median(walls), statistics.median(cpus)
+    ratio = ""
+    if base is not None:
+        rw = [w / b for w, b in zip(walls, base[0])]
+        rc = [c / b for c, b in zip(cpus, base[1])]
+        spread = f" [{min(rw):.2f}–{max(rw):.2f}]" if len(rw) > 1 else ""
+        ratio = f"  {statistics.median(rw):5.2f}× (a) wall{spread}, {statistics.median(rc):5.2f}× (a) CPU"
+    print(f"{label:<52} {wall * 1000:7.2f} ms/file {1 / wall:8.0f} files/s  CPU {cpu * 1000:6.2f} ms/file{ratio}", flush=True)
 
 
 def _tree_pss(pid: int) -> int:
@@ -186,11 +203,12 @@ def run_cli(args: list[str]) -> tuple[float, int, int]:
 
 
 def main(argv: list[str]) -> None:
-    args = [a for a in argv[1:] if not a.startswith("--")]
-    n = int(args[0]) if args else 1000
-    keep = argv[argv.index("--dir") + 1] if "--dir" in argv else None
-    if keep in args:
-        args.remove(keep)
+    parser = argparse.ArgumentParser(description="validate benchmark (issue #13)")
+    parser.add_argument("n", nargs="?", type=int, default=1000, help="workbooks")
+    parser.add_argument("--dir", help="folder to keep the workbooks in (reused)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (a), (a2), (c), (d)")
+    opts = parser.parse_args(argv[1:])
+    n, keep, rounds = opts.n, opts.dir, max(1, opts.rounds)
     print(f"machine: {os.cpu_count()} CPUs, {worker_count()} workers; load average before: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {time.strftime('%Y-%m-%d %H:%M %Z')}")
     with tempfile.TemporaryDirectory(prefix="xlsxgov-bench-") as tmp:
@@ -202,12 +220,32 @@ def main(argv: list[str]) -> None:
         # warm caches (spec loading, schema construction) so that no variant pays for them
         validate_paths(paths[:3], workers=1)
         naive(paths[:3])
-        a = timed("(a) raw python-calamine read, all sheets, 1 process", lambda: raw_calamine(paths), n)
         sample = paths[:NAIVE_FILES]
-        timed(f"(b) naive openpyxl + pandera per file ({len(sample)} files)", lambda: naive(sample), len(sample), a)
-        reports = []
-        timed("(c) xlsxgov validate_paths, 1 process", lambda: reports.extend(validate_paths(paths, workers=1)), n, a)
-        d = timed(f"(d) xlsxgov validate_paths, {worker_count()} processes", lambda: validate_paths(paths), n, a)
+        wall, cpu = measure(lambda: naive(sample), len(sample))
+        workers = worker_count()
+        variants = {
+            "(a) raw python-calamine read, all sheets, 1 process": lambda: raw_calamine(paths),
+            f"(a2) the same raw read, {workers} processes": lambda: list(chunk_map(raw_calamine_chunk, paths)),
+            "(c) xlsxgov validate_paths, 1 process": lambda: validate_paths(paths, workers=1),
+            f"(d) xlsxgov validate_paths, {workers} processes": lambda: validate_paths(paths),
+        }
+        walls: dict[str, list[float]] = {k: [] for k in variants}
+        cpus: dict[str, list[float]] = {k: [] for k in variants}
+        for _ in range(rounds):
+            for label, fn in variants.items():
+                w, c = measure(fn, n)
+                walls[label].append(w)
+                cpus[label].append(c)
+        labels = list(variants)
+        base = (walls[labels[0]], cpus[labels[0]])
+        print(f"{rounds} rounds, interleaved; medians:")
+        print_line(labels[0], *base, None)
+        print_line(f"(b) naive openpyxl + pandera per file ({len(sample)} files, once)",
+                   [wall] * rounds, [cpu] * rounds, base)
+        for label in labels[1:]:
+            print_line(label, walls[label], cpus[label], base)
+        a, d = statistics.median(base[0]), statistics.median(walls[labels[3]])
+        reports = validate_paths(paths)
         counts = {s: sum(1 for r in reports if r.status == s) for s in ("valid", "invalid", "unreadable")}
         print(f"    statuses: {counts}")
         files = [str(p) for p in paths]
