@@ -202,6 +202,43 @@ def test_invalid_files_left_out_or_included(agencies, tmp_path):
     assert got.values == expected_sums(spec, [inputs[1], inputs[2], bad_values])
     detail = CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name(DETAIL_SHEET).to_python()
     assert "有错误" in [row[3] for row in detail[2:]]
+    # said, not only shown in a column: on the command line and on the cover
+    assert [w for w in result.warnings if "1 份报表有错误" in w and "bad.xlsx" in w]
+    cover = " ".join(str(v) for row in CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name("封面").to_python() for v in row)
+    assert "其中有错误的报表 1 份" in cover
+    first = consolidate_files(files[:2], tmp_path / "out3.xlsx", region="测试区", include_invalid=True)
+    assert not [w for w in first.warnings if "有错误" in w]
+
+
+def test_left_out_errors_are_placed_by_table_name(agencies, tmp_path):
+    """未汇总 names the place as the clerk's validate output does (表三!D6), not by the sheet's
+    full title, in the result, on the 未报送 sheet and on the command line."""
+    spec, paths, inputs = agencies
+    bad_values = dict(inputs[0])
+    bad_values[("t3", "carried_over", "natural")] += 5
+    bad = write_agency(tmp_path / "bad.xlsx", spec, 900, bad_values)
+    result = consolidate_files([paths[1], bad], tmp_path / "o.xlsx", region="测试区")
+    reason = next(x.reason for x in result.left_out if "bad.xlsx" in x.name)
+    t3 = next(t for t in spec.tables if t.id == "t3")
+    assert f"{t3.short}!" in reason and f"{t3.sheet}!" not in reason
+    listed = " ".join(str(v) for row in CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name(MISSING_SHEET).to_python() for v in row)
+    assert f"{t3.short}!" in listed and f"{t3.sheet}!" not in listed
+    proc = subprocess.run([XLSXGOV, "consolidate", str(paths[1]), str(bad), "-o", str(tmp_path / "c.xlsx")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    flat = "".join(proc.stdout.split())
+    assert f"{t3.short}!" in flat and f"{t3.sheet}!" not in flat
+
+
+def test_mixed_years_say_which_year_was_consolidated(agencies, tmp_path):
+    spec, paths, inputs = agencies
+    old = write_agency(tmp_path / "old.xlsx", spec, 902, inputs[0], year=2023)
+    result = consolidate_files([paths[1], paths[2], old], tmp_path / "y.xlsx", region="测试区")
+    assert result.year == 2024 and [x.status for x in result.left_out] == ["year"]
+    note = next(w for w in result.warnings if "报告年度不一" in w)
+    assert f"{2024}年 2 份" in note and f"{2023}年 1 份" in note and "--year" in note
+    given = consolidate_files([paths[1], paths[2], old], tmp_path / "y2.xlsx", region="测试区", year=2024)
+    assert not [w for w in given.warnings if "报告年度不一" in w]
 
 
 def test_roster_lists_missing_agencies(agencies, tmp_path):

@@ -154,9 +154,14 @@ def consolidate_submissions(
         raise ConsolidationError("没有可汇总的报表（全部文件都无法读取或有错误）")
     check_editions(subs)
     spec = subs[0].spec
+    notes: list[str] = []
     if year is None:
         years = Counter(s.year for s in subs if s.year)
         year = years.most_common(1)[0][0] if years else None
+        if len(years) > 1:  # the year was chosen, not given: say which and how to choose another
+            counts = "，".join(f"{y}年 {n} 份" for y, n in sorted(years.items(), key=lambda yn: (-yn[1], yn[0])))
+            notes.append(f"报表的报告年度不一（{counts}），按份数最多的{year}年度汇总，其他年度的报表未汇总；"
+                         f"要汇总其他年度请用 --year 指定")
     if year is not None:
         kept = []
         for s in subs:
@@ -170,8 +175,12 @@ def consolidate_submissions(
     if not region:
         regions = Counter(s.meta.get("region", "") for s in subs if s.meta.get("region"))
         region = regions.most_common(1)[0][0] if regions else ""
-    warnings = _duplicates(subs)
+    warnings = notes + _duplicates(subs)
     by_path: dict[str, str] = {str(k): v for k, v in (statuses or {}).items()}
+    with_errors = [s for s in subs if by_path.get(str(s.path)) == "invalid"]
+    if with_errors:
+        names = "、".join(_who(s) for s in with_errors[:10]) + (f" 等{len(with_errors)}份" if len(with_errors) > 10 else "")
+        warnings.append(f"其中 {len(with_errors)} 份报表有错误，仍按要求（--include-invalid）计入了汇总：{names}")
 
     missing: list[LeftOut] = []
     not_included = 0  # roster agencies missing or left out
@@ -204,6 +213,8 @@ def consolidate_submissions(
         extra={"included_files": str(len(subs)), **({"expected": str(expected_n)} if expected_n is not None else {})},
     )
     summary = f"已汇总 {len(subs)} 份报表（共 {count} 个单位）"
+    if with_errors:
+        summary += f"，其中有错误的报表 {len(with_errors)} 份（见“明细”表的状态列）"
     if expected_n is not None:
         summary += f"；应报 {expected_n} 个单位，未报送或未通过 {not_included} 个"
     if left:
@@ -362,7 +373,7 @@ def _read_chunk(paths: list[Path], *, edition: str | None, places: bool) -> list
         out.append(_Read(
             str(rep.path), rep.status, rep.reason, sub.edition, sub.meta, tuple(int(sub.inputs.get(k, 0) or 0) for k in keys),
             tuple(k for k in keys if k in sub.bad_cells), dict(sub.where) if places else None,
-            _error_summary(rep.findings) if rep.status == "invalid" else "",
+            _error_summary(rep.findings, sub.spec) if rep.status == "invalid" else "",
         ))
     return out
 
@@ -378,10 +389,10 @@ def _other_edition(name: str, code: str, sub: Submission, wanted: Spec) -> LeftO
     return LeftOut(name, code, "edition", f"表格版本不符（表格版本为{sub.spec.name}，汇总使用的是{wanted.name}），未汇总")
 
 
-def _error_summary(findings: Sequence[Finding]) -> str:
-    """The first three errors, for the 未报送 sheet."""
+def _error_summary(findings: Sequence[Finding], spec: Spec | None) -> str:
+    """The first three errors, each at its place (``表三!D6``), for the 未报送 sheet."""
     errors = [f for f in findings if f.severity == "error"]
-    shown = "；".join(f"{f.where + '：' if f.where else ''}{f.message}" for f in errors[:3])
+    shown = "；".join(f"{f.place(spec) + '：' if f.where else ''}{f.message}" for f in errors[:3])
     return shown + (f" 等{len(errors)}项错误" if len(errors) > 3 else "")
 
 
@@ -437,7 +448,7 @@ def consolidate_campaign(
             subs.append(sub)
             statuses[str(sub.path)] = status
         else:
-            left.append(LeftOut(agency.name, agency.code, status, _error_summary(sub.findings) or "有错误"))
+            left.append(LeftOut(agency.name, agency.code, status, _error_summary(sub.findings, sub.spec) or "有错误"))
     if not subs:
         counts = Counter(status for _, status, _, _ in current)
         raise ConsolidationError(

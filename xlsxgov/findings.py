@@ -29,6 +29,16 @@ class Finding:
             return f"{self.sheet}!{self.cell}"
         return self.sheet or ""
 
+    def place(self, spec=None) -> str:
+        """Where, as a clerk reads it: ``表三!D6``, the table's short name (the one the message
+        uses) instead of the sheet's full title; ``where`` for any other sheet or without
+        ``spec`` (a ``spec.Spec``: its tables' ``sheet`` and ``short``)."""
+        if spec is not None and self.sheet and self.cell:
+            for table in spec.tables:
+                if table.sheet == self.sheet:
+                    return f"{table.short}!{self.cell}"
+        return self.where
+
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Errors first, then warnings, then notes; within a severity by sheet and rule."""

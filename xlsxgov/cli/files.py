@@ -124,12 +124,10 @@ def _print_each(reports, total: int, *, show_info: bool, feedback: Optional[Path
         else:
             rest = 0
         if shown:
-            # 表三!D6 rather than the sheet's full title: the message already names the table.
-            short = {t.sheet: t.short for t in sub.spec.tables} if sub else {}
             rows = [
                 (
                     Text(SEVERITY_LABELS[f.severity] + " ", style=severity_styles.get(f.severity, "")) + Text(f.message),
-                    Text(f"{short.get(f.sheet, f.sheet)}!{f.cell}" if f.sheet and f.cell else f.where),
+                    Text(f.place(sub.spec if sub else None)),
                 )
                 for f in shown
             ]
