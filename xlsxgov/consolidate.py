@@ -179,8 +179,8 @@ def consolidate_submissions(
     by_path: dict[str, str] = {str(k): v for k, v in (statuses or {}).items()}
     with_errors = [s for s in subs if by_path.get(str(s.path)) == "invalid"]
     if with_errors:
-        names = "、".join(_who(s) for s in with_errors[:10]) + (f" 等{len(with_errors)}份" if len(with_errors) > 10 else "")
-        warnings.append(f"其中 {len(with_errors)} 份报表有错误，仍按要求（--include-invalid）计入了汇总：{names}")
+        listed = "、".join(_who(s) for s in with_errors[:10]) + (f" 等{len(with_errors)}份" if len(with_errors) > 10 else "")
+        warnings.append(f"其中 {len(with_errors)} 份报表有错误，仍按要求（--include-invalid）计入了汇总：{listed}")
 
     missing: list[LeftOut] = []
     not_included = 0  # roster agencies missing or left out
