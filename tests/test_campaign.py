@@ -522,6 +522,9 @@ def test_import_corpus(campaign: Path, corpus: Path):
     assert [st[x]["status"] for x in c] == ["valid", "invalid", "valid", "unreadable", "missing", "valid"]
     assert st[c[1]]["errors"] == 2 and st[c[4]]["received_at"] is None
     assert out["totals"] == {"valid": 3, "invalid": 1, "missing": 1, "unreadable": 1}
+    # the file name as the agency sent it: no quotes, no mail, never the archive's name
+    names = {p.name for p in corpus.rglob("*")}
+    assert st[c[0]]["file"] in names and st[c[4]]["file"] == ""
     text = cli("status", campaign, "--xlsx", campaign / "进度.xlsx").stdout
     assert "合格" in text and "未报送" in text
     ws = openpyxl.load_workbook(campaign / "进度.xlsx").active

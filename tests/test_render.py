@@ -7,6 +7,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,8 +18,12 @@ from seeddata import load_seed, seed_path
 from xlsxgov import compute
 from xlsxgov import spec as spec_mod
 from xlsxgov.layout import layout
-from xlsxgov.render import render_tables, show_value
+from xlsxgov.errors import RenderError
+from xlsxgov.render import render_file, render_tables, show_value
+from xlsxgov.template import Meta, write_workbook
 from xlsxgov.values import parse_cell
+
+XLSXGOV = str(Path(sys.executable).with_name("xlsxgov"))
 
 OUTPUT_DIR = Path(__file__).resolve().parent / "output"
 SEED_TABLES_START = "二、主动公开政府信息情况"
@@ -214,6 +219,24 @@ def test_text_is_escaped(tmp_path):
     assert "<script>alert" not in page and "&lt;script&gt;alert(&quot;x&quot;)" in page
     md = render_tables(spec, values, fmt="md")
     assert "| 规章<b>\\|x | 0 | 0 | 0 |" in md
+
+
+def test_format_follows_the_output_suffix(tmp_path):
+    """``render -o x.md`` writes Markdown and ``-o x.html`` HTML without --format; a suffix that
+    names no format needs --format, and one that names the other format is refused."""
+    book = write_workbook(tmp_path / "单位.xlsx", spec_mod.load("gov2021"), Meta(year=2025, agency="某局"))
+    md = render_file(book, tmp_path / "a.md")
+    assert md.read_text(encoding="utf-8").lstrip().startswith("#") and "<table" not in md.read_text(encoding="utf-8")
+    assert "<table" in render_file(book, tmp_path / "a.HTML").read_text(encoding="utf-8")
+    with pytest.raises(RenderError, match="--format"):
+        render_file(book, tmp_path / "a.txt")
+    assert not (tmp_path / "a.txt").exists()
+    assert "<table" in render_file(book, tmp_path / "b.txt", "html").read_text(encoding="utf-8")
+    with pytest.raises(RenderError, match="不符"):
+        render_file(book, tmp_path / "c.html", "md")
+    proc = subprocess.run([XLSXGOV, "render", str(book), "-o", str(tmp_path / "d.txt")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "--format" in proc.stderr and len(proc.stderr.strip().splitlines()) <= 3
 
 
 def test_unknown_format():

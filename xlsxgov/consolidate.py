@@ -112,15 +112,8 @@ def check_editions(subs: Sequence[Submission]) -> None:
     )
 
 
-def file_name(sub: Submission) -> str:
-    """The file as its sender named it: a campaign's submission carries the name it was sent under
-    and its mail in ``meta["file_name"]`` (its path is the archive's hash name); any other file
-    its own name."""
-    return sub.meta.get("file_name") or (sub.path.name if sub.path else "")
-
-
 def _who(sub: Submission) -> str:
-    name = file_name(sub)
+    name = sub.sent_as
     return f"{name}（{sub.agency}）" if sub.agency else name or "（未命名）"
 
 
@@ -166,7 +159,7 @@ def consolidate_submissions(
         kept = []
         for s in subs:
             if s.year and s.year != year:
-                left.append(LeftOut(file_name(s), s.code, "year", f"报告年度为{s.year}年，与汇总年度{year}年不符，未汇总"))
+                left.append(LeftOut(s.sent_as, s.code, "year", f"报告年度为{s.year}年，与汇总年度{year}年不符，未汇总"))
             else:
                 kept.append(s)
         subs = kept
@@ -227,7 +220,7 @@ def consolidate_submissions(
         ws.write_string(r, COVER_VALUE_COL, summary, w.styles.cover_fixed)
 
     detail = DetailSheet(spec, [
-        DetailAgency(s.agency or "", s.code or "", by_path.get(str(s.path), "valid"), s.meta.get("kind") == "consolidated", leaf_count(s), file_name(s))
+        DetailAgency(s.agency or "", s.code or "", by_path.get(str(s.path), "valid"), s.meta.get("kind") == "consolidated", leaf_count(s), s.sent_as)
         for s in subs
     ], values)
 

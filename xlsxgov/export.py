@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .errors import ExportError
 from .validate import FileReport, iter_reports
@@ -38,10 +38,12 @@ class ExportResult:
     skipped: list[str] = field(default_factory=list)  # campaign agencies without facts, and why
 
 
-def _records(rep: FileReport, *, agency: str | None = None, code: str | None = None, status: str | None = None) -> list[dict]:
+def _records(rep: FileReport, *, agency: str | None = None, code: str | None = None, status: str | None = None,
+             file: str | None = None) -> list[dict]:
     sub = rep.submission
     head = {
-        "file": str(rep.path), "agency": sub.agency if agency is None else agency, "code": sub.code if code is None else code,
+        "file": str(rep.path) if file is None else file,
+        "agency": sub.agency if agency is None else agency, "code": sub.code if code is None else code,
         "year": sub.year, "edition": sub.edition, "status": status or rep.status,
     }
     records = []
@@ -108,7 +110,9 @@ def _campaign_batches(directory: Path | str, skipped: list[str]) -> Iterator[lis
                 continue
             _, status, sub = pending
             pending = next(subs, None)
-            yield _records(FileReport(path, status, sub), agency=agency.name, code=agency.code, status=status)
+            # The file as the agency sent it (and its mail), never the archive's hash name.
+            yield _records(FileReport(path, status, sub), agency=agency.name, code=agency.code, status=status,
+                           file=sub.sent_as)
     received = {a.code for a, _, _, _ in current}
     skipped += [f"{a.name}：未报送" for a in agencies if a.code not in received]
 
@@ -145,6 +149,14 @@ def _batches(paths, campaigns: set[int], result: ExportResult, detail: bool) -> 
                 result.unreadable.append(str(exc))
 
 
+def _file_key(record: Mapping[str, Any]) -> tuple[str, str]:
+    """Which file a record comes from, for counting: a campaign's agencies may have sent files
+    of the same name, and a consolidated workbook's 明细 rows belong to that one workbook."""
+    from .detail import DETAIL_SHEET
+
+    return record["file"], "" if record["sheet"] == DETAIL_SHEET else record["code"]
+
+
 def _frame(records: list[dict]) -> pd.DataFrame:
     import pandas as pd
 
@@ -161,7 +173,7 @@ def facts_frame(paths: Sequence[Path | str], *, detail: bool = False) -> tuple[p
     result = ExportResult(0, 0)
     frame = _frame([r for batch in fact_batches(paths, result, detail=detail) for r in batch])
     result.rows = len(frame)
-    result.files = frame["file"].nunique() if len(frame) else 0
+    result.files = len({_file_key(r) for r in frame[["file", "code", "sheet"]].to_dict("records")})
     return frame, result
 
 
@@ -182,12 +194,12 @@ def export_facts(paths: Sequence[Path | str], output: Path, *, detail: bool = Fa
     batches = fact_batches(paths, result, detail=detail)
     output.parent.mkdir(parents=True, exist_ok=True)
     suffix = output.suffix.lower()
-    files: set[str] = set()
+    files: set[tuple[str, str]] = set()
 
     def counted() -> Iterator[list[dict]]:
         for batch in batches:
             result.rows += len(batch)
-            files.update(r["file"] for r in batch)
+            files.update(_file_key(r) for r in batch)
             yield batch
 
     if suffix == ".parquet":

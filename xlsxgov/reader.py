@@ -96,6 +96,13 @@ class Submission:
         return self.meta.get("agency", "")
 
     @property
+    def sent_as(self) -> str:
+        """The file as its sender named it: a campaign's submission carries the name it was sent
+        under and its mail in ``meta["file_name"]`` (its path is the archive's hash name); any
+        other file its own name."""
+        return self.meta.get("file_name") or (self.path.name if self.path else "")
+
+    @property
     def code(self) -> str:
         return self.meta.get("code", "")
 

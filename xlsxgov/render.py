@@ -304,17 +304,30 @@ def _md_row(cells: list[str], *, escape: bool = True) -> str:
     return "| " + " | ".join(_md(c) if escape else c for c in cells) + " |"
 
 
-def render_file(path: Path | str, output: Path | str, fmt: str = "html") -> Path:
+SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+
+def render_file(path: Path | str, output: Path | str, fmt: str | None = None) -> Path:
     """Read the workbook ``path`` (a return or a consolidation) and write its tables to ``output``
-    as ``fmt`` (html | md), titled with the agency and year of its cover.
+    as ``fmt`` (html | md; default: by the output's suffix, SUFFIX_FORMATS), titled with the
+    agency and year of its cover.
 
     Raises ``reader.Unreadable`` naming the file when it cannot be read, ``RenderError`` for an
-    unknown format.
+    unknown format, an output suffix that names no format when ``fmt`` is not given, or one
+    that names the other format.
     """
     from .reader import Unreadable, read_workbook
 
+    suffix = Path(output).suffix.lower()
+    by_suffix = SUFFIX_FORMATS.get(suffix)
+    if fmt is None:
+        if by_suffix is None:
+            raise RenderError(f"无法从输出文件名 {output} 看出要输出的格式：请以 .html 或 .md 结尾，或用 --format 指定 html 或 md")
+        fmt = by_suffix
     if fmt not in FORMATS:
         raise RenderError(f"--format 只能是 {' 或 '.join(FORMATS)}")
+    if by_suffix is not None and by_suffix != fmt:
+        raise RenderError(f"输出文件 {output} 的扩展名是 {suffix}，与 --format {fmt} 不符，请改用一致的扩展名")
     try:
         sub = read_workbook(path)
     except Unreadable as exc:

@@ -20,7 +20,8 @@ def campaign_status(directory: Path | str) -> dict:
     ``campaign.feedback``; or None),
     reason (why the agency needs action, in Chinese: the first error of an invalid submission, a
     wrong year or an unchanged template first; why a file could not be read; "" otherwise) and
-    file (the current submission as the agency sent it, and its mail; "" when none);
+    file (the current submission's file name as the agency sent it; "" when none) and
+    file_label (that name quoted, and the mail it came in: how a clerk is shown it);
     from_report (the current submission was read from a report document by ``xlsxgov.extract``);
     ``unassigned`` counts received files of unknown agencies. Also contact and email (roster)
     and phone (the current submission's cover) for the status workbook.
@@ -49,7 +50,8 @@ def campaign_status(directory: Path | str) -> dict:
                     "reminders": h["reminders"],  # reminders sent (campaign remind + send)
                     "feedback": cur.feedback_path if cur else None,
                     "reason": _first_problem(store, cur),
-                    "file": store.label_of(cur.id) if cur else "",
+                    "file": cur.file_name if cur else "",
+                    "file_label": store.label_of(cur.id) if cur else "",
                     "from_report": cur is not None and cur.id in from_report,  # read from a report document
                 }
             )

@@ -374,7 +374,7 @@ def status_command(
             why = a["reason"] or ("未收到报表" if a["status"] == "missing" else "")
             if a["status"] == "invalid" and a["errors"] > 1:
                 why += f"（共 {a['errors']} 处错误）"
-            rows.append((Text(a["name"]), _status_text(a["status"]), Text(why + (f"；文件 {a['file']}" if a["file"] else ""))))
+            rows.append((Text(a["name"]), _status_text(a["status"]), Text(why + (f"；文件 {a['file_label']}" if a["file_label"] else ""))))
         if rows:
             console.print(message_table(console, ("单位名称", "状态", "原因"), rows, message_column=2))
         else:

@@ -56,13 +56,13 @@ def template_command(
 def render_command(
     file: Path = typer.Argument(..., help="报送的工作簿或汇总工作簿", metavar="工作簿"),
     output: Path = typer.Option(..., "-o", "--output", help="输出的 .html 或 .md 文件"),
-    fmt: str = typer.Option("html", "--format", help="html（默认）或 md"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="html 或 md（默认按输出文件的扩展名：.html 或 .md）"),
 ) -> None:
     """把工作簿中的三张法定表格输出为可直接发布的网页表格（HTML）或 Markdown。
 
     示例：
       xlsxgov render 汇总.xlsx -o 汇总.html
-      xlsxgov render 教育局.xlsx -o 教育局.md --format md
+      xlsxgov render 教育局.xlsx -o 教育局.md
     """
     from ..render import render_file
 
