@@ -6,6 +6,7 @@ of issue #10, each as its own test.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -456,6 +457,31 @@ def test_tokens_never_appear_in_the_server_log(site):
     if "api_token" in site:
         assert site["api_token"] not in log
     assert "database is locked" not in log and "Traceback" not in log
+
+
+def test_the_server_log_is_chinese_in_beijing_time(site):
+    """Found by a new user's trial: Uvicorn's own lines (starting, listening, stopping) were
+    English. They are Chinese now; the request log is there, stamped in Beijing time."""
+    assert httpx.get(site["base"] + "/login", timeout=60).status_code == 200
+    time.sleep(0.3)
+    log = site["server"].output()
+    assert "正在监听 http://127.0.0.1:" in log and "网站已启动" in log and "服务进程已启动" in log
+    for english in ("Uvicorn running", "Started server process", "Application startup", "INFO:"):
+        assert english not in log
+    stamps = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d):\d\d \d+\.\d+\.\d+\.\d+ (?:GET|POST) ", log, re.M)
+    assert stamps, log[:2000]
+    beijing = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    assert abs((dt.datetime.strptime(stamps[-1], "%Y-%m-%d %H:%M").replace(tzinfo=beijing.tzinfo) - beijing).total_seconds()) < 3600
+
+
+def test_an_unknown_server_line_is_kept_not_dropped():
+    import logging
+
+    from xlsxgov.web.serverlog import InChinese, in_chinese
+
+    assert in_chinese("Uvicorn running on http://0.0.0.0:80 (Press CTRL+C to quit)") == "正在监听 http://0.0.0.0:80（按 Ctrl+C 停止）"
+    record = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, "Something new %s", ("happened",), None)
+    assert InChinese().filter(record) and record.getMessage() == "（Uvicorn）Something new happened"
 
 
 def test_serve_requires_a_first_admin(tmp_path):

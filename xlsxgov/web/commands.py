@@ -92,9 +92,9 @@ def serve_command(
       xlsxgov serve 任务 --host 0.0.0.0 --port 8000
     """
     import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
 
     from ..campaign import portal
+    from .serverlog import log_config
 
     if not portal.has_admin(directory):
         fail(f"还没有管理员账户：请先运行 xlsxgov user add {directory} 用户名 --role 管理员")
@@ -103,12 +103,11 @@ def serve_command(
     os.environ["XLSXGOV_CAMPAIGN"] = str(Path(directory).resolve())
     os.environ["XLSXGOV_MAX_UPLOAD"] = str(max_upload_mb * 1024 * 1024)
     os.environ["XLSXGOV_POOL"] = str(max(1, (os.cpu_count() or 2) // workers))
-    log_config = {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"], "xlsxgov.web": {"handlers": ["default"], "level": "INFO", "propagate": False}}}
     _check_port_free(host, port)
     shown = f"[{host}]" if ":" in host else host
-    console.print(Text(f"报送平台：http://{shown}:{port}/login（工作人员登录）；数据保存在 {Path(directory).resolve()}；按 Ctrl+C 停止"), highlight=False)
+    console.print(Text(f"报送平台：http://{shown}:{port}/login（工作人员登录）；数据保存在 {Path(directory).resolve()}；按 Ctrl+C 停止；日志时间为北京时间"), highlight=False)
     # uvicorn's own access log would print agency links; ours (xlsxgov.web) redacts them.
     uvicorn.run(
         "xlsxgov.web.app:env_app", factory=True, host=host, port=port, workers=workers, access_log=False,
-        proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_config=log_config, timeout_graceful_shutdown=5,
+        proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_config=log_config(), timeout_graceful_shutdown=5,
     )
