@@ -232,6 +232,40 @@ def test_withdraw_sets_aside_and_the_previous_becomes_current(campaign: Path):
     cli("withdraw", campaign, AGENCIES[0][0])
     assert agency_status(campaign, 0)["status"] == "missing"
     assert cli("withdraw", campaign, AGENCIES[0][0], check=False).returncode == 2
-    # a withdrawn file stays its agency's: assigning it elsewhere says so, and how to go on
-    refused = cli("assign", campaign, campaign / "inbox" / "第一次.xlsx", AGENCIES[1][0], check=False)
-    assert refused.returncode == 2 and "已撤回" in flat(refused.stderr) and "withdraw" not in refused.stderr
+    # a file an agency holds cannot be assigned elsewhere; withdrawing it first is the way
+    reply(campaign / "inbox" / "第三次.xlsx", 0, seed=7)
+    import_paths(campaign)
+    refused = cli("assign", campaign, "第三次.xlsx", AGENCIES[1][0], check=False)
+    assert refused.returncode == 2 and "campaignwithdraw" in flat(refused.stderr)
+
+
+def test_a_withdrawn_file_moves_to_the_agency_it_came_from(campaign: Path):
+    """Found in review: a file identified as the wrong agency's and withdrawn could not be given
+    to the right one, and the right agency sending the same file again is skipped as a
+    duplicate. It moves now: validated for its agency, with its reviews; the audit log says
+    whose it was; nothing is lost."""
+    reply(campaign / "inbox" / "报表.xlsx", 1, seed=5)
+    assert [f.outcome for f in import_paths(campaign).files] == ["valid"]
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    (sid,) = conn.execute("SELECT id FROM submissions").fetchone()
+    conn.execute("INSERT INTO reviews(submission_id, state, comment, user, at) VALUES (?, 'approved', '', 'admin', '2026-01-20')", (sid,))
+    conn.commit()
+    # the clerk finds it was agency 2's file after all (say, sent under agency 1's template)
+    cli("withdraw", campaign, AGENCIES[1][0])
+    assert agency_status(campaign, 1)["status"] == "missing"
+    again = cli("import", campaign, campaign / "inbox" / "报表.xlsx")  # the same bytes again: a duplicate
+    assert "重复" in flat(again.stdout)
+    moved = cli("assign", campaign, "报表.xlsx", AGENCIES[2][0])
+    assert "报表.xlsx" in moved.stdout and "合格" in moved.stdout
+    assert agency_status(campaign, 2)["status"] == "valid" and agency_status(campaign, 1)["status"] == "missing"
+    rows = conn.execute("SELECT id, code, status, superseded_by FROM submissions").fetchall()
+    assert [(r[1], r[2], r[3]) for r in rows] == [(AGENCIES[2][1], "valid", None)]
+    assert conn.execute("SELECT submission_id FROM reviews").fetchall() == [(rows[0][0],)]
+    assert conn.execute("SELECT COUNT(*) FROM facts WHERE submission_id=?", (rows[0][0],)).fetchone()[0] > 0
+    assert conn.execute("SELECT COUNT(*) FROM facts WHERE submission_id<>?", (rows[0][0],)).fetchone()[0] == 0
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    detail = conn.execute("SELECT detail FROM audit WHERE action='分配文件'").fetchone()[0]
+    assert AGENCIES[2][1] in detail and f"原为单位 {AGENCIES[1][1]}" in detail and "撤回" in detail
+    assert len(list((campaign / "archive").glob("*.xlsx"))) == 1
+    history = flat(cli("status", campaign, "--history", AGENCIES[1][1]).stdout)
+    assert "撤回" in history  # agency 1's history still says what happened

@@ -485,17 +485,17 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
 
 
 def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOutcome:
-    """Attribute a quarantined file (recorded with no agency: status unknown) to roster agency
-    ``code``: validated again and recorded for it, replacing the unattributed row in one
-    transaction (received time and source kept). Raises CampaignError when the row is not an
-    unattributed file or the agency is not in the roster."""
+    """Attribute a quarantined file (recorded with no agency: status unknown), or a withdrawn one,
+    to roster agency ``code``: validated again and recorded for it, replacing that row in one
+    transaction (received time and source kept; ``store.record_submission``'s ``replace``).
+    Raises CampaignError when the row is neither or the agency is not in the roster."""
     with CampaignStore.open(directory) as store:
         agencies = store.names()
         if code not in agencies:
             raise CampaignError(f"名册中没有统一社会信用代码为“{code}”的单位")
         row = store.unassigned_file(submission_id)
         if row is None:
-            raise CampaignError(f"没有待分配的文件（编号 {submission_id}）")
+            raise CampaignError(f"没有待分配或已撤回的文件（编号 {submission_id}）")
         archived = store.path(row["archive_path"])
         item = Item(archived, row["file_name"], row["received_at"], row["source"] or "")
         prepared = _Archived(item, row["sha256"], archived, row["archive_path"], False)

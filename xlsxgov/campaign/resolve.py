@@ -4,7 +4,8 @@ the history of one agency (every file received, what became of it, and who did w
 Nothing is deleted: an assigned file is validated again as the agency's submission (the portal's
 ``assign_file``); a withdrawn one keeps its row, its findings and its archived file, with status
 ``withdrawn`` and ``superseded_by`` pointing at itself (set aside: never current), and the agency's
-previous submission becomes current again (ledger.recompute_current).  Each action is a line of the
+previous submission becomes current again (ledger.recompute_current); a withdrawn file that came
+from another agency can then be assigned to it (the row moves, its reviews with it).  Each action is a line of the
 ledger's append-only audit log with the operating-system user and the time.  The SQL is the
 store's (``CampaignStore.withdraw``, ``agency_history`` …); this module decides and words.
 """
@@ -63,12 +64,13 @@ def _find_submission(store: CampaignStore, file_or_sha: str):
         if not found:
             raise CampaignError(f"文件“{path}”还没有导入本报送任务，请先运行 xlsxgov campaign import {store.directory} {path}")
         return found[0]
-    named = store.unattributed_by_name(file_or_sha)  # the name the import listed it by
-    if len(named) == 1:
-        return named[0]
-    if len(named) > 1:
-        shas = "、".join(r["sha256"][:8] for r in named)
-        raise CampaignError(f"单位不明的文件中有 {len(named)} 个名为“{file_or_sha}”，请改用 SHA-256 的前 8 位指定（{shas}）")
+    named = store.received_by_name(file_or_sha)  # the name the import listed it by
+    free = [r for r in named if r["code"] is None or r["status"] == "withdrawn"]  # the ones assign may give
+    if len(free) > 1:
+        shas = "、".join(r["sha256"][:8] for r in free)
+        raise CampaignError(f"单位不明或已撤回的文件中有 {len(free)} 个名为“{file_or_sha}”，请改用 SHA-256 的前 8 位指定（{shas}）")
+    if free or named:
+        return (free or named)[0]  # a file an agency holds: the caller says so
     prefix = path.name.split("_", 1)[0]  # a quarantine name: <sha[:12]>_<original name>
     if not _HEX.fullmatch(prefix):
         raise CampaignError(f"找不到文件“{file_or_sha}”（可写文件路径、导入时列出的文件名，或文件 SHA-256 的前 8 位以上）")
@@ -95,26 +97,31 @@ class AssignResult:
 
 
 def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignResult:
-    """Give a quarantined file (recorded with no agency) to a roster agency: validated again and
-    recorded as that agency's submission (``assign_file``), the agency's current submission chosen
-    again, and an audit line with who and when.  CampaignError for an unknown file or agency, or a
-    file that already belongs to an agency."""
+    """Give a file to a roster agency: one recorded with no agency (quarantine/), or one an agency
+    withdrew because it was not theirs (identified wrongly: the same bytes sent again would be
+    skipped as a duplicate, so the file itself moves). It is validated again and recorded as that
+    agency's submission (``assign_file``), the agency's current submission chosen again, and an
+    audit line says who, when and, for a withdrawn file, whose it was. CampaignError for an
+    unknown file or agency, or a file that an agency holds (not withdrawn)."""
     from .importer import assign_file
 
     directory = Path(directory)
+    moved_from = ""
     with CampaignStore.open(directory) as store:
         agency = find_agency(store.roster(), agency_text)
         row = _find_submission(store, file_or_sha)
         label = submission_label(row["file_name"], row["source"])
         if row["code"] is not None:
             owner = store.names().get(row["code"], row["code"])
-            if row["status"] == "withdrawn":  # the ledger keeps one row per file: it stays where it was
-                raise CampaignError(f"文件{label}是{owner}已撤回的报送，不能再分配给其他单位；请{agency.name}重新发送报表")
-            raise CampaignError(f"文件{label}已是{owner}的报送，不能再分配（可先用 campaign withdraw 撤回）")
+            if row["status"] != "withdrawn":
+                raise CampaignError(f"文件{label}已是{owner}的报送，不能再分配（可先用 campaign withdraw 撤回）")
+            moved_from = f"（原为单位 {row['code']} {owner} 撤回的报送）"
     outcome = assign_file(directory, row["id"], agency.code)
+    if outcome.outcome == "duplicate":  # the ledger changed under us (another import, a second assign)
+        raise CampaignError(f"文件{label}未能分配：台账中该文件的记录刚被其他操作更改，请用 campaign status --history 查看后重试")
     with CampaignStore.open(directory) as store:
         (new,) = store.submissions_by_sha(row["sha256"])
-        store.record_audit(_who(), CLI_ADDRESS, "分配文件", f"文件 {label}（SHA-256 {row['sha256']}）分配给单位 {agency.code} {agency.name}：{status_label(outcome.outcome)}")
+        store.record_audit(_who(), CLI_ADDRESS, "分配文件", f"文件 {label}（SHA-256 {row['sha256']}）分配给单位 {agency.code} {agency.name}：{status_label(outcome.outcome)}{moved_from}")
     return AssignResult(
         new["id"], label, agency, outcome.outcome, outcome.errors, outcome.warnings,
         directory / new["feedback_path"] if new["feedback_path"] else None,

@@ -343,15 +343,22 @@ class CampaignStore:
         text), cover and metadata (``rows``: ``ledger_rows`` of the submission read, None for a
         file recorded without them), then the agency's current submission. ``reason``: why the
         file is unreadable or its agency unknown (recorded as an error finding); ``replace``: the
-        id of an unattributed row of the same file that this one replaces (the office assigning it).
+        id of the row of the same file that this one replaces (the office assigning it): an
+        unattributed row, or one its agency withdrew (the file moves to the agency it really came
+        from; its reviews move with it, the audit log keeps where it was).
 
         Returns False, recording nothing, when the same SHA-256 is already recorded.
         """
         try:
             with self.transaction():
+                moved: list[int] = []
                 if replace is not None:
-                    self.conn.execute("DELETE FROM findings WHERE submission_id=?", (replace,))
-                    self.conn.execute("DELETE FROM submissions WHERE id=? AND code IS NULL", (replace,))
+                    # Reviews of the file follow it to its new row (below): checked at commit.
+                    self.conn.execute("PRAGMA defer_foreign_keys=ON")
+                    moved = [r[0] for r in self.conn.execute("SELECT id FROM reviews WHERE submission_id=?", (replace,))]
+                    for table in ("findings", "facts", "submission_meta"):
+                        self.conn.execute(f"DELETE FROM {table} WHERE submission_id=?", (replace,))
+                    self.conn.execute("DELETE FROM submissions WHERE id=? AND (code IS NULL OR status='withdrawn')", (replace,))
                 if self.knows(sha256):
                     raise _Duplicate  # rolls back, a replaced row included
                 cur = self.conn.execute(
@@ -360,6 +367,8 @@ class CampaignStore:
                     (code, file_name, sha256, archive_path, received_at, status, errors, warnings, source, feedback_path),
                 )
                 sid = cur.lastrowid
+                if moved:
+                    self.conn.execute(f"UPDATE reviews SET submission_id=? WHERE id IN ({','.join('?' * len(moved))})", (sid, *moved))
                 self.conn.executemany(
                     "INSERT INTO findings(submission_id, severity, rule, sheet, cell, message) VALUES (?, ?, ?, ?, ?, ?)",
                     [(sid, f.severity, f.rule, f.sheet, f.cell, f.message) for f in findings],
@@ -435,10 +444,12 @@ class CampaignStore:
         }
 
     def unassigned_file(self, submission_id: int) -> sqlite3.Row | None:
-        """file_name, sha256, archive_path, received_at, source of a received file no agency was
-        identified for (None when ``submission_id`` is not such a file)."""
+        """file_name, sha256, archive_path, received_at, source of a received file that may be
+        given to an agency: one no agency was identified for, or one its agency withdrew (None
+        when ``submission_id`` is neither)."""
         return self.conn.execute(
-            "SELECT file_name, sha256, archive_path, received_at, source FROM submissions WHERE id=? AND code IS NULL", (submission_id,)
+            "SELECT file_name, sha256, archive_path, received_at, source FROM submissions "
+            "WHERE id=? AND (code IS NULL OR status='withdrawn')", (submission_id,)
         ).fetchone()
 
     def unassigned(self) -> int:
@@ -617,11 +628,11 @@ class CampaignStore:
             return self.conn.execute("SELECT * FROM submissions WHERE sha256 LIKE ?", (sha256.lower() + "%",)).fetchall()
         return self.conn.execute("SELECT * FROM submissions WHERE sha256=?", (sha256,)).fetchall()
 
-    def unattributed_by_name(self, file_name: str) -> list[sqlite3.Row]:
-        """Ledger rows of the files of no agency (quarantine/) received under ``file_name``, the
-        name the import listed them by, newest first."""
+    def received_by_name(self, file_name: str) -> list[sqlite3.Row]:
+        """Ledger rows of the files received under ``file_name`` (the name the import listed them
+        by), newest first."""
         return self.conn.execute(
-            "SELECT * FROM submissions WHERE code IS NULL AND file_name=? ORDER BY received_at DESC, id DESC", (file_name,),
+            "SELECT * FROM submissions WHERE file_name=? ORDER BY received_at DESC, id DESC", (file_name,),
         ).fetchall()
 
     def current_row(self, code: str) -> sqlite3.Row | None:
