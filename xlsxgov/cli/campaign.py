@@ -431,10 +431,12 @@ def _print_history(directory: Path, agency: str) -> None:
 @campaign_app.command("assign")
 def assign_command(
     directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
-    file: str = typer.Argument(..., help="单位不明的文件：导入时列出的文件名、quarantine/ 中的文件，或其 SHA-256 前 8 位以上", metavar="文件"),
+    file: str = typer.Argument(..., help="单位不明或已撤回的文件：导入时列出的文件名、quarantine/ 中的文件，或其 SHA-256 前 8 位以上", metavar="文件"),
     agency: str = typer.Argument(..., help="名册中的单位：名称或统一社会信用代码", metavar="单位"),
 ) -> None:
     """把单位不明的文件分配给名册中的单位，按该单位的报表重新校验并记入台账（记录操作人和时间）。
+
+    被认错单位而撤回（campaign withdraw）的文件，也用本命令分配给真正报送的单位。
 
     示例：
       xlsxgov campaign assign 任务 年报.xlsx 示例县教育局
