@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import socket
 import sqlite3
 import subprocess
 import time
@@ -472,6 +473,17 @@ def test_the_server_log_is_chinese_in_beijing_time(site):
     assert stamps, log[:2000]
     beijing = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
     assert abs((dt.datetime.strptime(stamps[-1], "%Y-%m-%d %H:%M").replace(tzinfo=beijing.tzinfo) - beijing).total_seconds()) < 3600
+
+
+def test_a_request_path_cannot_drive_the_operators_terminal(site):
+    """A path is the client's text: an escape sequence in it is logged as an escape, inert."""
+    with socket.create_connection(("127.0.0.1", site["server"].port), timeout=60) as s:
+        s.sendall(b"GET /%1b%5b2J%1b%5b31mPWNED HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while s.recv(65536):
+            pass
+    time.sleep(0.3)
+    log = site["server"].output()
+    assert "PWNED" in log and "\x1b" not in log
 
 
 def test_an_unknown_server_line_is_kept_not_dropped():

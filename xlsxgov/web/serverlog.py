@@ -16,6 +16,8 @@ import re
 import time
 from typing import Any
 
+from ..safetext import for_terminal
+
 __all__ = ["InChinese", "BeijingFormatter", "log_config"]
 
 # (Uvicorn's message as it reads once formatted, the Chinese line; groups carried over by name).
@@ -73,7 +75,7 @@ _LEVELS = {"WARNING": "警告：", "ERROR": "错误：", "CRITICAL": "严重错�
 class BeijingFormatter(logging.Formatter):
     """``2026-01-20 09:30:05 message``: the time in Beijing time, as every page of the portal
     shows it whatever the server's time zone (UTC+8, no daylight saving); warnings and errors
-    say so in front of the message."""
+    say so in front of the message; control characters shown as escapes (``safetext``)."""
 
     def __init__(self, fmt: str | None = None, datefmt: str | None = None, style: Any = "%") -> None:
         super().__init__(fmt or "%(asctime)s %(levelzh)s%(message)s", datefmt or "%Y-%m-%d %H:%M:%S", style)
@@ -85,6 +87,11 @@ class BeijingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         record.levelzh = _LEVELS.get(record.levelname, "")
         return super().format(record)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # A request path is the client's text: an escape sequence in it must not reach the
+        # operator's terminal (a traceback, appended after this, keeps its lines).
+        return for_terminal(super().formatMessage(record))
 
 
 def log_config() -> dict:
