@@ -78,6 +78,26 @@ def test_last_years_file_is_an_error_at_import_and_is_reminded(campaign: Path):
     assert f"报告年度为{YEAR - 1}年" in msg.get_body().get_content()
 
 
+def test_the_campaigns_own_files_are_never_imported(campaign: Path):
+    """Found by a new user's trial: importing the campaign folder (or its outbox/) by mistake
+    read every issued template as that agency's reply, unchanged: every agency became 有错误 and
+    its reminder said so. The office's own files are skipped, one line per folder; a reply in
+    inbox/ is imported as usual."""
+    reply(campaign / "inbox" / "好的.xlsx", 3)
+    result = import_paths(campaign, [campaign])
+    outcomes = [(f.name, f.outcome) for f in result.files]
+    assert ("好的.xlsx", "valid") in outcomes
+    skipped = {f.name: f.reason for f in result.files if f.outcome == "skipped"}
+    outbox = next(n for n in skipped if n.startswith("outbox 目录中"))
+    assert f"{len(list((campaign / 'outbox').iterdir()))} 个文件" in outbox and "下发" in skipped[outbox]
+    assert sum(1 for f in result.files if f.outcome not in ("skipped",)) == 1
+    assert [agency_status(campaign, i)["status"] for i in range(len(AGENCIES))].count("invalid") == 0
+    one = next((campaign / "outbox").glob("*.xlsx"))
+    again = cli("import", campaign, one)
+    assert "下发给各单位的模板" in flat(again.stdout)
+    assert agency_status(campaign, 0)["status"] == "missing"
+
+
 def test_other_edition_and_untouched_template_are_errors_at_import(campaign: Path):
     reply(campaign / "inbox" / "旧格式.xlsx", 1, edition="gov2019")
     issued = next((campaign / "outbox").glob(f"{AGENCIES[2][1]}_*.xlsx"))

@@ -98,18 +98,46 @@ def _mtime_iso(path: Path) -> str:
 LOCK_FILE_REASON = "这是 Excel/WPS 打开文件时生成的临时锁定文件，不是报表，未导入"
 
 
-def _collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+OWN_FILES_REASON = {
+    "outbox": "本任务下发给各单位的模板和邮件，不是单位的报送，未导入",
+    "reminders": "本任务的催报邮件，不是单位的报送，未导入",
+    "feedback": "本任务生成的问题反馈工作簿，不是单位的报送，未导入",
+}
+
+
+def _own_folder(f: Path, campaign: Path | None) -> str | None:
+    """The campaign's own folder ``f`` lies in (outbox, archive, feedback …; None for inbox/ and
+    anything outside the campaign): what the office wrote or already recorded is never an
+    agency's reply (issued templates imported by mistake would count every agency as 有错误)."""
+    if campaign is None:
+        return None
+    try:
+        parts = f.resolve().relative_to(campaign).parts
+    except ValueError:
+        return None
+    if not parts or parts[0] == "inbox":
+        return None
+    return parts[0] if len(parts) > 1 else "."  # "." the campaign folder itself (ledger, status workbooks)
+
+
+def _collect(paths: Iterable[Path], campaign: Path | None = None) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
     """(workbooks, mail files, skipped files with the reason) under the given paths, in a
-    deterministic order. Workbooks are then read by content, whatever their extension says."""
+    deterministic order. Workbooks are then read by content, whatever their extension says.
+    Files in the folders of ``campaign`` itself other than inbox/ are skipped, one line per
+    folder (``_own_folder``)."""
     from ..filecheck import is_lock_file
 
     books, mails, skipped = [], [], []
+    own: dict[str, int] = {}
     for p in paths:
         p = Path(p)
         if p.is_dir():
             for f in sorted(x for x in p.rglob("*") if x.is_file()):
                 s = f.suffix.lower()
-                if is_lock_file(f):
+                folder = _own_folder(f, campaign)
+                if folder is not None:
+                    own[folder] = own.get(folder, 0) + 1
+                elif is_lock_file(f):
                     skipped.append((f, LOCK_FILE_REASON))
                 elif f.name.startswith("."):
                     skipped.append((f, "隐藏文件，未导入"))
@@ -120,12 +148,19 @@ def _collect(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[tuple[
                 else:
                     skipped.append((f, f"不是工作簿或邮件文件（扩展名“{s or '无'}”），未导入；报表请以 .xlsx 报送"))
         elif p.is_file():
-            if is_lock_file(p):
+            folder = _own_folder(p, campaign)
+            if folder is not None:
+                own[folder] = own.get(folder, 0) + 1
+            elif is_lock_file(p):
                 skipped.append((p, LOCK_FILE_REASON))
             else:
                 (mails if p.suffix.lower() in MAIL_SUFFIXES else books).append(p)
         else:
             raise CampaignError(f"找不到文件或目录：{p}")
+    for folder, n in sorted(own.items()):
+        reason = OWN_FILES_REASON.get(folder, "报送任务自己的文件（已存档或生成的），不是新收到的报送，未导入")
+        where = "任务目录中" if folder == "." else f"{folder} 目录中"  # a label, not a path: no "/" in it
+        skipped.append((Path(f"{where}的 {n} 个文件"), f"{reason}；各单位的报表请放入 inbox/ 或直接给出其所在位置"))
     return books, mails, skipped
 
 
@@ -345,7 +380,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
         # A reply in another edition (last year's old template) is an error the agency must fix,
         # not a file that would later stop the whole campaign from being consolidated.
         edition = store.settings().edition
-        books, mails, skipped = _collect(paths if paths else [store.directory / "inbox"])
+        books, mails, skipped = _collect(paths if paths else [store.directory / "inbox"], store.directory.resolve())
         result.files += [FileOutcome(for_terminal(p.name), "", "skipped", reason=reason) for p, reason in skipped]
         items = [Item(b, b.name, _mtime_iso(b), str(b)) for b in books]
         for i, m in enumerate(mails):
