@@ -31,7 +31,7 @@ from .locate import agency_key
 from .reader import Submission
 from .spec import Spec
 from .spec import load as load_spec
-from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, COVER_VALUE_COL, Meta, Written, footer_text, print_setup, text_rows, write_workbook
+from .template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, Meta, Written, footer_text, print_setup, text_rows, write_cover_note, write_workbook
 from .values import Kind
 
 if TYPE_CHECKING:
@@ -216,8 +216,7 @@ def consolidate_submissions(
     def cover_note(w: Written) -> None:
         ws = w.workbook.get_worksheet_by_name(COVER_SHEET)
         r = COVER_FIRST_ROW + len(COVER_FIELDS) + 1  # the free row under 汇总单位数
-        ws.write_string(r, 0, "汇总情况", w.styles.cover_label)
-        ws.write_string(r, COVER_VALUE_COL, summary, w.styles.cover_fixed)
+        write_cover_note(ws, w.styles, r, "汇总情况", summary)
 
     detail = DetailSheet(spec, [
         DetailAgency(s.agency or "", s.code or "", by_path.get(str(s.path), "valid"), s.meta.get("kind") == "consolidated", leaf_count(s), s.sent_as)

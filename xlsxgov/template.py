@@ -110,6 +110,7 @@ class Styles:
     cover_label: object
     cover_value: object
     cover_fixed: object
+    cover_note: object
     check_header: object
     check_cell: object
     check_number: object
@@ -143,6 +144,7 @@ def _styles(wb: xlsxwriter.Workbook) -> Styles:
         cover_label=fmt(bold=True, align="right", bg_color="#DDEBF7"),
         cover_value=fmt(locked=False, align="left", num_format="@"),
         cover_fixed=fmt(align="left", bg_color="#E7E6E6"),
+        cover_note=fmt(align="left", bg_color="#E7E6E6", text_wrap=True),
         check_header=fmt(bold=True, align="center", text_wrap=True, bg_color="#DDEBF7"),
         check_cell=fmt(text_wrap=True),
         check_number=fmt(align="right", num_format="General"),
@@ -293,9 +295,25 @@ def print_setup(ws, *, landscape: bool, repeat: tuple[int, int] | None = None, r
 # Cover
 
 
+COVER_WIDTHS = (22, 60)  # the label and value columns of 封面, in Excel's character widths
+
+
+def write_cover_note(ws: Worksheet, st: Styles, row: int, label: str, text: str) -> None:
+    """A line of fixed text under the cover fields (``label`` | ``text``), wrapped within the
+    value column, the row made tall enough for it (a Chinese character is two widths; Excel
+    and LibreOffice do not grow a row for wrapped text written by xlsxwriter in every case)."""
+    from rich.cells import cell_len
+
+    lines = max(1, math.ceil(cell_len(text) / (COVER_WIDTHS[1] - 2)))
+    ws.write_string(row, 0, label, st.cover_label)
+    ws.write_string(row, COVER_VALUE_COL, text, st.cover_note)
+    if lines > 1:
+        ws.set_row(row, 15 * lines)
+
+
 def _write_cover(wb, st: Styles, spec: Spec, meta: Meta, password: str | None) -> dict[str, str]:
     ws = wb.add_worksheet(COVER_SHEET)
-    widths = (22, 60)
+    widths = COVER_WIDTHS
     ws.set_column(0, 0, widths[0])
     ws.set_column(1, 1, widths[1])
     year = f"{meta.year}年度" if meta.year else ""
