@@ -236,9 +236,52 @@ def test_mixed_years_say_which_year_was_consolidated(agencies, tmp_path):
     result = consolidate_files([paths[1], paths[2], old], tmp_path / "y.xlsx", region="测试区")
     assert result.year == 2024 and [x.status for x in result.left_out] == ["year"]
     note = next(w for w in result.warnings if "报告年度不一" in w)
-    assert f"{2024}年 2 份" in note and f"{2023}年 1 份" in note and "--year" in note
+    assert "2024年 2 个单位" in note and "2023年 1 个单位" in note and "--year" in note
+    # a tie is not broken silently: the year is asked for
+    with pytest.raises(ConsolidationError, match="--year"):
+        consolidate_files([paths[1], old], tmp_path / "tie.xlsx", region="测试区")
     given = consolidate_files([paths[1], paths[2], old], tmp_path / "y2.xlsx", region="测试区", year=2024)
     assert not [w for w in given.warnings if "报告年度不一" in w]
+
+
+def test_nothing_is_counted_twice(agencies, tmp_path):
+    """Found by a new user's trial: the same file twice, a copy of it, a folder holding the
+    output of an earlier run, and a county's consolidation given with one of its own agencies
+    were all added up again, silently."""
+    spec, paths, inputs = agencies
+    county = consolidate_files(paths[:3], tmp_path / "甲县汇总.xlsx", region="甲县").path
+    other = consolidate_files(paths[3:5], tmp_path / "乙县汇总.xlsx", region="乙县").path
+    copy = tmp_path / "甲县汇总_副本.xlsx"
+    copy.write_bytes(county.read_bytes())
+    want = expected_sums(spec, inputs[:5])
+
+    twice = consolidate_files([county, county, copy, other, paths[0]], tmp_path / "市.xlsx", region="某市")
+    assert read_workbook(twice.path).values == want and twice.consolidates == 5
+    reasons = {x.name: x.reason for x in twice.left_out}
+    assert [x.status for x in twice.left_out] == ["duplicate", "duplicate"]
+    assert "内容完全相同" in reasons[copy.name] and "已包含在" in reasons[paths[0].name]
+    listed = " ".join(str(v) for row in CalamineWorkbook.from_path(str(twice.path)).get_sheet_by_name(MISSING_SHEET).to_python() for v in row)
+    assert "重复，未汇总" in listed and copy.name in listed
+
+    # a folder that holds the city's earlier result, and the output itself
+    folder = tmp_path / "收到"
+    folder.mkdir()
+    for f in (county, other):
+        (folder / f.name).write_bytes(f.read_bytes())
+    first = consolidate_files(sorted(folder.iterdir()), folder / "某市汇总.xlsx", region="某市")
+    assert read_workbook(first.path).values == want
+    again = consolidate_files(sorted(folder.iterdir()), folder / "某市汇总.xlsx", region="某市")
+    assert read_workbook(again.path).values == want and again.consolidates == 5
+    assert any("输出文件" in w for w in again.warnings)
+    (folder / "某市汇总.xlsx").rename(folder / "上次.xlsx")
+    third = consolidate_files(sorted(folder.iterdir()), tmp_path / "新.xlsx", region="某市")
+    assert read_workbook(third.path).values == want
+    assert any("某市自己的汇总表" in x.reason for x in third.left_out)
+
+    # two consolidations holding the same agency: refused, naming it
+    overlap = consolidate_files(paths[2:4], tmp_path / "丙.xlsx", region="丙县").path
+    with pytest.raises(ConsolidationError, match="重复计算"):
+        consolidate_files([county, overlap], tmp_path / "x.xlsx", region="某市")
 
 
 def test_roster_lists_missing_agencies(agencies, tmp_path):

@@ -42,11 +42,11 @@ MISSING_SHEET = "未报送"
 
 @dataclass
 class LeftOut:
-    """A file or agency not added up, and why (status invalid | unreadable | missing | year | edition, reason in Chinese)."""
+    """A file or agency not added up, and why (status invalid | unreadable | missing | year | edition | duplicate, reason in Chinese)."""
 
     name: str  # file name or agency name
     code: str
-    status: str  # invalid | unreadable | missing | year
+    status: str  # invalid | unreadable | missing | year | edition | duplicate
     reason: str
 
 
@@ -149,11 +149,17 @@ def consolidate_submissions(
     spec = subs[0].spec
     notes: list[str] = []
     if year is None:
-        years = Counter(s.year for s in subs if s.year)
-        year = years.most_common(1)[0][0] if years else None
-        if len(years) > 1:  # the year was chosen, not given: say which and how to choose another
-            counts = "，".join(f"{y}年 {n} 份" for y, n in sorted(years.items(), key=lambda yn: (-yn[1], yn[0])))
-            notes.append(f"报表的报告年度不一（{counts}），按份数最多的{year}年度汇总，其他年度的报表未汇总；"
+        years: Counter[int] = Counter()
+        for s in subs:
+            if s.year:
+                years[s.year] += leaf_count(s)  # agencies, not files: a county's workbook stands for its agencies
+        ranked = sorted(years.items(), key=lambda yn: (-yn[1], yn[0]))
+        counts = "，".join(f"{y}年 {n} 个单位" for y, n in ranked)
+        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+            raise ConsolidationError(f"报表的报告年度不一（{counts}），无法确定汇总哪一年，请用 --year 指定汇总年度")
+        year = ranked[0][0] if ranked else None
+        if len(ranked) > 1:  # the year was chosen, not given: say which and how to choose another
+            notes.append(f"报表的报告年度不一（{counts}），按单位数最多的{year}年度汇总，其他年度的报表未汇总；"
                          f"要汇总其他年度请用 --year 指定")
     if year is not None:
         kept = []
@@ -257,7 +263,7 @@ def _write_missing(w: Written, missing: Sequence[LeftOut], left: Sequence[LeftOu
         ws.write_string(0, c, h, st.check_header)
         ws.set_column(c, c, width)
     rows = [(m.name, m.code, "未报送", m.reason) for m in missing]
-    labels = {"invalid": "有错误，未汇总", "unreadable": "无法读取", "year": "年度不符", "edition": "版本不符"}
+    labels = {"invalid": "有错误，未汇总", "unreadable": "无法读取", "year": "年度不符", "edition": "版本不符", "duplicate": "重复，未汇总"}
     rows += [(x.name, x.code, labels.get(x.status, x.status), x.reason) for x in left]
     if not rows:
         ws.write_string(1, 0, "", st.check_cell)
@@ -308,7 +314,13 @@ def consolidate_files(
     subs: list[Submission] = []
     statuses: dict[str, str] = {}
     left: list[LeftOut] = []
-    for got in chunk_map(job, [Path(p) for p in paths], on_broken=_crashed):
+    notes: list[str] = []
+    given = [Path(p) for p in paths]
+    target = Path(out).resolve()
+    unique = [p for p in dict.fromkeys(given) if p.resolve() != target]  # the same path twice is one file
+    if len(unique) < len(dict.fromkeys(given)):  # a folder that holds the output of an earlier run
+        notes.append(f"输出文件 {Path(out).name} 也在待汇总的文件中（可能是此前汇总的结果），未计入")
+    for got in chunk_map(job, unique, on_broken=_crashed):
         path = Path(got.path)
         if got.status == "unreadable" or got.edition is None:
             left.append(LeftOut(path.name, "", "unreadable", got.reason or "无法读取"))
@@ -323,15 +335,66 @@ def consolidate_files(
             continue
         subs.append(sub)
         statuses[str(sub.path)] = got.status
+    subs = _without_overlaps(subs, left, region)
     if not subs:
         reasons = "\n".join(f"{x.name}：{x.reason}" for x in left)
         raise ConsolidationError(f"没有可汇总的报表：\n{reasons}")
     result = consolidate_submissions(subs, out, region=region, year=year, expected=expected, statuses=statuses, left_out=left)
+    result.warnings[:0] = notes
     if previous is not None:
         from .crossyear import consolidation_findings
 
         result.cross_year = consolidation_findings(result, previous)
     return result
+
+
+def _without_overlaps(subs: list[Submission], left: list[LeftOut], region: str) -> list[Submission]:
+    """``subs`` with what would be counted twice left out (appended to ``left`` with the reason):
+    a file whose content another file already brings (a copy: same agency, same numbers); the
+    region's own earlier consolidation (``region`` given and the file is 「region（汇总）」); an
+    agency's file whose agency is already inside a consolidated workbook given too (its 明细).
+    Two consolidated workbooks that hold the same agency raise ConsolidationError: which one is
+    right is for the user to say."""
+    from .detail import read_detail
+
+    kept: list[Submission] = []
+    seen: dict[tuple, Submission] = {}
+    for s in subs:
+        content = (s.edition, s.agency, agency_key(s.code), s.meta.get("kind", ""), s.meta.get("consolidates", ""),
+                   tuple(sorted(s.inputs.items())))
+        first = seen.setdefault(content, s)
+        if first is not s:
+            left.append(LeftOut(s.sent_as, s.code, "duplicate", f"与 {_who(first)} 的内容完全相同（同一单位、同样的数据），未重复汇总"))
+        elif region and s.meta.get("kind") == "consolidated" and agency_key(s.meta.get("region", "")) == agency_key(region):
+            left.append(LeftOut(s.sent_as, s.code, "duplicate", f"这是{region}自己的汇总表（可能是此前汇总的结果），未汇总"))
+        else:
+            kept.append(s)
+    inside: dict[str, Submission] = {}  # agency (code, else name) -> the consolidated workbook holding it
+    clashes: list[str] = []
+    for s in kept:
+        if s.meta.get("kind") != "consolidated":
+            continue
+        detail = read_detail(s.path, s.spec)  # read already: the file cannot surprise here
+        for row in detail.rows if detail is not None else ():
+            who = agency_key(row.code) or agency_key(row.name)
+            if not who:
+                continue
+            other = inside.setdefault(who, s)
+            if other is not s:
+                clashes.append(f"{row.name or row.code} 同时在 {_who(other)} 和 {_who(s)} 中")
+    if clashes:
+        raise ConsolidationError(
+            "两份汇总表中有相同的单位，汇总会把它们重复计算，请去掉其中一份或改用不重叠的汇总表：\n" + "\n".join(clashes[:20])
+            + (f"\n……共 {len(clashes)} 处" if len(clashes) > 20 else ""))
+    out = []
+    for s in kept:
+        keys = [k for k in (agency_key(s.code), agency_key(s.agency)) if k]
+        holder = None if s.meta.get("kind") == "consolidated" else next((inside[k] for k in keys if k in inside), None)
+        if holder is not None and holder is not s:
+            left.append(LeftOut(s.sent_as, s.code, "duplicate", f"该单位已包含在 {_who(holder)} 中（见其“明细”表），未重复汇总"))
+        else:
+            out.append(s)
+    return out
 
 
 class _Read(NamedTuple):
