@@ -85,6 +85,24 @@ def test_agency_uploads_sees_findings_in_the_cli_words_then_valid_and_receipt(si
     assert ledger_rows(d, "SELECT COUNT(*) FROM submissions WHERE sha256=?", sha)[0][0] == 1
 
 
+def test_another_agencys_report_through_a_link_is_refused_not_filed(site):
+    """Found by a new user's trial: agency 3's filled workbook uploaded through agency 2's link
+    was filed as agency 2's report (合格), and agency 3 could then never send that file (a
+    duplicate). It is refused now, saying whose the cover is; nothing is recorded, so the
+    rightful agency can still send it."""
+    d = site["dir"]
+    theirs = reply(d, 3, site["tmp"] / "a3-for-a2.xlsx", broken=False, contact="赵六")
+    c = httpx.Client(timeout=120)
+    r = upload(c, site["links"][code(2)], theirs, name="报表.xlsx")
+    assert r.status_code == 422
+    page = text(r.text)
+    assert AGENCIES[3][0] in page and AGENCIES[2][0] in page and "未登记" in page
+    sha = hashlib.sha256(theirs.read_bytes()).hexdigest()
+    assert ledger_rows(d, "SELECT COUNT(*) FROM submissions WHERE sha256=?", sha)[0][0] == 0
+    (detail,) = ledger_rows(d, "SELECT detail FROM audit WHERE detail LIKE ?", f"%{sha}%")[0]
+    assert "未登记" in detail
+
+
 def test_template_download_is_the_agency_template(site):
     c = httpx.Client(timeout=60)
     r = c.get(site["links"][code(1)] + "/template")
@@ -544,7 +562,7 @@ def test_audit_log_records_who_what_where_and_is_append_only(site):
         assert action in page
     assert "127.0.0.1" in page
     uploads = [r[0] for r in ledger_rows(d, "SELECT detail FROM audit WHERE action='上传报表'")]
-    assert uploads and all(re.search(r"(合格|有错误|无法读取|单位不明|重复文件（已跳过）)（错误 \d+，警告 \d+）", u) for u in uploads), uploads
+    assert uploads and all(re.search(r"(合格|有错误|无法读取|单位不明|重复文件（已跳过）)（错误 \d+，警告 \d+）|未登记：", u) for u in uploads), uploads
     conn = sqlite3.connect(d / "ledger.sqlite")
     try:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):

@@ -482,6 +482,15 @@ class Received:
     code: str | None = None
     source: str = ""
     received_at: str | None = None
+    own_only: bool = False  # an agency's own link: a file whose cover names another agency is refused
+
+
+def other_agency(cover: tuple[str, str] | None, code: str, agencies: dict[str, str], by_name: dict[str, str]) -> str | None:
+    """The roster code the cover ``(agency, code)`` names when it is another agency than
+    ``code`` (by its 统一社会信用代码, else its exact name); None when it names ``code``, no
+    roster agency, or nothing."""
+    named = _identify(cover, "", agencies, by_name) if cover is not None else None
+    return named if named is not None and named != code else None
 
 
 def import_files(directory: Path | str, files: list[Received]) -> list[FileOutcome]:
@@ -499,7 +508,7 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
         edition = store.settings().edition
         archive = store.folder("archive")
         out: list[FileOutcome | None] = []
-        batch: list[tuple[int, _Archived, str | None]] = []
+        batch: list[tuple[int, _Archived, Received]] = []
         seen: set[str] = set()
         for f in files:
             prepared = _archive_one(store, Item(f.path, f.original_name, f.received_at or now(), f.source), archive, sync=False)
@@ -507,14 +516,22 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
                 out.append(FileOutcome(f.original_name, prepared.sha256, "duplicate"))
             else:
                 out.append(None)
-                batch.append((len(out) - 1, prepared, f.code))
+                batch.append((len(out) - 1, prepared, f))
             seen.add(prepared.sha256)
         reports = validate_any([b[1].archived for b in batch], edition=edition) if batch else []
         year = store.settings().year
         with store.transaction():
-            for (i, prepared, code), report in zip(batch, reports):
+            for (i, prepared, f), report in zip(batch, reports):
                 verdict = _Verdict.of(judge(report, year=year, issued=store.issued_template(prepared.sha256)))
-                out[i] = _record_one(store, prepared, verdict, agencies, by_name, code=code, sync=False)
+                named = other_agency(verdict.cover, f.code, agencies, by_name) if f.own_only and f.code else None
+                if named is not None:
+                    # Not recorded: recorded, it would be this agency's report, and the agency
+                    # it belongs to could never send the same file (a duplicate).
+                    out[i] = FileOutcome(f.original_name, prepared.sha256, "skipped", reason=(
+                        f"这份报表封面上的单位是“{agencies[named]}”，不是本单位（{agencies[f.code]}），未登记；"
+                        f"请上传本单位的报表（封面的单位名称和统一社会信用代码应为本单位的）"))
+                    continue
+                out[i] = _record_one(store, prepared, verdict, agencies, by_name, code=f.code, sync=False)
             sync_all()  # duplicates included: their archive copy may be this call's own
         return out  # type: ignore[return-value]  # every slot is filled above
 
@@ -522,7 +539,8 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
 def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOutcome:
     """Attribute a quarantined file (recorded with no agency: status unknown), or a withdrawn one,
     to roster agency ``code``: validated again and recorded for it, replacing that row in one
-    transaction (received time and source kept; ``store.record_submission``'s ``replace``).
+    transaction (received time and source kept; ``store.record_submission``'s ``replace``). The
+    outcome's ``reason`` says so when the file's cover names another roster agency.
     Raises CampaignError when the row is neither or the agency is not in the roster."""
     with CampaignStore.open(directory) as store:
         agencies = store.names()
@@ -537,7 +555,11 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
         settings = store.settings()
         report = validate_any([archived], edition=settings.edition)[0]
         verdict = _Verdict.of(judge(report, year=settings.year, issued=store.issued_template(row["sha256"])))
-        return _record_one(store, prepared, verdict, agencies, {}, code=code, replace=submission_id)
+        outcome = _record_one(store, prepared, verdict, agencies, {}, code=code, replace=submission_id)
+        named = other_agency(verdict.cover, code, agencies, {agency_key(n): c for c, n in agencies.items()})
+        if named is not None and not outcome.reason:  # the office decides; it is told what the cover says
+            outcome.reason = f"注意：该文件封面上的单位是“{agencies[named]}”，不是“{agencies[code]}”"
+        return outcome
 
 
 # Files recorded per ledger commit (each commit flushes the disk). The last batch is recorded

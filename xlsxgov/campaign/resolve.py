@@ -94,6 +94,7 @@ class AssignResult:
     errors: int
     warnings: int
     feedback: Path | None  # where its feedback workbook goes (built when first asked for: campaign.feedback)
+    note: str = ""  # e.g. the cover names another agency (the office decided; it is told)
 
 
 def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignResult:
@@ -124,7 +125,7 @@ def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignR
         store.record_audit(_who(), CLI_ADDRESS, "分配文件", f"文件 {label}（SHA-256 {row['sha256']}）分配给单位 {agency.code} {agency.name}：{status_label(outcome.outcome)}{moved_from}")
     return AssignResult(
         new["id"], label, agency, outcome.outcome, outcome.errors, outcome.warnings,
-        directory / new["feedback_path"] if new["feedback_path"] else None,
+        directory / new["feedback_path"] if new["feedback_path"] else None, outcome.reason if outcome.outcome in ("valid", "invalid") else "",
     )
 
 

@@ -450,6 +450,8 @@ def assign_command(
     if r.status == "invalid":
         line += f"（错误 {r.errors} 处）"
     say(line)
+    if r.note:
+        say(f"[yellow]{escape(r.note)}[/yellow]")
     if r.feedback:
         say(_FEEDBACK_HINT.format(escape(str(directory))))
 

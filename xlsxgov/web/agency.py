@@ -94,7 +94,7 @@ async def agency_upload(request: Request, token: str):
         if not portal.csrf_ok(agency_csrf(request, token), up.fields.get("csrf")):
             return page(request, "error.html", {"message": "页面已过期，请刷新页面后重新上传", "back": f"/a/{token}"}, status=403)
         recorded = await import_upload(request, up.path, up.name, agency["code"], f"网页上传（单位链接）{client_address(request)}",
-                                       actor=f"单位：{agency['name']}")
+                                       actor=f"单位：{agency['name']}", own_only=True)
     finally:
         await asyncio.to_thread(up.discard)
     return after_upload(request, token, agency["code"], recorded, f"/a/{token}")
@@ -112,8 +112,11 @@ def _link_agency(directory, token: str):
 def after_upload(request: Request, token: str | None, code: str, recorded: Recorded, back: str) -> Response:
     """Send the browser to the submission's verdict (POST → redirect → GET); the upload was
     recorded and audited in the pool (``common.record_uploads``)."""
+    if recorded.outcome.outcome == "skipped":  # refused as it is (another agency's report): nothing recorded
+        return page(request, "error.html", {"message": recorded.outcome.reason, "back": back}, status=422)
     if recorded.submission is None or recorded.code != code:  # the same bytes were recorded before, for nobody or someone else
-        return page(request, "error.html", {"message": "这个文件此前已经收到过，不再重复登记。请检查是否选错了文件。", "back": back}, status=409)
+        return page(request, "error.html", {"message": "这个文件此前已经收到过，已登记为其他单位的报送或待分配的文件，不再重复登记。"
+                                            "请检查是否选错了文件；如确是本单位的报表，请联系汇总单位处理。", "back": back}, status=409)
     target = f"{back}/s/{recorded.submission}" if token else f"{back}?s={recorded.submission}"
     if recorded.outcome.outcome == "duplicate":
         target += ("&" if "?" in target else "?") + "again=1"

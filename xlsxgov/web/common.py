@@ -97,7 +97,8 @@ def record_uploads(directory: Path, jobs: list[UploadJob]) -> list[Recorded]:
         for job, o in zip(jobs, outcomes):
             sub = portal.submission_by_sha(conn, o.sha256)
             out.append(Recorded(o, sub["id"] if sub else None, sub["code"] if sub else None))
-            verdict = f"{OUTCOME_LABELS.get(o.outcome, o.outcome)}（错误 {o.errors}，警告 {o.warnings}）"
+            verdict = (f"未登记：{o.reason}" if o.outcome == "skipped"
+                       else f"{OUTCOME_LABELS.get(o.outcome, o.outcome)}（错误 {o.errors}，警告 {o.warnings}）")
             lines.append((job.actor, job.address, "上传报表", f"单位 {job.received.code}：{o.name}，SHA-256 {o.sha256}，{verdict}"))
         portal.audit_many(conn, lines)
     finally:
@@ -211,10 +212,13 @@ def secure_cookie(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-async def import_upload(request: Request, path: Path, name: str, code: str, source: str, actor: str) -> Recorded:
+async def import_upload(request: Request, path: Path, name: str, code: str, source: str, actor: str, *,
+                        own_only: bool = False) -> Recorded:
     """Record one uploaded file for agency ``code`` with its audit line (``record_uploads``,
-    batched with the uploads arriving at the same time, in the process pool)."""
-    job = UploadJob(Received(path, name, code, source), actor, client_address(request))
+    batched with the uploads arriving at the same time, in the process pool). ``own_only``:
+    refuse a file whose cover names another roster agency (an agency's own link; outcome
+    ``skipped`` with the reason, nothing recorded)."""
+    job = UploadJob(Received(path, name, code, source, own_only=own_only), actor, client_address(request))
     return await cfg_of(request).batcher.submit(job)
 
 
