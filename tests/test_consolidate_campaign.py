@@ -136,6 +136,35 @@ def test_include_invalid(campaign, tmp_path):
     assert [r[3] for r in detail[2:]] == ["合格", "合格", "合格", "有错误"]
 
 
+def test_a_report_the_reviewer_returned_is_not_consolidated(campaign, tmp_path):
+    """Found by a new user's trial: a report the portal's reviewer sent back (退回修改) was
+    consolidated as 合格. It is left out with the comment; with --include-invalid it is added up
+    and shown as 退回修改 in 明细."""
+    import shutil
+    import sqlite3
+
+    from xlsxgov.campaign import portal
+
+    spec, d, inputs, bad = campaign
+    copy = tmp_path / "c"
+    shutil.copytree(d, copy)
+    conn = sqlite3.connect(copy / "ledger.sqlite", isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    (sid,) = conn.execute("SELECT id FROM submissions WHERE code=? AND superseded_by IS NULL", (CODES[1],)).fetchone()
+    portal.review(conn, sid, portal.REVIEW_RETURNED, "行政许可数量与上年差异过大，请核实", "审核员", "127.0.0.1")
+    conn.close()
+    result = consolidate_campaign(copy, tmp_path / "r.xlsx")
+    assert read_workbook(result.path).values == sums(spec, [inputs[0], inputs[2]])
+    returned = [x for x in result.left_out if x.status == "returned"]
+    assert [x.name for x in returned] == [NAMES[1]] and "请核实" in returned[0].reason
+    assert any(r[1] == NAMES[1] and r[3] == "退回修改，未汇总" for r in missing_rows(result.path))
+    both = consolidate_campaign(copy, tmp_path / "r2.xlsx", include_invalid=True)
+    assert read_workbook(both.path).values == sums(spec, [inputs[0], inputs[1], inputs[2], bad])
+    detail = CalamineWorkbook.from_path(str(both.path)).get_sheet_by_name(DETAIL_SHEET).to_python()
+    assert [r[3] for r in detail[2:]] == ["合格", "退回修改", "合格", "有错误"]
+    assert any("审核退回" in w for w in both.warnings)
+
+
 def test_county_consolidation_counts_as_one_submission(campaign, tmp_path):
     """A county's consolidated workbook imported into a city campaign: one submission standing for
     its agencies; the city's totals are the sums over every agency below."""

@@ -368,6 +368,8 @@ def test_review_return_with_comment_reaches_the_agency_and_a_new_upload_is_pendi
     assert r.status_code == 303
     seen = agency.get(link).text
     assert "退回修改" in text(seen) and "请核对第三项&lt;b&gt;数字&lt;/b&gt;" in seen
+    # not "报送成功" beside the return (found by a new user's trial): the page says what to do
+    assert "报送成功" not in text(seen) and "已退回修改" in text(seen) and 'id="receipt-link"' not in seen
     upload(agency, link, reply(d, 3, site["tmp"] / "a3b.xlsx", broken=False, contact="孙二"))
     assert "待审核" in text(agency.get(link).text) and "退回修改意见" not in text(agency.get(link).text)
     board = admin.get("/office", params={"review": "退回修改"})
@@ -550,8 +552,11 @@ def test_hostile_uploads_get_the_reader_s_file_screen(site):
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
         ((status, archive),) = ledger_rows(d, "SELECT status, archive_path FROM submissions WHERE sha256=?", sha)
         assert status == "unreadable" and (d / archive).read_bytes() == path.read_bytes()
-    # Unreadable files never replace the agency's readable submission.
+    # Unreadable files never replace the agency's readable submission, and the history says so
+    # (it said 已被新的报送取代 of them: found by a new user's trial).
     assert ledger_rows(d, "SELECT status FROM submissions WHERE code=? AND superseded_by IS NULL", code(2))[0][0] in ("valid", "invalid")
+    history = text(c.get(link).text)
+    assert "无法读取，未取代已报送的报表" in history
 
 
 def test_audit_log_records_who_what_where_and_is_append_only(site):

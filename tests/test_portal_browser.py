@@ -59,6 +59,7 @@ def test_agency_and_office_in_chromium(browser, tmp_path):
     code, name = AGENCIES[0][1], AGENCIES[0][0]
     bad = reply(d, 0, tmp_path / "统计表.xlsx", broken=True, contact="张三")
     good = reply(d, 0, tmp_path / "统计表（修改后）.xlsx", broken=False, contact="张三")
+    corrected = reply(d, 0, tmp_path / "统计表（按意见修改）.xlsx", broken=False, contact="张三（改）")
     server = Server(d, port).start()
     try:
         page = browser.new_page()
@@ -132,14 +133,26 @@ def test_agency_and_office_in_chromium(browser, tmp_path):
         page.goto(links[code])
         assert "表三第一项与上年结转数不符" in page.inner_text("#office-comment")
         assert page.inner_text("#current-review") == "退回修改"
+        assert "已退回修改" in page.inner_text("#returned-note")
         shot("08-agency-returned")
 
-        # 7. An administrator consolidates and downloads a workbook that `validate` accepts.
+        # 7. An administrator consolidates: a returned report is not added up, and says so.
         office.click("text=退出")
         office.fill("input[name=name]", "admin")
         office.fill("input[name=password]", PASSWORDS["admin"])
         with office.expect_navigation():
             office.click("button[type=submit]")
+        office.goto(server.base + "/office/actions")
+        with office.expect_navigation():
+            office.click("#action-consolidate")
+        assert "退回修改 1 个" in office.inner_text("#action-message")
+
+        # 8. The agency sends its corrected file; the administrator consolidates and downloads
+        # a workbook that `validate` accepts.
+        page.set_input_files("#file", str(corrected))
+        with page.expect_navigation():
+            page.click("#upload-button")
+        assert page.inner_text("#verdict-status") == "合格" and page.inner_text("#current-review") == "待审核"
         office.goto(server.base + "/office/actions")
         with office.expect_navigation():
             office.click("#action-consolidate")

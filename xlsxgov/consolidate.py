@@ -46,7 +46,7 @@ class LeftOut:
 
     name: str  # file name or agency name
     code: str
-    status: str  # invalid | unreadable | missing | year | edition | duplicate
+    status: str  # invalid | unreadable | missing | year | edition | duplicate | returned (by a reviewer)
     reason: str
 
 
@@ -176,10 +176,10 @@ def consolidate_submissions(
         region = regions.most_common(1)[0][0] if regions else ""
     warnings = notes + _duplicates(subs)
     by_path: dict[str, str] = {str(k): v for k, v in (statuses or {}).items()}
-    with_errors = [s for s in subs if by_path.get(str(s.path)) == "invalid"]
+    with_errors = [s for s in subs if by_path.get(str(s.path)) in ("invalid", "returned")]
     if with_errors:
         listed = "、".join(_who(s) for s in with_errors[:10]) + (f" 等{len(with_errors)}份" if len(with_errors) > 10 else "")
-        warnings.append(f"其中 {len(with_errors)} 份报表有错误，仍按要求（--include-invalid）计入了汇总：{listed}")
+        warnings.append(f"其中 {len(with_errors)} 份报表有错误或被审核退回，仍按要求（--include-invalid）计入了汇总：{listed}")
 
     missing: list[LeftOut] = []
     not_included = 0  # roster agencies missing or left out
@@ -213,7 +213,7 @@ def consolidate_submissions(
     )
     summary = f"已汇总 {len(subs)} 份报表（共 {count} 个单位）"
     if with_errors:
-        summary += f"，其中有错误的报表 {len(with_errors)} 份（见“明细”表的状态列）"
+        summary += f"，其中有错误或被审核退回的报表 {len(with_errors)} 份（见“明细”表的状态列）"
     if expected_n is not None:
         summary += f"；应报 {expected_n} 个单位，未报送或未通过 {not_included} 个"
     if left:
@@ -263,7 +263,8 @@ def _write_missing(w: Written, missing: Sequence[LeftOut], left: Sequence[LeftOu
         ws.write_string(0, c, h, st.check_header)
         ws.set_column(c, c, width)
     rows = [(m.name, m.code, "未报送", m.reason) for m in missing]
-    labels = {"invalid": "有错误，未汇总", "unreadable": "无法读取", "year": "年度不符", "edition": "版本不符", "duplicate": "重复，未汇总"}
+    labels = {"invalid": "有错误，未汇总", "unreadable": "无法读取", "year": "年度不符", "edition": "版本不符", "duplicate": "重复，未汇总",
+              "returned": "退回修改，未汇总"}
     rows += [(x.name, x.code, labels.get(x.status, x.status), x.reason) for x in left]
     if not rows:
         ws.write_string(1, 0, "", st.check_cell)
@@ -483,6 +484,7 @@ def consolidate_campaign(
         agencies = store.roster()
         current = store.current_files()
         readable = {agency.code: (status, sub) for agency, status, sub in store.current_submissions(("valid", "invalid"))}
+        returned = store.returned()
     year = settings.year
     if region is None:
         region = settings.region
@@ -498,18 +500,20 @@ def consolidate_campaign(
         if wanted is not None and sub.edition != wanted.edition:  # never added up, even with --include-invalid
             left.append(_other_edition(agency.name, agency.code, sub, wanted))
             continue
-        if status == "valid" or include_invalid:
+        if agency.code in returned and not include_invalid:  # the reviewer did not accept it
+            left.append(LeftOut(agency.name, agency.code, "returned", f"审核退回修改：{returned[agency.code]}"))
+        elif status == "valid" or include_invalid:
             sub.meta["agency"], sub.meta["code"] = agency.name, agency.code
             subs.append(sub)
-            statuses[str(sub.path)] = status
+            statuses[str(sub.path)] = "returned" if agency.code in returned else status
         else:
             left.append(LeftOut(agency.name, agency.code, status, _error_summary(sub.findings, sub.spec) or "有错误"))
     if not subs:
-        counts = Counter(status for _, status, _, _ in current)
+        counts = Counter("returned" if agency.code in returned else status for agency, status, _, _ in current)
         raise ConsolidationError(
             f"报送任务“{directory}”中还没有可汇总的报表：应报 {len(agencies)} 个单位，"
-            f"合格 {counts['valid']} 个，有错误 {counts['invalid']} 个，无法读取 {counts['unreadable']} 个"
-            + ("（有错误的报表可用 --include-invalid 计入汇总）" if counts["invalid"] and not include_invalid else "")
+            f"合格 {counts['valid']} 个，有错误 {counts['invalid']} 个，退回修改 {counts['returned']} 个，无法读取 {counts['unreadable']} 个"
+            + ("（有错误或退回修改的报表可用 --include-invalid 计入汇总）" if (counts["invalid"] or counts["returned"]) and not include_invalid else "")
         )
     return consolidate_submissions(
         subs, output, region=region, year=year, expected=[(a.name, a.code) for a in agencies],

@@ -20,6 +20,7 @@ class Status(StrEnum):
     INVALID = "invalid"  # read, at least one error
     UNREADABLE = "unreadable"  # not a usable workbook of the statutory tables
     MISSING = "missing"  # nothing received (campaign) / nothing to consolidate
+    RETURNED = "returned"  # read, but a reviewer sent it back (the portal's 审核: 退回修改)
 
 
 STATUS_LABELS: dict[str, str] = {
@@ -27,6 +28,7 @@ STATUS_LABELS: dict[str, str] = {
     Status.INVALID: "有错误",
     Status.UNREADABLE: "无法读取",
     Status.MISSING: "未报送",
+    Status.RETURNED: "退回修改",
 }
 
 # Statuses an agency's current submission can have (an agency with none is MISSING).

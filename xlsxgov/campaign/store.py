@@ -477,6 +477,21 @@ class CampaignStore:
         )
         return [(agencies[code], status, self.path(path), reason or "") for code, status, path, reason in rows]
 
+    def returned(self) -> dict[str, str]:
+        """Roster code -> the reviewer's comment, for the agencies whose current submission's
+        latest review (the portal's 审核) is 退回修改: not accepted, whatever validation said."""
+        from .portal import REVIEW_RETURNED
+
+        rows = self._current_rows(
+            "a.code, (SELECT r.state || char(31) || r.comment FROM reviews r WHERE r.submission_id = s.id "
+            "ORDER BY r.id DESC LIMIT 1)", RECEIVED_STATUSES)
+        out = {}
+        for code, latest in rows:
+            state, _, comment = (latest or "").partition("\x1f")
+            if state == REVIEW_RETURNED:
+                out[code] = comment
+        return out
+
     def accepted_submissions(self, statuses: Sequence[str] = ("valid",)) -> list[tuple[str, str, Path]]:
         """(agency name, code, archive path) of every agency whose current submission has one of
         ``statuses``; each agency appears at most once over all statuses."""
