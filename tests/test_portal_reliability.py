@@ -145,3 +145,46 @@ def test_sigkill_during_uploads_then_restart(tmp_path):
         server.kill()
     rows = check_consistent(d)
     assert len(rows) == len(jobs) and len({r["sha256"] for r in rows}) == len(jobs)
+
+
+def _session_members(sid: int) -> list[int]:
+    """Live (not zombie) processes of session ``sid`` (/proc/<pid>/stat: state 3rd, session 6th field)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(entry.name))
+    return out
+
+
+def test_sigterm_to_the_server_leaves_no_process_behind(tmp_path):
+    """Found by a new user's trial: `kill -TERM <serve pid>` (a service manager stopping it)
+    ended the server, but its validation processes and multiprocessing's resource tracker ran on,
+    orphaned. Every process of the server's session ends with it."""
+    import os
+    import time
+
+    port = free_port()
+    d = tmp_path / "c"
+    make_campaign(d, port)
+    server = Server(d, port).start()
+    sid = server.proc.pid  # the server leads a session of its own (start_new_session)
+    deadline = time.monotonic() + 60
+    while len(_session_members(sid)) < 3 and time.monotonic() < deadline:  # the server and its pool
+        time.sleep(0.2)
+    assert len(_session_members(sid)) >= 3
+    os.kill(server.proc.pid, signal.SIGTERM)  # the server alone, not its group
+    server.proc.wait(60)
+    deadline = time.monotonic() + 30
+    while _session_members(sid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _session_members(sid)
+    for pid in left:  # never leave them to the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes left behind: {left}"

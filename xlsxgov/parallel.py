@@ -47,8 +47,8 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: end with the parent. A parent killed outright (SIGKILL, OOM) leaves
+def die_with_parent(parent: int) -> None:
+    """Worker initializer (this module's pools and the portal's): end with the parent. A parent killed outright (SIGKILL, OOM) leaves
     its workers blocked on the task queue forever otherwise (Linux: PR_SET_PDEATHSIG)."""
     try:
         import ctypes
@@ -105,7 +105,7 @@ def chunk_map(
             yield from _checked(fn(chunk), chunk)
         return
     ctx = _context()
-    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         pending: deque[tuple[list[T], Future]] = deque()
         todo = iter(chunks)
@@ -138,7 +138,7 @@ def chunk_map(
                 for c in lost:
                     for item in c:
                         yield _alone(fn, item, ctx, on_broken)
-                pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),))
+                pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),))
                 refill()
                 continue
             yield from _checked(results, chunk)
@@ -155,7 +155,7 @@ def _checked(results: Sequence[R], chunk: list) -> Sequence[R]:
 
 def _alone(fn: Callable[[list[T]], Sequence[R]], item: T, ctx, on_broken: Callable[[T], R] | None) -> R:
     """``fn([item])[0]`` in a pool of its own, so that a crash is pinned on this item."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         try:
             return _checked(pool.submit(fn, [item]).result(), [item])[0]
         except BrokenProcessPool:

@@ -100,10 +100,12 @@ def _warm(edition: str) -> None:
 def _pool_process() -> None:
     """In each validation process: validate in this process (``parallel.WORKERS_ENV`` = 1). The
     pool already has one process per core; a batch fanning out into worker processes of its own
-    would only oversubscribe the cores and pay for starting them on every batch."""
-    from ..parallel import WORKERS_ENV
+    would only oversubscribe the cores and pay for starting them on every batch. The process
+    ends with the server however the server ends (``parallel.die_with_parent``)."""
+    from ..parallel import WORKERS_ENV, die_with_parent
 
     os.environ[WORKERS_ENV] = "1"
+    die_with_parent(os.getppid())
 
 
 def _campaign_secret(directory: Path) -> bytes:
@@ -150,7 +152,9 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
             yield
         finally:
             cfg.batcher.stop()
-            cfg.pool.shutdown(wait=False, cancel_futures=True)
+            # Waits for the uploads being validated (seconds at most); not waiting left the pool's
+            # processes running after the server had gone (found by a new user's trial).
+            cfg.pool.shutdown(wait=True, cancel_futures=True)
 
     app = FastAPI(
         title="xlsxgov 报送平台 API",
