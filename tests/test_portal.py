@@ -103,6 +103,17 @@ def test_another_agencys_report_through_a_link_is_refused_not_filed(site):
     assert "未登记" in detail
 
 
+def test_an_empty_file_is_named_as_empty_not_as_no_file(site):
+    """Found by a new user's trial: a 0-byte file got "没有收到文件：请先选择…" although one was chosen."""
+    link = site["links"][code(2)]
+    c = httpx.Client(timeout=60)
+    page = c.get(link)
+    empty = c.post(link + "/upload", data={"csrf": csrf_of(page.text)}, files={"file": ("空表.xlsx", b"", "application/octet-stream")})
+    assert empty.status_code == 400 and "空表.xlsx" in text(empty.text) and "是空的（0字节）" in text(empty.text)
+    none = c.post(link + "/upload", data={"csrf": csrf_of(page.text)}, files={"file": ("", b"", "application/octet-stream")})
+    assert none.status_code == 400 and "没有收到文件" in text(none.text)
+
+
 def test_template_download_is_the_agency_template(site):
     c = httpx.Client(timeout=60)
     r = c.get(site["links"][code(1)] + "/template")
@@ -591,6 +602,20 @@ def test_page_times_are_beijing_time_whatever_the_server_zone(monkeypatch):
         assert local_time("2026-01-31T23:00:00.000000+00:00") == "2026-02-01 07:00:00"
     monkeypatch.undo()
     time.tzset()
+
+
+def test_generated_files_are_listed_and_named_in_beijing_time(site):
+    """Found by a new user's trial: /office/actions listed generated files in the server's time
+    (UTC here) under the note that times are Beijing time, and named them by it."""
+    admin = login(site["base"], "admin")
+    page = admin.get("/office/actions")
+    assert admin.post("/office/actions/status", data={"csrf": csrf_of(page.text)}).status_code in (200, 303)
+    listed = admin.get("/office/actions").text
+    beijing = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
+    times = [dt.datetime.strptime(t, "%Y-%m-%d %H:%M:%S") for t in re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", listed)]
+    assert times and min(abs((t - beijing).total_seconds()) for t in times) < 600, (times, beijing)
+    stamps = [dt.datetime.strptime(m, "%Y%m%d-%H%M%S") for m in re.findall(r"(\d{8}-\d{6})", listed)]
+    assert stamps and min(abs((t - beijing).total_seconds()) for t in stamps) < 600, (stamps, beijing)
 
 
 def test_serve_on_a_port_in_use_says_so_before_any_banner(site):

@@ -20,7 +20,7 @@ from ..campaign import portal
 from ..campaign.importer import assign_file
 from ..campaign.mail import safe_filename
 from ..campaign.remind import prepare_reminders
-from ..campaign.status import campaign_status, write_status_xlsx
+from ..campaign.status import BEIJING, campaign_status, write_status_xlsx
 from ..campaign.store import roster
 from ..errors import CampaignError
 from ..locate import agency_key
@@ -315,12 +315,13 @@ def _exports(directory: Path) -> list[Path]:
 @router.get("/office/actions")
 def actions(request: Request, message: str = "", session: portal.Session = Depends(require)):
     directory = cfg_of(request).directory
-    files = [(p.name, p.stat().st_size, datetime.fromtimestamp(p.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S")) for p in _exports(directory)]
+    files = [(p.name, p.stat().st_size, datetime.fromtimestamp(p.stat().st_mtime, BEIJING).strftime("%Y-%m-%d %H:%M:%S")) for p in _exports(directory)]
     return page(request, "actions.html", {"session": session, "files": files, "message": message, "may": portal.MAY[session.role], "quote": quote})
 
 
 def _stamp() -> str:
-    return datetime.now().strftime("%Y%m%d-%H%M%S")
+    """The time in a generated file's name: Beijing time, as every page shows it."""
+    return datetime.now(BEIJING).strftime("%Y%m%d-%H%M%S")
 
 
 def _do_action(directory: Path, action: str) -> str:

@@ -143,7 +143,10 @@ async def receive(request: Request, tmp_root: Path, limit: int = DEFAULT_LIMIT, 
     finally:
         if state["out"] is not None:
             state["out"].close()
-    if up.path is None or up.size == 0:
+    if up.path is None or (up.size == 0 and not up.name):  # a browser sends an empty part when no file was chosen
         up.discard()
         raise UploadError(400, "没有收到文件：请先选择要上传的报表文件")
+    if up.size == 0:
+        up.discard()
+        raise UploadError(400, f"文件“{up.name}”是空的（0 字节），请重新导出或另存后再上传")
     return up
