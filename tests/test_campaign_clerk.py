@@ -98,6 +98,22 @@ def test_the_campaigns_own_files_are_never_imported(campaign: Path):
     assert agency_status(campaign, 0)["status"] == "missing"
 
 
+def test_a_report_document_of_another_year_is_not_placed_on_a_cover_cell(campaign: Path):
+    """Found by a new user's trial: a published report (a web page here) of last year was
+    reported at "封面 B6", a cell a document does not have."""
+    from extractdata import report_html
+
+    from xlsxgov.compute import complete
+
+    spec = spec_mod.load("gov2021")
+    values = complete(spec, random_inputs(spec, random.Random(3)))
+    (campaign / "inbox" / "年报.html").write_text(report_html("gov2021", values, agency=AGENCIES[0][0], year=YEAR - 1), encoding="utf-8")
+    assert [f.outcome for f in import_paths(campaign).files] == ["invalid"]
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    ((sheet, cell, message),) = conn.execute("SELECT sheet, cell, message FROM findings WHERE rule='campaign.year'").fetchall()
+    assert (sheet, cell) == ("", "") and "年度报告" in message and f"{YEAR - 1}年" in message
+
+
 def test_other_edition_and_untouched_template_are_errors_at_import(campaign: Path):
     reply(campaign / "inbox" / "旧格式.xlsx", 1, edition="gov2019")
     issued = next((campaign / "outbox").glob(f"{AGENCIES[2][1]}_*.xlsx"))

@@ -653,9 +653,13 @@ def campaign_findings(sub, *, year: int | None, issued: bool) -> list:
     out = []
     if year and sub.year and sub.year != year:
         row = COVER_FIRST_ROW + [f for f, _ in COVER_FIELDS].index("year")
+        # A report document has no cover cell: the year is what its title or text says.
+        report = sub.meta.get("source") == "report"
+        what = f"年度报告（{sub.agency}）" if report and sub.agency else ("年度报告" if report else "")
         out.append(Finding(
-            "error", "campaign.year", COVER_SHEET, xl_rowcol_to_cell(row, COVER_VALUE_COL),
-            f"报告年度为{sub.year}年，本次收集的是{year}年度的报表（可能发来了往年的文件），请用本年度的模板填报后重新报送",
+            "error", "campaign.year", "" if report else COVER_SHEET, "" if report else xl_rowcol_to_cell(row, COVER_VALUE_COL),
+            f"{what}报告年度为{sub.year}年，本次收集的是{year}年度的报表（可能发来了往年的文件），"
+            + ("请报送本年度的年度报告或填写本年度的模板后重新报送" if report else "请用本年度的模板填报后重新报送"),
         ))
     if issued:
         out.append(Finding(
