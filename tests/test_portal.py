@@ -465,7 +465,7 @@ def test_json_api_with_a_client_token(site):
     token = subprocess.run([XLSXGOV, "user", "token", str(d), "省平台"], capture_output=True, text=True, check=True).stdout.split()[-1]
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
     st = api.get("/api/v1/status").json()
-    assert st["year"] == "2024" and len(st["agencies"]) == len(AGENCIES)
+    assert st["year"] == 2024 and len(st["agencies"]) == len(AGENCIES)
     subs = api.get(f"/api/v1/agencies/{code(0)}/submissions").json()
     bad = next(s for s in subs if s["file_name"] == "a0-bad.xlsx")
     findings = api.get(f"/api/v1/submissions/{bad['id']}/findings").json()

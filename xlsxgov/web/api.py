@@ -40,7 +40,7 @@ class AgencyStatus(BaseModel):
 
 
 class Status(BaseModel):
-    year: str
+    year: int | None  # the campaign's report year
     region: str
     edition: str
     totals: dict[str, int]
@@ -93,7 +93,8 @@ def status(request: Request, _: str = Depends(client)):
                      review=reviews.get(a["code"], "") if a["status"] != "missing" else "")
         for a in st["agencies"]
     ]
-    return Status(year=settings.get("year", ""), region=settings.get("region", ""), edition=settings.get("edition", ""),
+    year = settings.get("year", "")
+    return Status(year=int(year) if year.isdigit() else None, region=settings.get("region", ""), edition=settings.get("edition", ""),
                   totals=st["totals"], unassigned=st["unassigned"], agencies=agencies)
 
 
