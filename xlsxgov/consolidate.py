@@ -301,6 +301,11 @@ def consolidate_files(
     ``edition``: consolidate the files of this edition and leave the others out (listed, with
     their edition); without it, files in more than one edition are refused as a whole.
 
+    Nothing is counted twice: the same path given twice is read once, ``out`` among the paths is
+    skipped (a note in ``warnings``), and copies, the region's earlier consolidation and agencies
+    already inside a given consolidation are left out (``_without_overlaps``, which also raises
+    ConsolidationError for two consolidations holding one agency).
+
     ``previous``: last year's data (``crossyear.Previous`` or a path for ``crossyear.load_previous``,
     which raises ``crossyear.PreviousError``): cross-year findings of every included submission
     and of the consolidated totals go to ``result.cross_year``."""
