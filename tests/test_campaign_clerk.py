@@ -295,6 +295,7 @@ def test_a_withdrawn_file_moves_to_the_agency_it_came_from(campaign: Path):
     assert "报表.xlsx" in moved.stdout and "合格" in moved.stdout
     # the office decides, and is told what the cover says (here: agency 1, as the file was written)
     assert f"封面上的单位是“{AGENCIES[1][0]}”" in flat(moved.stdout)
+    assert conn.execute("SELECT COUNT(*) FROM findings WHERE rule='agency.cover_other'").fetchone()[0] == 1
     assert agency_status(campaign, 2)["status"] == "valid" and agency_status(campaign, 1)["status"] == "missing"
     rows = conn.execute("SELECT id, code, status, superseded_by FROM submissions").fetchall()
     assert [(r[1], r[2], r[3]) for r in rows] == [(AGENCIES[2][1], "valid", None)]

@@ -539,8 +539,8 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
 def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOutcome:
     """Attribute a quarantined file (recorded with no agency: status unknown), or a withdrawn one,
     to roster agency ``code``: validated again and recorded for it, replacing that row in one
-    transaction (received time and source kept; ``store.record_submission``'s ``replace``). The
-    outcome's ``reason`` says so when the file's cover names another roster agency.
+    transaction (received time and source kept; ``store.record_submission``'s ``replace``). A
+    cover naming another roster agency is a warning (``agency.cover_other``) of the submission.
     Raises CampaignError when the row is neither or the agency is not in the roster."""
     with CampaignStore.open(directory) as store:
         agencies = store.names()
@@ -555,11 +555,7 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
         settings = store.settings()
         report = validate_any([archived], edition=settings.edition)[0]
         verdict = _Verdict.of(judge(report, year=settings.year, issued=store.issued_template(row["sha256"])))
-        outcome = _record_one(store, prepared, verdict, agencies, {}, code=code, replace=submission_id)
-        named = other_agency(verdict.cover, code, agencies, {agency_key(n): c for c, n in agencies.items()})
-        if named is not None and not outcome.reason:  # the office decides; it is told what the cover says
-            outcome.reason = f"注意：该文件封面上的单位是“{agencies[named]}”，不是“{agencies[code]}”"
-        return outcome
+        return _record_one(store, prepared, verdict, agencies, {}, code=code, replace=submission_id)
 
 
 # Files recorded per ledger commit (each commit flushes the disk). The last batch is recorded
@@ -601,7 +597,17 @@ def _record_one(
     here (``atomic.sync_all``) before the ledger commits."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     cover = verdict.cover
-    code = code if code in agencies else _identify(cover, item.original_name, agencies, by_name)
+    if code in agencies:  # the channel says whose it is: the office sees what the cover says
+        named = other_agency(cover, code, agencies, by_name or {agency_key(n): c for c, n in agencies.items()})
+        if named is not None and verdict.status != "unreadable":
+            from ..findings import Finding
+            from ..template import COVER_SHEET
+
+            verdict.findings = [*verdict.findings, Finding(
+                "warning", "agency.cover_other", COVER_SHEET, "",
+                f"封面上的单位是“{agencies[named]}”（名册中的另一个单位），本报表记为“{agencies[code]}”的报送，请核实是否报错了文件")]
+    else:
+        code = _identify(cover, item.original_name, agencies, by_name)
     if verdict.status == "unreadable":
         status, reason = "unreadable", verdict.reason or "无法读取"
         reason = reason.replace(archived.name, item.original_name)

@@ -123,9 +123,10 @@ def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignR
     with CampaignStore.open(directory) as store:
         (new,) = store.submissions_by_sha(row["sha256"])
         store.record_audit(_who(), CLI_ADDRESS, "分配文件", f"文件 {label}（SHA-256 {row['sha256']}）分配给单位 {agency.code} {agency.name}：{status_label(outcome.outcome)}{moved_from}")
+        note = "；".join(store.messages_of(new["id"], "agency.cover_other"))
     return AssignResult(
         new["id"], label, agency, outcome.outcome, outcome.errors, outcome.warnings,
-        directory / new["feedback_path"] if new["feedback_path"] else None, outcome.reason if outcome.outcome in ("valid", "invalid") else "",
+        directory / new["feedback_path"] if new["feedback_path"] else None, note,
     )
 
 

@@ -477,6 +477,11 @@ class CampaignStore:
         )
         return [(agencies[code], status, self.path(path), reason or "") for code, status, path, reason in rows]
 
+    def messages_of(self, submission_id: int, rule: str) -> list[str]:
+        """The messages of a submission's findings of one rule, in the order found."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT message FROM findings WHERE submission_id=? AND rule=? ORDER BY rowid", (submission_id, rule))]
+
     def returned(self) -> dict[str, str]:
         """Roster code -> the reviewer's comment, for the agencies whose current submission's
         latest review (the portal's 审核) is 退回修改: not accepted, whatever validation said."""
