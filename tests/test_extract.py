@@ -438,7 +438,7 @@ def test_audit_command(tmp_path: Path):
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 junk")
     out = tmp_path / "审查.xlsx"
     done = _xlsxgov("audit", folder, "-o", out)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2, done.stderr  # validate's exit code: a file could not be read
     assert "共 9 份报告：合格 6，有错误 2，无法读取 1" in done.stdout
     from python_calamine import CalamineWorkbook
 

@@ -27,11 +27,17 @@ def key(cell: Cell) -> CellKey:
     return (cell.table.id, cell.row.id, cell.col.id)
 
 
-def complete(spec: Spec, inputs: Mapping[CellKey, int]) -> dict[CellKey, int]:
-    """Every cell's value: inputs as given (missing ones are 0), totals recomputed from their parts."""
+def complete(spec: Spec, inputs: Mapping[CellKey, int], typed_totals: Mapping[CellKey, int] | None = None) -> dict[CellKey, int]:
+    """Every cell's value: inputs as given (missing ones are 0), totals recomputed from their parts.
+
+    ``typed_totals``: totals that hold a number typed over their formula; they keep it, and the
+    totals built on them use it, as a spreadsheet computes the file (``totals_off_formula``)."""
     input_keys, steps = _plan(spec)
     values = {k: int(inputs.get(k, 0) or 0) for k in input_keys}
     for target, constant, parts in steps:
+        if typed_totals and target in typed_totals:
+            values[target] = typed_totals[target]
+            continue
         total = constant
         for sign, deps in parts:
             part = 0
@@ -40,6 +46,26 @@ def complete(spec: Spec, inputs: Mapping[CellKey, int]) -> dict[CellKey, int]:
             total += part if sign > 0 else -part
         values[target] = total
     return values
+
+
+def totals_off_formula(spec: Spec, inputs: Mapping[CellKey, int], typed: Mapping[CellKey, int | None]) -> dict[CellKey, int]:
+    """The totals whose typed (printed) number is not what their formula gives in a workbook
+    holding ``inputs`` and these very totals: {key: typed number} in base units, in evaluation
+    order. A total typed as None (blank) is not among them. ``complete(spec, inputs, result)``
+    is then what a spreadsheet computes for such a workbook."""
+    input_keys, steps = _plan(spec)
+    values = {k: int(inputs.get(k, 0) or 0) for k in input_keys}
+    out: dict[CellKey, int] = {}
+    for target, constant, parts in steps:
+        total = constant
+        for sign, deps in parts:
+            part = sum(values[d] for d in deps)
+            total += part if sign > 0 else -part
+        shown = typed.get(target)
+        if shown is not None and shown != total:
+            out[target] = total = shown
+        values[target] = total
+    return out
 
 
 # Inputs below this bound keep every total and every sum over a batch of agencies far inside

@@ -139,7 +139,7 @@ def _batches(paths, campaigns: set[int], result: ExportResult, detail: bool) -> 
             continue
         rep = next(reports)
         if rep.submission is None:
-            result.unreadable.append(rep.reason or str(rep.path))
+            result.unreadable.append(_report_document_hint(rep.path) or rep.reason or str(rep.path))
             continue
         yield _records(rep)
         if detail:
@@ -147,6 +147,18 @@ def _batches(paths, campaigns: set[int], result: ExportResult, detail: bool) -> 
                 yield detail_records(rep)
             except ExportError as exc:
                 result.unreadable.append(str(exc))
+
+
+def _report_document_hint(path: Path) -> str | None:
+    """For a report document (Word, web page, PDF, text) given instead of a workbook: the way on,
+    ``extract -o``, rather than the workbook reader's advice to resave it from Excel."""
+    from .extract import is_report
+    from .filecheck import check_file
+
+    if not is_report(path) or check_file(path).code not in ("not_spreadsheet", "html", "word", "csv"):
+        return None
+    return (f"{path.name}：这是年度报告文档，不是 Excel 工作簿；请先用 xlsxgov extract {path.name} -o {path.stem}.xlsx "
+            f"读出其中的表格，再导出写出的工作簿")
 
 
 def _file_key(record: Mapping[str, Any]) -> tuple[str, str]:

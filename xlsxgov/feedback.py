@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .compute import to_display
 from .findings import Finding
@@ -37,6 +37,29 @@ def typed_text(raw: Any) -> str:
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
     return str(raw)
+
+
+def issues_sheet(findings: Sequence[Finding], headers: Sequence[tuple[str, float]] = ISSUES_HEADERS) -> Callable[[Written], None]:
+    """A ``write_workbook`` hook adding the sheet 问题清单: one row per finding (number, severity,
+    where, message, rule id; ``headers`` names the columns and their widths), the sheet the file
+    opens on (the only selected one)."""
+
+    def hook(w: Written) -> None:
+        ws = w.workbook.add_worksheet(ISSUES_SHEET)
+        for c, (h, width) in enumerate(headers):
+            ws.write_string(0, c, h, w.styles.check_header)
+            ws.set_column(c, c, width)
+        for i, f in enumerate(findings, start=1):
+            row = [str(i), SEVERITY_LABELS.get(f.severity, f.severity), f.sheet, f.cell, f.message, f.rule]
+            for c, v in enumerate(row):
+                ws.write_string(i, c, v, w.styles.check_rule if c == 5 else w.styles.check_cell)
+            ws.set_row(i, text_rows([(f.message, headers[4][1]), (f.sheet, headers[2][1]), (f.cell, headers[3][1])]))
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(len(findings), 1), len(headers) - 1)
+        print_setup(ws, landscape=True, repeat=(0, 0), footer=footer_text(w.meta))
+        ws.activate()  # the file opens on the list of what to look at (the only selected sheet)
+
+    return hook
 
 
 def write_feedback(sub: Submission, findings: Sequence[Finding], path: Path) -> Path:
@@ -80,19 +103,4 @@ def write_feedback(sub: Submission, findings: Sequence[Finding], path: Path) -> 
         extra={"source_file": sub.path.name},
     )
 
-    def issues_sheet(w: Written) -> None:
-        ws = w.workbook.add_worksheet(ISSUES_SHEET)
-        for c, (h, width) in enumerate(ISSUES_HEADERS):
-            ws.write_string(0, c, h, w.styles.check_header)
-            ws.set_column(c, c, width)
-        for i, f in enumerate(findings, start=1):
-            row = [str(i), SEVERITY_LABELS.get(f.severity, f.severity), f.sheet, f.cell, f.message, f.rule]
-            for c, v in enumerate(row):
-                ws.write_string(i, c, v, w.styles.check_rule if c == 5 else w.styles.check_cell)
-            ws.set_row(i, text_rows([(f.message, ISSUES_HEADERS[4][1]), (f.sheet, ISSUES_HEADERS[2][1])]))
-        ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, max(len(findings), 1), len(ISSUES_HEADERS) - 1)
-        print_setup(ws, landscape=True, repeat=(0, 0), footer=footer_text(w.meta))
-        ws.activate()  # the agency opens the file on the list of what to fix (the only selected sheet)
-
-    return write_workbook(path, sub.spec, meta, values=inputs, texts=texts, marks=marks, extra_sheets=[issues_sheet], in_memory=True)
+    return write_workbook(path, sub.spec, meta, values=inputs, texts=texts, marks=marks, extra_sheets=[issues_sheet(findings)], in_memory=True)

@@ -663,4 +663,7 @@ def _cover_findings(sub: Submission) -> None:
     if not sub.year:
         sub.findings.append(Finding("error", "cover.year", COVER_SHEET, "", "封面未填写报告年度"))
     if not sub.code and sub.meta.get("kind") != "consolidated":
-        sub.findings.append(Finding("error", "cover.code", COVER_SHEET, "", "封面未填写统一社会信用代码"))
+        if sub.meta.get("source") == "report":  # written by extract -o: reports never print the code
+            sub.findings.append(Finding("warning", "cover.code", COVER_SHEET, "", "封面未填写统一社会信用代码（数据取自年度报告，报告中不印代码；可用 extract --code 写入）"))
+        else:
+            sub.findings.append(Finding("error", "cover.code", COVER_SHEET, "", "封面未填写统一社会信用代码"))

@@ -196,6 +196,8 @@ def write_workbook(
     values: Mapping[CellKey, int] | None = None,
     texts: Mapping[CellKey, str] | None = None,
     marks: Mapping[CellKey, Sequence[str]] | None = None,
+    notes: Mapping[CellKey, Sequence[str]] | None = None,
+    typed_totals: Mapping[CellKey, int] | None = None,
     password: str | None = None,
     extra_sheets: Sequence[Callable[[Written], None]] = (),
     in_memory: bool = False,
@@ -207,7 +209,11 @@ def write_workbook(
     in the cached totals. Totals are always formulas, cached with the recomputed result.
     ``texts``: input cells written as the text an agency typed (feedback): the file stays invalid
     until the agency types a number there, and the 校验 lines involving them read 无法计算.
-    ``marks`` paint cells red with a comment (feedback). A hook of ``extra_sheets`` that calls
+    ``marks`` paint cells red with a comment (feedback); ``notes`` are comments alone.
+    ``typed_totals`` (base units): totals written as that number instead of their formula, as
+    an agency typing over the formula would leave them (``extract -o``: the total the report
+    printed where its parts do not give it); the cached results of the totals built on them and
+    of the 校验 sheet are what a spreadsheet computes from them (``compute.complete``). A hook of ``extra_sheets`` that calls
     ``activate()`` on its sheet makes the file open there; otherwise it opens on the cover.
     ``in_memory``: build every part in memory instead of one temporary file each (xlsxwriter's
     ``in_memory``): for workbooks of the form's own size (templates, feedback), not for a
@@ -215,7 +221,8 @@ def write_workbook(
     """
     path = Path(path)
     given = dict(values or {})
-    all_values = complete(spec, given)
+    typed_totals = dict(typed_totals or {})
+    all_values = complete(spec, given, typed_totals)
     results = run_checks(spec, all_values)
     marks = marks or {}
     texts = dict(texts or {})
@@ -231,7 +238,7 @@ def write_workbook(
     fixed = _edition_text(spec)
     cover_cells = _write_cover(wb, styles, spec, meta, password)
     for table in spec.tables:
-        _write_table(wb, styles, layouts[table.id], fixed, all_values, given, texts, marks, meta, password)
+        _write_table(wb, styles, layouts[table.id], fixed, all_values, given, texts, marks, notes or {}, typed_totals, meta, password)
     _write_checks(wb, styles, spec, fixed, results, given, texts, meta, cover_cells, password)
     written = Written(wb, styles, spec, all_values, results, meta)
     for hook in extra_sheets:
@@ -400,7 +407,7 @@ def guide_lines(spec: Spec) -> list[tuple[str, str]]:
 # Statutory tables
 
 
-def _write_table(wb, st: Styles, lay: TableLayout, fixed: _EditionText, values, given, texts, marks, meta: Meta, password) -> None:
+def _write_table(wb, st: Styles, lay: TableLayout, fixed: _EditionText, values, given, texts, marks, notes, typed_totals, meta: Meta, password) -> None:
     table = lay.table
     ws = wb.add_worksheet(table.sheet)
     _set_widths(ws, lay)
@@ -415,6 +422,7 @@ def _write_table(wb, st: Styles, lay: TableLayout, fixed: _EditionText, values, 
         place = lay.place(cell)
         k = key(cell)
         cell_marks = marks.get(k)
+        comment = [*(cell_marks or ()), *notes.get(k, ())]
         if cell.is_input:
             style = (st.bad_input if cell_marks else st.input)[cell.kind]
             if k in texts:
@@ -424,13 +432,15 @@ def _write_table(wb, st: Styles, lay: TableLayout, fixed: _EditionText, values, 
             else:
                 _write_cell(ws, place.r, place.c, place.c2, None, style)
         else:
-            formula = totals[k]
             style = (st.bad_total if cell_marks else st.total)[cell.kind]
-            if place.c2 > place.c:
-                ws.merge_range(place.r, place.c, place.r, place.c2, "", style)
-            ws.write_formula(place.r, place.c, formula, style, to_display(cell, values[k]))
-        if cell_marks:
-            ws.write_comment(place.r, place.c, "\n".join(cell_marks), {"x_scale": 2.5, "y_scale": 2, "author": "xlsxgov"})
+            if k in typed_totals:
+                _write_cell(ws, place.r, place.c, place.c2, to_display(cell, values[k]), style)
+            else:
+                if place.c2 > place.c:
+                    ws.merge_range(place.r, place.c, place.r, place.c2, "", style)
+                ws.write_formula(place.r, place.c, totals[k], style, to_display(cell, values[k]))
+        if comment:
+            ws.write_comment(place.r, place.c, "\n".join(comment), {"x_scale": 2.5, "y_scale": 2, "author": "xlsxgov"})
     # One validation per kind of input and one conditional format per rule instance, each over
     # all its cells (a validation per cell was a quarter of the time of a feedback workbook).
     for r, c, kind, cells in fixed.validations[table.id]:

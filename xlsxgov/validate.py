@@ -337,7 +337,8 @@ def _fold_blank_notes(sub: Submission, findings: list[Finding]) -> list[Finding]
     out = [f for f in findings if id(f) not in folded]
     for table_id, fs in many.items():
         table = sub.spec.table(table_id)
-        shown = "、".join(f.cell for f in fs[:BLANK_NOTES_SHOWN])
+        # A report's text names lines, several blank cells to a line: each place once.
+        shown = "、".join(list(dict.fromkeys(f.cell for f in fs if f.cell))[:BLANK_NOTES_SHOWN])
         out.append(Finding(
             "info", "blank", fs[0].sheet, "",
             f"{table.short}有{len(fs)}个单元格空白，均按0计（{shown}等）",

@@ -17,9 +17,10 @@ from .files import _print_reports
 
 @app.command("extract")
 def extract_command(
-    files: list[Path] = typer.Argument(..., help="年度报告文件：.docx .html .htm .mht .pdf .txt，以及经 LibreOffice 转换的 .doc .wps .rtf .odt", metavar="报告"),
+    files: list[Path] = typer.Argument(..., help="年度报告文件或存放报告的文件夹：.docx .html .htm .mht .pdf .txt，以及经 LibreOffice 转换的 .doc .wps .rtf .odt（按内容识别格式）", metavar="报告"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出（与 validate --json 结构相同）"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="写出填好数据的模板：一个报告时可为 .xlsx 文件，否则为目录"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="写出按报告原样填好的模板：一个报告时可为 .xlsx 文件，否则为目录（每个报告一个工作簿）"),
+    code: str = typer.Option("", "--code", help="写入封面的统一社会信用代码（报告中不印代码；只用于一个报告）"),
     edition: Optional[str] = typer.Option(None, "-e", "--edition", help="应使用的表格版本；不一致时报错"),
     show_info: bool = typer.Option(False, "--info", help="同时显示提示信息（空白按0处理、数字拆分等）"),
 ) -> None:
@@ -30,32 +31,52 @@ def extract_command(
       xlsxgov extract 年报 -o 读出的表格
     """
     from .. import spec as spec_mod
+    from ..campaign.roster import uscc_error
     from ..extract import extract_paths
-    from ..template import Meta, write_workbook
+    from ..extract.audit import report_files
+    from ..extract.workbook import write_extracted
 
     if edition:
         spec_mod.load(edition)
-    reports = extract_paths(files, edition=edition)
+    paths = report_files(files)
+    if not paths:
+        fail("没有找到年度报告文件（.docx .html .htm .mht .pdf .txt .doc .wps .rtf .odt）")
+    if code and (problem := uscc_error(code)):
+        fail(f"--code 不是有效的统一社会信用代码：{problem}")
+    if code and len(paths) > 1:
+        fail(f"--code 只能用于一个报告（每个单位的代码不同），这里有 {len(paths)} 个报告")
+    to_dir = output is not None and (len(paths) > 1 or output.is_dir() or output.suffix.lower() != ".xlsx")
+    if to_dir and output.suffix.lower() == ".xlsx" and not output.is_dir():
+        fail(f"读取 {len(paths)} 个报告时 -o 应为目录（每个报告写出一个工作簿），不能是文件 {output}")
+    reports = extract_paths(paths, edition=edition)
     if output is not None:
-        to_dir = len(files) > 1 or output.is_dir() or output.suffix.lower() != ".xlsx"
         if to_dir:
             output.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
         for rep in reports:
             sub = rep.submission
             if sub is None:
                 continue
-            target = output / f"{rep.path.stem}.xlsx" if to_dir else output
-            write_workbook(target, sub.spec, Meta(year=sub.year, agency=sub.agency), values=sub.inputs)
+            name = f"{rep.path.stem}.xlsx"
+            if name.lower() in taken:  # 年报.pdf and 年报.docx: one workbook each
+                name = f"{rep.path.stem}_{rep.path.suffix.lstrip('.')}.xlsx"
+            taken.add(name.lower())
+            target = output / name if to_dir else output
+            write_extracted(sub, rep.findings, target, code=code)
             if not as_json:
                 say(f"已写出 {escape(str(target))}")
     if as_json:
         print(json.dumps({"files": [r.as_json() for r in reports]}, ensure_ascii=False, indent=1))
     else:
         _print_reports(reports, show_info=show_info)
+    raise typer.Exit(_exit_code(reports))
+
+
+def _exit_code(reports) -> int:
+    """validate's convention: 2 when a file could not be read, else 1 when one has errors, else 0."""
     if any(r.status == "unreadable" for r in reports):
-        raise typer.Exit(2)
-    if any(r.status == "invalid" for r in reports):
-        raise typer.Exit(1)
+        return 2
+    return 1 if any(r.status == "invalid" for r in reports) else 0
 
 
 @app.command("audit")
@@ -63,7 +84,7 @@ def audit_command(
     items: list[Path] = typer.Argument(..., help="存放已公开年度报告的文件夹或报告文件", metavar="文件夹或报告"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="审查结果工作簿（.xlsx）：“报告”“问题”两个工作表"),
 ) -> None:
-    """审查一个地区一年已公开的年度报告：每份报告一行（单位、年度、表格版本、状态、不通过的规则）。
+    """审查一个地区一年已公开的年度报告：每份报告一行（单位、年度、表格版本、状态、不通过的规则）。退出码 0 全部合格，1 有报告存在错误，2 有文件无法读取。
 
     示例：
       xlsxgov audit 年报 -o 审查.xlsx
@@ -86,3 +107,4 @@ def audit_command(
     if output is not None:
         write_audit(reports, output)
         say(f"已写出 {escape(str(output))}")
+    raise typer.Exit(_exit_code(reports))

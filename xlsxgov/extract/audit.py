@@ -52,12 +52,18 @@ def write_audit(reports: Sequence[FileReport], output: Path | str) -> Path:
         ws.set_column(c, c, width)
     for r, rep in enumerate(reports, 1):
         sub = rep.submission
-        row = [rep.path.name, sub.agency if sub else "", str(sub.year or "") if sub else "", sub.edition if sub else "",
-               STATUS_LABELS[rep.status], str(rep.errors), str(rep.warnings), failing_rules(rep), rep.reason or "", str(rep.path)]
+        # Year and counts are numbers (sorted and summed as such in Excel); a blank when unknown.
+        row = [rep.path.name, sub.agency if sub else "", (sub.year if sub else None), sub.edition if sub else "",
+               STATUS_LABELS[rep.status], rep.errors if sub else None, rep.warnings if sub else None, failing_rules(rep), rep.reason or "", str(rep.path)]
         lines = max(1, *(len(row[c]) // 30 + 1 for c in (7, 8)))
         ws.set_row(r, 15 * lines)
         for c, v in enumerate(row):
-            ws.write_string(r, c, v, wrap if c in (7, 8) else plain)
+            if v is None:
+                ws.write_blank(r, c, None, plain)
+            elif isinstance(v, int):
+                ws.write_number(r, c, v, plain)
+            else:
+                ws.write_string(r, c, v, wrap if c in (7, 8) else plain)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(1, len(reports)), len(cols) - 1)
     ws.set_landscape()

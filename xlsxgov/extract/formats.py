@@ -13,6 +13,9 @@
   read in turn. A page whose table has no ruling lines is read as lines of words, cut into cells
   at wide gaps.
 - ``.doc`` ``.wps`` ``.rtf`` ``.odt``: converted to .docx by LibreOffice (``office.convert``).
+
+The format is decided by the content (``sniff``) where it shows one (PDF, Word, a zip of
+another kind, a compound file, RTF, MHT, HTML); plain text is text whatever its extension.
 """
 
 from __future__ import annotations
@@ -39,27 +42,91 @@ class FormatError(Exception):
 
 
 def tokens_of(path: Path) -> list[Token]:
-    """The token stream of the document at ``path``; raises FormatError with a Chinese reason."""
-    suffix = path.suffix.lower()
+    """The token stream of the document at ``path``; raises FormatError with a Chinese reason.
+
+    The format is the one the content shows (``sniff``: a .docx renamed .pdf is read as Word, a
+    PDF renamed .txt as PDF), else the one the extension names, as ``validate`` does for
+    workbooks (``filecheck``)."""
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"无法读取文件（{exc.strerror or exc}）") from None
+    except FileNotFoundError:
+        raise FormatError("文件不存在") from None
+    except IsADirectoryError:
+        raise FormatError("是文件夹，不是报告文件") from None
+    except PermissionError:
+        raise FormatError("没有读取这个文件的权限") from None
+    except OSError:
+        raise FormatError("无法读取文件（磁盘或网络错误）") from None
     if not data.strip():
         raise FormatError("文件是空的")
-    if suffix in TEXT_SUFFIXES:
+    kind = sniff(data, path.suffix.lower())
+    if kind is None:  # text: a web page or MHT by its name, else plain text whatever the name says
+        suffix = path.suffix.lower()
+        kind = "mht" if suffix in MHT_SUFFIXES else "html" if suffix in HTML_SUFFIXES else "text"
+    if kind == "text":
         return text_tokens(_decode(data))
-    if suffix in HTML_SUFFIXES:
+    if kind == "html":
         return html_tokens(data)
-    if suffix in MHT_SUFFIXES:
+    if kind == "mht":
         return html_tokens(_mht_html(data))
-    if suffix in DOCX_SUFFIXES:
+    if kind == "docx":
         return docx_tokens(path)
-    if suffix in PDF_SUFFIXES:
+    if kind == "pdf":
         return pdf_tokens(path)
-    if suffix in OFFICE_SUFFIXES:
-        return _via_office(path)
-    raise FormatError(f"不支持的文件类型“{suffix or '无扩展名'}”；支持：{' '.join(SUFFIXES)}")
+    return _via_office(path)
+
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_WORKBOOK = "这是 Excel/WPS 工作簿，不是年度报告文档；工作簿请用 xlsxgov validate 校验"
+_IMAGES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*", b"BM")
+
+
+def sniff(data: bytes, suffix: str = "") -> str | None:
+    """The format the content shows: ``pdf`` ``docx`` ``office`` (a Word 97–2003 / WPS / ODF
+    text / RTF document, through LibreOffice) ``mht`` ``html``; None for plain text (the
+    extension then decides between text, HTML and the others). Raises FormatError for content
+    that is no report document (a workbook, an image, another zip archive) or a damaged zip
+    (``suffix``, the file's extension, only words that message)."""
+    head = data[:4096]
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        import io
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = set(zf.namelist())
+                mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            what = "Word 文档" if suffix in DOCX_SUFFIXES else "文档" if suffix in (".odt",) else "文件"
+            raise FormatError(f"{what}已损坏（压缩包不完整），无法打开") from None
+        if "word/document.xml" in names:
+            return "docx"
+        if mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
+            return "office"
+        if "xl/workbook.xml" in names or mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+            raise FormatError(_WORKBOOK)
+        raise FormatError("这是压缩文件，不是 Word 文档；请解压后读取其中的报告")
+    if head.startswith(_OLE_MAGIC):
+        # A compound file: its directory names the streams in UTF-16 (Word: WordDocument; Excel: Workbook/Book).
+        if "WordDocument".encode("utf-16-le") in data:
+            return "office"
+        if any(n.encode("utf-16-le") in data for n in ("Workbook", "Book")):
+            raise FormatError(_WORKBOOK)
+        return "office"
+    if head.lstrip().startswith(b"{\\rtf"):
+        return "office"
+    if head.startswith(_IMAGES):
+        raise FormatError("这是图片文件，读不出表格；请提供 Word、网页或带文字的 PDF")
+    low = head.lower()
+    if b"mime-version:" in low and b"multipart/related" in low:
+        return "mht"
+    if any(tag in low for tag in (b"<!doctype html", b"<html", b"<table", b"<body")):
+        return "html"
+    if b"\x00" in head[:1024] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FormatError("不是年度报告文档（无法识别的文件格式）")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +173,7 @@ def html_tokens(data: bytes | str) -> list[Token]:
     try:
         root = lxml.html.document_fromstring(text)
     except Exception as exc:  # lxml raises ParserError / ValueError on junk
-        raise FormatError(f"网页无法解析（{type(exc).__name__}）") from None
+        raise FormatError("网页无法解析，文件可能已损坏") from None
     out: list[Token] = []
     counter = [0]
     buf: list[str] = []
@@ -215,7 +282,7 @@ def docx_tokens(path: Path) -> list[Token]:
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises PackageNotFoundError, KeyError, BadZipFile …
-        raise FormatError(f"Word 文档无法打开（{type(exc).__name__}），文件可能已损坏或不是 .docx 格式") from None
+        raise FormatError("Word 文档已损坏，无法打开") from None
     out: list[Token] = []
     counter = [0]
     W_P, W_TBL, W_TR, W_TC, W_T = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc"), qn("w:t")
@@ -280,7 +347,7 @@ def pdf_tokens(path: Path) -> list[Token]:
     try:
         pdf = pdfplumber.open(str(path))
     except Exception as exc:  # pdfminer raises PDFSyntaxError, PSEOF, …
-        raise FormatError(f"PDF 文件无法打开（{type(exc).__name__}），文件可能已损坏或加密") from None
+        raise FormatError("PDF 文件已损坏或已加密，无法打开") from None
     out: list[Token] = []
     chars = 0
     with pdf:

@@ -1,0 +1,316 @@
+"""What ``extract`` hands on: the workbook ``extract -o`` writes, consolidating such workbooks,
+documents whose extension lies, ``export`` and ``audit`` on report documents (a new user's trial).
+
+Real material: the five seeds and the three reports of ../shared (expected cells in
+../shared/reports/expected/*.json), and report documents written from them (.docx by python-docx,
+.pdf by LibreOffice).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from xlsxgov.compute import key, to_display
+from xlsxgov.extract import extract_paths, extract_report, printed_value
+from xlsxgov.layout import layout
+from xlsxgov.reader import read_workbook
+from xlsxgov.validate import validate_paths
+
+from tests.extractdata import REPORTS, expected
+
+NAMES = [p.stem for p in REPORTS]
+
+
+def _xlsxgov(*args, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("xlsxgov")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd,
+                          env={**os.environ, "COLUMNS": "80", "XLSXGOV_WORKERS": "1"})
+
+
+def _report(stem: str) -> Path:
+    return next(p for p in REPORTS if p.stem.startswith(stem))
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. extract -o writes what the document printed
+
+
+def _comment(ws, a1: str) -> str:
+    c = ws[a1].comment
+    return c.text if c else ""
+
+
+@pytest.mark.parametrize("path", REPORTS, ids=NAMES)
+def test_written_workbook_shows_every_printed_cell_or_marks_where_it_differs(tmp_path: Path, path: Path):
+    from xlsxgov.extract.workbook import write_extracted
+
+    (rep,) = extract_paths([path])
+    sub = rep.submission
+    out = write_extracted(sub, rep.findings, tmp_path / "out.xlsx")
+    formulas = openpyxl.load_workbook(out)
+    cached = openpyxl.load_workbook(out, data_only=True)
+    lay = layout(sub.spec)
+    typed_over = 0
+    for cell in sub.spec.cells():
+        k = key(cell)
+        place = lay[cell.table.id].place(cell)
+        f_ws, v_ws = formulas[cell.table.sheet], cached[cell.table.sheet]
+        stored, shown, note = f_ws[place.a1].value, v_ws[place.a1].value, _comment(f_ws, place.a1)
+        printed = printed_value(sub, k)  # None blank, a text for / and the like, else the number (万元)
+        what = f"{cell.table.short} {cell.row.display}/{cell.col.display} {place.a1}"
+        if cell.is_input:
+            if k in sub.bad_cells:
+                assert note, what  # not read, or text that is no number: red with a comment
+                assert shown in (None, sub.raw[k]), what
+            elif printed is None:
+                assert shown is None, what  # a printed blank stays blank (was 0)
+            elif isinstance(printed, str):
+                assert shown is None and f"“{printed}”" in note, what  # / : blank, quoted in a comment
+            else:
+                assert shown == printed, what
+        elif printed is None or isinstance(printed, str):
+            assert str(stored).startswith("="), what
+            if printed is None and sub.where[k] != ("", "") and k not in sub.bad_cells:
+                assert "印为空白" in note, what
+        elif shown != printed or not str(stored).startswith("="):
+            # The printed total is in the cell, as a number: a recalculation cannot lose it.
+            assert stored == printed and shown == printed, what
+            assert f"报告中印的合计为 {printed}" in note, what
+            typed_over += 1
+        else:
+            assert shown == printed, what
+    exp = expected(path.stem)
+    if path.stem.startswith("003"):
+        assert typed_over == 1  # 申请答复数 printed 14, its parts give 12
+        answered = sub.spec.table("stats").cell("answered", "value")
+        assert formulas[answered.table.sheet][lay["stats"].place(answered).a1].value == 14
+    if path.stem.startswith("002"):
+        # （七）总计 printed 0 for 科研机构 (its parts give 1) and for 总计, which its formula gives
+        # once 科研机构 holds the printed 0.
+        assert typed_over == 1
+    if path.stem.startswith("2019_shanghai"):
+        assert typed_over == 0 and sum(1 for v in exp["cells"].values() if v is None) > 100
+    # The extraction's findings, with their places in the document, are in 问题清单.
+    issues = [r for r in formulas["问题清单"].iter_rows(min_row=2, values_only=True)]
+    assert [r[4] for r in issues] == [f.message for f in rep.findings]
+    # Reading the workbook back gives the verdict the document got.
+    (again,) = validate_paths([out])
+    assert again.status == rep.status
+    errors = lambda r: sorted(f.message.split("：")[0] + f.rule for f in r.findings if f.severity == "error")  # noqa: E731
+    assert errors(again) == errors(rep)
+    warned = {f.rule for f in again.findings if f.severity == "warning"} - {"cover.code"}
+    assert {f.rule for f in rep.findings if f.severity == "warning" and not f.rule.startswith("extract.")} <= warned
+
+
+def test_blank_tables_stay_blank_and_validate_still_says_so(tmp_path: Path):
+    """Seed 004 leaves 表三 and 表四 blank: the workbook was all 0 and validating it lost the warning."""
+    out = tmp_path / "o_004.xlsx"
+    done = _xlsxgov("extract", _report("004"), "-o", out)
+    assert done.returncode == 0, done.stderr
+    wb = openpyxl.load_workbook(out, data_only=True)
+    sub = read_workbook(out)
+    lay = layout(sub.spec)
+    for table in (sub.spec.table("t3"), sub.spec.table("t4")):
+        assert all(wb[table.sheet][lay[table.id].place(c).a1].value is None for c in table.cells if c.is_input)
+    (rep,) = validate_paths([out])
+    assert sorted(f.message[:2] for f in rep.findings if f.rule == "workbook.table_blank") == ["表三", "表四"]
+
+
+@pytest.mark.office
+def test_printed_totals_survive_libreoffice_recalculation(tmp_path: Path, soffice: str):
+    """A cached result alone would be recomputed away: the printed total is the cell's value,
+    and every formula's cached result is what LibreOffice computes."""
+    from xlsxgov import office
+    from xlsxgov.extract.workbook import write_extracted
+
+    (rep,) = extract_paths([_report("003")])
+    out = write_extracted(rep.submission, rep.findings, tmp_path / "o.xlsx")
+    again = office.convert(out, "xlsx", tmp_path / "lo", recalc=True)
+    mine, theirs = openpyxl.load_workbook(out, data_only=True), openpyxl.load_workbook(again, data_only=True)
+    answered = rep.submission.spec.table("stats").cell("answered", "value")
+    assert theirs[answered.table.sheet][layout(rep.submission.spec)["stats"].place(answered).a1].value == 14
+    for ws in mine.worksheets:
+        if ws.title.startswith("_"):
+            continue
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, (int, float)):
+                    assert theirs[ws.title][c.coordinate].value == pytest.approx(c.value), (ws.title, c.coordinate)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. extracted reports consolidate
+
+
+def test_extracted_reports_consolidate_with_the_right_sums(tmp_path: Path):
+    stems = ("000", "001", "2019_shanghai")
+    folder = tmp_path / "读出的表格"
+    done = _xlsxgov("extract", *(_report(s) for s in stems), "-o", folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(list(folder.glob("*.xlsx"))) == 3
+    (one,) = validate_paths([next(folder.glob("000*.xlsx"))])
+    code = [f for f in one.findings if f.rule == "cover.code"]
+    assert [f.severity for f in code] == ["warning"] and "报告中不印代码" in code[0].message
+    out = tmp_path / "汇总.xlsx"
+    done = _xlsxgov("consolidate", folder, "-o", out, "--region", "测试")
+    assert done.returncode == 0, done.stdout + done.stderr
+    total = read_workbook(out)
+    subs = [extract_report(_report(s)) for s in stems]
+    for k in subs[0].values:
+        assert total.values[k] == sum(s.values[k] for s in subs), k
+    # --code fills the cover: no warning then.
+    coded = tmp_path / "朝阳.xlsx"
+    done = _xlsxgov("extract", _report("000"), "-o", coded, "--code", "91350100M000100Y43")
+    assert done.returncode == 0, done.stderr
+    sub = read_workbook(coded)
+    assert sub.code == "91350100M000100Y43" and not [f for f in sub.findings if f.rule == "cover.code"]
+    bad = _xlsxgov("extract", _report("000"), "-o", coded, "--code", "123")
+    assert bad.returncode == 2 and "统一社会信用代码" in bad.stderr
+
+
+def test_several_reports_to_an_xlsx_file_are_refused(tmp_path: Path):
+    out = tmp_path / "one.xlsx"
+    done = _xlsxgov("extract", _report("000"), _report("001"), "-o", out)
+    assert done.returncode == 2 and not out.exists()
+    assert "-o 应为目录" in done.stderr and "Traceback" not in done.stderr
+    done = _xlsxgov("extract", _report("000"), _report("001"), "-o", out, "--code", "91350100M000100Y43")
+    assert done.returncode == 2 and "--code 只能用于一个报告" in done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. the content decides the format
+
+
+def _docx_of(report: Path, out: Path) -> Path:
+    """A Word document of a report's text: ``a | b`` lines as a table, other lines as paragraphs."""
+    import docx
+
+    d = docx.Document()
+    block: list[list[str]] = []
+
+    def flush() -> None:
+        if block:
+            t = d.add_table(rows=len(block), cols=max(len(r) for r in block))
+            for i, r in enumerate(block):
+                for j, c in enumerate(r):
+                    t.cell(i, j).text = c.strip()
+            block.clear()
+
+    for line in report.read_text(encoding="utf-8").splitlines()[2:]:
+        if "|" in line:
+            block.append(line.split("|"))
+        else:
+            flush()
+            d.add_paragraph(line)
+    flush()
+    d.save(out)
+    return out
+
+
+def test_a_document_is_read_by_its_content_whatever_its_extension(tmp_path: Path):
+    report = _report("2023_shuyang")
+    want = extract_report(report).values
+    word = _docx_of(report, tmp_path / "沭阳.docx")
+    for name in ("沭阳.pdf", "沭阳.txt", "沭阳", "沭阳.doc"):
+        renamed = tmp_path / name
+        renamed.write_bytes(word.read_bytes())
+        assert extract_report(renamed).values == want, name
+    text = tmp_path / "沭阳文本.docx"
+    text.write_bytes(report.read_bytes())
+    assert extract_report(text).values == want
+
+
+@pytest.mark.office
+def test_pdf_and_old_word_files_with_the_wrong_extension(tmp_path: Path, soffice: str):
+    from xlsxgov import office
+
+    report = _report("2023_shuyang")
+    want = extract_report(report).values
+    word = _docx_of(report, tmp_path / "沭阳.docx")
+    pdf = office.convert(word, "pdf", tmp_path / "pdf", filter="pdf:writer_pdf_Export")
+    (tmp_path / "pdf_as.txt").write_bytes(pdf.read_bytes())
+    assert extract_report(tmp_path / "pdf_as.txt").values == extract_report(pdf).values
+    # An old Word 97-2003 file (office.convert writes no .doc): LibreOffice itself.
+    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--convert-to", "doc",
+                    "--outdir", str(tmp_path / "doc"), str(word)], check=True, capture_output=True, timeout=180)
+    doc = tmp_path / "doc" / "沭阳.doc"
+    assert doc.read_bytes().startswith(b"\xd0\xcf\x11\xe0")
+    (tmp_path / "doc_as.docx").write_bytes(doc.read_bytes())
+    assert extract_report(tmp_path / "doc_as.docx").values == want
+
+
+def test_unreadable_files_get_one_chinese_line_in_extract_and_audit(tmp_path: Path):
+    import zipfile
+
+    folder = tmp_path / "年报"
+    folder.mkdir()
+    (folder / "截断.docx").write_bytes(_docx_of(_report("000"), tmp_path / "w.docx").read_bytes()[:3000])
+    with zipfile.ZipFile(folder / "压缩包.docx", "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    (folder / "图片.pdf").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    (folder / "坏.pdf").write_bytes(b"%PDF-1.4 junk")
+    from xlsxgov.template import Meta, write_template
+    from xlsxgov import spec as spec_mod
+
+    write_template(folder / "工作簿.doc", spec_mod.load("gov2021"), Meta())
+    want = {
+        "截断.docx": "Word 文档已损坏（压缩包不完整），无法打开",
+        "压缩包.docx": "这是压缩文件，不是 Word 文档；请解压后读取其中的报告",
+        "图片.pdf": "这是图片文件，读不出表格；请提供 Word、网页或带文字的 PDF",
+        "坏.pdf": "PDF 文件已损坏或已加密，无法打开",
+        "工作簿.doc": "这是 Excel/WPS 工作簿，不是年度报告文档；工作簿请用 xlsxgov validate 校验",
+        "没有.txt": "文件不存在",
+    }
+    reports = extract_paths([*(folder / n for n in want)])
+    assert {r.path.name: r.reason for r in reports} == {n: f"{n}：{reason}" for n, reason in want.items()}
+    done = _xlsxgov("extract", *(folder / n for n in want))
+    assert done.returncode == 2
+    said = "".join(done.stdout.split())  # wrapped at 80 columns
+    for reason in want.values():
+        assert "".join(reason.split()) in said
+    assert "Exception" not in done.stdout + done.stderr and "No such file" not in done.stdout
+    done = _xlsxgov("audit", folder)
+    assert done.returncode == 2 and "无法读取 5" in done.stdout  # 没有.txt is not in the folder
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. export of a report document, 6. audit's exit code and numbers, 7. the blank note
+
+
+def test_export_of_a_report_document_points_to_extract(tmp_path: Path):
+    report = _report("002")
+    done = _xlsxgov("export", report, "-o", tmp_path / "x.csv")
+    assert done.returncode == 2
+    said = done.stderr.replace("\n", "")
+    assert "这是年度报告文档" in said and f"xlsxgov extract {report.name} -o" in said and "另存为" not in said
+
+
+def test_audit_exit_code_and_numbers(tmp_path: Path):
+    folder = tmp_path / "年报"
+    folder.mkdir()
+    for s in ("000", "001"):
+        (folder / _report(s).name).write_bytes(_report(s).read_bytes())
+    out = tmp_path / "审查.xlsx"
+    assert _xlsxgov("audit", folder, "-o", out).returncode == 0
+    (folder / _report("002").name).write_bytes(_report("002").read_bytes())
+    assert _xlsxgov("audit", folder, "-o", out).returncode == 1
+    (folder / "坏.pdf").write_bytes(b"%PDF-1.4 junk")
+    assert _xlsxgov("audit", folder, "-o", out).returncode == 2
+    ws = openpyxl.load_workbook(out)["报告"]
+    rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows[_report("002").name][2] == 2019 and rows[_report("002").name][5] == 4
+    assert rows[_report("000").name][5] == 0 and rows["坏.pdf"][2] is None
+
+
+def test_blank_note_names_each_line_once():
+    (rep,) = extract_paths([_report("2019_shanghai")])
+    (note,) = [f for f in rep.findings if f.rule == "blank" and f.message.startswith("表三")]
+    places = note.message.split("（")[-1].removesuffix("等）").split("、")
+    assert len(places) == len(set(places)) == 5, note.message
