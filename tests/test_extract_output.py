@@ -97,6 +97,8 @@ def test_written_workbook_shows_every_printed_cell_or_marks_where_it_differs(tmp
         assert typed_over == 1
     if path.stem.startswith("2019_shanghai"):
         assert typed_over == 0 and sum(1 for v in exp["cells"].values() if v is None) > 100
+    cover = [r for r in formulas["封面"].iter_rows(values_only=True) if r[0] == "数据来源"]
+    assert path.name in cover[0][1]
     # The extraction's findings, with their places in the document, are in 问题清单.
     issues = [r for r in formulas["问题清单"].iter_rows(min_row=2, values_only=True)]
     assert [r[4] for r in issues] == [f.message for f in rep.findings]

@@ -33,13 +33,13 @@ from ..compute import to_display, totals_off_formula
 from ..feedback import ISSUES_HEADERS, issues_sheet
 from ..findings import Finding
 from ..reader import Submission, blank_value
-from ..template import Meta, write_workbook
+from ..template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, Meta, Written, write_cover_note, write_workbook
 from ..vocab import SEVERITY_LABELS
 
 REPORT_SOURCE = "report"  # meta "source" of a submission read from a report document
 
 # 问题清单 of an extracted workbook: the places are in the report document, not in the workbook.
-EXTRACT_ISSUES_HEADERS = [ISSUES_HEADERS[0], ISSUES_HEADERS[1], ("报告中的位置", 20), ("行/位置", 22), ISSUES_HEADERS[4], ISSUES_HEADERS[5]]
+EXTRACT_ISSUES_HEADERS = [ISSUES_HEADERS[0], ISSUES_HEADERS[1], ("报告中", 10), ("位置", 24), ISSUES_HEADERS[4], ISSUES_HEADERS[5]]
 
 
 def write_extracted(sub: Submission, findings: Sequence[Finding], path: Path | str, *, code: str = "") -> Path:
@@ -81,5 +81,12 @@ def write_extracted(sub: Submission, findings: Sequence[Finding], path: Path | s
         cell = spec.table(k[0]).cell(k[1], k[2])
         marks.setdefault(k, []).insert(0, f"报告中印的合计为 {to_display(cell, shown)}，各分项之和为 {to_display(cell, sums[k])}；此格保留报告印出的数字（不是公式）")
     meta = Meta(year=sub.year, agency=sub.agency, code=code, extra={"source": REPORT_SOURCE, "source_file": sub.path.name})
+    source = (f"取自年度报告“{sub.path.name}”：数字、空白和“/”照报告原样；报告印出的合计与各分项之和不符的，"
+              f"保留印出的数字并标红；读取时的发现见“问题清单”")
+
+    def cover_note(w: Written) -> None:
+        ws = w.workbook.get_worksheet_by_name(COVER_SHEET)
+        write_cover_note(ws, w.styles, COVER_FIRST_ROW + len(COVER_FIELDS), "数据来源", source)  # the free row under the fields
+
     return write_workbook(path, spec, meta, values=inputs, texts=texts, marks=marks, notes=notes, typed_totals=typed_totals,
-                          extra_sheets=[issues_sheet(findings, EXTRACT_ISSUES_HEADERS)], in_memory=True)
+                          extra_sheets=[cover_note, issues_sheet(findings, EXTRACT_ISSUES_HEADERS)], in_memory=True)
