@@ -205,7 +205,7 @@ def test_invalid_files_left_out_or_included(agencies, tmp_path):
     # said, not only shown in a column: on the command line and on the cover
     assert [w for w in result.warnings if "1 份报表有错误" in w and "bad.xlsx" in w]
     cover = " ".join(str(v) for row in CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name("封面").to_python() for v in row)
-    assert "其中有错误的报表 1 份" in cover
+    assert "其中有错误或被审核退回的报表 1 份" in cover
     first = consolidate_files(files[:2], tmp_path / "out3.xlsx", region="测试区", include_invalid=True)
     assert not [w for w in first.warnings if "有错误" in w]
 

@@ -23,6 +23,10 @@ class Status(StrEnum):
     RETURNED = "returned"  # read, but a reviewer sent it back (the portal's 审核: 退回修改)
 
 
+# The portal's review of a submission (审核), as in ODK Central: a new upload is pending again.
+REVIEW_PENDING, REVIEW_APPROVED, REVIEW_RETURNED = "待审核", "审核通过", "退回修改"
+REVIEW_STATES = (REVIEW_PENDING, REVIEW_APPROVED, REVIEW_RETURNED)
+
 STATUS_LABELS: dict[str, str] = {
     Status.VALID: "合格",
     Status.INVALID: "有错误",

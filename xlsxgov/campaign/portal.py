@@ -23,6 +23,7 @@ from . import ledger
 from ..errors import CampaignError
 from .store import now as _now
 from .store import open_ledger as _open
+from ..vocab import REVIEW_APPROVED, REVIEW_PENDING, REVIEW_RETURNED, REVIEW_STATES  # noqa: F401  (used as portal.REVIEW_*)
 
 ROLES = ("管理员", "审核员", "只读")
 # What each role may do beyond reading (issue #10: 只读 cannot review or upload).
@@ -32,8 +33,6 @@ MAY = {
     "只读": set(),
 }
 
-REVIEW_PENDING, REVIEW_APPROVED, REVIEW_RETURNED = "待审核", "审核通过", "退回修改"
-REVIEW_STATES = (REVIEW_PENDING, REVIEW_APPROVED, REVIEW_RETURNED)
 
 LINKS_CSV = "links.csv"
 SESSION_HOURS = 8

@@ -485,7 +485,7 @@ class CampaignStore:
     def returned(self) -> dict[str, str]:
         """Roster code -> the reviewer's comment, for the agencies whose current submission's
         latest review (the portal's 审核) is 退回修改: not accepted, whatever validation said."""
-        from .portal import REVIEW_RETURNED
+        from ..vocab import REVIEW_RETURNED
 
         rows = self._current_rows(
             "a.code, (SELECT r.state || char(31) || r.comment FROM reviews r WHERE r.submission_id = s.id "
