@@ -53,7 +53,7 @@ BUILTIN: tuple[Rule, ...] = (
     Rule("blank", "info", "空白按0处理", "填报单元格为空", "{单元格}：{说明}", "所有版本（reader.py、values.py）"),
     Rule("cover.agency", "error", "封面未填写单位名称", "封面 单位名称 为空", "封面未填写单位名称", "所有版本（reader.py）"),
     Rule("cover.year", "error", "封面未填写报告年度", "封面 报告年度 为空", "封面未填写报告年度", "所有版本（reader.py）"),
-    Rule("cover.code", "error", "封面未填写统一社会信用代码", "封面 统一社会信用代码 为空", "封面未填写统一社会信用代码", "所有版本（reader.py）"),
+    Rule("cover.code", "error", "封面未填写统一社会信用代码", "封面 统一社会信用代码 为空（`extract -o` 从年度报告写出的工作簿为警告：报告不印代码）", "封面未填写统一社会信用代码", "所有版本（reader.py）"),
     Rule("workbook.edition", "error", "表格版本不符", "文件的版本 ≠ 应使用的版本（-e 或报送任务的版本）", "表格版本不符：应使用{应用版本}，但报送的是{文件版本}，请使用下发的模板重新填写", "所有版本（reader.py）"),
     Rule("workbook.table_missing", "error", "找不到法定表格", "按表格标签找不到某张表", "找不到{表}“{标题}”，请使用下发的模板填报", "所有版本（reader.py）"),
     Rule("workbook.labels_missing", "error", "找不到栏目", "表中缺少规格中的行或列标签", "{表}中找不到以下栏目：{栏目}", "所有版本（reader.py）"),
