@@ -316,3 +316,30 @@ def test_blank_note_names_each_line_once():
     (note,) = [f for f in rep.findings if f.rule == "blank" and f.message.startswith("表三")]
     places = note.message.split("（")[-1].removesuffix("等）").split("、")
     assert len(places) == len(set(places)) == 5, note.message
+
+
+def test_slash_and_text_cells_keep_what_was_printed(tmp_path: Path):
+    """沭阳 2023 with 表四's second cell printed ``/``, its sixth ``2.5`` (no count) and the row cut
+    after its tenth (no real report here prints these in a value cell)."""
+    from xlsxgov.extract.workbook import write_extracted
+
+    lines = _report("2023_shuyang").read_text(encoding="utf-8").splitlines()
+    cells = lines[79].split(" | ")
+    assert lines[79].startswith("0 | 0 | 0 | 1 | 1 |") and len(cells) == 15
+    cells[1], cells[5] = "/", "2.5"
+    lines[79] = " | ".join(cells[:10])
+    doc = tmp_path / "沭阳.txt"
+    doc.write_text("\n".join(lines), encoding="utf-8")
+    (rep,) = extract_paths([doc])
+    sub = rep.submission
+    out = write_extracted(sub, rep.findings, tmp_path / "沭阳.xlsx")
+    lay = layout(sub.spec)["t4"]
+    t4 = sub.spec.table("t4")
+    slash, text, cut = (lay.place(t4.cell("cases", t4.blocks[0].columns[i].id)).a1 for i in (1, 5, 12))
+    ws = openpyxl.load_workbook(out)[t4.sheet]
+    assert ws[slash].value is None and "“/”" in _comment(ws, slash)
+    assert ws[text].value == "2.5" and "2.5" in _comment(ws, text)
+    assert ws[cut].value is None and "找不到" in _comment(ws, cut)
+    (again,) = validate_paths([out])
+    assert again.status == rep.status == "invalid"
+    assert [f.cells for f in again.findings if f.rule.startswith("cell.")] == [f.cells for f in rep.findings if f.rule.startswith("cell.")]

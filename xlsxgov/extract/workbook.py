@@ -16,7 +16,8 @@ same verdict the document got:
   is what an agency typing the printed figures over the template would have sent, and
   ``validate`` reports the same total errors as ``extract`` (``validate --feedback`` then
   restores the formulas, as for any agency);
-- a row whose run-together digits could not be split: blank, red, with a comment;
+- a row whose run-together digits could not be split, a value not found in a table that was
+  read: blank, red, with a comment;
 - every finding of the extraction (with its place in the document) in the sheet 问题清单,
   which the file opens on; cells named by an error or warning are red with the message.
 
@@ -56,10 +57,13 @@ def write_extracted(sub: Submission, findings: Sequence[Finding], path: Path | s
             marks.setdefault(k, []).append(f"【{SEVERITY_LABELS[f.severity]}】{f.message}")
     inputs: dict = {}
     texts: dict = {}
-    typed_totals: dict = {}
+    read_tables = {k[0] for k, place in sub.where.items() if place != ("", "")}
     for cell in spec.cells():
         k = (cell.table.id, cell.row.id, cell.col.id)
         raw, found = sub.raw.get(k), sub.where.get(k, ("", "")) != ("", "")
+        if not found and k not in sub.bad_cells and cell.table.id in read_tables:
+            # A row printed with fewer values than columns, a label not found: blank, and said.
+            marks.setdefault(k, []).insert(0, "报告中找不到此格的数值，未填写（见“问题清单”）")
         if not cell.is_input:
             if sub.typed.get(k) is None and found and k not in sub.bad_cells and blank_value(raw):
                 notes.setdefault(k, []).append("报告中此合计印为空白，此处为各分项之和")
