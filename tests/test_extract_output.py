@@ -184,6 +184,12 @@ def test_several_reports_to_an_xlsx_file_are_refused(tmp_path: Path):
     assert "-o 应为目录" in done.stderr and "Traceback" not in done.stderr
     done = _xlsxgov("extract", _report("000"), _report("001"), "-o", out, "--code", "91350100M000100Y43")
     assert done.returncode == 2 and "--code 只能用于一个报告" in done.stderr
+    # A folder that does not exist yet is made; a file in the way is said, never a traceback.
+    assert _xlsxgov("extract", _report("000"), "-o", tmp_path / "新" / "目录" / "o.xlsx").returncode == 0
+    (tmp_path / "文件").write_text("x", encoding="utf-8")
+    for target in (tmp_path / "文件" / "o.xlsx", tmp_path / "文件" / "下" / "o.xlsx"):
+        done = _xlsxgov("extract", _report("000"), "-o", target)
+        assert done.returncode == 2 and "是文件，不是目录" in done.stderr and "Traceback" not in done.stderr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,6 +311,10 @@ def test_audit_exit_code_and_numbers(tmp_path: Path):
     assert _xlsxgov("audit", folder, "-o", out).returncode == 1
     (folder / "坏.pdf").write_bytes(b"%PDF-1.4 junk")
     assert _xlsxgov("audit", folder, "-o", out).returncode == 2
+    in_the_way = tmp_path / "文件"
+    in_the_way.write_text("x", encoding="utf-8")
+    done = _xlsxgov("audit", folder, "-o", in_the_way / "审查.xlsx")
+    assert done.returncode == 2 and "是文件，不是目录" in done.stderr and "Traceback" not in done.stderr
     ws = openpyxl.load_workbook(out)["报告"]
     rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
     assert rows[_report("002").name][2] == 2019 and rows[_report("002").name][5] == 4

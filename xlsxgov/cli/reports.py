@@ -34,6 +34,9 @@ def extract_command(
     from ..campaign.roster import uscc_error
     from ..extract import extract_paths
     from ..extract.audit import report_files
+    from xlsxwriter.exceptions import FileCreateError
+
+    from ..campaign.feedback import _os_why
     from ..extract.workbook import write_extracted
 
     if edition:
@@ -50,8 +53,7 @@ def extract_command(
         fail(f"读取 {len(paths)} 个报告时 -o 应为目录（每个报告写出一个工作簿），不能是文件 {output}")
     reports = extract_paths(paths, edition=edition)
     if output is not None:
-        if to_dir:
-            output.mkdir(parents=True, exist_ok=True)
+        _writable_folder(output if to_dir else output.parent)
         taken: set[str] = set()
         for rep in reports:
             sub = rep.submission
@@ -62,7 +64,10 @@ def extract_command(
                 name = f"{rep.path.stem}_{rep.path.suffix.lstrip('.')}.xlsx"
             taken.add(name.lower())
             target = output / name if to_dir else output
-            write_extracted(sub, rep.findings, target, code=code)
+            try:
+                write_extracted(sub, rep.findings, target, code=code)
+            except (OSError, FileCreateError) as exc:
+                fail(f"无法写出 {target}：{_os_why(exc.args[0] if isinstance(exc, FileCreateError) else exc)}")
             if not as_json:
                 say(f"已写出 {escape(str(target))}")
     if as_json:
@@ -70,6 +75,18 @@ def extract_command(
     else:
         _print_reports(reports, show_info=show_info)
     raise typer.Exit(_exit_code(reports))
+
+
+def _writable_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) or stop with a one-line Chinese reason."""
+    from ..campaign.feedback import _os_why
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        fail(f"无法写出到 {folder}：路径中有一段是文件，不是目录")
+    except OSError as exc:
+        fail(f"无法创建目录 {folder}：{_os_why(exc)}")
 
 
 def _exit_code(reports) -> int:
@@ -105,6 +122,14 @@ def audit_command(
     counts = {s: sum(1 for r in reports if r.status == s) for s in ("valid", "invalid", "unreadable")}
     say(f"共 {len(reports)} 份报告：合格 {counts['valid']}，有错误 {counts['invalid']}，无法读取 {counts['unreadable']}")
     if output is not None:
-        write_audit(reports, output)
+        from xlsxwriter.exceptions import FileCreateError
+
+        from ..campaign.feedback import _os_why
+
+        _writable_folder(output.parent)
+        try:
+            write_audit(reports, output)
+        except (OSError, FileCreateError) as exc:
+            fail(f"无法写出 {output}：{_os_why(exc.args[0] if isinstance(exc, FileCreateError) else exc)}")
         say(f"已写出 {escape(str(output))}")
     raise typer.Exit(_exit_code(reports))
