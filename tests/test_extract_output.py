@@ -273,7 +273,6 @@ def test_unreadable_files_get_one_chinese_line_in_extract_and_audit(tmp_path: Pa
         "压缩包.docx": "这是压缩文件，不是 Word 文档；请解压后读取其中的报告",
         "图片.pdf": "这是图片文件，读不出表格；请提供 Word、网页或带文字的 PDF",
         "坏.pdf": "PDF 文件已损坏或已加密，无法打开",
-        "工作簿.doc": "这是 Excel/WPS 工作簿，不是年度报告文档；工作簿请用 xlsxgov validate 校验",
         "没有.txt": "文件不存在",
     }
     reports = extract_paths([*(folder / n for n in want)])
@@ -285,7 +284,12 @@ def test_unreadable_files_get_one_chinese_line_in_extract_and_audit(tmp_path: Pa
         assert "".join(reason.split()) in said
     assert "Exception" not in done.stdout + done.stderr and "No such file" not in done.stdout
     done = _xlsxgov("audit", folder)
-    assert done.returncode == 2 and "无法读取 5" in done.stdout  # 没有.txt is not in the folder
+    assert done.returncode == 2 and "无法读取 4" in done.stdout  # 没有.txt is not in the folder
+    # A workbook under a document's name is read as the workbook it is (a blank template: invalid).
+    (book,) = extract_paths([folder / "工作簿.doc"])
+    assert book.status == "invalid" and "workbook.unfilled" in {f.rule for f in book.findings}
+    assert _xlsxgov("extract", folder / "工作簿.doc", "-o", tmp_path / "反馈.xlsx").returncode == 1
+    assert "问题清单" in openpyxl.load_workbook(tmp_path / "反馈.xlsx").sheetnames
 
 
 # ---------------------------------------------------------------------------------------------

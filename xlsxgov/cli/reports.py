@@ -37,7 +37,8 @@ def extract_command(
     from xlsxwriter.exceptions import FileCreateError
 
     from ..campaign.feedback import _os_why
-    from ..extract.workbook import write_extracted
+    from ..extract.workbook import REPORT_SOURCE, write_extracted
+    from ..feedback import write_feedback
 
     if edition:
         spec_mod.load(edition)
@@ -65,7 +66,10 @@ def extract_command(
             taken.add(name.lower())
             target = output / name if to_dir else output
             try:
-                write_extracted(sub, rep.findings, target, code=code)
+                if sub.meta.get("source") == REPORT_SOURCE:
+                    write_extracted(sub, rep.findings, target, code=code)
+                else:  # a workbook under a document's name: its feedback workbook, as validate --feedback
+                    write_feedback(sub, rep.findings, target)
             except (OSError, FileCreateError) as exc:
                 fail(f"无法写出 {target}：{_os_why(exc.args[0] if isinstance(exc, FileCreateError) else exc)}")
             if not as_json:

@@ -29,7 +29,7 @@ from ..findings import Finding
 from ..reader import Submission, Unreadable
 from ..values import parse_cell
 from .document import Token
-from .formats import SUFFIXES, FormatError, tokens_of
+from .formats import SUFFIXES, FormatError, IsWorkbook, tokens_of
 from .tables import NoTables, Reading, Stream, detect_edition, read_tables
 
 if TYPE_CHECKING:  # validate imports pandas: not for commands that only need the suffixes
@@ -46,10 +46,15 @@ def is_report(path: Path | str) -> bool:
 def extract_report(path: Path | str, *, edition: str | None = None) -> Submission:
     """The statutory tables of one report document as a Submission (see the module docstring).
 
-    ``edition`` forces an edition (else recognised from the labels). Raises ``Unreadable``."""
+    ``edition`` forces an edition (else recognised from the labels). A file whose content is a
+    workbook (whatever its name) is read as one (``reader.read_workbook``). Raises ``Unreadable``."""
     path = Path(path)
     try:
         tokens = tokens_of(path)
+    except IsWorkbook:  # a workbook under a document's name: read as the workbook it is
+        from ..reader import read_workbook
+
+        return read_workbook(path, edition=edition)
     except FormatError as exc:
         raise Unreadable(str(exc), "unreadable") from None
     stream = Stream(tokens)

@@ -41,6 +41,10 @@ class FormatError(Exception):
     """A document that cannot be opened; str() is the Chinese reason (without the file name)."""
 
 
+class IsWorkbook(FormatError):
+    """The content is a spreadsheet (.xlsx/.xls/.ods/.et, whatever the file's name): read it as one."""
+
+
 def tokens_of(path: Path) -> list[Token]:
     """The token stream of the document at ``path``; raises FormatError with a Chinese reason.
 
@@ -85,7 +89,8 @@ def sniff(data: bytes, suffix: str = "") -> str | None:
     """The format the content shows: ``pdf`` ``docx`` ``office`` (a Word 97–2003 / WPS / ODF
     text / RTF document, through LibreOffice) ``mht`` ``html``; None for plain text (the
     extension then decides between text, HTML and the others). Raises FormatError for content
-    that is no report document (a workbook, an image, another zip archive) or a damaged zip
+    that is no report document (an image, another zip archive; ``IsWorkbook`` for a spreadsheet)
+    or a damaged zip
     (``suffix``, the file's extension, only words that message)."""
     head = data[:4096]
     if b"%PDF-" in data[:1024]:
@@ -106,14 +111,14 @@ def sniff(data: bytes, suffix: str = "") -> str | None:
         if mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
             return "office"
         if "xl/workbook.xml" in names or mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
-            raise FormatError(_WORKBOOK)
+            raise IsWorkbook(_WORKBOOK)
         raise FormatError("这是压缩文件，不是 Word 文档；请解压后读取其中的报告")
     if head.startswith(_OLE_MAGIC):
         # A compound file: its directory names the streams in UTF-16 (Word: WordDocument; Excel: Workbook/Book).
         if "WordDocument".encode("utf-16-le") in data:
             return "office"
         if any(n.encode("utf-16-le") in data for n in ("Workbook", "Book")):
-            raise FormatError(_WORKBOOK)
+            raise IsWorkbook(_WORKBOOK)
         return "office"
     if head.lstrip().startswith(b"{\\rtf"):
         return "office"
