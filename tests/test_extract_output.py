@@ -8,7 +8,6 @@ Real material: the five seeds and the three reports of ../shared (expected cells
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xlsxgov.compute import key, to_display
+from xlsxgov.compute import key
 from xlsxgov.extract import extract_paths, extract_report, printed_value
 from xlsxgov.layout import layout
 from xlsxgov.reader import read_workbook

@@ -53,9 +53,10 @@ def write_audit(reports: Sequence[FileReport], output: Path | str) -> Path:
     for r, rep in enumerate(reports, 1):
         sub = rep.submission
         # Year and counts are numbers (sorted and summed as such in Excel); a blank when unknown.
+        rules_text, reason = failing_rules(rep), rep.reason or ""
         row = [rep.path.name, sub.agency if sub else "", (sub.year if sub else None), sub.edition if sub else "",
-               STATUS_LABELS[rep.status], rep.errors if sub else None, rep.warnings if sub else None, failing_rules(rep), rep.reason or "", str(rep.path)]
-        lines = max(1, *(len(row[c]) // 30 + 1 for c in (7, 8)))
+               STATUS_LABELS[rep.status], rep.errors if sub else None, rep.warnings if sub else None, rules_text, reason, str(rep.path)]
+        lines = max(1, len(rules_text) // 30 + 1, len(reason) // 30 + 1)
         ws.set_row(r, 15 * lines)
         for c, v in enumerate(row):
             if v is None:
@@ -79,8 +80,9 @@ def write_audit(reports: Sequence[FileReport], output: Path | str) -> Path:
         for f in rep.findings:
             if f.severity == "info":
                 continue
-            row = [rep.path.name, rep.submission.agency if rep.submission else "", SEVERITY_LABELS[f.severity], f.rule, " ".join(x for x in (f.sheet, f.cell) if x), f.message]
-            ws2.set_row(r, 15 * max(1, len(f.message) // 45 + 1, len(row[4]) // 11 + 1))
+            place = " ".join(x for x in (f.sheet, f.cell) if x)
+            row = [rep.path.name, rep.submission.agency if rep.submission else "", SEVERITY_LABELS[f.severity], f.rule, place, f.message]
+            ws2.set_row(r, 15 * max(1, len(f.message) // 45 + 1, len(place) // 11 + 1))
             for c, v in enumerate(row):
                 ws2.write_string(r, c, v, wrap)
             r += 1

@@ -177,7 +177,7 @@ def html_tokens(data: bytes | str) -> list[Token]:
     text = re.sub(r"^\s*<\?xml[^>]*>", "", text)
     try:
         root = lxml.html.document_fromstring(text)
-    except Exception as exc:  # lxml raises ParserError / ValueError on junk
+    except Exception:  # lxml raises ParserError / ValueError on junk
         raise FormatError("网页无法解析，文件可能已损坏") from None
     out: list[Token] = []
     counter = [0]
@@ -286,7 +286,7 @@ def docx_tokens(path: Path) -> list[Token]:
 
     try:
         document = docx.Document(str(path))
-    except Exception as exc:  # python-docx raises PackageNotFoundError, KeyError, BadZipFile …
+    except Exception:  # python-docx raises PackageNotFoundError, KeyError, BadZipFile …
         raise FormatError("Word 文档已损坏，无法打开") from None
     out: list[Token] = []
     counter = [0]
@@ -351,7 +351,7 @@ def pdf_tokens(path: Path) -> list[Token]:
 
     try:
         pdf = pdfplumber.open(str(path))
-    except Exception as exc:  # pdfminer raises PDFSyntaxError, PSEOF, …
+    except Exception:  # pdfminer raises PDFSyntaxError, PSEOF, …
         raise FormatError("PDF 文件已损坏或已加密，无法打开") from None
     out: list[Token] = []
     chars = 0
