@@ -9,6 +9,7 @@ against the old classes still work.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -108,3 +109,16 @@ class RosterError(XlsxgovError):
 
 class DemoError(XlsxgovError):
     """The demo cannot run where asked (a folder that is not an earlier demo)."""
+
+
+# What the disk said, in the clerk's words, for the errors a clerk can act on.
+_OS_REASONS = {errno.ENOSPC: "磁盘空间不足", errno.EACCES: "没有权限", errno.EPERM: "没有权限", errno.EROFS: "磁盘为只读"}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a read or write failed, for a message: Chinese for what a clerk can act on (disk
+    full, no permission, read-only disk), else the system's own text with control characters
+    made inert (``safetext.for_terminal``)."""
+    from .safetext import for_terminal
+
+    return _OS_REASONS.get(exc.errno or 0) or for_terminal(exc.strerror or str(exc))

@@ -14,15 +14,13 @@ requests at once each write their own temporary file and a reader never sees hal
 
 from __future__ import annotations
 
-import errno
 import hashlib
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from ..atomic import remove_orphans, replacing
-from ..errors import CampaignError
-from ..safetext import for_terminal
+from ..errors import CampaignError, os_reason
 from .ledger import submission_label
 from .store import CampaignStore
 
@@ -48,13 +46,6 @@ def _pending(store: CampaignStore, row) -> _Pending:
                     store.issued_template(row["sha256"]), submission_label(row["file_name"], row["source"]))
 
 
-# What the disk said, in the clerk's words, for the errors a clerk can act on.
-_OS_ERRORS = {errno.ENOSPC: "磁盘空间不足", errno.EACCES: "没有权限", errno.EPERM: "没有权限", errno.EROFS: "磁盘为只读"}
-
-
-def _os_why(e: OSError) -> str:
-    return _OS_ERRORS.get(e.errno or 0) or for_terminal(e.strerror or str(e))
-
 
 def _intact(p: _Pending) -> str:
     """"" when the archived original is there with the bytes the ledger recorded, else why not (Chinese)."""
@@ -63,7 +54,7 @@ def _intact(p: _Pending) -> str:
     except FileNotFoundError:
         return f"报送{p.label}的存档原件 {p.archived.name} 已不在 archive/ 中，无法生成问题反馈工作簿；请单位重新报送"
     except OSError as e:
-        return f"报送{p.label}的存档原件 {p.archived.name} 无法读取（{_os_why(e)}），无法生成问题反馈工作簿"
+        return f"报送{p.label}的存档原件 {p.archived.name} 无法读取（{os_reason(e)}），无法生成问题反馈工作簿"
     if hashlib.sha256(data).hexdigest() != p.sha256:
         return f"报送{p.label}的存档原件 {p.archived.name} 已损坏（内容与台账记录的 SHA-256 不符），无法生成问题反馈工作簿；请单位重新报送"
     return ""
@@ -91,7 +82,7 @@ def _build(items: list[_Pending], *, edition: str, year: int | None) -> list[str
             with replacing(p.dest) as tmp:
                 write_feedback(report.submission, report.findings, tmp)
         except OSError as e:
-            out[i] = f"无法写入问题反馈工作簿 {p.dest}：{_os_why(e)}"
+            out[i] = f"无法写入问题反馈工作簿 {p.dest}：{os_reason(e)}"
     return out
 
 

@@ -36,7 +36,7 @@ def extract_command(
     from ..extract.audit import report_files
     from xlsxwriter.exceptions import FileCreateError
 
-    from ..campaign.feedback import _os_why
+    from ..errors import os_reason
     from ..extract.workbook import REPORT_SOURCE, write_extracted
     from ..feedback import write_feedback
 
@@ -71,7 +71,7 @@ def extract_command(
                 else:  # a workbook under a document's name: its feedback workbook, as validate --feedback
                     write_feedback(sub, rep.findings, target)
             except (OSError, FileCreateError) as exc:
-                fail(f"无法写出 {target}：{_os_why(exc.args[0] if isinstance(exc, FileCreateError) else exc)}")
+                fail(f"无法写出 {target}：{os_reason(exc.args[0] if isinstance(exc, FileCreateError) else exc)}")
             if not as_json:
                 say(f"已写出 {escape(str(target))}")
     if as_json:
@@ -83,14 +83,14 @@ def extract_command(
 
 def _writable_folder(folder: Path) -> None:
     """Create ``folder`` (and its parents) or stop with a one-line Chinese reason."""
-    from ..campaign.feedback import _os_why
+    from ..errors import os_reason
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         fail(f"无法写出到 {folder}：路径中有一段是文件，不是目录")
     except OSError as exc:
-        fail(f"无法创建目录 {folder}：{_os_why(exc)}")
+        fail(f"无法创建目录 {folder}：{os_reason(exc)}")
 
 
 def _exit_code(reports) -> int:
@@ -128,12 +128,12 @@ def audit_command(
     if output is not None:
         from xlsxwriter.exceptions import FileCreateError
 
-        from ..campaign.feedback import _os_why
+        from ..errors import os_reason
 
         _writable_folder(output.parent)
         try:
             write_audit(reports, output)
         except (OSError, FileCreateError) as exc:
-            fail(f"无法写出 {output}：{_os_why(exc.args[0] if isinstance(exc, FileCreateError) else exc)}")
+            fail(f"无法写出 {output}：{os_reason(exc.args[0] if isinstance(exc, FileCreateError) else exc)}")
         say(f"已写出 {escape(str(output))}")
     raise typer.Exit(_exit_code(reports))
