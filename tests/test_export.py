@@ -182,3 +182,17 @@ def test_parquet_is_written_in_row_groups_as_the_files_come(region, tmp_path, mo
     csv = read(tmp_path / "facts.csv")
     assert frame["value"].astype(float).tolist() == pytest.approx(csv["value"].astype(float).tolist())
     assert frame["cell"].tolist() == csv["cell"].tolist() and frame["agency"].tolist() == csv["agency"].tolist()
+
+
+def test_raw_is_the_number_as_shown_not_a_float(campaign, tmp_path):
+    """Found by a new user's trial: a count typed as 15 was exported with raw '15.0' (the reader's
+    float), from a file and from a campaign's ledger alike."""
+    spec, d, inputs = campaign
+    out = tmp_path / "f.csv"
+    export_facts([d], out)
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    counts = frame[(frame["table"] == "t3") & (frame["raw"] != "")]
+    assert len(counts) and not counts["raw"].str.endswith(".0").any(), counts["raw"].head().tolist()
+    some = next(k for k, v in inputs[0].items() if k[0] == "t3" and v > 1)
+    row = frame[(frame["code"] == CODES[0]) & (frame["table"] == some[0]) & (frame["row"] == some[1]) & (frame["col"] == some[2])]
+    assert row["raw"].tolist() == [str(inputs[0][some])]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .errors import ExportError
 from .validate import FileReport, iter_reports
+from .values import raw_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,7 +50,7 @@ def _records(rep: FileReport, *, agency: str | None = None, code: str | None = N
     records = []
     for fact in sub.facts():
         rec = {**head, **fact.as_json()}
-        rec["raw"] = None if rec["raw"] is None else str(rec["raw"])
+        rec["raw"] = raw_text(rec["raw"])
         records.append(rec)
     return records
 

@@ -257,6 +257,16 @@ def _show_number(x: int | float | Decimal) -> str:
     return repr(x) if isinstance(x, float) else str(x)
 
 
+def raw_text(raw) -> str | None:
+    """What a cell held, as text for the ledger and exports: a number as it is shown (15, not
+    the 15.0 the reader gives for a whole number), text exactly as typed, None for nothing."""
+    if raw is None:
+        return None
+    if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
+        return _show_number(raw)
+    return str(raw)
+
+
 # ---------------------------------------------------------------------------
 # Main entry
 

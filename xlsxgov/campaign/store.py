@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CampaignError
+from ..values import raw_text
 from ..vocab import RECEIVED_STATUSES
 from . import ledger
 from .roster import Agency
@@ -709,7 +710,7 @@ class LedgerRows:
 def ledger_rows(sub: Submission) -> LedgerRows:
     """The ``LedgerRows`` of a submission read from a file: its ``cell_values()`` (the facts of
     ``sub.facts()`` without their labels) and its metadata."""
-    facts = [(cell.table.id, cell.row.id, cell.col.id, value, sheet, a1, None if raw is None else str(raw))
+    facts = [(cell.table.id, cell.row.id, cell.col.id, value, sheet, a1, raw_text(raw))
              for cell, sheet, a1, value, raw in sub.cell_values()]
     meta = [(k, sub.meta.get(k, "")) for k in SUBMISSION_META] + [
         ("edition", sub.edition), ("spec_version", str(sub.spec.version)), (RAW_RECORDED, "1"), (INPUTS_RECORDED, _packed_inputs(sub)),
