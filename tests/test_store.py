@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 
 import xlsxgov
+from xlsxgov.values import raw_text
 from xlsxgov import spec as spec_mod
 from xlsxgov.campaign.importer import import_paths
 from xlsxgov.campaign.init import init_campaign
@@ -126,7 +127,7 @@ def test_ledger_rows_are_the_facts_the_reader_gives(campaign, tmp_path):
             continue
         facts = sub.facts()
         assert ledger_rows(sub).facts == [
-            (f.table, f.row, f.col, f.value, f.sheet, f.cell, None if f.raw is None else str(f.raw)) for f in facts
+            (f.table, f.row, f.col, f.value, f.sheet, f.cell, raw_text(f.raw)) for f in facts
         ], path.name
         seen_bad |= any(f.value is None and f.raw is not None for f in facts)
     assert seen_bad  # the words typed for a count were among them
