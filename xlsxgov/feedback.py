@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .compute import to_display
+from .compute import CellKey, to_display
 from .findings import Finding
 from .reader import Submission, blank_value
 from .template import NO_DATA_FIELD, Meta, Written, footer_text, print_setup, text_rows, write_workbook
@@ -62,6 +62,18 @@ def issues_sheet(findings: Sequence[Finding], headers: Sequence[tuple[str, float
     return hook
 
 
+def cell_marks(findings: Sequence[Finding]) -> dict[CellKey, list[str]]:
+    """Cell key -> the messages of the errors and warnings naming it (``【错误】…``), in order:
+    the comment and red fill a feedback workbook (and ``extract -o``'s) puts on that cell."""
+    marks: dict[CellKey, list[str]] = {}
+    for f in findings:
+        if f.severity == "info":
+            continue
+        for k in f.cells:
+            marks.setdefault(k, []).append(f"【{SEVERITY_LABELS[f.severity]}】{f.message}")
+    return marks
+
+
 def write_feedback(sub: Submission, findings: Sequence[Finding], path: Path) -> Path:
     """Write the feedback workbook of ``sub`` to ``path``.
 
@@ -70,12 +82,7 @@ def write_feedback(sub: Submission, findings: Sequence[Finding], path: Path) -> 
     messages as a comment; a total typed over its formula gets its formula back, red, and a
     comment quoting the number typed. Sheets: the cover, the tables, 校验, and 问题清单 (opened
     first, the only selected sheet)."""
-    marks: dict = {}
-    for f in findings:
-        if f.severity == "info":
-            continue
-        for k in f.cells:
-            marks.setdefault(k, []).append(f"【{SEVERITY_LABELS[f.severity]}】{f.message}")
+    marks = cell_marks(findings)
     texts = {k: typed_text(sub.raw.get(k)) for k in sub.bad_cells if not blank_value(sub.raw.get(k))}
     inputs = {k: v for k, v in sub.inputs.items() if k not in sub.bad_cells and not blank_value(sub.raw.get(k))}
     for k in texts:

@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Sequence
 
 from ..compute import to_display, totals_off_formula
-from ..feedback import ISSUES_HEADERS, issues_sheet
+from ..feedback import ISSUES_HEADERS, cell_marks, issues_sheet
 from ..findings import Finding
 from ..reader import Submission, blank_value
 from ..template import COVER_FIELDS, COVER_FIRST_ROW, COVER_SHEET, Meta, Written, write_cover_note, write_workbook
-from ..vocab import SEVERITY_LABELS
 
 REPORT_SOURCE = "report"  # meta "source" of a submission read from a report document
 
@@ -48,13 +47,8 @@ def write_extracted(sub: Submission, findings: Sequence[Finding], path: Path | s
     described in the module docstring; ``findings`` are the report's (``FileReport.findings``),
     listed in 问题清单; ``code``: the 统一社会信用代码 for the cover (the report does not print it)."""
     spec = sub.spec
-    marks: dict = {}
+    marks = cell_marks(findings)
     notes: dict = {}
-    for f in findings:
-        if f.severity == "info":
-            continue
-        for k in f.cells:
-            marks.setdefault(k, []).append(f"【{SEVERITY_LABELS[f.severity]}】{f.message}")
     inputs: dict = {}
     texts: dict = {}
     read_tables = {k[0] for k, place in sub.where.items() if place != ("", "")}
