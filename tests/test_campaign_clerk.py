@@ -114,6 +114,38 @@ def test_a_report_document_of_another_year_is_not_placed_on_a_cover_cell(campaig
     assert (sheet, cell) == ("", "") and "年度报告" in message and f"{YEAR - 1}年" in message
 
 
+def test_a_mailed_text_or_web_page_report_is_imported_and_an_empty_mail_is_said(campaign: Path):
+    """Found by a new user's trial: a reply carrying the report as a .txt or .html attachment,
+    and a reply with no attachment at all, were dropped without a word (README lists both as
+    report formats a mail may carry)."""
+    from email.message import EmailMessage
+
+    from extractdata import flatten, report_html
+
+    from xlsxgov.compute import complete
+
+    spec = spec_mod.load("gov2021")
+    values = [complete(spec, random_inputs(spec, random.Random(40 + i))) for i in range(2)]
+    for i, (name, content, subtype) in enumerate((
+        ("年报.txt", flatten(report_html("gov2021", values[0], agency=AGENCIES[0][0], year=YEAR), "pipes"), "plain"),
+        ("年报.html", report_html("gov2021", values[1], agency=AGENCIES[1][0], year=YEAR), "html"),
+    )):
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = AGENCIES[i][3], "gk@example.com", "年报", f"<t{i}@example.com>"
+        msg.set_content("年度报告见附件。")
+        msg.add_attachment(content.encode("utf-8"), maintype="text", subtype=subtype, filename=name)
+        (campaign / "inbox" / f"回复{i}.eml").write_bytes(bytes(msg))
+    empty = EmailMessage()
+    empty["From"], empty["To"], empty["Subject"] = AGENCIES[2][3], "gk@example.com", "收到"
+    empty.set_content("收到，稍后报送。")
+    empty.add_alternative("<p>收到，稍后报送。</p>", subtype="html")
+    (campaign / "inbox" / "只有正文.eml").write_bytes(bytes(empty))
+    outcomes = {f.name: f for f in import_paths(campaign).files}
+    assert outcomes["年报.txt"].outcome == "valid" and outcomes["年报.html"].outcome == "valid"
+    assert outcomes["只有正文.eml"].outcome == "skipped" and "没有工作簿" in outcomes["只有正文.eml"].reason
+    assert [agency_status(campaign, i)["status"] for i in range(3)] == ["valid", "valid", "missing"]
+
+
 def test_other_edition_and_untouched_template_are_errors_at_import(campaign: Path):
     reply(campaign / "inbox" / "旧格式.xlsx", 1, edition="gov2019")
     issued = next((campaign / "outbox").glob(f"{AGENCIES[2][1]}_*.xlsx"))

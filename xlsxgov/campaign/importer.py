@@ -386,7 +386,11 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
         for i, m in enumerate(mails):
             data = m.read_bytes()  # the mail file itself is archived too
             write_once(archive / f"{hashlib.sha256(data).hexdigest()}{m.suffix.lower()}", data)
-            for x in extract_attachments(m, work / str(i)):
+            attached = extract_attachments(m, work / str(i))
+            if not attached:  # said, not dropped: the clerk may have expected a report in it
+                result.files.append(FileOutcome(for_terminal(m.name), "", "skipped", reason=(
+                    "邮件中没有工作簿（.xlsx .xls .ods 等）或年度报告（Word、PDF、网页、文本）附件，未导入")))
+            for x in attached:
                 received = _utc_iso(x.date) if x.date else _mtime_iso(m)
                 src = f"{m}" + (f" <{x.message_id}>" if x.message_id else "") + (f" {x.sender}" if x.sender else "")
                 items.append(Item(x.path, x.original_name, received, src))

@@ -61,6 +61,9 @@ _SPREADSHEET_MIME = {v.lower(): k for k, v in SPREADSHEET_TYPES.items()}
 # Report documents an agency may send instead of the workbook (read by xlsxgov.extract); by
 # file name only: .html/.txt parts of a message are usually its body, not an attachment.
 REPORT_ATTACHMENTS = (".docx", ".doc", ".wps", ".pdf", ".odt", ".rtf", ".mht", ".mhtml")
+# Text and web pages count as report attachments only when attached as files (a disposition of
+# "attachment" and a file name): a message's own body and its HTML alternative are neither.
+REPORT_TEXT_ATTACHMENTS = (".txt", ".html", ".htm")
 
 
 # --- building ------------------------------------------------------------------
@@ -685,6 +688,8 @@ def _spreadsheet_ext(part: Message, filename: str | None) -> str | None:
         suffix = os.path.splitext(filename)[1].lower()
         if suffix in SPREADSHEET_TYPES or suffix in REPORT_ATTACHMENTS:
             return suffix
+        if suffix in REPORT_TEXT_ATTACHMENTS and part.get_content_disposition() == "attachment":
+            return suffix
     return _SPREADSHEET_MIME.get(part.get_content_type().lower())
 
 
@@ -829,9 +834,10 @@ def extract_attachments(source: str | Path, dest_dir: str | Path) -> list[Extrac
     extracted: list[ExtractedFile] = []
     for msg in _messages(source):
         parts = list(_iter_spreadsheets(msg, _meta(msg, None)))
-        if any(ext not in REPORT_ATTACHMENTS for _, _, ext, _ in parts):
+        documents = REPORT_ATTACHMENTS + REPORT_TEXT_ATTACHMENTS
+        if any(ext not in documents for _, _, ext, _ in parts):
             # A reply with the workbook: its other documents (说明.pdf) are not the submission.
-            parts = [p for p in parts if p[2] not in REPORT_ATTACHMENTS]
+            parts = [p for p in parts if p[2] not in documents]
         for part, original, ext, meta in parts:
             data = part.get_payload(decode=True) or b""
             filename = safe_filename(original) if original else "attachment" + ext
