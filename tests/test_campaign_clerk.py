@@ -146,6 +146,36 @@ def test_a_mailed_text_or_web_page_report_is_imported_and_an_empty_mail_is_said(
     assert [agency_status(campaign, i)["status"] for i in range(3)] == ["valid", "valid", "missing"]
 
 
+def test_a_report_on_another_agencys_template_is_flagged_at_import(campaign: Path):
+    """Found by a new user's trial: agency 3 filled in a copy of agency 1's template and sent it
+    as "<agency 3>2025年报表.xlsx"; it silently became agency 1's current report (and agency 1's
+    own report lost). It is still recorded by its cover, with a warning the import lists; the
+    same for a mail whose sender is another roster agency's address."""
+    from email.message import EmailMessage
+
+    wrong = reply(campaign / "inbox" / f"{AGENCIES[3][0]}2025年报表.xlsx", 1, seed=21)
+    out = flat(cli("import", campaign).stdout)
+    assert f"指向名册中的“{AGENCIES[3][0]}”" in out and f"封面上的单位却是“{AGENCIES[1][0]}”" in out
+    assert agency_status(campaign, 1)["warnings"] >= 1
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    assert conn.execute("SELECT COUNT(*) FROM findings WHERE rule='agency.channel_other'").fetchone()[0] == 1
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = AGENCIES[4][3], "gk@example.com", "报表"
+    msg.set_content("见附件")
+    msg.add_attachment(reply(campaign / "邮件附件.xlsx", 2, seed=22).read_bytes(), maintype="application",
+                       subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet", filename="报表.xlsx")
+    (campaign / "inbox" / "回复.eml").write_bytes(bytes(msg))
+    out = flat(cli("import", campaign).stdout)
+    assert f"发件人{AGENCIES[4][3]}指向名册中的" in out
+    (message,) = conn.execute("SELECT message FROM findings WHERE rule='agency.channel_other' AND message LIKE '发件人%'").fetchone()
+    assert f"指向名册中的“{AGENCIES[4][0]}”，封面上的单位却是“{AGENCIES[2][0]}”" in message
+    # the agency the file name and cover agree on gets no such warning
+    reply(campaign / "inbox" / f"{AGENCIES[5][0]}报表.xlsx", 5, seed=23)
+    assert "指向名册中" not in flat(cli("import", campaign).stdout)
+    assert wrong.exists()
+
+
 def test_other_edition_and_untouched_template_are_errors_at_import(campaign: Path):
     reply(campaign / "inbox" / "旧格式.xlsx", 1, edition="gov2019")
     issued = next((campaign / "outbox").glob(f"{AGENCIES[2][1]}_*.xlsx"))

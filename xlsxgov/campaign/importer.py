@@ -39,6 +39,7 @@ from ..atomic import pid_alive, remove_orphans, sync_all, write_once
 from ..errors import CampaignError
 from ..filecheck import WORKBOOK_SUFFIXES
 from ..safetext import for_terminal
+from .ledger import mail_sender
 from .mail import extract_attachments, safe_filename
 from ..locate import agency_key
 from .store import CampaignStore, LedgerRows, ledger_rows, now
@@ -73,6 +74,7 @@ class FileOutcome:
     reason: str = ""
     # Where an invalid file's feedback workbook goes: built when first asked for (campaign.feedback).
     feedback: Path | None = None
+    note: str = ""  # a recorded file the clerk should look at anyway (agency.channel_other)
 
 
 @dataclass
@@ -377,6 +379,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     try:
         agencies = store.names()
         by_name = {agency_key(n): c for c, n in agencies.items()}
+        by_email = {a.email.strip().lower(): a.code for a in store.roster() if a.email}
         # A reply in another edition (last year's old template) is an error the agency must fix,
         # not a file that would later stop the whole campaign from being consolidated.
         edition = store.settings().edition
@@ -439,7 +442,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                     # One commit per batch (each file's rows in a savepoint), the batch's files flushed first.
                     with store.transaction():
                         for (slot, prepared), verdict in zip(batch, results):
-                            outcomes[slot] = _record_one(store, prepared, verdict, agencies, by_name, sync=False)
+                            outcomes[slot] = _record_one(store, prepared, verdict, agencies, by_name, sync=False, by_email=by_email)
                             if bar:
                                 bar.advance(task)
                         sync_all()
@@ -586,9 +589,28 @@ def _archive_one(store: CampaignStore, item: Item, archive: Path, *, sync: bool 
     return _Archived(item, sha, archived, store.relative(archived), store.knows(sha))
 
 
+def _channel_other(item: Item, code: str, agencies: dict[str, str], by_name: dict[str, str], by_email: dict[str, str]) -> str:
+    """The ``agency.channel_other`` warning when the mail's sender (a roster address) or else the
+    file name points to another roster agency than ``code``, the one the cover names; "" when
+    they agree or point nowhere. A report filled in on another agency's template would otherwise
+    silently become that agency's current report (found by a new user's trial)."""
+    sender = mail_sender(item.source)
+    if sender and sender.strip().lower() in by_email:
+        other, how = by_email[sender.strip().lower()], f"发件人 {sender}"
+    else:
+        named = _identify(None, item.original_name, agencies, by_name)
+        if named is None:
+            return ""
+        other, how = named, f"文件名“{item.original_name}”"
+    if other == code:
+        return ""
+    return (f"{how}指向名册中的“{agencies[other]}”，封面上的单位却是“{agencies[code]}”，"
+            f"本报表按封面记为“{agencies[code]}”的报送，请核实是否用错了模板或发错了文件")
+
+
 def _record_one(
     store: CampaignStore, prepared: _Archived, verdict: _Verdict, agencies: dict[str, str], by_name: dict[str, str], *,
-    code: str | None = None, replace: int | None = None, sync: bool = True,
+    code: str | None = None, replace: int | None = None, sync: bool = True, by_email: dict[str, str] | None = None,
 ) -> FileOutcome:
     """Quarantine one judged file (``judge``) if need be, then record it in the ledger, with
     where its feedback workbook goes when it is invalid (built when first asked for:
@@ -612,6 +634,13 @@ def _record_one(
                 f"封面上的单位是“{agencies[named]}”（名册中的另一个单位），本报表记为“{agencies[code]}”的报送，请核实是否报错了文件")]
     else:
         code = _identify(cover, item.original_name, agencies, by_name)
+        if code is not None and verdict.status != "unreadable" and _identify(cover, "", agencies, by_name) == code:
+            note = _channel_other(item, code, agencies, by_name, by_email or {})
+            if note:
+                from ..findings import Finding
+                from ..template import COVER_SHEET
+
+                verdict.findings = [*verdict.findings, Finding("warning", "agency.channel_other", COVER_SHEET, "", note)]
     if verdict.status == "unreadable":
         status, reason = "unreadable", verdict.reason or "无法读取"
         reason = reason.replace(archived.name, item.original_name)
@@ -647,7 +676,8 @@ def _record_one(
     )
     if not recorded:
         return FileOutcome(item.original_name, sha, "duplicate")
-    return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason, fb)
+    note = next((f.message for f in verdict.findings if f.rule in ("agency.channel_other", "agency.cover_other")), "") if cover is not None else ""
+    return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason, fb, note)
 
 
 def campaign_findings(sub, *, year: int | None, issued: bool) -> list:

@@ -289,6 +289,13 @@ def recompute_current(conn: sqlite3.Connection, code: str) -> None:
 _MAIL_SOURCE = re.compile(r"(?P<path>.+?\.(?:eml|mbox))(?: <[^>]*>)?(?: (?P<sender>\S+@\S+))?", re.I)
 
 
+def mail_sender(source: str | None) -> str | None:
+    """The sender's address recorded in a mailed file's ``source`` column (None for any other
+    channel, or a mail without a sender)."""
+    m = _MAIL_SOURCE.fullmatch(source or "")
+    return m["sender"] if m is not None and m["sender"] else None
+
+
 def submission_label(file_name: str, source: str | None, *, quoted: bool = True) -> str:
     """How a clerk recognises a recorded submission: the file name the agency sent (never the
     archive's hash name) and the mail it came in, from the ``file_name`` and ``source`` columns,

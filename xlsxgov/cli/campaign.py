@@ -282,11 +282,11 @@ def import_command(
 
     # The progress bar goes to stderr, and only when it is a terminal.
     result = import_paths(directory, list(paths or []), progress=err_console.is_terminal)
-    attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown", "skipped")]
+    attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown", "skipped") or f.note]
     if attention:
         rows = []
         for f in attention:
-            note = f.reason or f"错误 {f.errors} 处"
+            note = "；".join(x for x in (f.reason or (f"错误 {f.errors} 处" if f.outcome == "invalid" else ""), f.note) if x)
             who = f"（{f.agency}）" if f.agency else ("" if f.outcome == "skipped" else "（单位不明）")  # a lock file is nobody's report
             rows.append((f"{f.name}{who}：{note}", OUTCOME_LABELS[f.outcome]))
         console.print(message_table(console, ("文件和说明", "结果"), rows, title="需要处理的文件"))
