@@ -469,6 +469,12 @@ def test_a_total_showing_value_error_blames_the_text_typed_in_its_part(tmp_path)
         errors = [f for f in sub.findings if f.rule == "cell.error_value"]
         assert [(f.severity, f.cell, f.cells) for f in errors] == [("error", d6, (("t3", "new", "natural"),))], errors
         assert "“五”" in errors[0].message and "阿拉伯数字" in errors[0].message and "#VALUE!" in errors[0].message
+    # "无" read as a blank breaks the sheet's sum too (found by a second trial: 表四 A6 "无" gave
+    # the error on the protected total E6)
+    none = hf.patch_xlsx(good, tmp_path / "none.xlsx", part, lambda x: hf.set_cell_xml(
+        hf.set_cell_xml(x, d6, "<is><t>无</t></is>", ' t="inlineStr"'), j6, "<f>SUM(D6:I6)</f><v>#VALUE!</v>", ' t="e"'))
+    (error,) = [f for f in read_workbook(none).findings if f.rule == "cell.error_value"]
+    assert error.cell == d6 and "“无”" in error.message and "阿拉伯数字" in error.message
     # a total whose error has no such cause still says so on the total
     broken = hf.patch_xlsx(good, tmp_path / "broken.xlsx", part, lambda x: hf.set_cell_xml(x, j6, "<f>1/0</f><v>#DIV/0!</v>", ' t="e"'))
     (error,) = [f for f in read_workbook(broken).findings if f.rule == "cell.error_value"]

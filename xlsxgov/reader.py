@@ -575,10 +575,13 @@ def _row_label_cells(table) -> tuple[tuple[tuple[str, str], str], ...]:
 
 def _blame_text_parts(spec: Spec, findings: list[Finding], raw: Mapping[CellKey, Any], where: Mapping[CellKey, tuple[str, str]]) -> None:
     """A total that shows an error value (#VALUE!) because one of its parts holds text the reader
-    took for a number ("五", "5件": a 提示 on that part) gets its error put on those parts, which
+    took for a number or a blank ("五", "5件", "无": a 提示 on that part) gets its error put on those parts, which
     the agency can edit, naming what they hold: the total is a protected formula cell, and the
     sheet's own formulas cannot add text (found by a new user's trial, issue #9 leftover)."""
-    read_as_numbers = {f.cells[0] for f in findings if f.rule == "cell.normalised" and len(f.cells) == 1}
+    # Text read as a number ("五", "5件") or as a blank ("无", "—", "/"): either way a formula of
+    # the sheet cannot add it.
+    read_as_numbers = {f.cells[0] for f in findings if len(f.cells) == 1 and (
+        f.rule == "cell.normalised" or (f.rule == "blank" and isinstance(raw.get(f.cells[0]), str) and raw[f.cells[0]].strip()))}
     if not read_as_numbers:
         return
     for i, f in enumerate(findings):
@@ -596,7 +599,7 @@ def _blame_text_parts(spec: Spec, findings: list[Finding], raw: Mapping[CellKey,
         head = f.message.split("：", 1)[0]
         findings[i] = Finding(
             "error", f.rule, where[parts[0]][0], ",".join(where[k][1] for k in parts),
-            f"{head}显示错误值 {raw.get(f.cells[0])}，因为{held}填写的是文字，表格中的公式无法相加：请改填阿拉伯数字",
+            f"{head}显示错误值 {raw.get(f.cells[0])}，因为{held}填写的是文字，表格中的公式无法相加：请改填阿拉伯数字（没有的填 0）",
             tuple(parts),
         )
 
