@@ -76,6 +76,11 @@ def test_last_years_file_is_an_error_at_import_and_is_reminded(campaign: Path):
     assert late[AGENCIES[0][1]].reason == "invalid"
     msg = email.message_from_bytes(late[AGENCIES[0][1]].eml.read_bytes(), policy=email.policy.default)
     assert f"报告年度为{YEAR - 1}年" in msg.get_body().get_content()
+    # last year's form cannot be corrected in place: this year's template is attached, and the
+    # mail says to fill it in, not to correct the old one (found by a second trial)
+    assert late[AGENCIES[0][1]].attachment == next((campaign / "outbox").glob(f"{AGENCIES[0][1]}_*.xlsx")).name
+    body = "".join(msg.get_body().get_content().split())
+    assert "请用附上的本年度模板" in body and "请在原表中修改" not in body
 
 
 def test_the_campaigns_own_files_are_never_imported(campaign: Path):

@@ -113,7 +113,7 @@ def cn_date(value: date) -> str:
 def reminder_text(
     agency: Agency, year: int, reason: str, attachment: str, *, deadline: date | None, today: date, office: Office,
     submission: CurrentSubmission | None = None, errors: Sequence[tuple[str, str, str]] = (), why: str = "",
-    feedback: bool = True,
+    feedback: bool = True, wrong_form: bool = False,
 ) -> tuple[str, str]:
     """Subject and body of a reminder: what is wrong and what to do, in Chinese, signed by ``office``.
 
@@ -121,7 +121,9 @@ def reminder_text(
     agency's current submission (for invalid and unreadable); ``errors``: its errors as
     (sheet, cell, message), the first REMINDER_ERRORS_LISTED quoted; ``why``: why the file could
     not be read; ``feedback``: for invalid, ``attachment`` is the submission's feedback workbook
-    (False: its template again, when the feedback workbook could not be built).
+    (False: its template again, when the feedback workbook could not be built); ``wrong_form``:
+    for invalid, the file is another year's or edition's form, or the template left unfilled, so
+    it cannot be corrected in place and ``attachment`` is this year's template.
     """
     when = f"请于{cn_date(deadline)}前" if deadline else "请尽快"
     table = f"{year}年度政府信息公开工作年度报告统计表"
@@ -150,7 +152,8 @@ def reminder_text(
         text = (
             f"贵单位{received}报送的“{submission.file_name}”经校验有 {n} 处错误，{head}：\n\n"
             + "\n".join(lines) + "\n\n"
-            + (f"附件“{attachment}”逐项列出了全部问题及所在单元格。请在原表中修改，" if feedback else
+            + (f"报送的表格不是本次下发的{year}年度模板，无法在原表中修改：请用附上的本年度模板“{attachment}”填写，" if wrong_form else
+               f"附件“{attachment}”逐项列出了全部问题及所在单元格。请在原表中修改，" if feedback else
                f"请在原表中修改（也可以用再次附上的模板“{attachment}”重新填写），")
             + f"修改后查看“校验”工作表，确认各项均显示“通过”，{when}将修改后的表格（保持 .xlsx 格式）作为附件回复本邮件。\n\n"
         )

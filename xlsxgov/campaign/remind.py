@@ -15,6 +15,10 @@ from .mail import safe_filename
 from .stamp import TemplateStamper, template_name
 from .store import CampaignStore
 
+# Errors that the agency cannot correct in the file it sent (campaign.importer.campaign_findings,
+# validate's edition check): the reminder attaches this year's template instead of feedback.
+WRONG_FORM_RULES = ("campaign.year", "workbook.edition", "campaign.template_unchanged")
+
 
 @dataclass
 class Reminder:
@@ -79,10 +83,13 @@ def prepare_reminders(
             for a, cur in late:
                 reason = cur.status if cur is not None else "missing"
                 errors: list[tuple[str, str, str]] = []
-                why, attachment, with_feedback = "", None, False
+                why, attachment, with_feedback, wrong_form = "", None, False, False
                 if cur is not None and reason == "invalid":
                     errors = store.errors_of(cur.id)
-                    if cur.feedback_path:
+                    # Another year's or edition's form, or the template unfilled: corrected in
+                    # this year's template, not in the feedback workbook of the wrong form.
+                    wrong_form = any(store.messages_of(cur.id, rule) for rule in WRONG_FORM_RULES)
+                    if cur.feedback_path and not wrong_form:
                         try:  # built above; here only when it arrived since
                             fb = feedback_workbook(store.directory, cur.id)
                         except CampaignError:  # its original is gone: the template instead
@@ -100,7 +107,7 @@ def prepare_reminders(
                         attachment = (path.name, stamper.stamp_bytes(a.name, a.code, a.region))
                 subject, body = reminder_text(
                     a, year, reason, attachment[0], deadline=deadline, today=today, office=office,
-                    submission=cur, errors=errors, why=why, feedback=with_feedback,
+                    submission=cur, errors=errors, why=why, feedback=with_feedback, wrong_form=wrong_form,
                 )
                 eml = folder / safe_filename(f"{a.code}_{a.name}_催报.eml")
                 write_atomic(eml, builder.build(
