@@ -238,6 +238,16 @@ def test_missing_required_headers(tmp_path):
     labels = {(r, label) for r, label, _ in exc.value.problems}
     assert labels == {(1, "统一社会信用代码"), (1, "电子邮箱")}
     assert "列缺失" in str(exc.value)
+    # what the header row holds is named, so the clerk sees which name to change (a second trial)
+    assert "该行的列名为：“单位名称”、“联系人”" in str(exc.value)
+
+
+def test_a_name_column_headed_dan_wei_is_read(tmp_path):
+    """Found by a second trial: a roster headed 单位 (not 单位名称) was refused."""
+    from test_campaign import code_for
+
+    path = write_csv(tmp_path / "r.csv", [["单位", "统一社会信用代码", "电子邮箱"], ["某某市教育局", code_for(1), "a@example.com"]])
+    assert [a.name for a in read_roster(path)] == ["某某市教育局"]
 
 
 def test_empty_roster_and_empty_file(tmp_path):

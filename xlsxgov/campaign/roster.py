@@ -125,7 +125,7 @@ def _header_key(text: str) -> str:
 
 _ALIASES: dict[str, str] = {}
 for _field, _names in {
-    "name": ("单位名称",),
+    "name": ("单位名称", "单位", "单位全称", "机构名称"),
     "code": ("统一社会信用代码", "社会信用代码", "信用代码"),
     "region": ("上级/地区", "地区/上级", "上级", "地区"),
     "contact": ("联系人",),
@@ -134,7 +134,8 @@ for _field, _names in {
     for _n in _names:
         _ALIASES[_header_key(_n)] = _field
 _LABEL = dict(zip(_FIELDS, HEADERS))
-_ALIAS_HINT = {"region": "（也可写作“上级”或“地区”）", "email": "（也可写作“邮箱”或“Email”）"}
+_ALIAS_HINT = {"name": "（也可写作“单位”或“单位全称”）", "code": "（也可写作“社会信用代码”或“信用代码”）",
+               "region": "（也可写作“上级”或“地区”）", "email": "（也可写作“邮箱”或“Email”）"}
 
 # Deliberately simple: ASCII local part and a dotted domain.  Government
 # mailboxes are ASCII; anything cleverer only lets typos through.
@@ -270,9 +271,11 @@ def read_roster(path: str | Path) -> list[Agency]:
             problems.append((header_row, text, f"列重复（与第 {columns[field] + 1} 列表示同一项）"))
         else:
             columns[field] = col
+    found = "、".join(f"“{t}”" for t in (str(v).strip() for v in rows[header_index] if v is not None) if t)
     for field in _REQUIRED:
         if field not in columns:
-            problems.append((header_row, _LABEL[field], "列缺失" + _ALIAS_HINT.get(field, "")))
+            # Say what the header row holds: the clerk sees at once which name to change.
+            problems.append((header_row, _LABEL[field], "列缺失" + _ALIAS_HINT.get(field, "") + f"；该行的列名为：{found or '（空）'}"))
     if problems:
         # Without the columns every row would be reported; the header is the problem.
         raise RosterError(path, problems)
