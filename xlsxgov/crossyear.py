@@ -176,9 +176,8 @@ def _load_campaign(directory: Path) -> Previous:
         raise PreviousError(f"上年报送任务目录“{directory}”的台账无法读取（{type(exc).__name__}: {str(exc)[:120]}）") from None
     agencies = []
     for agency, _status, sub in accepted:
-        path = Path(sub.path)
-        rel = path.relative_to(directory) if path.is_relative_to(directory) else path.name
-        previous = _from_submission(sub, source=f"{directory.name}/{rel}")
+        # The file as the agency sent it (and its mail), never the archive's hash name.
+        previous = _from_submission(sub, source=f"上年报送任务“{directory.name}”中{agency.name}的“{sub.sent_as}”")
         previous.name, previous.code = agency.name or previous.name, agency.code or previous.code  # the roster is authoritative
         agencies.append(previous)
     if not agencies:
