@@ -4,6 +4,7 @@ the 校验 sheet against the validator, and a property test on random values."""
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import openpyxl
@@ -341,6 +342,32 @@ def test_rows_inserted_in_template_noted_as_moved(tmp_path):
     for k, v in vals.items():
         if k[0] == "t3":
             assert sub.inputs[k] == v
+
+
+def test_a_row_inserted_inside_a_table_with_numbers_is_a_warning(tmp_path):
+    """Found by a second trial: a row "其他主动公开文件 8" inserted in 表二 was skipped without a
+    word (only 表二's position was noted). Its numbers are not the form's, and a warning says so;
+    every cell of the form is still read right."""
+    path = tmp_path / "inserted.xlsx"
+    s, vals = _valid_workbook(path, "gov2021", random.Random(4))
+    t2 = s.table("t2")
+    sub0 = read_workbook(path)
+    sheet, a1 = sub0.where[("t2", "regulations", "issued")]
+    row = openpyxl.utils.cell.coordinate_from_string(a1)[1]
+    wb = openpyxl.load_workbook(path)
+    ws = wb[t2.sheet]
+    ws.protection.sheet = False
+    ws.insert_rows(row + 1)
+    ws.cell(row + 1, 1).value = "其他主动公开文件"
+    ws.cell(row + 1, openpyxl.utils.cell.column_index_from_string(re.match(r"[A-Z]+", a1).group(0))).value = 8
+    wb.save(path)
+    sub = read_workbook(path)
+    (extra,) = [f for f in sub.findings if f.rule == "workbook.extra_row"]
+    assert extra.severity == "warning" and "其他主动公开文件" in extra.message and "（8）" in extra.message
+    assert extra.sheet == t2.sheet and extra.cell.endswith(str(row + 1))
+    for k, v in vals.items():
+        assert sub.inputs[k] == v, k
+    assert not [f for f in sub0.findings if f.rule == "workbook.extra_row"]  # the template as issued: none
 
 
 def test_wrong_edition_is_an_error(tmp_path):

@@ -236,6 +236,8 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     for table in spec.tables:
         recorded = meta_places.get(table.id, {})
         positions = _positions(table, grids, recorded, findings)
+        if positions and positions is not recorded:  # located by labels: rows may have been inserted
+            _note_extra_rows(table, grids, positions, findings)
         sheets: dict[str, list[list[Any]]] = {}
         stored: dict[str, SheetScan] = {}
         for k, kind, is_input, what, place in _placed_plan(table, positions, positions is recorded):
@@ -307,6 +309,37 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     sub = Submission(path, spec, meta, inputs, typed, raw, where, findings, bad)
     _cover_findings(sub)
     return sub
+
+
+def _note_extra_rows(table, grids, positions, findings: list[Finding]) -> None:
+    """A row inserted inside a table located by its labels, holding numbers in the table's
+    columns, is not a row of the form: its numbers are not counted, and a warning says so
+    (``workbook.extra_row``) instead of leaving them out silently (found by a second trial)."""
+    by_sheet: dict[str, tuple[set[int], set[int]]] = {}
+    for sheet, r, c in positions.values():
+        rows, cols = by_sheet.setdefault(sheet, (set(), set()))
+        rows.add(r)
+        cols.add(c)
+    for sheet, (rows, cols) in by_sheet.items():
+        grid = grids.get(sheet) or []
+        first_col = min(cols)
+        for r in range(min(rows), min(max(rows), len(grid) - 1) + 1):
+            if r in rows:
+                continue
+            line = grid[r]
+            numbers = [line[c] for c in sorted(cols) if c < len(line) and isinstance(line[c], (int, float)) and not isinstance(line[c], bool) and line[c]]
+            if not numbers:
+                continue
+            label = next((str(v).strip() for v in line[:first_col] if isinstance(v, str) and v.strip()), "")
+            shown = "、".join(_show_cell(v) for v in numbers[:6]) + ("……" if len(numbers) > 6 else "")
+            findings.append(Finding(
+                "warning", "workbook.extra_row", sheet, _a1(r, first_col),
+                f"{table.short}第{r + 1}行{f'“{label}”' if label else ''}不是表格中的栏目，其中的数字（{shown}）未计入统计；"
+                f"如属于表格中某一项，请填入该项"))
+
+
+def _show_cell(v) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
 FORMULA_WITHOUT_RESULT = "单元格含公式但没有计算结果，请用 Excel/WPS 打开并保存后重新报送"
