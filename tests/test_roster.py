@@ -315,3 +315,22 @@ def test_template_round_trips(tmp_path):
     assert len(agencies) == 3
     assert all(uscc_is_valid(a.code) for a in agencies)
     assert all(a.email and a.name and a.region and a.contact for a in agencies)
+
+
+def test_an_optional_phone_column_reaches_the_status_workbook(tmp_path):
+    """Found by a second trial: the roster's 联系电话 column was ignored, so the 报送进度 workbook
+    had no number to phone for exactly the agencies that had sent nothing."""
+    from test_campaign import code_for
+
+    from xlsxgov.campaign.init import init_campaign
+    from xlsxgov.campaign.status import campaign_status
+
+    path = write_csv(tmp_path / "r.csv", [["单位名称", "统一社会信用代码", "电子邮箱", "联系电话"],
+                                          ["某某市教育局", code_for(1), "a@example.com", "0591-87654321"],
+                                          ["某某市公安局", code_for(2), "b@example.com", ""]])
+    assert [a.phone for a in read_roster(path)] == ["0591-87654321", ""]
+    d = tmp_path / "c"
+    init_campaign(d, year=2025, roster_path=path, region="某某市")
+    rows = {a["name"]: a for a in campaign_status(d)["agencies"]}
+    assert rows["某某市教育局"]["status"] == "missing" and rows["某某市教育局"]["phone"] == "0591-87654321"
+    assert rows["某某市公安局"]["phone"] == ""

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS agencies (
     name    TEXT NOT NULL,
     region  TEXT,
     contact TEXT,
-    email   TEXT
+    email   TEXT,
+    phone   TEXT
 );
 CREATE TABLE IF NOT EXISTS issued (
     code   TEXT NOT NULL,
@@ -190,6 +191,7 @@ _ADDED_COLUMNS = (
     ("facts", "sheet", "TEXT"),
     ("facts", "cell", "TEXT"),
     ("facts", "raw", "TEXT"),
+    ("agencies", "phone", "TEXT"),  # the roster's optional 联系电话 column
 )
 
 

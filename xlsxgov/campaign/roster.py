@@ -103,17 +103,18 @@ def uscc_is_valid(code: str) -> bool:
 
 @dataclass(frozen=True)
 class Agency:
-    """One roster row: name, 统一社会信用代码 (normalised: upper case, no spaces), region, contact and e-mail address."""
+    """One roster row: name, 统一社会信用代码 (normalised: upper case, no spaces), region, contact, e-mail address and phone (optional column)."""
 
     name: str
     code: str  # normalized: upper case, no spaces
     region: str
     contact: str
     email: str
+    phone: str = ""  # the optional 联系电话 column: whom to phone about a missing report
 
 
 HEADERS = ("单位名称", "统一社会信用代码", "上级/地区", "联系人", "电子邮箱")
-_FIELDS = ("name", "code", "region", "contact", "email")
+_FIELDS = ("name", "code", "region", "contact", "email", "phone")
 _REQUIRED = ("name", "code", "email")
 
 
@@ -130,10 +131,11 @@ for _field, _names in {
     "region": ("上级/地区", "地区/上级", "上级", "地区"),
     "contact": ("联系人",),
     "email": ("电子邮箱", "邮箱", "Email", "E-mail", "电子邮件"),
+    "phone": ("联系电话", "电话", "手机", "联系方式"),
 }.items():
     for _n in _names:
         _ALIASES[_header_key(_n)] = _field
-_LABEL = dict(zip(_FIELDS, HEADERS))
+_LABEL = {**dict(zip(_FIELDS, HEADERS)), "phone": "联系电话"}
 _ALIAS_HINT = {"name": "（也可写作“单位”或“单位全称”）", "code": "（也可写作“社会信用代码”或“信用代码”）",
                "region": "（也可写作“上级”或“地区”）", "email": "（也可写作“邮箱”或“Email”）"}
 
@@ -337,6 +339,7 @@ def read_roster(path: str | Path) -> list[Agency]:
                     region=_WS_RE.sub(" ", values.get("region", "")).strip(),
                     contact=_WS_RE.sub(" ", values.get("contact", "")).strip(),
                     email=email,
+                    phone=_WS_RE.sub(" ", str(values.get("phone", "") or "")).strip(),
                 )
             )
 

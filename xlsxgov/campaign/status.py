@@ -24,7 +24,7 @@ def campaign_status(directory: Path | str) -> dict:
     file_label (that name quoted, and the mail it came in: how a clerk is shown it);
     from_report (the current submission was read from a report document by ``xlsxgov.extract``);
     ``unassigned`` counts received files of unknown agencies. Also contact and email (roster)
-    and phone (the current submission's cover) for the status workbook.
+    and phone (the current submission's cover, else the roster) for the status workbook.
     """
     with CampaignStore.open(directory) as store:
         history = store.history()
@@ -111,8 +111,8 @@ def _reason(a: dict) -> str:
 
 
 def _add_contacts(directory: Path | str, rows: list[dict]) -> None:
-    """Contact person and e-mail from the roster; phone from the current submission's cover
-    (the roster has no phone column), or "" when none was received or given."""
+    """Contact person and e-mail from the roster; phone from the current submission's cover,
+    else the roster's 联系电话 (so an agency that has sent nothing can be phoned), or ""."""
     with CampaignStore.open(directory) as store:
         roster = {a.code: a for a in store.roster()}
         phones = store.current_meta("phone")
@@ -120,7 +120,7 @@ def _add_contacts(directory: Path | str, rows: list[dict]) -> None:
         who = roster.get(row["code"])
         row["contact"] = who.contact if who else ""
         row["email"] = who.email if who else ""
-        row["phone"] = phones.get(row["code"], "")
+        row["phone"] = phones.get(row["code"], "") or (who.phone if who else "")
 
 
 def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进度") -> Path:

@@ -158,8 +158,8 @@ class CampaignStore:
                 + [(k, v) for k, v in (office or {}).items()],
             )
             store.conn.executemany(
-                "INSERT INTO agencies(code, name, region, contact, email) VALUES (?, ?, ?, ?, ?)",
-                [(a.code, a.name, a.region or region, a.contact, a.email) for a in agencies],
+                "INSERT INTO agencies(code, name, region, contact, email, phone) VALUES (?, ?, ?, ?, ?, ?)",
+                [(a.code, a.name, a.region or region, a.contact, a.email, a.phone) for a in agencies],
             )
         return store
 
@@ -221,9 +221,10 @@ class CampaignStore:
 
     def roster(self) -> list[Agency]:
         """The campaign's agencies, in roster order."""
-        rows = self.conn.execute("SELECT code, name, region, contact, email FROM agencies ORDER BY rowid").fetchall()
+        rows = self.conn.execute("SELECT code, name, region, contact, email, phone FROM agencies ORDER BY rowid").fetchall()
         return [
-            Agency(name=r["name"], code=r["code"], region=r["region"] or "", contact=r["contact"] or "", email=r["email"] or "")
+            Agency(name=r["name"], code=r["code"], region=r["region"] or "", contact=r["contact"] or "", email=r["email"] or "",
+                   phone=r["phone"] or "")
             for r in rows
         ]
 
