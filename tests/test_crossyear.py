@@ -218,7 +218,13 @@ def test_consolidate_with_previous_reports_agencies_and_totals(last_year, tmp_pa
     written = read_workbook(result.path)
     legal = next(f for f in totals if f.cells[0][2] == "legal")
     assert (legal.sheet, legal.cell) == written.where[("t3", "carried_in", "legal")]
-    assert "本年填报5" in legal.message and "为3" in legal.message and "汇总表" in legal.message
+    assert "本年汇总5" in legal.message and "为3" in legal.message and "汇总表" in legal.message
+    # before everyone has reported: compared with last year's same agencies, not the whole region
+    # (a second trial); agency 1 alone carried 2 natural-person requests over last year
+    part = consolidate_files(files24[1:], tmp_path / "部分.xlsx", region=REGION, previous=cons)
+    region_level = [f for f in part.cross_year if f.severity == "warning" and f"{REGION}（汇总）" in f.message]
+    assert {f.cells[0][2] for f in region_level} == {"legal", "total"}
+    assert all("上年同一批单位（2 个）合计" in f.message for f in region_level), region_level
     # the CLI shows them
     p = subprocess.run([XLSXGOV, "consolidate", *map(str, files24), "-o", str(tmp_path / "cli.xlsx"), "--region", REGION,
                         "--previous", str(cons)], capture_output=True, text=True, timeout=120)

@@ -275,7 +275,7 @@ def carry_over(current: Submission, prev: PreviousAgency) -> list[Finding]:
             sheet, a1 = current.where.get(k_cur, ("", ""))
             out.append(Finding(
                 "warning", "t3.carry_over", sheet or cur_table.sheet, a1,
-                f"{who} {cur_table.short} {cur_cell.row.label}/{col.display}：本年填报{to_display(cur_cell, a)}，"
+                f"{who} {cur_table.short} {cur_cell.row.label}/{col.display}：{_this_year(current)}{to_display(cur_cell, a)}，"
                 f"{_prev_year(prev)}报表“{prev_cell.row.label}”为{to_display(prev_cell, b)}（{prev.location(k_prev)}），不相等"
                 "（本年上年结转数应等于上年结转下年度继续办理数）",
                 (k_cur,),
@@ -324,7 +324,7 @@ def valid_stock(current: Submission, prev: PreviousAgency) -> list[Finding]:
         sheet, a1 = current.where.get(key(valid), ("", ""))
         out.append(Finding(
             "info", "t2.valid_stock", sheet or t2.sheet, a1,
-            f"{who} {t2.short} {valid.row.label}/{valid.col.display}：本年填报{v}，"
+            f"{who} {t2.short} {valid.row.label}/{valid.col.display}：{_this_year(current)}{v}，"
             f"按{_prev_year(prev)}报表“{before.row.label}/{before.col.display}”{b}（{prev.location(key(before))}）"
             f"+本年制发件数{i}−本年废止件数{r}应为{expected}，不一致（仅供参考：文件清理、修订、失效等情况会使两者不一致）",
             (key(valid),),
@@ -376,10 +376,19 @@ def as_previous(previous: "Previous | Path | str") -> Previous:
     return previous if isinstance(previous, Previous) else load_previous(previous)
 
 
+def _this_year(current: Submission) -> str:
+    """How this year's number is named: what an agency typed, or what a consolidation added up."""
+    return "本年汇总" if current.meta.get("kind") == "consolidated" else "本年填报"
+
+
 def consolidation_findings(result, previous: Previous) -> list[Finding]:
     """Cross-year findings of a consolidation (``consolidate.ConsolidationResult``): every
     included submission against its own last-year data, then the consolidated totals (read back
-    from the written workbook, so cells point at it) against last year's totals when known."""
+    from the written workbook, so cells point at it) against last year's totals when known.
+
+    When every included agency is matched to last year's and some of last year's are not
+    included (a consolidation before everyone has reported), the totals are compared with last
+    year's sum over the same agencies, not with last year's whole region (a second trial)."""
     out: list[Finding] = []
     for sub in result.included:
         out += cross_year_findings(sub, previous)
@@ -388,5 +397,17 @@ def consolidation_findings(result, previous: Previous) -> list[Finding]:
             written = read_workbook(result.path)
         except Unreadable:  # cannot happen for a workbook we just wrote; never fail the consolidation
             return out
-        out += compare(written, previous.total)
+        out += compare(written, _same_agencies(result.included, previous) or previous.total)
     return out
+
+
+def _same_agencies(included: Sequence[Submission], previous: Previous) -> PreviousAgency | None:
+    """Last year's sum over this year's included agencies, when they are all matched and fewer
+    than last year's; None otherwise (compare with last year's total)."""
+    matched = [previous.match(s) for s in included]
+    if not previous.agencies or any(m is None or m is previous.total for m in matched):
+        return None
+    same = {id(m) for m in matched}
+    if len(same) >= len(previous.agencies):
+        return None
+    return _sum([a for a in previous.agencies if id(a) in same], f"上年同一批单位（{len(same)} 个）合计")
