@@ -25,7 +25,7 @@ from .findings import Finding
 from .locate import _Index, edition_scores, locate_table, normalise
 from .spec import Cell, Spec
 from .template import CHECK_SHEET, COVER_FIELDS, COVER_SHEET, FORMAT_MARK, META_SHEET
-from .values import FEN_PER_WANYUAN, MAX_NUMBER, Kind, parse_cell
+from .values import FEN_PER_WANYUAN, MAX_NUMBER, Kind, parse_cell, raw_text
 from .workbook import SheetScan, Unreadable, WorkbookScan, contained, open_workbook
 from . import expr as expr_mod
 
@@ -331,15 +331,12 @@ def _note_extra_rows(table, grids, positions, findings: list[Finding]) -> None:
             if not numbers:
                 continue
             label = next((str(v).strip() for v in line[:first_col] if isinstance(v, str) and v.strip()), "")
-            shown = "、".join(_show_cell(v) for v in numbers[:6]) + ("……" if len(numbers) > 6 else "")
+            shown = "、".join(str(raw_text(v)) for v in numbers[:6]) + ("……" if len(numbers) > 6 else "")
             findings.append(Finding(
                 "warning", "workbook.extra_row", sheet, _a1(r, first_col),
                 f"{table.short}第{r + 1}行{f'“{label}”' if label else ''}不是表格中的栏目，其中的数字（{shown}）未计入统计；"
                 f"如属于表格中某一项，请填入该项"))
 
-
-def _show_cell(v) -> str:
-    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
 FORMULA_WITHOUT_RESULT = "单元格含公式但没有计算结果，请用 Excel/WPS 打开并保存后重新报送"

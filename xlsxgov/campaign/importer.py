@@ -562,7 +562,8 @@ def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOut
         settings = store.settings()
         report = validate_any([archived], edition=settings.edition)[0]
         verdict = _Verdict.of(judge(report, year=settings.year, issued=store.issued_template(row["sha256"])))
-        return _record_one(store, prepared, verdict, agencies, {}, code=code, replace=submission_id)
+        by_name = {agency_key(n): c for c, n in agencies.items()}
+        return _record_one(store, prepared, verdict, agencies, by_name, code=code, replace=submission_id)
 
 
 # Files recorded per ledger commit (each commit flushes the disk). The last batch is recorded
@@ -623,24 +624,23 @@ def _record_one(
     here (``atomic.sync_all``) before the ledger commits."""
     item, sha, archived, rel_archive = prepared.item, prepared.sha256, prepared.archived, prepared.rel_archive
     cover = verdict.cover
+    note, rule = "", ""
     if code in agencies:  # the channel says whose it is: the office sees what the cover says
-        named = other_agency(cover, code, agencies, by_name or {agency_key(n): c for c, n in agencies.items()})
-        if named is not None and verdict.status != "unreadable":
-            from ..findings import Finding
-            from ..template import COVER_SHEET
-
-            verdict.findings = [*verdict.findings, Finding(
-                "warning", "agency.cover_other", COVER_SHEET, "",
-                f"封面上的单位是“{agencies[named]}”（名册中的另一个单位），本报表记为“{agencies[code]}”的报送，请核实是否报错了文件")]
+        named = other_agency(cover, code, agencies, by_name)
+        if named is not None:
+            rule = "agency.cover_other"
+            note = f"封面上的单位是“{agencies[named]}”（名册中的另一个单位），本报表记为“{agencies[code]}”的报送，请核实是否报错了文件"
     else:
         code = _identify(cover, item.original_name, agencies, by_name)
-        if code is not None and verdict.status != "unreadable" and _identify(cover, "", agencies, by_name) == code:
-            note = _channel_other(item, code, agencies, by_name, by_email or {})
-            if note:
-                from ..findings import Finding
-                from ..template import COVER_SHEET
+        if code is not None and _identify(cover, "", agencies, by_name) == code:  # the cover decided
+            rule, note = "agency.channel_other", _channel_other(item, code, agencies, by_name, by_email or {})
+    if note and verdict.status != "unreadable":
+        from ..findings import Finding
+        from ..template import COVER_SHEET
 
-                verdict.findings = [*verdict.findings, Finding("warning", "agency.channel_other", COVER_SHEET, "", note)]
+        verdict.findings = [*verdict.findings, Finding("warning", rule, COVER_SHEET, "", note)]
+    else:
+        note = ""
     if verdict.status == "unreadable":
         status, reason = "unreadable", verdict.reason or "无法读取"
         reason = reason.replace(archived.name, item.original_name)
@@ -676,7 +676,6 @@ def _record_one(
     )
     if not recorded:
         return FileOutcome(item.original_name, sha, "duplicate")
-    note = next((f.message for f in verdict.findings if f.rule in ("agency.channel_other", "agency.cover_other")), "") if cover is not None else ""
     return FileOutcome(item.original_name, sha, status, agencies.get(code or "", ""), code, errors, warnings, reason, fb, note)
 
 

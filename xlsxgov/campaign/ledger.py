@@ -291,6 +291,18 @@ def recompute_current(conn: sqlite3.Connection, code: str) -> None:
 _MAIL_SOURCE = re.compile(r"(?P<path>.+?\.(?:eml|mbox))(?: <[^>]*>)?(?: (?P<sender>\S+@\S+))?", re.I)
 
 
+def current_reviews(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
+    """{code: (state, comment)} of the latest review (the portal's 审核) of each agency's current
+    submission; 待审核 and "" when it was never reviewed (a new upload is pending again)."""
+    from ..vocab import REVIEW_PENDING
+
+    rows = conn.execute(
+        "SELECT s.code, r.state, r.comment FROM submissions s LEFT JOIN reviews r "
+        "ON r.id = (SELECT MAX(id) FROM reviews WHERE submission_id = s.id) "
+        "WHERE s.code IS NOT NULL AND s.superseded_by IS NULL")
+    return {code: (state or REVIEW_PENDING, comment or "") for code, state, comment in rows}
+
+
 def mail_sender(source: str | None) -> str | None:
     """The sender's address recorded in a mailed file's ``source`` column (None for any other
     channel, or a mail without a sender)."""

@@ -442,11 +442,8 @@ def unassigned(conn: sqlite3.Connection) -> list[sqlite3.Row]:
 
 
 def current_reviews(conn: sqlite3.Connection) -> dict[str, str]:
-    """{code: review state} of each agency's current submission."""
-    out = {}
-    for r in conn.execute("SELECT id, code FROM submissions WHERE code IS NOT NULL AND superseded_by IS NULL"):
-        out[r["code"]] = review_state(conn, r["id"])[0]
-    return out
+    """{code: review state} of each agency's current submission (``ledger.current_reviews``)."""
+    return {code: state for code, (state, _) in ledger.current_reviews(conn).items()}
 
 
 def open_ledger(directory: Path | str) -> sqlite3.Connection:

@@ -489,15 +489,7 @@ class CampaignStore:
         latest review (the portal's 审核) is 退回修改: not accepted, whatever validation said."""
         from ..vocab import REVIEW_RETURNED
 
-        rows = self._current_rows(
-            "a.code, (SELECT r.state || char(31) || r.comment FROM reviews r WHERE r.submission_id = s.id "
-            "ORDER BY r.id DESC LIMIT 1)", RECEIVED_STATUSES)
-        out = {}
-        for code, latest in rows:
-            state, _, comment = (latest or "").partition("\x1f")
-            if state == REVIEW_RETURNED:
-                out[code] = comment
-        return out
+        return {code: comment for code, (state, comment) in ledger.current_reviews(self.conn).items() if state == REVIEW_RETURNED}
 
     def accepted_submissions(self, statuses: Sequence[str] = ("valid",)) -> list[tuple[str, str, Path]]:
         """(agency name, code, archive path) of every agency whose current submission has one of
