@@ -36,6 +36,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def exit_code(statuses) -> int:
+    """The exit code of a command over files (``validate``, ``extract``, ``audit``), from the
+    statuses of their reports: 2 when a file could not be read, else 1 when one has errors, else 0."""
+    seen = set(statuses)
+    return 2 if "unreadable" in seen else 1 if "invalid" in seen else 0
+
+
 def say(text: str) -> None:
     """Print a line on stdout; ``text`` may hold markup written by the command (escape file data).
 

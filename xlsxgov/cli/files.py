@@ -13,7 +13,7 @@ from rich.text import Text
 from ..safetext import for_markup as escape  # data, never markup nor terminal control
 
 from ..vocab import SEVERITY_LABELS, STATUS_LABELS
-from .base import app, console, err_console, fail, say
+from .base import app, console, err_console, exit_code, fail, say
 from .text import message_table
 
 
@@ -77,10 +77,8 @@ def validate_command(
             written += [(rep.path.name, path) for _, path in (feedback_paths([rep], feedback) if feedback else [])]
         for name, path in written:
             say(f"问题反馈：{escape(name)} → {escape(str(path))}")
-    if "unreadable" in seen:
-        raise typer.Exit(2)
-    if "invalid" in seen:
-        raise typer.Exit(1)
+    if exit_code(seen):
+        raise typer.Exit(exit_code(seen))
 
 
 # With more files than this, each file shows only its first problems (the feedback has them all).

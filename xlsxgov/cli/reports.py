@@ -11,7 +11,8 @@ from ..safetext import for_markup as escape  # data, never markup nor terminal c
 from rich.table import Table as RichTable
 
 from ..vocab import STATUS_LABELS
-from .base import app, console, fail, say
+from ..errors import os_reason
+from .base import app, console, exit_code, fail, say
 from .files import _print_reports
 
 
@@ -33,10 +34,9 @@ def extract_command(
     from .. import spec as spec_mod
     from ..campaign.roster import uscc_error
     from ..extract import extract_paths
-    from ..extract.audit import report_files
     from xlsxwriter.exceptions import FileCreateError
 
-    from ..errors import os_reason
+    from ..extract.audit import report_files
     from ..extract.workbook import REPORT_SOURCE, write_extracted
     from ..feedback import write_feedback
 
@@ -78,26 +78,17 @@ def extract_command(
         print(json.dumps({"files": [r.as_json() for r in reports]}, ensure_ascii=False, indent=1))
     else:
         _print_reports(reports, show_info=show_info)
-    raise typer.Exit(_exit_code(reports))
+    raise typer.Exit(exit_code(r.status for r in reports))
 
 
 def _writable_folder(folder: Path) -> None:
     """Create ``folder`` (and its parents) or stop with a one-line Chinese reason."""
-    from ..errors import os_reason
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         fail(f"无法写出到 {folder}：路径中有一段是文件，不是目录")
     except OSError as exc:
         fail(f"无法创建目录 {folder}：{os_reason(exc)}")
-
-
-def _exit_code(reports) -> int:
-    """validate's convention: 2 when a file could not be read, else 1 when one has errors, else 0."""
-    if any(r.status == "unreadable" for r in reports):
-        return 2
-    return 1 if any(r.status == "invalid" for r in reports) else 0
 
 
 @app.command("audit")
@@ -128,12 +119,10 @@ def audit_command(
     if output is not None:
         from xlsxwriter.exceptions import FileCreateError
 
-        from ..errors import os_reason
-
         _writable_folder(output.parent)
         try:
             write_audit(reports, output)
         except (OSError, FileCreateError) as exc:
             fail(f"无法写出 {output}：{os_reason(exc.args[0] if isinstance(exc, FileCreateError) else exc)}")
         say(f"已写出 {escape(str(output))}")
-    raise typer.Exit(_exit_code(reports))
+    raise typer.Exit(exit_code(r.status for r in reports))
