@@ -346,11 +346,23 @@ def test_run_together_row_longer_than_one_number_is_still_read(tmp_path: Path):
     assert sub.typed.get(("t2", "regulations", "issued")) == 0
 
 
+def test_a_short_row_the_form_cites_as_an_item_is_named_without_a_second_row_word(tmp_path: Path):
+    """表三's 第一项 names a row already: "表三 第一项只找到…", never "第一项行" (a trial's finding)."""
+    spec = spec_mod.load("gov2021")
+    page = report_html("gov2021", complete(spec, {key(c): 0 for c in spec.cells() if c.is_input}), agency="某某县某某局", year=2024)
+    text = flatten(page, "pipes").replace("一、本年新收政府信息公开申请数量 | 0 | 0 | 0 | 0 | 0 | 0 | 0",
+                                          "一、本年新收政府信息公开申请数量 | 0 | 0 | 0 | 0 | 0")
+    p = tmp_path / "r.txt"
+    p.write_text(text, encoding="utf-8")
+    (short,) = [f for f in extract_report(p).findings if f.rule == "extract.missing_values"]
+    assert short.message.startswith("表三 第一项只找到5个数值"), short.message
+
+
 def _row_cells(sub, finding) -> set:
     out = set()
     for table in sub.spec.tables:
         for cell in table.cells:
-            if f"{table.short} {cell.row.display}行" in finding.message:
+            if f"{table.short} {cell.row.named}" in finding.message:
                 out.add(key(cell))
     return out
 

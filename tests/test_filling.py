@@ -119,6 +119,20 @@ def test_feedback_keeps_what_was_typed_and_stays_invalid(tmp_path: Path) -> None
 # 2. An untouched template is not a report
 
 
+def test_a_row_the_form_cites_as_an_item_is_named_without_a_second_row_word(tmp_path: Path) -> None:
+    """表三's 第一项 is already a row's name: the row-total message says "表三 第一项：", not
+    "第一项行" (a trial's finding); other rows keep their 行 ("（一）予以公开行")."""
+    cells = dict(BALANCED)
+    cells[(T3, "new", "total")] = 99  # typed over the row total of 第一项
+    cells[(T3, "disclosed", "total")] = 98  # and of （一）予以公开
+    _, bad = findings(typed(tmp_path / "agency.xlsx", cells), "t3.row_total")
+    messages = sorted(f.message for f in bad)
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("表三 第一项：") or messages[1].startswith("表三 第一项："), messages
+    assert any(m.startswith("表三 （一）予以公开行：") for m in messages), messages
+    assert not any("项行" in m for m in messages), messages
+
+
 def test_untouched_template_is_unfilled(tmp_path: Path) -> None:
     rep, bad = findings(typed(tmp_path / "blank.xlsx", {}), "workbook.unfilled")
     assert rep.status == "invalid" and len(bad) == 1 and bad[0].severity == "error"

@@ -96,6 +96,17 @@ class Row:
     def display(self) -> str:
         return self.short or self.label
 
+    @property
+    def named(self) -> str:
+        """The row as a message names it: ``（一）予以公开行``. A display that cites an item of
+        the form (``第一项``, ``第三项（七）总计``: 表三's own 勾稽 note, FORMATS.md "表三") already
+        names a row, so it stands alone; "第一项行" is not Chinese."""
+        return self.display if _ITEM_CITATION.match(self.display) else f"{self.display}行"
+
+
+# "第一项", "第三项（七）总计": how the official form cites its own numbered items.
+_ITEM_CITATION = re.compile(r"第[一二三四五六七八九十\d]+项")
+
 
 @dataclass(eq=False)
 class Cell:
@@ -247,9 +258,9 @@ class CheckInstance:
 
     @property
     def scope_label(self) -> str:
-        if self.check.for_each == "row":
+        if isinstance(self.scope, Row):
             if self.scope.display:
-                return f"{self.scope.display}行"
+                return self.scope.named
             # 表四's single data row has no label: name the column group the total belongs to.
             target = self.check.implicit_total
             if target is not None and len(target.col.path) > 1:

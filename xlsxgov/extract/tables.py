@@ -351,19 +351,19 @@ def _assign(stream: Stream, table: Table, block: Block, row: Row, run: list[int]
     first = toks[0] if toks else None
     where = (first.sheet, first.cell) if first else ("", "")
     if len(toks) > n:
-        reading.findings.append(Finding("warning", "extract.extra_values", *where, f"{table.short} {row.display}行有{len(toks)}个数值，多于{n}栏，只读取前{n}个：{'、'.join(p.text for p in shown)}"))
+        reading.findings.append(Finding("warning", "extract.extra_values", *where, f"{table.short} {row.named}有{len(toks)}个数值，多于{n}栏，只读取前{n}个：{'、'.join(p.text for p in shown)}"))
         toks, shown = toks[:n], shown[:n]
     if len(toks) < n and toks and all(is_digit_run(t.text) for t in toks) and sum(len(t.stripped) for t in toks) >= n:
         if math.comb(sum(len(t.stripped) for t in toks) - 1, n - 1) > MAX_SPLITS:
             for col in cols:
                 reading.cells[(table.id, row.id, col.id)] = CellRead(first, None)
                 reading.unresolved.add((table.id, row.id, col.id))
-            reading.findings.append(Finding("warning", "extract.ambiguous", *where, f"{table.short} {row.display}行的数字连在一起（“{''.join(t.stripped for t in toks)}”），拆分为{n}栏的方式太多（超过{MAX_SPLITS}种），本行未读取，请核对原文"))
+            reading.findings.append(Finding("warning", "extract.ambiguous", *where, f"{table.short} {row.named}的数字连在一起（“{''.join(t.stripped for t in toks)}”），拆分为{n}栏的方式太多（超过{MAX_SPLITS}种），本行未读取，请核对原文"))
             return None
         candidates = [c for c in _compositions([t.stripped for t in toks], n) if _row_ok(table, row, cols, c, "error")]
         if len(candidates) == 1:
             text = "".join(t.stripped for t in toks)
-            reading.findings.append(Finding("info", "extract.split", *where, f"{table.short} {row.display}行的数字连在一起（“{text}”），按{n}栏和本行合计拆分为：{' | '.join(candidates[0])}"))
+            reading.findings.append(Finding("info", "extract.split", *where, f"{table.short} {row.named}的数字连在一起（“{text}”），按{n}栏和本行合计拆分为：{' | '.join(candidates[0])}"))
             for col, part in zip(cols, candidates[0]):
                 reading.cells[(table.id, row.id, col.id)] = CellRead(first, Printed(part, part))
             return None
@@ -372,7 +372,7 @@ def _assign(stream: Stream, table: Table, block: Block, row: Row, run: list[int]
         return _Split(table, block, row, toks, candidates)
     if len(toks) < n:
         got = "、".join(p.text or "空白" for p in shown) or "无"
-        reading.findings.append(Finding("warning", "extract.missing_values", *where, f"{table.short} {row.display}行只找到{len(toks)}个数值（{got}），应有{n}栏；缺少的栏按未填写处理"))
+        reading.findings.append(Finding("warning", "extract.missing_values", *where, f"{table.short} {row.named}只找到{len(toks)}个数值（{got}），应有{n}栏；缺少的栏按未填写处理"))
     for i, col in enumerate(cols):
         tok = toks[i] if i < len(toks) else None
         reading.cells[(table.id, row.id, col.id)] = CellRead(tok, shown[i] if i < len(shown) else None)
@@ -488,7 +488,7 @@ def _decide(reading: Reading, s: _Split, narrative: set[str]) -> None:
     chosen = None
     if len(s.candidates) == 1:
         chosen = s.candidates[0]
-        reading.findings.append(Finding("info", "extract.split", first.sheet, first.cell, f"{table.short} {row.display}行的数字连在一起（“{text}”），按{len(cols)}栏和表内勾稽关系拆分为：{' | '.join(chosen)}"))
+        reading.findings.append(Finding("info", "extract.split", first.sheet, first.cell, f"{table.short} {row.named}的数字连在一起（“{text}”），按{len(cols)}栏和表内勾稽关系拆分为：{' | '.join(chosen)}"))
     elif s.candidates:
         # Plausibility (warning rules) and the report's own figures may point at one split: it is
         # taken, with a warning naming the others.
@@ -501,9 +501,9 @@ def _decide(reading: Reading, s: _Split, narrative: set[str]) -> None:
             if best > 0 and scores.count(best) == 1:
                 chosen, reason = plausible[scores.index(best)], "按报告正文中出现的数字"
         if chosen is not None:
-            reading.findings.append(Finding("warning", "extract.split", first.sheet, first.cell, f"{table.short} {row.display}行的数字连在一起（“{text}”），有多种拆分都符合勾稽关系（{shown}），{reason}取 {' | '.join(chosen)}，请核对"))
+            reading.findings.append(Finding("warning", "extract.split", first.sheet, first.cell, f"{table.short} {row.named}的数字连在一起（“{text}”），有多种拆分都符合勾稽关系（{shown}），{reason}取 {' | '.join(chosen)}，请核对"))
     if chosen is None:
-        reading.findings.append(Finding("warning", "extract.ambiguous", first.sheet, first.cell, f"{table.short} {row.display}行的数字连在一起（“{text}”），无法确定如何拆分为{len(cols)}栏（可能的拆分：{shown or '没有符合勾稽关系的拆分'}），本行未读取，请核对原文"))
+        reading.findings.append(Finding("warning", "extract.ambiguous", first.sheet, first.cell, f"{table.short} {row.named}的数字连在一起（“{text}”），无法确定如何拆分为{len(cols)}栏（可能的拆分：{shown or '没有符合勾稽关系的拆分'}），本行未读取，请核对原文"))
         for col in cols:
             reading.unresolved.add((table.id, row.id, col.id))
         return
