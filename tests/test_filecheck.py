@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -182,6 +183,53 @@ def test_corrupted_xlsx_never_raises(edits):
     for pos, byte in edits:
         data[pos] = byte
     _check_bytes(bytes(data))
+
+
+def _read_both(data: bytes, name: str, limit: int | None):
+    """(zipfile's answer, member_bytes's answer) for one member: bytes, or the exception type."""
+    from xlsxgov.filecheck import member_bytes
+
+    def outcome(read):
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+            return read(zf, zf.getinfo(name))
+        except Exception as exc:
+            return type(exc)
+
+    def by_zipfile(zf, info):
+        if limit is None:
+            return zf.read(info)
+        with zf.open(info) as fh:
+            return fh.read(limit)
+
+    return outcome(by_zipfile), outcome(lambda zf, info: member_bytes(zf, info, limit))
+
+
+@_PROPS
+@given(st.lists(st.tuples(st.integers(0, len(_GOOD_XLSX) - 1), st.integers(0, 255)), min_size=1, max_size=4),
+       st.sampled_from(["xl/workbook.xml", "[Content_Types].xml", "xl/worksheets/sheet3.xml", "xl/styles.xml"]),
+       st.sampled_from([None, 1, 512, 10**6]))
+def test_member_bytes_reads_what_zipfile_reads(edits, name, limit):
+    """The in-memory inflate (issue #13) gives zipfile's bytes, and for a damaged member read
+    whole zipfile's error (a bad CRC, a broken deflate stream, a damaged header): never other
+    bytes. A head read inflates only as far as it needs, where zipfile reads ahead: damage
+    past the head may then go unseen there, and is found when the member is read whole."""
+    buf = bytearray(_GOOD_XLSX)
+    for pos, byte in edits:
+        buf[pos] = byte
+    expected, got = _read_both(bytes(buf), name, limit)
+    if isinstance(expected, bytes) or limit is None:
+        assert got == expected
+    elif isinstance(got, bytes):
+        whole_expected, whole_got = _read_both(bytes(buf), name, None)
+        assert not isinstance(whole_expected, bytes) and whole_got == whole_expected
+
+
+def test_member_bytes_of_good_members_equal_zipfile():
+    for name in zipfile.ZipFile(io.BytesIO(_GOOD_XLSX)).namelist():
+        for limit in (None, 0, 100, 512):
+            expected, got = _read_both(_GOOD_XLSX, name, limit)
+            assert isinstance(expected, bytes) and got == expected, (name, limit)
 
 
 # --------------------------------------------------------------------------- real .xls via LibreOffice

@@ -396,8 +396,7 @@ def _classify_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ext: str) -
 
 
 def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    with zf.open(info) as fh:
-        return fh.read(limit)
+    return member_bytes(zf, info, limit)
 
 
 class _RootSeen(Exception):
@@ -494,26 +493,62 @@ def _head_plain(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
 
 
 def _member_head(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
-    """The first _PLAIN_HEAD bytes of a member, read from its local header on (zipfile.open
-    costs more than the few bytes wanted); None when anything is unusual (the local header's
-    signature or name differs from the directory's, a broken deflate stream)."""
-    fp = getattr(zf, "fp", None)  # the archive's file, as zipfile.open itself reads it
-    if fp is None:
+    """The first _PLAIN_HEAD bytes of a member, None when anything is unusual (see
+    ``_inflated``): zipfile then decides."""
+    return _inflated(zf, info, _PLAIN_HEAD)
+
+
+def member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
+    """A member's content, or its first ``limit`` bytes, from a zip open over bytes in memory:
+    inflated straight from those bytes (zipfile.open builds a file object, a lock and a CRC
+    reader per member: most of the cost of reading a few-KB part, issue #13), with zipfile's
+    own checks (a whole member's size and CRC-32). Anything unusual, or a zip over a real file,
+    goes through zipfile itself, which raises its usual errors (BadZipFile, zlib.error…)."""
+    out = _inflated(zf, info, limit)
+    if out is not None:
+        return out
+    if limit is None:
+        return zf.read(info)
+    with zf.open(info) as fh:
+        return fh.read(limit)
+
+
+def _inflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None) -> bytes | None:
+    """``member_bytes`` from the archive's bytes, None when the archive is not bytes in memory
+    or the member is unusual: the local header's signature or name differs from the
+    directory's, its data runs past the end, a broken deflate stream, a size or CRC that
+    does not match the directory's."""
+    fp = getattr(zf, "fp", None)
+    if not isinstance(fp, io.BytesIO):
         return None
+    data = fp.getvalue()  # the bytes the BytesIO was made from, not a copy
     try:
-        fp.seek(info.header_offset)
-        local = fp.read(30)
-        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        off = info.header_offset
+        if data[off:off + 4] != b"PK\x03\x04":
             return None
-        name_len, extra_len = struct.unpack_from("<HH", local, 26)
-        name = fp.read(name_len)
-        if name != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
+        name_len, extra_len = struct.unpack_from("<HH", data, off + 26)
+        start = off + 30 + name_len
+        if data[off + 30:start] != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
             return None
-        fp.seek(extra_len, 1)
+        start += extra_len
+        if start + info.compress_size > len(data):
+            return None
+        whole = limit is None or limit >= info.file_size
+        want = info.file_size if whole else limit
+        # A head needs only the first compressed bytes: no copy of a large member's rest.
+        packed = memoryview(data)[start:start + (info.compress_size if whole else min(info.compress_size, 4 * want + 64))]
         if info.compress_type == zipfile.ZIP_STORED:
-            return fp.read(min(_PLAIN_HEAD, info.compress_size))
-        return zlib.decompressobj(-15).decompress(fp.read(min(info.compress_size, 4 * _PLAIN_HEAD)), _PLAIN_HEAD)
-    except (OSError, ValueError, struct.error, zlib.error, UnicodeEncodeError):
+            out = bytes(packed[:want])
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            out = zlib.decompressobj(-15).decompress(packed, want + 1)  # bounded: never past the declared size
+        else:
+            return None
+        if whole:
+            if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+                return None  # zipfile reads it again and raises its own error
+            return out
+        return out[:want] if len(out) >= want else None
+    except (ValueError, struct.error, zlib.error, UnicodeEncodeError):
         return None
 
 
@@ -521,7 +556,7 @@ def _read_plain(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int]) -
     """Fast path for a small part as Excel and LibreOffice write it: read it whole (zipfile then
     verifies its CRC) and accept it without an XML parser when its prolog is plainly free of a
     DTD. False sends the part through the full parser, which decides."""
-    data = zf.read(info)
+    data = member_bytes(zf, info)
     if not _PLAIN_PROLOG_RE.match(data):
         return False
     budget[0] -= info.file_size

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import XlsxgovError
-from .filecheck import FileVerdict, screen_file
+from .filecheck import FileVerdict, member_bytes, screen_file
 
 __all__ = [
     "Unreadable", "SheetScan", "WorkbookScan", "Opened", "open_workbook", "read_sheet", "scan", "contained",
@@ -322,7 +322,7 @@ def _scan_xlsx(data: bytes, zf: zipfile.ZipFile | None = None) -> WorkbookScan:
     def read(info: zipfile.ZipInfo, what: str) -> bytes:
         if info.file_size > MAX_PART_BYTES:
             raise _part_too_large(what, info.file_size)
-        return zf.read(info)
+        return member_bytes(zf, info)
 
     wb_info = member("xl/workbook.xml")
     if wb_info is None:
@@ -357,8 +357,7 @@ def _scan_xlsx(data: bytes, zf: zipfile.ZipFile | None = None) -> WorkbookScan:
         info = parts.get(name)
         if info is None:
             return None
-        with zf.open(info) as fh:
-            return fh.read(n)
+        return member_bytes(zf, info, n)
 
     sst = member("xl/sharedStrings.xml")
     raw = b""
