@@ -486,8 +486,10 @@ EXPECTED_CORPUS_COUNTS = {"合格": 3, "有错误": 3, "无法读取": 2, "单�
 
 
 def test_import_corpus(campaign: Path, corpus: Path):
-    proc = cli("import", campaign, corpus)
+    wide = {**os.environ, "COLUMNS": "200"}  # one line per file: the checks below read them whole
+    proc = cli("import", campaign, corpus, env=wide)
     assert summary_counts(proc.stdout) == EXPECTED_CORPUS_COUNTS
+    assert f"已记为“{AGENCIES[0][0]}”的报送完全相同" in flat(proc.stdout)  # z_a0_copy.xlsx, a copy of a0's file
     rows = canonical(campaign)
     by_name = {r[4]: r for r in rows}
     assert len(rows) == 9
@@ -534,10 +536,14 @@ def test_import_corpus(campaign: Path, corpus: Path):
     assert [a[1] for a in acc] == [c[0], c[2], c[5]] and all(a[2].is_file() for a in acc)
     # A re-run adds nothing.
     before = canonical(campaign)
-    proc = cli("import", campaign, corpus)
+    proc = cli("import", campaign, corpus, env=wide)
     assert canonical(campaign) == before
     assert summary_counts(proc.stdout) == {**{k: 0 for k in EXPECTED_CORPUS_COUNTS}, "重复文件（已跳过）": 10, "合计": 10}
-    assert "需要处理的文件" not in proc.stdout
+    # The files recorded, read again from where they came from, are only counted; the copy of
+    # a0's file is said again, with whose file it is.
+    listed = flat(proc.stdout)
+    assert not any(f"{name}：" in listed for name in by_name), listed
+    assert "z_a0_copy.xlsx：与" in listed and f"已记为“{AGENCIES[0][0]}”的报送完全相同" in listed
 
 
 def test_import_default_inbox_and_eml(campaign: Path, tmp_path: Path):

@@ -6,10 +6,12 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import random
 import shutil
 import sqlite3
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -340,6 +342,23 @@ def test_withdraw_sets_aside_and_the_previous_becomes_current(campaign: Path):
     import_paths(campaign)
     refused = cli("assign", campaign, "第三次.xlsx", AGENCIES[1][0], check=False)
     assert refused.returncode == 2 and "campaignwithdraw" in flat(refused.stderr)
+
+
+def test_a_skipped_duplicate_names_whose_file_it_already_is_and_when(campaign: Path, tmp_path: Path):
+    """Found by a new user's trial: the same bytes arriving again were only counted (重复文件),
+    whoever had sent them. The line names the agency that holds the recorded copy and when it
+    was received, in Beijing time; the inbox read again is only counted, not listed."""
+    first = reply(campaign / "inbox" / "第1局报表.xlsx", 1, seed=7)
+    received = datetime(2026, 1, 12, 1, 30, tzinfo=timezone.utc).timestamp()  # 09:30 in Beijing
+    os.utime(first, (received, received))
+    assert [f.outcome for f in import_paths(campaign).files] == ["valid"]
+    other = tmp_path / "来件" / "第2局的报表.xlsx"  # say, agency 2 sent agency 1's file
+    other.parent.mkdir()
+    shutil.copyfile(first, other)
+    out = flat(cli("import", campaign, other, campaign / "inbox", env={**os.environ, "COLUMNS": "200"}).stdout)
+    assert f"第2局的报表.xlsx：与01-1209:30收到、已记为“{AGENCIES[1][0]}”的报送完全相同，未重复记录" in out, out
+    assert "第1局报表.xlsx" not in out  # read again from inbox/: counted only
+    assert "│重复文件（已跳过）│2│" in out
 
 
 def test_a_withdrawn_file_moves_to_the_agency_it_came_from(campaign: Path):

@@ -75,6 +75,11 @@ class FileOutcome:
     # Where an invalid file's feedback workbook goes: built when first asked for (campaign.feedback).
     feedback: Path | None = None
     note: str = ""  # a recorded file the clerk should look at anyway (agency.channel_other)
+    # duplicate: when the recorded copy was received (UTC ISO; agency and code are its holder's),
+    # whether it was withdrawn, and whether it was read from the same place (inbox/ read again).
+    recorded_at: str = ""
+    withdrawn: bool = False
+    same_place: bool = False
 
 
 @dataclass
@@ -415,9 +420,11 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
             outcomes: list[FileOutcome | None] = []
             todo: list[tuple[int, _Archived]] = []
             seen: set[str] = set()
+            sources: dict[int, str] = {}
             for item in items:
                 prepared = _archive_one(store, item, archive, sync=False)
                 if prepared.sha256 in seen or prepared.known:
+                    sources[len(result.files) + len(outcomes)] = item.source
                     outcomes.append(FileOutcome(item.original_name, prepared.sha256, "duplicate"))
                     if bar:
                         bar.advance(task)
@@ -449,6 +456,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
             finally:
                 read.close()  # ends the worker processes when a batch fails
             result.files += outcomes  # type: ignore[arg-type]  # every slot is filled above
+            _name_holders(store, result.files, sources, agencies)
         finally:
             if bar:
                 bar.stop()
@@ -588,6 +596,21 @@ def _archive_one(store: CampaignStore, item: Item, archive: Path, *, sync: bool 
     suffix = item.path.suffix.lower() or ".bin"
     archived = write_once(archive / f"{sha}{suffix}", data, sync=sync)
     return _Archived(item, sha, archived, store.relative(archived), store.knows(sha))
+
+
+def _name_holders(store: CampaignStore, outcomes: list[FileOutcome], sources: dict[int, str], agencies: dict[str, str]) -> None:
+    """Fill in, for each duplicate of ``outcomes``, the recorded copy's agency, when it was
+    received and whether it came from the same place (``sources``: index → this copy's source),
+    so that the clerk is told whose file it already is (a new user's trial). Call after the
+    run's files are recorded: a duplicate within one run is held by a file of the same run."""
+    for i, f in enumerate(outcomes):
+        row = store.recorded(f.sha256) if f.outcome == "duplicate" else None
+        if row is None:
+            continue
+        f.code, f.agency = row["code"], agencies.get(row["code"] or "", "")
+        f.recorded_at, f.withdrawn = row["received_at"], row["status"] == "withdrawn"
+        # Relative and absolute spellings of one path are the same place.
+        f.same_place = i in sources and os.path.abspath(row["source"] or "") == os.path.abspath(sources[i])
 
 
 def _channel_other(item: Item, code: str, agencies: dict[str, str], by_name: dict[str, str], by_email: dict[str, str]) -> str:

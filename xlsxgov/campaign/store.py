@@ -323,6 +323,13 @@ class CampaignStore:
         """True when a file with this SHA-256 was imported before."""
         return self.conn.execute("SELECT 1 FROM submissions WHERE sha256=?", (sha256,)).fetchone() is not None
 
+    def recorded(self, sha256: str) -> sqlite3.Row | None:
+        """code (None: no agency identified), status, received_at (UTC ISO) and source of the
+        file recorded with this SHA-256; None when there is none."""
+        return self.conn.execute(
+            "SELECT code, status, received_at, source FROM submissions WHERE sha256=?", (sha256,)
+        ).fetchone()
+
     def record_submission(
         self,
         *,

@@ -18,7 +18,7 @@ from .base import console, err_console, fail, new_app, say
 from .text import message_table
 
 if TYPE_CHECKING:
-    from ..campaign.importer import ImportResult
+    from ..campaign.importer import FileOutcome, ImportResult
 
 campaign_app = new_app("报送任务：名单、下发模板、发送、收取、进度")
 
@@ -282,10 +282,16 @@ def import_command(
 
     # The progress bar goes to stderr, and only when it is a terminal.
     result = import_paths(directory, list(paths or []), progress=err_console.is_terminal)
-    attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown", "skipped") or f.note]
+    # A duplicate read again from where its recorded copy came from (inbox/ read again) is only
+    # counted; one that came another way is said, with whose file it already is.
+    attention = [f for f in result.files if f.outcome in ("invalid", "unreadable", "unknown", "skipped") or f.note
+                 or (f.outcome == "duplicate" and not f.same_place)]
     if attention:
         rows = []
         for f in attention:
+            if f.outcome == "duplicate":
+                rows.append((f"{f.name}：{_duplicate_note(f)}", OUTCOME_LABELS[f.outcome]))
+                continue
             note = "；".join(x for x in (f.reason or (f"错误 {f.errors} 处" if f.outcome == "invalid" else ""), f.note) if x)
             who = f"（{f.agency}）" if f.agency else ("" if f.outcome == "skipped" else "（单位不明）")  # a lock file is nobody's report
             rows.append((f"{f.name}{who}：{note}", OUTCOME_LABELS[f.outcome]))
@@ -295,6 +301,15 @@ def import_command(
         if any(f.feedback for f in attention):
             say(_FEEDBACK_HINT.format(escape(str(directory))))
     console.print(import_summary_table(result))
+
+
+def _duplicate_note(f: FileOutcome) -> str:
+    """Whose file a skipped duplicate already is, and when that copy was received (Beijing time)."""
+    when = f"{_local(f.recorded_at)} 收到" if f.recorded_at else "此前收到"
+    if not f.code:
+        return f"与{when}的单位不明的文件（待分配，在 quarantine/ 中）完全相同，未重复记录"
+    held = f"“{f.agency}”已撤回的报送" if f.withdrawn else f"已记为“{f.agency}”的报送"
+    return f"与{when}、{held}完全相同，未重复记录"
 
 
 # Feedback workbooks are built when first asked for (campaign.feedback), not by import or assign.
