@@ -360,14 +360,21 @@ def _plain_arithmetic(formula: str) -> int | None:
 
 def _duplicate_sheets(scan: WorkbookScan) -> None:
     """Two sheets whose names are the same (as Excel compares them) make "the" 表三 ambiguous."""
-    statutory = _statutory_sheet_names()
     seen: set[str] = set()
     for name in scan.names:
-        folded = name.casefold()
-        keys = {folded} | ({"statutory:" + normalise(name)} if normalise(name) in statutory else set())
+        keys = _sheet_name_keys(name)
         if keys & seen:
             raise Unreadable(f"工作簿中有两个同名的工作表“{name}”，无法确定以哪一个为准，请删除多余的工作表后重新报送", "duplicate_sheets")
         seen |= keys
+
+
+@lru_cache(maxsize=1024)
+def _sheet_name_keys(name: str) -> frozenset[str]:
+    """How a sheet's name collides with another's: as Excel compares names, and, for a
+    statutory sheet, normalised as the reader finds it (cached: a batch repeats its names)."""
+    folded = name.casefold()
+    norm = normalise(name)
+    return frozenset({folded, "statutory:" + norm} if norm in _statutory_sheet_names() else {folded})
 
 
 @cache

@@ -398,13 +398,31 @@ class PlainStrings:
     def __getitem__(self, i: int) -> str | None:
         if self._pieces is None or not 0 <= i < len(self._pieces) - 1:
             return None
-        m = _PLAIN_SI_RE.match(self._pieces[i + 1])
-        if m is None:
-            return None
-        text = m.group(1).decode("utf-8", "replace")
-        if "_x" in text:
-            return None
-        return html.unescape(text) if "&" in text else text
+        piece = self._pieces[i + 1]
+        try:
+            return _PIECE_TEXT[piece]
+        except KeyError:
+            pass
+        if len(_PIECE_TEXT) >= _PIECE_TEXT_MAX:
+            _PIECE_TEXT.clear()
+        text = _PIECE_TEXT[piece] = _piece_text(piece)
+        return text
+
+
+# Decoded pieces by their bytes: every workbook of a batch repeats the same labels and
+# metadata keys, so each is decoded once per process (bounded: cleared when full).
+_PIECE_TEXT: dict[bytes, str | None] = {}
+_PIECE_TEXT_MAX = 4096
+
+
+def _piece_text(piece: bytes) -> str | None:
+    m = _PLAIN_SI_RE.match(piece)
+    if m is None:
+        return None
+    text = m.group(1).decode("utf-8", "replace")
+    if "_x" in text:
+        return None
+    return html.unescape(text) if "&" in text else text
 
 
 def _resolve(part: str) -> str:
