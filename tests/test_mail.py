@@ -211,7 +211,7 @@ def _parse(raw: bytes):
 def test_message_builder_reads_like_build_message(tmp_path, name, subject, filename):
     data = make_xlsx(tmp_path / "t.xlsx", name).read_bytes()
     body = f"{name}：\n\n请于2025年1月31日前填写附件并回复本邮件。\n\n某某市人民政府办公室\n"
-    fast = MessageBuilder(SENDER).build(agency_email="jyj@example.com", agency_name=name, subject=subject,
+    fast = MessageBuilder(SENDER).build(agency_emails=["jyj@example.com"], agency_name=name, subject=subject,
                                         body=body, filename=filename, data=data)
     (tmp_path / "att").mkdir()
     slow_att = tmp_path / "att" / filename.replace("\\", "_")
@@ -242,17 +242,17 @@ def test_message_builder_reads_like_build_message(tmp_path, name, subject, filen
 
 def test_message_builder_ids_unique_and_checks_headers(tmp_path):
     b = MessageBuilder(SENDER)
-    raws = [b.build(agency_email="a@example.com", agency_name="x", subject="s", body="b", filename="a.xlsx", data=b"x")
+    raws = [b.build(agency_emails=["a@example.com"], agency_name="x", subject="s", body="b", filename="a.xlsx", data=b"x")
             for _ in range(3)]
     assert len({_parse(r)[0]["Message-ID"] for r in raws}) == 3
     with pytest.raises(ValueError, match="换行"):
-        b.build(agency_email="a@example.com\r\nBcc: evil@example.com", agency_name="x", subject="s", body="b",
+        b.build(agency_emails=["a@example.com\r\nBcc: evil@example.com"], agency_name="x", subject="s", body="b",
                 filename="a.xlsx", data=b"x")
     with pytest.raises(ValueError, match="换行"):
-        b.build(agency_email="a@example.com", agency_name="x", subject="s\nBcc: evil@example.com", body="b",
+        b.build(agency_emails=["a@example.com"], agency_name="x", subject="s\nBcc: evil@example.com", body="b",
                 filename="a.xlsx", data=b"x")
     with pytest.raises(ValueError, match="格式不正确"):
-        b.build(agency_email="Evil <a@example.com>", agency_name="x", subject="s", body="b", filename="a.xlsx", data=b"x")
+        b.build(agency_emails=["Evil <a@example.com>"], agency_name="x", subject="s", body="b", filename="a.xlsx", data=b"x")
 
 
 def test_message_builder_emls_go_through_smtp(tmp_path, smtp_server):
@@ -263,7 +263,7 @@ def test_message_builder_emls_go_through_smtp(tmp_path, smtp_server):
     for i, (name, addr) in enumerate(AGENCIES):
         data = make_xlsx(tmp_path / f"{i}.xlsx", f"#{i}").read_bytes()
         attachments[addr] = (f"{name}_2024年政府信息公开年报统计表.xlsx", data)
-        raw = b.build(agency_email=addr, agency_name=name, subject=f"请报送（{name}）", body="见附件",
+        raw = b.build(agency_emails=[addr], agency_name=name, subject=f"请报送（{name}）", body="见附件",
                       filename=attachments[addr][0], data=data)
         emls.append(write_eml(raw, tmp_path / "out" / f"{i}.eml"))
     results = send(emls, port, Ledger())

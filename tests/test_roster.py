@@ -197,6 +197,26 @@ def test_xlsx_with_leading_blank_rows_keeps_sheet_row_numbers(tmp_path):
     assert (row, label) == (5, "电子邮箱") and "格式不正确" in message
 
 
+def test_an_empty_email_is_accepted_and_several_in_one_cell_are_kept_as_one_list(tmp_path):
+    """Found by new-user trials: agencies that report only through the portal have no address
+    (refused as 为空), and a cell with two addresses was refused with a confusing message. Every
+    separator clerks type is read; the ledger keeps one form ("a, b"), which an old ledger's single
+    address already is."""
+    cells = ["", "a@x.gov.cn; b@y.gov.cn", "a@x.gov.cn；b@y.gov.cn", "a@x.gov.cn，b@y.gov.cn", "a@x.gov.cn、b@y.gov.cn",
+             "a@x.gov.cn / b@y.gov.cn", "a@x.gov.cn b@y.gov.cn", "a@x.gov.cn\nb@y.gov.cn", "ａ@ｘ.gov.cn,, b@y.gov.cn, A@X.gov.cn"]
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADERS)
+    for i, cell in enumerate(cells):
+        ws.append([f"某某市第{i}局", make_code(f"11350100MB{i:07d}"), "", "", cell])
+    wb.save(tmp_path / "r.xlsx")
+    agencies = read_roster(tmp_path / "r.xlsx")
+    assert agencies[0].email == "" and agencies[0].emails == []
+    assert {a.email for a in agencies[1:]} == {"a@x.gov.cn, b@y.gov.cn"}
+    assert all(a.emails == ["a@x.gov.cn", "b@y.gov.cn"] for a in agencies[1:])
+    assert Agency("x", CODE_A, "", "", "old@example.com").emails == ["old@example.com"]  # a ledger of one address
+
+
 def test_every_problem_kind_with_row_numbers(tmp_path):
     rows = [
         HEADERS,
@@ -208,8 +228,9 @@ def test_every_problem_kind_with_row_numbers(tmp_path):
         ["某某市教育局", CODE_C, "", "", "jyj2@example.com"],  # 7 duplicate name of row 2
         ["某某市卫健委", make_code("11350100MB0000009"), "", "", "wjw@example"],  # 8 bad email
         ["某某市审计局", make_code("11350100MB0000010"), "", "", '"x@example.com\r\nBcc: y@example.com"'],  # 9 CR/LF
-        ["某某市统计局", make_code("11350100MB0000011"), "", "", ""],  # 10 missing email
+        ["某某市统计局", make_code("11350100MB0000011"), "", "", "tjj@example.com；tjj@"],  # 10 a malformed second address
         ["某某市水利局", "1135010", "", "", "slj@example.com"],  # 11 wrong length
+        ["某某市林业局", make_code("11350100MB0000012"), "", "", ""],  # 12 no address: the portal only, fine
     ]
     path = write_csv(tmp_path / "roster.csv", rows)
     with pytest.raises(RosterError) as exc:
@@ -222,8 +243,9 @@ def test_every_problem_kind_with_row_numbers(tmp_path):
     assert "某某市教育局" in by_row[(6, "统一社会信用代码")] and "某某市民政局" in by_row[(6, "统一社会信用代码")]
     assert by_row[(7, "单位名称")] == "“某某市教育局”与第2行重复"
     assert "格式不正确" in by_row[(8, "电子邮箱")]
-    assert "换行" in by_row[(9, "电子邮箱")]
-    assert by_row[(10, "电子邮箱")] == "为空"
+    # a header injection is no list of addresses: each part that is not one is named
+    assert by_row[(9, "电子邮箱")].startswith("“Bcc:”不是邮箱地址")
+    assert by_row[(10, "电子邮箱")].startswith("“tjj@”不是邮箱地址")
     assert "长度" in by_row[(11, "统一社会信用代码")]
     assert len(exc.value.problems) == 9  # rows 3-11; row 2 is fine
     text = str(exc.value)
@@ -236,7 +258,7 @@ def test_missing_required_headers(tmp_path):
     with pytest.raises(RosterError) as exc:
         read_roster(path)
     labels = {(r, label) for r, label, _ in exc.value.problems}
-    assert labels == {(1, "统一社会信用代码"), (1, "电子邮箱")}
+    assert labels == {(1, "统一社会信用代码")}  # 电子邮箱 may be absent: agencies that report on the portal only
     assert "列缺失" in str(exc.value)
     # what the header row holds is named, so the clerk sees which name to change (a second trial)
     assert "该行的列名为：“单位名称”、“联系人”" in str(exc.value)

@@ -42,6 +42,7 @@ from ..safetext import for_terminal
 from .ledger import mail_sender
 from .mail import extract_attachments, safe_filename
 from ..locate import agency_key
+from .roster import Agency
 from .store import CampaignStore, LedgerRows, ledger_rows, now
 from ..extract.formats import SUFFIXES as EXTRACT_SUFFIXES
 
@@ -384,7 +385,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     try:
         agencies = store.names()
         by_name = {agency_key(n): c for c, n in agencies.items()}
-        by_email = {a.email.strip().lower(): a.code for a in store.roster() if a.email}
+        by_email = _agencies_by_email(store.roster())
         # A reply in another edition (last year's old template) is an error the agency must fix,
         # not a file that would later stop the whole campaign from being consolidated.
         edition = store.settings().edition
@@ -611,6 +612,16 @@ def _name_holders(store: CampaignStore, outcomes: list[FileOutcome], sources: di
         f.recorded_at, f.withdrawn = row["received_at"], row["status"] == "withdrawn"
         # Relative and absolute spellings of one path are the same place.
         f.same_place = i in sources and os.path.abspath(row["source"] or "") == os.path.abspath(sources[i])
+
+
+def _agencies_by_email(roster: list[Agency]) -> dict[str, str]:
+    """Roster code by address (lower case), every address of an agency with several; an address
+    two agencies share names neither (agencies with none are not in it)."""
+    owners: dict[str, set[str]] = {}
+    for a in roster:
+        for address in a.emails:
+            owners.setdefault(address.lower(), set()).add(a.code)
+    return {address: codes.pop() for address, codes in owners.items() if len(codes) == 1}
 
 
 def _channel_other(item: Item, code: str, agencies: dict[str, str], by_name: dict[str, str], by_email: dict[str, str]) -> str:

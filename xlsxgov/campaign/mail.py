@@ -33,7 +33,7 @@ from email.header import decode_header
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator, Literal, Sequence
 
 from ..errors import MailConnectionError, MailError
 
@@ -182,14 +182,17 @@ def _unstructured(name: str, value: str) -> bytes:
     return (f"{name}: " + "\r\n ".join(_encoded_words(value)) + "\r\n").encode("ascii")
 
 
-def _address(name: str, display: str, addr: str) -> bytes:
+def _address(name: str, display: str, addrs: Sequence[str]) -> bytes:
+    """The header ``name`` with each of ``addrs``, every one under the display name ``display``
+    (an address list, RFC 5322 3.4: one message to all of an agency's addresses)."""
     if not display:
-        return f"{name}: {addr}\r\n".encode("ascii")
+        return (f"{name}: " + ",\r\n ".join(addrs) + "\r\n").encode("ascii")
     if display.isascii() and display.isprintable():
-        return f"{name}: {email.utils.formataddr((display, addr))}\r\n".encode("ascii")
+        return (f"{name}: " + ",\r\n ".join(email.utils.formataddr((display, a)) for a in addrs) + "\r\n").encode("ascii")
     # Fewer, longer words for names: Python's address parser (not RFC 2047) keeps the space
     # between two encoded words of a display name; most agency names fit in one 45-byte word.
-    return (f"{name}: " + "\r\n ".join(_encoded_words(display, 45)) + f"\r\n <{addr}>\r\n").encode("ascii")
+    words = "\r\n ".join(_encoded_words(display, 45))
+    return (f"{name}: " + ",\r\n ".join(f"{words}\r\n <{a}>" for a in addrs) + "\r\n").encode("ascii")
 
 
 def _filename_param(filename: str) -> str:
@@ -255,20 +258,24 @@ class MessageBuilder:
         return self._date_header
 
     def build(
-        self, *, agency_email: str, agency_name: str, subject: str, body: str, filename: str, data: bytes = b"",
+        self, *, agency_emails: Sequence[str], agency_name: str, subject: str, body: str, filename: str, data: bytes = b"",
         data_base64: bytes | None = None,
     ) -> bytes:
-        """The message's bytes (CRLF lines), the attachment ``filename`` holding ``data``; or, when
-        given, ``data_base64``: the attachment already as ``base64_lines`` gives it (a stamped
-        template's ``Stamped.base64``, most of it encoded once for all agencies). Raises
-        MailError for a header value with a line break or an address that is not one plain
-        ASCII address."""
-        for label, value in (("收件人邮箱", agency_email), ("单位名称", agency_name), ("邮件主题", subject), ("附件名", filename)):
+        """The message to all of ``agency_emails`` (an agency's addresses, ``Agency.emails``; one
+        message, each a To recipient), its bytes (CRLF lines), the attachment ``filename`` holding
+        ``data``; or, when given, ``data_base64``: the attachment already as ``base64_lines``
+        gives it (a stamped template's ``Stamped.base64``, most of it encoded once for all
+        agencies). Raises MailError for a header value with a line break, no address, or an
+        address that is not one plain ASCII address."""
+        for label, value in (("单位名称", agency_name), ("邮件主题", subject), ("附件名", filename), *(("收件人邮箱", a) for a in agency_emails)):
             _check_header_value(label, value)
-        if not _PLAIN_ADDRESS.match(agency_email) and (
-            not agency_email.isascii() or email.utils.parseaddr(agency_email)[1] != agency_email or " " in agency_email
-        ):
-            raise MailError(f"收件人邮箱“{agency_email}”格式不正确（应为一个 ASCII 邮箱地址，如 name@example.gov.cn）")
+        if not agency_emails:
+            raise MailError(f"“{agency_name}”没有收件人邮箱")
+        for address in agency_emails:
+            if not _PLAIN_ADDRESS.match(address) and (
+                not address.isascii() or email.utils.parseaddr(address)[1] != address or " " in address or "," in address
+            ):
+                raise MailError(f"收件人邮箱“{address}”格式不正确（应为一个 ASCII 邮箱地址，如 name@example.gov.cn）")
         suffix = os.path.splitext(filename)[1].lower()
         mime = SPREADSHEET_TYPES.get(suffix) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         boundary = f"=_xlsxgov_{os.urandom(12).hex()}"  # "_" never occurs in base64
@@ -276,7 +283,7 @@ class MessageBuilder:
         return b"".join((
             _unstructured("Subject", subject),
             self.from_header,
-            _address("To", agency_name, agency_email),
+            _address("To", agency_name, agency_emails),
             self._date(),
             f"Message-ID: {email.utils.make_msgid(domain=self.domain)}\r\n".encode("ascii"),
             b"MIME-Version: 1.0\r\n",

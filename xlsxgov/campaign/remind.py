@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -40,6 +40,7 @@ class RemindResult:
     reminders: list[Reminder]
     valid: int  # roster agencies already valid (not reminded)
     folder: Path | None = None
+    no_address: list[str] = field(default_factory=list)  # late agencies with no e-mail: no reminder written
 
     def count(self, reason: str) -> int:
         return sum(1 for r in self.reminders if r.reason == reason)
@@ -54,7 +55,8 @@ def prepare_reminders(
     missing: the agency's template from outbox/ attached again; invalid: the feedback workbook
     of its current submission (``campaign.feedback``, built now if need be; the template when
     its archived original is gone) attached and its first errors in the body; unreadable: why the
-    file could not be read, asking for an .xlsx.  Valid agencies get nothing; when nobody is
+    file could not be read, asking for an .xlsx.  Valid agencies get nothing, nor do late ones
+    with no e-mail address (``RemindResult.no_address``); when nobody is
     late no round is recorded (``round`` is None).  The round is chosen, its files written and
     its rows inserted under one BEGIN IMMEDIATE transaction: concurrent calls get distinct
     rounds, and a run killed before the commit leaves only files that the next run replaces.
@@ -72,8 +74,10 @@ def prepare_reminders(
             agencies = store.roster()
             late = [(a, current.get(a.code)) for a in agencies if a.code not in current or current[a.code].status != "valid"]
             valid = len(agencies) - len(late)
+            no_address = [a.name for a, _ in late if not a.emails]  # the portal, or the clerk's phone, reaches them
+            late = [(a, cur) for a, cur in late if a.emails]
             if not late:
-                return RemindResult(None, [], valid)
+                return RemindResult(None, [], valid, no_address=no_address)
             round_no = store.next_round()
             folder = store.folder("reminders") / str(round_no)
             if folder.exists():  # written by a run killed before its commit: not in the ledger
@@ -111,9 +115,9 @@ def prepare_reminders(
                 )
                 eml = folder / safe_filename(f"{a.code}_{a.name}_催报.eml")
                 write_atomic(eml, builder.build(
-                    agency_email=a.email, agency_name=a.name, subject=subject, body=body, filename=attachment[0], data=attachment[1],
+                    agency_emails=a.emails, agency_name=a.name, subject=subject, body=body, filename=attachment[0], data=attachment[1],
                 ))
                 reminders.append(Reminder(a.code, a.name, reason, eml, attachment[0]))
                 rows.append((round_no, a.code, reason, store.relative(eml), deadline.isoformat() if deadline else None))
             store.add_reminders(rows)
-    return RemindResult(round_no, reminders, valid, folder)
+    return RemindResult(round_no, reminders, valid, folder, no_address)

@@ -25,9 +25,11 @@ from ..locate import agency_key
 
 __all__ = [
     "Agency",
+    "EMAIL_SEPARATOR",
     "RosterError",
     "USCC_ALPHABET",
     "read_roster",
+    "split_emails",
     "uscc_check_char",
     "uscc_error",
     "uscc_is_valid",
@@ -101,9 +103,27 @@ def uscc_is_valid(code: str) -> bool:
 # --- roster ----------------------------------------------------------------
 
 
+# The one way a roster cell's several addresses are kept (in Agency.email and the ledger): an
+# RFC 5322 address list. A ledger of one address per agency reads the same.
+EMAIL_SEPARATOR = ", "
+# What separates addresses in a roster cell (after NFKC: ；，／ are ASCII by then): ; , 、 / and
+# any whitespace, line breaks included.
+_EMAIL_SPLIT = re.compile(r"[;,、/\s]+")
+
+
+def split_emails(text: str) -> list[str]:
+    """The addresses of a roster cell or of ``Agency.email``, in order, without empty parts
+    (``"a@x.gov.cn； b@y.gov.cn"`` → two). Not checked here: ``read_roster`` checks each."""
+    return [p for p in _EMAIL_SPLIT.split(unicodedata.normalize("NFKC", text or "")) if p]
+
+
 @dataclass(frozen=True)
 class Agency:
-    """One roster row: name, 统一社会信用代码 (normalised: upper case, no spaces), region, contact, e-mail address and phone (optional column)."""
+    """One roster row: name, 统一社会信用代码 (normalised: upper case, no spaces), region, contact,
+    e-mail addresses and phone (optional column).
+
+    ``email``: "" when the agency has none (it reports through the portal only and gets no mail),
+    else its addresses joined by EMAIL_SEPARATOR (``a@x.gov.cn, b@y.gov.cn``); ``emails`` lists them."""
 
     name: str
     code: str  # normalized: upper case, no spaces
@@ -112,10 +132,16 @@ class Agency:
     email: str
     phone: str = ""  # the optional 联系电话 column: whom to phone about a missing report
 
+    @property
+    def emails(self) -> list[str]:
+        """The agency's addresses: every one gets its mails, a reply from any is its own."""
+        return split_emails(self.email)
+
 
 HEADERS = ("单位名称", "统一社会信用代码", "上级/地区", "联系人", "电子邮箱")
 _FIELDS = ("name", "code", "region", "contact", "email", "phone")
-_REQUIRED = ("name", "code", "email")
+# 电子邮箱 may be absent or empty: an agency with no address reports through the portal only.
+_REQUIRED = ("name", "code")
 
 
 def _header_key(text: str) -> str:
@@ -149,6 +175,7 @@ _EMAIL_RE = re.compile(
 
 
 def _email_error(value: str) -> str | None:
+    """What is wrong with one address (the text follows the column label), or None."""
     if not value:
         return "为空"
     if "\r" in value or "\n" in value:
@@ -157,6 +184,23 @@ def _email_error(value: str) -> str | None:
     if not _EMAIL_RE.fullmatch(value) or ".." in value or value.startswith("."):
         return f"“{value}”格式不正确（应为一个邮箱地址，如 name@example.gov.cn）"
     return None
+
+
+def _emails_cell(value: str) -> tuple[str, str | None]:
+    """A roster cell of addresses as Agency.email keeps it (EMAIL_SEPARATOR between them, the
+    same address once; "" for none) and what is wrong with it, naming each malformed part
+    (None: nothing)."""
+    parts = split_emails(value)
+    bad = [p for p in parts if _email_error(p)]
+    if len(parts) == 1 and bad:
+        return "", _email_error(parts[0])
+    if bad:
+        named = "、".join(f"“{p}”" for p in bad)
+        return "", f"{named}不是邮箱地址（每个地址应如 name@example.gov.cn，多个地址之间用分号隔开）"
+    kept: dict[str, str] = {}
+    for part in parts:
+        kept.setdefault(part.lower(), part)
+    return EMAIL_SEPARATOR.join(kept.values()), None
 
 
 class _NumberText(str):
@@ -255,7 +299,10 @@ def _find_header(rows: list[list[str]]) -> int | None:
 
 
 def read_roster(path: str | Path) -> list[Agency]:
-    """Read and validate a roster; raise ``RosterError`` listing all problems."""
+    """Read and validate a roster; raise ``RosterError`` listing all problems.
+
+    The 电子邮箱 column may be missing and a cell empty (an agency with no address: portal
+    only); a cell may hold several addresses (``split_emails``), each checked."""
     path = Path(path)
     rows = _read_rows(path)
     header_index = _find_header(rows)
@@ -293,7 +340,7 @@ def read_roster(path: str | Path) -> list[Agency]:
         values = {f: (row[c] if c < len(row) else "") for f, c in columns.items()}
         name = _WS_RE.sub(" ", values["name"]).strip()
         code = agency_key(values["code"])
-        email = unicodedata.normalize("NFKC", values["email"]).strip()
+        email, email_problem = _emails_cell(values.get("email", ""))
         row_ok = True
 
         if not name:
@@ -326,7 +373,6 @@ def read_roster(path: str | Path) -> list[Agency]:
             else:
                 seen_code[code] = (row_number, name)
 
-        email_problem = _email_error(email)
         if email_problem:
             problems.append((row_number, _LABEL["email"], email_problem))
             row_ok = False

@@ -22,6 +22,7 @@ class SendSummary:
     reminder_paths: frozenset = frozenset()  # which results are reminders
     reminders_skipped: int = 0  # reminders already sent before
     cancelled: list[tuple[int, str, str]] = field(default_factory=list)  # (round, code, why) never to be sent
+    no_address: list[str] = field(default_factory=list)  # names of the agencies with no e-mail: nothing to send them
 
     def _of(self, reminders: bool, ok: bool) -> list[SendResult]:
         return [r for r in self.results if (r.path in self.reminder_paths) == reminders and r.ok == ok]
@@ -67,6 +68,7 @@ def send_outbox(
     Refuses (CampaignError, nothing sent) when a mail to send is not from a real office address
     (the placeholder of a campaign without ``campaign settings --sender``): replies must reach the
     office.  ``sender`` is only the SMTP envelope (default: each mail's From).
+    Agencies with no e-mail address have no mail to send (``SendSummary.no_address``).
     A pending reminder of an agency that is valid by now, or of an agency a later round also
     reminds, is cancelled instead (recorded, never sent).  ``security`` is none | starttls |
     ssl; the server certificate is checked against the system's trusted CAs, or only against
@@ -74,6 +76,7 @@ def send_outbox(
     """
     with CampaignStore.open(directory) as store:
         known = set(store.names())
+        no_address = [a.name for a in store.roster() if not a.emails]
         emls = sorted(p for p in store.folder("outbox").glob("*.eml") if _code_of_eml(p) in known)
         done = store.sent_codes()
         skipped = sum(1 for p in emls if _code_of_eml(p) in done)
@@ -106,7 +109,7 @@ def send_outbox(
         for r in results:
             if not r.ok:
                 record(r)
-    return SendSummary(results, skipped, connection_error, frozenset(reminders), reminders_skipped, cancelled)
+    return SendSummary(results, skipped, connection_error, frozenset(reminders), reminders_skipped, cancelled, no_address)
 
 
 def _check_senders(directory: Path, paths: list[Path]) -> None:

@@ -100,6 +100,8 @@ def _reason(a: dict) -> str:
     if a.get("reason"):
         return a["reason"]
     if a["status"] == "missing":
+        if not a.get("email"):
+            return "尚未收到报表（名册中没有电子邮箱，未发邮件）"
         if a.get("send_error"):
             return f"模板邮件发送失败：{a['send_error']}"
         return "尚未收到报表" if a.get("sent") else "尚未收到报表（模板邮件未发送）"

@@ -49,6 +49,8 @@ def init_command(
         directory, year=year, roster_path=roster_file, edition=edition, region=region, sender=sender, contact=contact, phone=phone,
     )
     say(f"已新建报送任务：{escape(str(directory))}（{year}年度，{len(agencies)} 个单位）")
+    _say_no_address([a.name for a in agencies if not a.emails],
+                    "不会收到邮件，请用报送平台的专属链接（campaign issue --portal）或把 outbox/ 中的模板交给它们", warn=True)
     if not sender:
         err_console.print(
             f"[yellow]注意：[/yellow]还没有设置发件地址，发送邮件前请运行 xlsxgov campaign settings {escape(str(directory))} --sender \"名称 <邮箱>\"",
@@ -106,9 +108,19 @@ def issue_command(
     result = issue_templates(directory, portal_url=portal)
     n = len(result.templates)
     say(f"已生成 {n} 份模板和 {len(result.emls)} 封邮件，保存在 {escape(str(Path(directory) / 'outbox'))}（用时 {result.seconds:.1f} 秒）")
+    _say_no_address(result.no_address, "只生成模板、不生成邮件")
     if portal:
         say(f"各单位的专属报送链接已写入邮件和 {escape(str(Path(directory) / 'outbox' / 'links.csv'))}（旧链接已作废）")
     _warn_without_sender(directory)
+
+
+def _say_no_address(names: list[str], what: str, *, warn: bool = False) -> None:
+    """One line naming the agencies with no e-mail address (the first few) and what that means
+    here; nothing when there are none."""
+    if not names:
+        return
+    shown = "、".join(names[:8]) + (f" 等 {len(names)} 个" if len(names) > 8 else "")
+    say(("[yellow]注意：[/yellow]" if warn else "") + f"{len(names)} 个单位没有电子邮箱（{escape(shown)}），{what}")
 
 
 def _warn_without_sender(directory: Path) -> None:
@@ -216,6 +228,7 @@ def send_command(
             f"此前已发送 {summary.reminders_skipped} 封",
             highlight=False,
         )
+    _say_no_address(summary.no_address, "没有邮件可发")
     if summary.cancelled:
         names = {a.code: a.name for a in roster(directory)}
         for round_no, code, why in summary.cancelled:
@@ -250,7 +263,11 @@ def remind_command(
             fail(f"--deadline 应为 YYYY-MM-DD 格式的日期，例如 2025-02-15，而不是“{deadline}”")
     result = prepare_reminders(directory, deadline=due)
     if result.round is None:
-        console.print(f"所有 {result.valid} 个单位均已报送合格的报表，没有需要催报的单位，未生成催报邮件。", highlight=False)
+        if result.no_address:
+            say(f"需要催报的单位都没有电子邮箱，未生成催报邮件（{result.valid} 个单位已报送合格的报表）。")
+        else:
+            console.print(f"所有 {result.valid} 个单位均已报送合格的报表，没有需要催报的单位，未生成催报邮件。", highlight=False)
+        _say_no_address(result.no_address, "未生成催报邮件，请通过报送平台或电话催报（原因见 campaign status --problems）")
         return
     console.print(message_table(
         console, ("单位名称", "情况", "附件"), [(r.name, STATUS_LABELS[r.reason], r.attachment) for r in result.reminders],
@@ -262,6 +279,7 @@ def remind_command(
         f"已合格的 {result.valid} 个单位不催报。用 xlsxgov campaign send 发送。",
         highlight=False,
     )
+    _say_no_address(result.no_address, "未生成催报邮件，请通过报送平台或电话催报（原因见 campaign status --problems）")
     _warn_without_sender(directory)
 
 
@@ -386,7 +404,7 @@ def status_command(
         late = [a for a in status["agencies"] if a["status"] != "valid"]
         rows = []
         for a in late:
-            why = a["reason"] or ("未收到报表" if a["status"] == "missing" else "")
+            why = a["reason"] or ("未收到报表" + ("（名册中没有电子邮箱，未发邮件）" if not a["email"] else "") if a["status"] == "missing" else "")
             if a["status"] == "invalid" and a["errors"] > 1:
                 why += f"（共 {a['errors']} 处错误）"
             rows.append((Text(a["name"]), _status_text(a["status"]), Text(why + (f"；文件 {a['file_label']}" if a["file_label"] else ""))))
