@@ -81,6 +81,11 @@ def test_roster_without_an_address_and_with_two(tmp_path: Path, smtp_server):
     assert again.returncode == 0 and len(handler.messages) == 3
     assert f"1个单位没有电子邮箱（{AGENCIES[PORTAL_ONLY][0]}）" in flat(again.stdout)
 
+    # its portal link is what reaches it: the link command says so
+    link = flat(cli("link", d, AGENCIES[PORTAL_ONLY][0], "--url", "http://127.0.0.1:8000", **wide).stdout)
+    assert "已写入该单位的模板封面和outbox/links.csv；该单位没有电子邮箱，请把链接交给它" in link and "http://127.0.0.1:8000/a/" in link
+    assert not list((d / "outbox").glob(f"{AGENCIES[PORTAL_ONLY][1]}_*.eml"))
+
     status = flat(cli("status", d, "--problems", **wide).stdout)
     assert f"{AGENCIES[PORTAL_ONLY][0]}未报送未收到报表（名册中没有电子邮箱，未发邮件）" in status
     assert AGENCIES[PORTAL_ONLY][0] in flat(cli("status", d, **wide).stdout)

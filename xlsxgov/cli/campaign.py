@@ -171,7 +171,8 @@ def link_command(
         fail("不知道报送平台的访问地址：请用 --url 给出，例如 --url http://10.1.2.3:8000")
     issue_templates(directory, portal_url=base, codes=[code])
     link = portal_mod.link_of_csv(directory, code)
-    say(f"{escape(found.name)} 的新报送链接（已写入该单位的模板封面、邮件和 outbox/links.csv）：")
+    where = "模板封面、邮件和 outbox/links.csv" if found.emails else "模板封面和 outbox/links.csv；该单位没有电子邮箱，请把链接交给它"
+    say(f"{escape(found.name)} 的新报送链接（已写入该单位的{where}）：")
     print(link)
 
 
