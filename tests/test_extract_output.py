@@ -291,6 +291,34 @@ def test_unreadable_files_get_one_chinese_line_in_extract_and_audit(tmp_path: Pa
     assert "问题清单" in openpyxl.load_workbook(tmp_path / "反馈.xlsx").sheetnames
 
 
+def test_documents_pass_the_same_screen_as_workbooks(tmp_path: Path):
+    """extract decides a document's format with filecheck (one sniffer): a Word document
+    hiding an XML entity bomb, or a zip bomb, is refused in one line before python-docx opens
+    it; a page saved as UTF-16 is read as a page."""
+    import zipfile
+
+    from tests.hostile_files import _rewrite_zip
+
+    word = _docx_of(_report("000"), tmp_path / "w.docx")
+    with zipfile.ZipFile(word) as zf:
+        body = zf.read("word/document.xml")
+    bomb = b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>' + body.split(b"?>", 1)[1]
+    _rewrite_zip(word, tmp_path / "实体.docx", replace={"word/document.xml": bomb})
+    with zipfile.ZipFile(tmp_path / "炸弹.docx", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", b"<w/>" + b" " * (300 * 2**20))
+    reports = extract_paths([tmp_path / "实体.docx", tmp_path / "炸弹.docx"])
+    assert [r.reason for r in reports] == [
+        "实体.docx：文件内部 XML 含有 DTD/实体声明（疑似“XML 炸弹”），已拒绝读取",
+        "炸弹.docx：文件内部结构异常（疑似“压缩炸弹”），已拒绝读取",
+    ]
+    page = tmp_path / "utf16.html"
+    text = _report("000").read_text(encoding="utf-8").splitlines()[2:]
+    rows = "".join("<tr>" + "".join(f"<td>{c.strip()}</td>" for c in line.split("|")) + "</tr>" if "|" in line else f"<p>{line}</p>" for line in text)
+    page.write_bytes(f"<html><body><table>{rows}</table></body></html>".encode("utf-16"))
+    assert extract_report(page).values == extract_report(_report("000")).values
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. export of a report document, 6. audit's exit code and numbers, 7. the blank note
 

@@ -18,12 +18,12 @@ from python_calamine import CalamineWorkbook
 import hostile_files as hf
 
 try:
-    from xlsxgov.filecheck import CODES, FileVerdict, check_file
+    from xlsxgov.filecheck import CODES, KINDS, FileVerdict, check_bytes, check_file
 except ModuleNotFoundError:  # package not installed and pytest has no pythonpath set: use the checkout
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from xlsxgov.filecheck import CODES, FileVerdict, check_file
+    from xlsxgov.filecheck import CODES, KINDS, FileVerdict, check_bytes, check_file
 
 
 def _assert_well_formed(v: FileVerdict) -> None:
@@ -48,6 +48,38 @@ def test_hostile_file_gets_expected_code(make, corpus_dir):
     _assert_well_formed(v)
     assert not v.ok
     assert v.code == code, v.reason
+
+
+# What each hostile file's content is (FileVerdict.kind): extract reads report documents by it.
+_KIND_OF = {
+    "truncated_xlsx": "zip", "crc_damaged_xlsx": "zip", "html_as_xls": "html", "mht_as_xls": "mht",
+    "csv_gbk_as_xls": "csv", "docx_as_xlsx": "docx", "doc_as_xls": "doc", "rtf_as_xls": "rtf",
+    "pdf_as_xlsx": "pdf", "png_as_xlsx": "image", "zip_of_workbooks": "zip", "truncated_ole": "ole",
+    "spreadsheetml_2003_as_xls": "xml2003", "plain_text_as_xlsx": "text", "xlsm_with_macros": "xlsm",
+}
+
+
+@pytest.mark.parametrize("make", hf.HOSTILE, ids=lambda f: f.__name__)
+def test_verdict_names_what_the_content_is(make, corpus_dir):
+    path, _ = make(corpus_dir)
+    v = check_file(path)
+    assert v.kind is None or v.kind in KINDS
+    if make.__name__ in _KIND_OF:
+        assert v.kind == _KIND_OF[make.__name__], v.reason
+    assert check_bytes(path.read_bytes(), path.name) == v  # the same screen over bytes already read
+
+
+@pytest.mark.parametrize("head,kind", [
+    (b"\r\n%PDF-1.7\n", "pdf"),  # a few bytes before the header, as some writers leave them
+    (b"BM" + bytes(4) + bytes(4) + b"\x36\x00\x00\x00", "image"),
+    (b"II*\x00" + bytes(20), "image"),
+    (b"  {\\rtf1\\ansi", "rtf"),
+    ("<html><body><table><tr><td>1</td></tr></table></body></html>".encode("utf-16"), "html"),
+    (b"MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=x\r\n\r\n--x\r\n<html>", "mht"),
+    (b"BMW,Audi\n1,2\n", "csv"),  # "BM" alone is no image
+])
+def test_kind_of_other_content(head, kind):
+    assert check_bytes(head, "x.bin").kind == kind
 
 
 @pytest.mark.parametrize("make,fmt", hf.GOOD, ids=lambda x: getattr(x, "__name__", x))

@@ -29,7 +29,7 @@ from pathlib import Path
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
-__all__ = ["FileVerdict", "check_file", "screen_file", "is_lock_file", "WORKBOOK_SUFFIXES"]
+__all__ = ["FileVerdict", "KINDS", "check_bytes", "check_file", "screen_file", "is_lock_file", "member_bytes", "WORKBOOK_SUFFIXES"]
 
 # Extensions a folder scan takes as workbooks (each then read by its content): .et is WPS.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
@@ -42,6 +42,16 @@ class FileVerdict:
     reason: str | None  # one-line Chinese reason when not ok
     code: str | None  # machine code, see CODES
     warnings: tuple[str, ...] = ()  # Chinese notes that do not block reading
+    kind: str | None = None  # what the content is, see KINDS; None when it could not be told
+
+
+# What a file's content is, whatever its name (``FileVerdict.kind``): the workbook formats, then
+# what else people send (``extract`` reads the report documents among them by this kind).
+KINDS = (
+    "xlsx", "xlsm", "xls", "ods", "xlsb", "xml2003",
+    "docx", "odt", "doc", "rtf", "pdf", "html", "mht",
+    "pptx", "ppt", "odf", "ole", "zip", "rar", "7z", "gz", "image", "xml", "csv", "text", "binary",
+)
 
 
 CODES = (
@@ -91,7 +101,7 @@ _NATURAL_EXT = {
     "ods": {".ods", ".ots"},
     "xlsb": {".xlsb"},
     "ppt": {".ppt", ".pptx", ".dps"},
-    "img": {".png", ".jpg", ".jpeg", ".gif"},
+    "image": {".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp"},
     "rar": {".rar"},
     "7z": {".7z"},
     "gz": {".gz", ".tgz"},
@@ -106,8 +116,8 @@ class _Verdict(Exception):
         self.verdict = verdict
 
 
-def _bad(code: str, reason: str) -> FileVerdict:
-    return FileVerdict(ok=False, format=None, reason=reason, code=code)
+def _bad(code: str, reason: str, kind: str | None = None) -> FileVerdict:
+    return FileVerdict(ok=False, format=None, reason=reason, code=code, kind=kind)
 
 
 def _is(ext: str, kind: str, what: str) -> str:
@@ -121,7 +131,7 @@ def _good(fmt: str, ext: str, warnings: list[str]) -> FileVerdict:
     if ext not in natural:
         shown = ext or "（无扩展名）"
         warnings.insert(0, f"扩展名为 {shown}，但实际是 .{fmt} 格式，已按实际格式读取")
-    return FileVerdict(ok=True, format=fmt, reason=None, code=None, warnings=tuple(warnings))
+    return FileVerdict(ok=True, format=fmt, reason=None, code=None, warnings=tuple(warnings), kind=fmt)
 
 
 def check_file(
@@ -193,7 +203,6 @@ def is_lock_file(path: Path, size: int | None = None, head: bytes | None = None)
 
 
 def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_ratio: int, read: list[bytes]) -> FileVerdict:
-    ext = path.suffix.lower()
     size = path.stat().st_size
     if size == 0:
         return _bad("empty", "文件是空的（0 字节），请重新导出后报送")
@@ -209,13 +218,33 @@ def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_
     if not data:
         return _bad("empty", "文件是空的（0 字节），请重新导出后报送")
     read.append(data)
+    return _check_data(data, path, max_entries, max_inflated, max_ratio, read)
+
+
+def check_bytes(data: bytes, name: str | os.PathLike, *, max_entries: int = 2000,
+                max_inflated: int = 200 * 2**20, max_ratio: int = 200) -> FileVerdict:
+    """``check_file`` for content already read (``name``: the file's name, which words the
+    reason and tells a lock file; the content decides). ``FileVerdict.kind`` says what the
+    content is: ``extract`` reads report documents by it. Never raises."""
+    if not data:
+        return _bad("empty", "文件是空的（0 字节），请重新导出后报送")
+    try:
+        return _check_data(data, Path(name), max_entries, max_inflated, max_ratio, [])
+    except _Verdict as v:
+        return v.verdict
+    except Exception as exc:  # a bug or an input we did not foresee: never crash the caller
+        return _bad("unsupported", f"文件格式无法识别（{exc.__class__.__name__}），{_RESUBMIT}")
+
+
+def _check_data(data: bytes, path: Path, max_entries: int, max_inflated: int, max_ratio: int, keep: list[Any]) -> FileVerdict:
+    ext = path.suffix.lower()
     size = len(data)
     head = data[:_HEAD]
     if is_lock_file(path, size, head):
         return _bad("lock_file", "这是 Excel/WPS 打开文件时生成的临时锁定文件，不是报表，请报送同目录下的原文件")
 
     if head.startswith(_ZIP_MAGIC):
-        return _check_zip(data, ext, max_entries, max_inflated, max_ratio, read)
+        return _check_zip(data, ext, max_entries, max_inflated, max_ratio, keep)
     if head.startswith(_OLE_MAGIC):
         return _check_ole(data, ext)
     if len(head) < 8 and any(m.startswith(head) for m in (_ZIP_MAGIC, _OLE_MAGIC)):
@@ -228,7 +257,7 @@ def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_
 
 def _check_zip(data: bytes, ext: str, max_entries: int, max_inflated: int, max_ratio: int, keep: list[Any]) -> FileVerdict:
     size = len(data)
-    truncated = _bad("truncated", f"文件已损坏或不完整（压缩结构错误），可能上传或下载中断，{_RESUBMIT}")
+    truncated = _bad("truncated", f"文件已损坏或不完整（压缩结构错误），可能上传或下载中断，{_RESUBMIT}", "zip")
     # Look at the end-of-central-directory record first: zipfile would build a
     # ZipInfo object for every entry, so a directory of a million entries costs
     # real memory before we could count them.
@@ -363,13 +392,13 @@ def _classify_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ext: str) -
                 raise _Verdict(_bad("truncated", f"电子表格文件不完整（缺少 content.xml），{_RESUBMIT}"))
             return _good("ods", ext, [])
         if mime.startswith("application/vnd.oasis.opendocument.text"):
-            return _bad("word", f"{_is(ext, 'word', ' Word/WPS 文字文档（.odt）')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送")
+            return _bad("word", f"{_is(ext, 'word', ' Word/WPS 文字文档（.odt）')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送", "odt")
         if mime.startswith("application/vnd.oasis.opendocument"):
-            return _bad("not_spreadsheet", f"{_is(ext, 'other', '其他类型的 OpenDocument 文件')}，不是电子表格，{_RESUBMIT}")
+            return _bad("not_spreadsheet", f"{_is(ext, 'other', '其他类型的 OpenDocument 文件')}，不是电子表格，{_RESUBMIT}", "odf")
 
     content_types = _content_types(zf, by_name.get("[content_types].xml"))
     if "xl/workbook.bin" in by_name or _OOXML_XLSB_CT in content_types:
-        return _bad("unsupported", f"{_is(ext, 'xlsb', '二进制工作簿（.xlsb）')}，暂不支持，{_RESUBMIT}")
+        return _bad("unsupported", f"{_is(ext, 'xlsb', '二进制工作簿（.xlsb）')}，暂不支持，{_RESUBMIT}", "xlsb")
 
     is_macro_ct = any(ct in content_types for ct in _OOXML_MACRO_CT)
     is_sheet = "xl/workbook.xml" in by_name or is_macro_ct or any(ct in content_types for ct in _OOXML_SHEET_CT)
@@ -381,18 +410,18 @@ def _classify_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ext: str) -
         has_xlm = any(n.startswith("xl/macrosheets/") for n in by_name)
         if has_vba or has_xlm:
             kind = " VBA 宏" if has_vba else " Excel 4.0 宏表"
-            return _bad("macros", f"文件包含{kind}，出于安全原因不予读取，请在 Excel 中另存为不含宏的 .xlsx 工作簿后重新报送")
+            return _bad("macros", f"文件包含{kind}，出于安全原因不予读取，请在 Excel 中另存为不含宏的 .xlsx 工作簿后重新报送", "xlsm")
         if is_macro_ct:
             return _good("xlsm", ext, ["文件为启用宏的工作簿格式（.xlsm），但未包含宏，可正常读取"])
         return _good("xlsx", ext, [])
 
     if "word/document.xml" in by_name or any("wordprocessingml" in ct for ct in content_types):
-        return _bad("word", f"{_is(ext, 'word', ' Word 文档')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送")
+        return _bad("word", f"{_is(ext, 'word', ' Word 文档')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送", "docx")
     if "ppt/presentation.xml" in by_name:
-        return _bad("not_spreadsheet", f"{_is(ext, 'ppt', ' PowerPoint 演示文稿')}，不是 Excel 工作簿，{_RESUBMIT}")
+        return _bad("not_spreadsheet", f"{_is(ext, 'ppt', ' PowerPoint 演示文稿')}，不是 Excel 工作簿，{_RESUBMIT}", "pptx")
     if any(n.endswith((".xlsx", ".xls", ".xlsm", ".ods", ".et")) for n in by_name):
-        return _bad("not_spreadsheet", f"{_is(ext, 'zip', ' ZIP 压缩包')}，请解压后单独报送其中的工作簿文件")
-    return _bad("not_spreadsheet", f"{_is(ext, 'zip', ' ZIP 压缩包')}，不是 Excel 工作簿，{_RESUBMIT}")
+        return _bad("not_spreadsheet", f"{_is(ext, 'zip', ' ZIP 压缩包')}，请解压后单独报送其中的工作簿文件", "zip")
+    return _bad("not_spreadsheet", f"{_is(ext, 'zip', ' ZIP 压缩包')}，不是 Excel 工作簿，{_RESUBMIT}", "zip")
 
 
 def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
@@ -715,7 +744,7 @@ def _biff_has_filepass(stream: bytes) -> bool:
 
 
 def _check_ole(data: bytes, ext: str) -> FileVerdict:
-    truncated = _bad("truncated", f"文件已损坏或不完整（复合文档结构缺失），可能上传或下载中断，{_RESUBMIT}")
+    truncated = _bad("truncated", f"文件已损坏或不完整（复合文档结构缺失），可能上传或下载中断，{_RESUBMIT}", "ole")
     try:
         cfb = _Cfb(data)
         streams = cfb.root_children()
@@ -728,7 +757,7 @@ def _check_ole(data: bytes, ext: str) -> FileVerdict:
         return _bad("encrypted", "文件已加密（设置了打开密码），请去掉密码后重新报送")
     book = streams.get("Workbook") or streams.get("Book")
     if book is not None and any(n.upper() in ("_VBA_PROJECT_CUR", "_VBA_PROJECT") for n in streams):
-        return _bad("macros", "文件包含 VBA 宏，出于安全原因不予读取，请在 Excel 中另存为不含宏的 .xlsx 工作簿后重新报送")
+        return _bad("macros", "文件包含 VBA 宏，出于安全原因不予读取，请在 Excel 中另存为不含宏的 .xlsx 工作簿后重新报送", "xls")
     if book is not None and book[1] == 2:
         try:
             if _biff_has_filepass(cfb.read_stream(book, 64 * 1024)):
@@ -739,25 +768,26 @@ def _check_ole(data: bytes, ext: str) -> FileVerdict:
             return _bad("truncated", f"文件已损坏（工作簿数据无法读取），{_RESUBMIT}")
         return _good("xls", ext, [])
     if "WordDocument" in streams:
-        return _bad("word", f"{_is(ext, 'word', ' Word 文档（.doc）')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送")
+        return _bad("word", f"{_is(ext, 'word', ' Word 文档（.doc）')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送", "doc")
     if "PowerPoint Document" in streams:
-        return _bad("not_spreadsheet", f"{_is(ext, 'ppt', ' PowerPoint 演示文稿')}，不是 Excel 工作簿，{_RESUBMIT}")
-    return _bad("not_spreadsheet", f"{_is(ext, 'ole', '其他类型的 Office 复合文档')}，不是 Excel 工作簿，{_RESUBMIT}")
+        return _bad("not_spreadsheet", f"{_is(ext, 'ppt', ' PowerPoint 演示文稿')}，不是 Excel 工作簿，{_RESUBMIT}", "ppt")
+    return _bad("not_spreadsheet", f"{_is(ext, 'ole', '其他类型的 Office 复合文档')}，不是 Excel 工作簿，{_RESUBMIT}", "ole")
 
 
 # --------------------------------------------------------------------------- text & others
 
+_NOT_A_WORKBOOK_IMAGE = "不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送截图或照片"
+_UNPACK = "请解压后单独报送其中的 .xlsx 文件"
 _OTHER_MAGIC = (
-    (b"%PDF", "pdf", " PDF 文件", "不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送 PDF 或扫描件"),
-    (b"\x89PNG", "img", "图片", "不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送截图或照片"),
-    (b"\xff\xd8\xff", "img", "图片", "不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送截图或照片"),
-    (b"GIF8", "img", "图片", "不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送截图或照片"),
-    (b"Rar!\x1a\x07", "rar", " RAR 压缩包", "请解压后单独报送其中的 .xlsx 文件"),
-    (b"7z\xbc\xaf\x27\x1c", "7z", " 7z 压缩包", "请解压后单独报送其中的 .xlsx 文件"),
-    (b"\x1f\x8b", "gz", " gzip 压缩文件", "请解压后单独报送其中的 .xlsx 文件"),
+    (b"\x89PNG", "image", "图片", _NOT_A_WORKBOOK_IMAGE),
+    (b"\xff\xd8\xff", "image", "图片", _NOT_A_WORKBOOK_IMAGE),
+    (b"GIF8", "image", "图片", _NOT_A_WORKBOOK_IMAGE),
+    (b"II*\x00", "image", "图片", _NOT_A_WORKBOOK_IMAGE),  # TIFF, as scanners write it
+    (b"MM\x00*", "image", "图片", _NOT_A_WORKBOOK_IMAGE),
+    (b"Rar!\x1a\x07", "rar", " RAR 压缩包", _UNPACK),
+    (b"7z\xbc\xaf\x27\x1c", "7z", " 7z 压缩包", _UNPACK),
+    (b"\x1f\x8b", "gz", " gzip 压缩文件", _UNPACK),
 )
-
-
 def _decode_text(head: bytes, complete: bool) -> str | None:
     """Decode as UTF-8 / UTF-16 (BOM) / GB18030; None if it is not text."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -791,30 +821,53 @@ def _looks_like_csv(text: str) -> bool:
 
 
 def _check_other(head: bytes, ext: str, size: int) -> FileVerdict:
+    if b"%PDF-" in head[:1024]:  # some writers put a few bytes before the header; readers accept it
+        return _bad("not_spreadsheet", f"{_is(ext, 'pdf', ' PDF 文件')}，不是 Excel 工作簿，请报送 Excel 原始文件（.xlsx），不要报送 PDF 或扫描件", "pdf")
     for magic, kind, what, todo in _OTHER_MAGIC:
         if head.startswith(magic):
-            return _bad("not_spreadsheet", f"{_is(ext, kind, what)}，{todo}")
-    if head.startswith(b"{\\rtf"):
-        return _bad("word", f"{_is(ext, 'word', ' RTF 文字文档')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送")
+            return _bad("not_spreadsheet", f"{_is(ext, kind, what)}，{todo}", kind)
+    if head.startswith(b"BM") and head[6:10] == b"\x00\x00\x00\x00":  # BMP: its reserved fields are zero
+        return _bad("not_spreadsheet", f"{_is(ext, 'image', '图片')}，{_NOT_A_WORKBOOK_IMAGE}", "image")
+    if head.lstrip().startswith(b"{\\rtf"):
+        return _bad("word", f"{_is(ext, 'word', ' RTF 文字文档')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送", "rtf")
 
-    # HTML markers are ASCII: look at raw bytes first so an odd encoding cannot hide them.
+    # HTML and MIME markers are ASCII: look at raw bytes first so an odd encoding cannot hide them.
     raw = head.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n").lower()
-    if raw.startswith((b"<!doctype html", b"<html", b"<table")) or b"<table" in raw[:4096]:
-        return _bad("html", f"{_is(ext, 'html', ' HTML 网页文件')}，不是 Excel 工作簿，{_RESUBMIT}")
+    if _is_mht(raw):  # before HTML: the archive holds a page
+        return _bad("html", f"{_is(ext, 'html', '单个文件网页（.mht）')}，不是 Excel 工作簿，{_RESUBMIT}", "mht")
+    if _is_html(raw):
+        return _bad("html", f"{_is(ext, 'html', ' HTML 网页文件')}，不是 Excel 工作簿，{_RESUBMIT}", "html")
 
     text = _decode_text(head, complete=size <= len(head))
     if text is None:
-        return _bad("not_spreadsheet", f"{_is(ext, 'bin', '无法识别的文件格式')}，不是 Excel 工作簿，{_RESUBMIT}")
+        return _bad("not_spreadsheet", f"{_is(ext, 'bin', '无法识别的文件格式')}，不是 Excel 工作簿，{_RESUBMIT}", "binary")
     low = text.lstrip("\ufeff \t\r\n").lower()
     first4k = low[:4096]
-    if low.startswith(("<!doctype html", "<html", "<table")) or "<table" in first4k:
-        return _bad("html", f"{_is(ext, 'html', ' HTML 网页文件')}，不是 Excel 工作簿，{_RESUBMIT}")
-    if low.startswith("mime-version:") or ("mime-version:" in first4k and "multipart/related" in first4k):
-        return _bad("html", f"{_is(ext, 'html', '单个文件网页（.mht）')}，不是 Excel 工作簿，{_RESUBMIT}")
+    if _is_mht(first4k):
+        return _bad("html", f"{_is(ext, 'html', '单个文件网页（.mht）')}，不是 Excel 工作簿，{_RESUBMIT}", "mht")
+    if _is_html(first4k):
+        return _bad("html", f"{_is(ext, 'html', ' HTML 网页文件')}，不是 Excel 工作簿，{_RESUBMIT}", "html")
     if low.startswith("<?xml") or low.startswith("<workbook"):
         if 'progid="excel.sheet"' in first4k or "urn:schemas-microsoft-com:office:spreadsheet" in first4k:
-            return _bad("unsupported", f"{_is(ext, 'xml', ' Excel 2003 XML 表格')}，暂不支持，{_RESUBMIT}")
-        return _bad("not_spreadsheet", f"{_is(ext, 'xml', ' XML 文件')}，不是 Excel 工作簿，{_RESUBMIT}")
+            return _bad("unsupported", f"{_is(ext, 'xml', ' Excel 2003 XML 表格')}，暂不支持，{_RESUBMIT}", "xml2003")
+        return _bad("not_spreadsheet", f"{_is(ext, 'xml', ' XML 文件')}，不是 Excel 工作簿，{_RESUBMIT}", "xml")
     if _looks_like_csv(text):
-        return _bad("csv", f"{_is(ext, 'csv', ' CSV/文本文件')}，不是 Excel 工作簿，请用 Excel 打开后另存为 .xlsx（不要直接改扩展名）重新报送")
-    return _bad("not_spreadsheet", f"{_is(ext, 'txt', '纯文本文件')}，不是 Excel 工作簿，{_RESUBMIT}")
+        return _bad("csv", f"{_is(ext, 'csv', ' CSV/文本文件')}，不是 Excel 工作簿，请用 Excel 打开后另存为 .xlsx（不要直接改扩展名）重新报送", "csv")
+    return _bad("not_spreadsheet", f"{_is(ext, 'txt', '纯文本文件')}，不是 Excel 工作簿，{_RESUBMIT}", "text")
+
+
+def _is_mht(low: bytes | str) -> bool:
+    """A single-file web page (MHT): a MIME archive of related parts (lower-cased head)."""
+    if isinstance(low, bytes):
+        return low.startswith(b"mime-version:") or (b"mime-version:" in low[:4096] and b"multipart/related" in low[:4096])
+    return low.startswith("mime-version:") or ("mime-version:" in low[:4096] and "multipart/related" in low[:4096])
+
+
+_HTML_MARKS = ("<!doctype html", "<html", "<table", "<body")
+
+
+def _is_html(low: bytes | str) -> bool:
+    """A web page: its markup in the first 4 KB (lower-cased head)."""
+    if isinstance(low, bytes):
+        return any(mark.encode() in low[:4096] for mark in _HTML_MARKS)
+    return any(mark in low[:4096] for mark in _HTML_MARKS)

@@ -63,7 +63,7 @@ def tokens_of(path: Path) -> list[Token]:
         raise FormatError("无法读取文件（磁盘或网络错误）") from None
     if not data.strip():
         raise FormatError("文件是空的")
-    kind = sniff(data, path.suffix.lower())
+    kind = sniff(data, path.name)
     if kind is None:  # text: a web page or MHT by its name, else plain text whatever the name says
         suffix = path.suffix.lower()
         kind = "mht" if suffix in MHT_SUFFIXES else "html" if suffix in HTML_SUFFIXES else "text"
@@ -80,58 +80,49 @@ def tokens_of(path: Path) -> list[Token]:
     return _via_office(path)
 
 
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _WORKBOOK = "这是 Excel/WPS 工作簿，不是年度报告文档；工作簿请用 xlsxgov validate 校验"
-_IMAGES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*", b"BM")
+_WORKBOOK_KINDS = frozenset({"xlsx", "xlsm", "xls", "ods", "xlsb", "xml2003"})
+# How each kind of content is read ("office": converted by LibreOffice; None: plain text, the
+# extension then decides between text, HTML and MHT). "ole" is a compound file that is neither
+# a workbook nor a presentation: WPS writes its documents so.
+_READ_AS: dict[str, str | None] = {
+    "pdf": "pdf", "docx": "docx", "odt": "office", "doc": "office", "rtf": "office", "ole": "office",
+    "mht": "mht", "html": "html", "csv": None, "text": None, "xml": None,
+}
+_REFUSED = {
+    "encrypted": "文件已加密（设置了打开密码），无法读取；请去掉密码后重新提供",
+    "zip_bomb": "文件内部结构异常（疑似“压缩炸弹”），已拒绝读取",
+    "xml_bomb": "文件内部 XML 含有 DTD/实体声明（疑似“XML 炸弹”），已拒绝读取",
+    "lock_file": "这是 Word/WPS 打开文件时生成的临时锁定文件，不是报告；请读取同目录下的原文件",
+}
 
 
-def sniff(data: bytes, suffix: str = "") -> str | None:
-    """The format the content shows: ``pdf`` ``docx`` ``office`` (a Word 97–2003 / WPS / ODF
-    text / RTF document, through LibreOffice) ``mht`` ``html``; None for plain text (the
-    extension then decides between text, HTML and the others). Raises FormatError for content
-    that is no report document (an image, another zip archive; ``IsWorkbook`` for a spreadsheet)
-    or a damaged zip
-    (``suffix``, the file's extension, only words that message)."""
-    head = data[:4096]
-    if b"%PDF-" in data[:1024]:
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        import io
-        import zipfile
+def sniff(data: bytes, name: str = "") -> str | None:
+    """How to read ``data`` (the content of the file called ``name``), as its content shows:
+    ``pdf`` ``docx`` ``office`` (a Word 97–2003 / WPS / ODF text / RTF document, through
+    LibreOffice) ``mht`` ``html``; None for plain text (the extension then decides). What the
+    content is comes from ``filecheck.check_bytes`` (``FileVerdict.kind``), the screen every
+    workbook passes, so that a document gets the same zip-bomb and XML-entity checks. Raises
+    FormatError for content that is no report document (an image, another archive;
+    ``IsWorkbook`` for a spreadsheet), a damaged or refused file (``name`` words that message)."""
+    from ..filecheck import check_bytes
 
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                names = set(zf.namelist())
-                mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-            what = "Word 文档" if suffix in DOCX_SUFFIXES else "文档" if suffix in (".odt",) else "文件"
-            raise FormatError(f"{what}已损坏（压缩包不完整），无法打开") from None
-        if "word/document.xml" in names:
-            return "docx"
-        if mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
-            return "office"
-        if "xl/workbook.xml" in names or mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
-            raise IsWorkbook(_WORKBOOK)
-        raise FormatError("这是压缩文件，不是 Word 文档；请解压后读取其中的报告")
-    if head.startswith(_OLE_MAGIC):
-        # A compound file: its directory names the streams in UTF-16 (Word: WordDocument; Excel: Workbook/Book).
-        if "WordDocument".encode("utf-16-le") in data:
-            return "office"
-        if any(n.encode("utf-16-le") in data for n in ("Workbook", "Book")):
-            raise IsWorkbook(_WORKBOOK)
-        return "office"
-    if head.lstrip().startswith(b"{\\rtf"):
-        return "office"
-    if head.startswith(_IMAGES):
+    verdict = check_bytes(data, name or "report")
+    suffix = Path(name).suffix.lower()
+    if verdict.code == "truncated":
+        what = "Word 文档" if suffix in DOCX_SUFFIXES else "文档" if suffix in OFFICE_SUFFIXES else "文件"
+        raise FormatError(f"{what}已损坏（{'压缩包' if verdict.kind == 'zip' else '文件'}不完整），无法打开")
+    if verdict.kind in _WORKBOOK_KINDS:
+        raise IsWorkbook(_WORKBOOK)
+    if verdict.kind in _READ_AS:
+        return _READ_AS[verdict.kind]
+    if verdict.code in _REFUSED:
+        raise FormatError(_REFUSED[verdict.code])
+    if verdict.kind == "image":
         raise FormatError("这是图片文件，读不出表格；请提供 Word、网页或带文字的 PDF")
-    low = head.lower()
-    if b"mime-version:" in low and b"multipart/related" in low:
-        return "mht"
-    if any(tag in low for tag in (b"<!doctype html", b"<html", b"<table", b"<body")):
-        return "html"
-    if b"\x00" in head[:1024] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise FormatError("不是年度报告文档（无法识别的文件格式）")
-    return None
+    if verdict.kind in ("zip", "rar", "7z", "gz"):
+        raise FormatError("这是压缩文件，不是 Word 文档；请解压后读取其中的报告")
+    raise FormatError("不是年度报告文档（无法识别的文件格式）")
 
 
 # ---------------------------------------------------------------------------------------------
