@@ -832,7 +832,7 @@ def _check_other(head: bytes, ext: str, size: int) -> FileVerdict:
         return _bad("word", f"{_is(ext, 'word', ' RTF 文字文档')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送", "rtf")
 
     # HTML and MIME markers are ASCII: look at raw bytes first so an odd encoding cannot hide them.
-    raw = head.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n").lower()
+    raw = head[:4096].removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n").lower().decode("latin-1")
     if _is_mht(raw):  # before HTML: the archive holds a page
         return _bad("html", f"{_is(ext, 'html', '单个文件网页（.mht）')}，不是 Excel 工作簿，{_RESUBMIT}", "mht")
     if _is_html(raw):
@@ -856,18 +856,16 @@ def _check_other(head: bytes, ext: str, size: int) -> FileVerdict:
     return _bad("not_spreadsheet", f"{_is(ext, 'txt', '纯文本文件')}，不是 Excel 工作簿，{_RESUBMIT}", "text")
 
 
-def _is_mht(low: bytes | str) -> bool:
+def _is_mht(low: str) -> bool:
     """A single-file web page (MHT): a MIME archive of related parts (lower-cased head)."""
-    if isinstance(low, bytes):
-        return low.startswith(b"mime-version:") or (b"mime-version:" in low[:4096] and b"multipart/related" in low[:4096])
-    return low.startswith("mime-version:") or ("mime-version:" in low[:4096] and "multipart/related" in low[:4096])
+    head = low[:4096]
+    return low.startswith("mime-version:") or ("mime-version:" in head and "multipart/related" in head)
 
 
 _HTML_MARKS = ("<!doctype html", "<html", "<table", "<body")
 
 
-def _is_html(low: bytes | str) -> bool:
+def _is_html(low: str) -> bool:
     """A web page: its markup in the first 4 KB (lower-cased head)."""
-    if isinstance(low, bytes):
-        return any(mark.encode() in low[:4096] for mark in _HTML_MARKS)
-    return any(mark in low[:4096] for mark in _HTML_MARKS)
+    head = low[:4096]
+    return any(mark in head for mark in _HTML_MARKS)
