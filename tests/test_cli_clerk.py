@@ -134,6 +134,45 @@ def test_status_is_one_line_per_agency_at_80_columns(tmp_path):
     assert "示例县公安局" in flat and "第一项(" in flat and "示例县民政局" in flat and "示例县教育局" not in flat
 
 
+def test_message_table_lays_out_each_row_within_the_width():
+    """message_table lays out its lines itself (issue #13: Rich's table was most of the CLI's
+    work per file): the message column takes the room left, a short column is never wrapped, a
+    row's lines line up, styles stay on the first line, control characters are shown escaped."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from xlsxgov.cli.text import message_table
+
+    message = "表三 自然人列：第一项(12345)+第二项(0)=12345，第三项（七）总计(1)+第四项(0)=1，不相等"
+    rows = [(Text("错误 ", style="red") + Text(message), "表三!D6,D7,D29,D30"), ("短\x1b[2J", "x")]
+    for width in (40, 80, 120):
+        buf = io.StringIO()
+        console = Console(file=buf, width=width, force_terminal=False)
+        table = message_table(console, ("说明", "位置"), rows, title="需要处理的文件")
+        console.print(table)
+        lines = buf.getvalue().splitlines()
+        assert lines == [t.plain for t in table.lines]
+        assert all(cell_len(line) <= width for line in lines), lines
+        assert lines[0].strip() == "需要处理的文件" and lines[1].startswith("说明")
+        place_at = cell_len(lines[1][:lines[1].index("位置")])  # in cells: a CJK character takes two
+
+        def columns(line: str) -> tuple[str, str]:
+            for i in range(len(line) + 1):
+                if cell_len(line[:i]) == place_at:
+                    return line[:i].rstrip(), line[i:].strip()
+            raise AssertionError(f"columns do not line up: {line!r}")
+
+        assert lines[2].startswith("错误 表三") and columns(lines[2])[1] == "表三!D6,D7,D29,D30"
+        body = "".join(columns(line)[0] for line in lines[2:-1])
+        assert "(12345)" in body and "不相等" in body and "\x1b" not in buf.getvalue()
+        assert all(not columns(line)[1] for line in lines[3:-1])
+        assert columns(lines[-1]) == ("短\\x1b[2J", "x")
+        first = table.lines[2]
+        assert any(str(span.style) == "red" and span.start == 0 for span in first.spans)
+
+
 def test_wrap_keeps_a_run_of_closing_marks_off_the_line_start():
     """"（汇总）.xlsx": the "." may not lead a line, nor may the "）" carried down with it."""
     text = "汇总工作簿：" + "统计表" * 20 + "（汇总）.xlsx（汇总 42 个单位；未报送的单位见“未报送”表）"
