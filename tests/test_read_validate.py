@@ -370,6 +370,48 @@ def test_a_row_inserted_inside_a_table_with_numbers_is_a_warning(tmp_path):
     assert not [f for f in sub0.findings if f.rule == "workbook.extra_row"]  # the template as issued: none
 
 
+def test_a_table_filled_in_a_copy_of_its_sheet_is_read_from_the_copy(tmp_path):
+    """Found by a new user's trial: the agency filled a copy of 表三 ("表三（填好的）") and left
+    the original blank; the report passed with 表三 read as zeros. The copy is read (warning
+    workbook.table_copy); with the original filled too, the original is read and the copy named;
+    with two filled copies and a blank original, nothing is guessed (error)."""
+    path = tmp_path / "filled.xlsx"
+    s, vals = _valid_workbook(path, "gov2021", random.Random(5))
+    t3 = s.table("t3")
+    t3_inputs = {k: v for k, v in vals.items() if k[0] == "t3"}
+    sub0 = read_workbook(path)
+
+    def blank_original(wb):
+        ws = wb[t3.sheet]
+        for k in t3_inputs:
+            ws[sub0.where[k][1]].value = None
+
+    wb = openpyxl.load_workbook(path)
+    wb.copy_worksheet(wb[t3.sheet]).title = "表三（填好的）"
+    wb.save(tmp_path / "both.xlsx")
+    blank_original(wb)
+    wb.save(tmp_path / "copy.xlsx")
+    wb.copy_worksheet(wb["表三（填好的）"]).title = "表三（第二份）"
+    wb.save(tmp_path / "two_copies.xlsx")
+
+    sub = read_workbook(tmp_path / "copy.xlsx")
+    (note,) = [f for f in sub.findings if f.rule == "workbook.table_copy"]
+    assert note.severity == "warning" and "表三（填好的）" in note.message and note.sheet == "表三（填好的）"
+    assert {k: sub.inputs[k] for k in t3_inputs} == t3_inputs
+    assert sub.where[next(iter(t3_inputs))][0] == "表三（填好的）"
+    (report,) = validate_paths([tmp_path / "copy.xlsx"])
+    assert "workbook.table_blank" not in {f.rule for f in report.findings}
+
+    sub = read_workbook(tmp_path / "both.xlsx")
+    (note,) = [f for f in sub.findings if f.rule == "workbook.table_copy"]
+    assert "未读取" in note.message and sub.where[next(iter(t3_inputs))][0] == t3.sheet
+    assert {k: sub.inputs[k] for k in t3_inputs} == t3_inputs
+
+    (report,) = validate_paths([tmp_path / "two_copies.xlsx"])
+    assert report.status == "invalid" and "workbook.table_copies" in {f.rule for f in report.findings}
+    assert not [f for f in sub0.findings if f.rule.startswith("workbook.table_cop")]  # the template as issued
+
+
 def test_wrong_edition_is_an_error(tmp_path):
     path = tmp_path / "g19.xlsx"
     _valid_workbook(path, "gov2019", random.Random(1))

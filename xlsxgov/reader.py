@@ -233,9 +233,11 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     inputs: dict[CellKey, int] = {}
     bad: set[CellKey] = set()
     found = 0
-    for table in spec.tables:
-        recorded = meta_places.get(table.id, {})
-        positions = _positions(table, grids, recorded, findings)
+    placed = [(table, recorded := meta_places.get(table.id, {}), _positions(table, grids, recorded, findings)) for table in spec.tables]
+    others = _other_sheets(grids, placed)
+    for table, recorded, positions in placed:
+        if others:
+            positions = _filled_copy(table, grids, positions, others, findings)
         if positions and positions is not recorded:  # located by labels: rows may have been inserted
             _note_extra_rows(table, grids, positions, findings)
         sheets: dict[str, list[list[Any]]] = {}
@@ -309,6 +311,53 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     sub = Submission(path, spec, meta, inputs, typed, raw, where, findings, bad)
     _cover_findings(sub)
     return sub
+
+
+def _other_sheets(grids, placed) -> list[str]:
+    """Sheets that are none of the workbook's own (cover, 校验, metadata) and hold no statutory
+    table as located: a copy of a table may be there. Usually none: nothing is read for this."""
+    used = {sheet for _, _, positions in placed for sheet, _, _ in positions.values()}
+    return [n for n in grids if n not in used and n not in (META_SHEET, CHECK_SHEET, COVER_SHEET)]
+
+
+def _filled_copy(table, grids, positions, others: list[str], findings: list[Finding]):
+    """Where to read ``table`` when another sheet holds a copy of it (found by a new user's
+    trial: the agency filled a copy of 表三 and left the original blank, and the report passed
+    with 表三 read as zeros). The original blank and one copy filled: the copy is read, with a
+    warning; several filled copies: an error, nothing guessed; the original filled and a copy
+    filled too: the original is read, with a warning naming the copy."""
+    filled = []
+    for name in others:
+        located = locate_table(table, grids[name], name)
+        if located.complete and _has_numbers(table, grids, {k: (name, r, c) for k, (r, c) in located.cells.items()}):
+            filled.append({k: (name, r, c) for k, (r, c) in located.cells.items()})
+    if not filled:
+        return positions
+    names = "、".join(f"“{copy[next(iter(copy))][0]}”" for copy in filled)
+    sheet = next(iter(positions.values()))[0] if positions else ""
+    if positions and _has_numbers(table, grids, positions):
+        findings.append(Finding("warning", "workbook.table_copy", sheet, "", f"工作表{names}中另有一份填写了数字的{table.short}，未读取；已按工作表“{sheet}”读取，请核对哪一份是要报送的"))
+        return positions
+    if len(filled) > 1:
+        findings.append(Finding("error", "workbook.table_copies", "", "", f"{table.short}在工作表{names}中各填写了一份，无法确定报送的是哪一份，请只保留一份后重新报送"))
+        return positions
+    copy = filled[0][next(iter(filled[0]))][0]
+    findings.append(Finding("warning", "workbook.table_copy", copy, "", f"{table.short}填写在工作表{names}中{f'（工作表“{sheet}”为空白）' if sheet else ''}，已按该工作表读取，请核对"))
+    return filled[0]
+
+
+def _has_numbers(table, grids, positions) -> bool:
+    """Any input cell of ``table`` at ``positions`` holding something (a number, or text)."""
+    for cell in table.cells:
+        place = positions.get(cell.key) if cell.is_input else None
+        if place is None:
+            continue
+        sheet, r, c = place
+        grid = grids[sheet]
+        line = grid[r] if r < len(grid) else ()
+        if c < len(line) and not blank_value(line[c]):
+            return True
+    return False
 
 
 def _note_extra_rows(table, grids, positions, findings: list[Finding]) -> None:
