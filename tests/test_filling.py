@@ -225,6 +225,24 @@ def test_check_sheet_cannot_compute_text_and_agrees_with_validate(soffice, tmp_p
 
 
 @pytest.mark.office
+def test_text_in_a_part_is_one_error_whichever_program_saved_the_file(soffice, tmp_path: Path) -> None:
+    """Found by a new user's trial: "见附件" typed in a part gave 1 error in the file as typed and
+    4 more (#VALUE! on each total over it) once LibreOffice had recalculated it. The part's error
+    explains its totals' error value: one mistake, one error, the same count either way."""
+    pasted = dict(BALANCED)
+    pasted[(T3, "partial", "natural")] = "见附件"
+    typed_file = typed(tmp_path / "typed.xlsx", pasted)
+    (saved,) = office.convert_many([typed_file], "xlsx", tmp_path / "lo", recalc=True)
+    t3 = CalamineWorkbook.from_path(str(saved)).get_sheet_by_name(T3.sheet).to_python(skip_empty_area=False)
+    total = layout(SPEC)["t3"].place(T3.cell("results_total", "natural"))
+    assert t3[total.r][total.c] in ("", None)  # LibreOffice shows #VALUE! there (calamine: blank)
+    reports = validate_paths([typed_file, saved])
+    for rep in reports:
+        errors = [f for f in rep.findings if f.severity == "error"]
+        assert [(f.rule, f.cell) for f in errors] == [("cell.count", a1(T3, "partial", "natural"))], [f.message for f in errors]
+
+
+@pytest.mark.office
 def test_number_stored_as_text_counts_as_in_validate(soffice, tmp_path: Path) -> None:
     """A number stored as text ("12" pasted, or typed into a cell formatted as text) counts as
     that number in the workbook's own totals and 校验 sheet, as ``validate`` reads it: one

@@ -307,7 +307,7 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     if not found:
         raise Unreadable("工作簿中找不到法定表格的数据单元格，请使用下发的模板填报", "no_tables")
     if any(f.rule == "cell.error_value" for f in findings):
-        _blame_text_parts(spec, findings, raw, where)
+        _blame_text_parts(spec, findings, raw, where, bad)
     sub = Submission(path, spec, meta, inputs, typed, raw, where, findings, bad)
     _cover_findings(sub)
     return sub
@@ -659,15 +659,22 @@ def _row_label_cells(table) -> tuple[tuple[tuple[str, str], str], ...]:
     return tuple(out)
 
 
-def _blame_text_parts(spec: Spec, findings: list[Finding], raw: Mapping[CellKey, Any], where: Mapping[CellKey, tuple[str, str]]) -> None:
+def _blame_text_parts(spec: Spec, findings: list[Finding], raw: Mapping[CellKey, Any], where: Mapping[CellKey, tuple[str, str]],
+                      refused: set[CellKey]) -> None:
     """A total that shows an error value (#VALUE!) because one of its parts holds text the reader
     took for a number or a blank ("五", "5件", "无": a 提示 on that part) gets its error put on those parts, which
     the agency can edit, naming what they hold: the total is a protected formula cell, and the
-    sheet's own formulas cannot add text (found by a new user's trial, issue #9 leftover)."""
+    sheet's own formulas cannot add text (found by a new user's trial, issue #9 leftover).
+    ``refused``: the inputs that are errors themselves (read_grids' ``bad``)."""
     # Text read as a number ("五", "5件") or as a blank ("无", "—", "/"): either way a formula of
     # the sheet cannot add it.
     read_as_numbers = {f.cells[0] for f in findings if len(f.cells) == 1 and (
         f.rule == "cell.normalised" or (f.rule == "blank" and isinstance(raw.get(f.cells[0]), str) and raw[f.cells[0]].strip()))}
+    # A part that is an error already ("见附件", "=1+1", its own #REF!) explains its totals' error
+    # value: one mistake is one error, whichever program last saved the file (LibreOffice
+    # recalculates the totals to #VALUE!, openpyxl keeps the old result; found by a trial).
+    if refused:
+        findings[:] = [f for f in findings if not _explained_total(spec, f, refused)]
     if not read_as_numbers:
         return
     for i, f in enumerate(findings):
@@ -688,6 +695,15 @@ def _blame_text_parts(spec: Spec, findings: list[Finding], raw: Mapping[CellKey,
             f"{head}显示错误值 {raw.get(f.cells[0])}，因为{held}填写的是文字，表格中的公式无法相加：请改填阿拉伯数字（没有的填 0）",
             tuple(parts),
         )
+
+
+def _explained_total(spec: Spec, finding: Finding, refused: set[CellKey]) -> bool:
+    """``finding`` is a total's error value and one of the inputs it adds up is in ``refused``."""
+    if finding.rule != "cell.error_value" or len(finding.cells) != 1:
+        return False
+    t, r, c = finding.cells[0]
+    cell = spec.table(t).cell(r, c)
+    return cell is not None and not cell.is_input and not refused.isdisjoint(input_expansion(cell))
 
 
 @cache
