@@ -28,6 +28,7 @@ import gc
 import hashlib
 import os
 import shutil
+import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from functools import partial
@@ -75,7 +76,9 @@ class FileOutcome:
     reason: str = ""
     # Where an invalid file's feedback workbook goes: built when first asked for (campaign.feedback).
     feedback: Path | None = None
-    note: str = ""  # a recorded file the clerk should look at anyway (agency.channel_other)
+    # A recorded file the clerk should look at anyway: agency.channel_other, a file that did not
+    # replace the agency's report (an unfilled template), several reports of one agency at once.
+    note: str = ""
     # duplicate: when the recorded copy was received (UTC ISO; agency and code are its holder's),
     # whether it was withdrawn, and whether it was read from the same place (inbox/ read again).
     recorded_at: str = ""
@@ -458,6 +461,7 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
                 read.close()  # ends the worker processes when a batch fails
             result.files += outcomes  # type: ignore[arg-type]  # every slot is filled above
             _name_holders(store, result.files, sources, agencies)
+            _explain_current(store, result.files, agencies)
         finally:
             if bar:
                 bar.stop()
@@ -553,8 +557,8 @@ def import_files(directory: Path | str, files: list[Received]) -> list[FileOutco
 
 
 def assign_file(directory: Path | str, submission_id: int, code: str) -> FileOutcome:
-    """Attribute a quarantined file (recorded with no agency: status unknown), or a withdrawn one,
-    to roster agency ``code``: validated again and recorded for it, replacing that row in one
+    """Attribute a quarantined file (recorded with no agency: status unknown), a withdrawn one, or
+    one of ``agency.channel_other`` (``CampaignStore.unassigned_file``) to roster agency ``code``: validated again and recorded for it, replacing that row in one
     transaction (received time and source kept; ``store.record_submission``'s ``replace``). A
     cover naming another roster agency is a warning (``agency.cover_other``) of the submission.
     Raises CampaignError when the row is neither or the agency is not in the roster."""
@@ -614,6 +618,50 @@ def _name_holders(store: CampaignStore, outcomes: list[FileOutcome], sources: di
         f.same_place = i in sources and os.path.abspath(row["source"] or "") == os.path.abspath(sources[i])
 
 
+def _explain_current(store: CampaignStore, outcomes: list[FileOutcome], agencies: dict[str, str]) -> None:
+    """Add to the ``note`` of this run's readable files what became of them when that is not
+    plain (found by a new user's trial, where it happened silently): a file held back by
+    ``ledger.HELD_RULES`` that did not replace the agency's report, and, when one run brings two
+    or more different readable reports of one agency, which of them is current and why (the
+    latest received wins). Call after the run's files are recorded."""
+    from .ledger import HELD_RULES, submission_label
+    from .status import beijing_time
+
+    by_code: dict[str, list[tuple[FileOutcome, sqlite3.Row, set[str]]]] = {}
+    for f in outcomes:
+        if f.outcome in ("valid", "invalid") and f.code:
+            (row,) = store.submissions_by_sha(f.sha256)
+            by_code.setdefault(f.code, []).append((f, row, store.rules_of(row["id"]) & set(HELD_RULES)))
+    for code, files in by_code.items():
+        cur = store.current_row(code)
+        if cur is None:  # withdrawn meanwhile by another process
+            continue
+        label = f"{submission_label(cur['file_name'], cur['source'])}（{beijing_time(cur['received_at'], '%m-%d %H:%M:%S')} 收到）"
+        name = agencies[code]
+        sound = [(f, row) for f, row, held in files if not held]
+        for f, row, held in files:
+            if not held or row["id"] == cur["id"]:
+                continue
+            if "campaign.template_unchanged" in held:
+                why = f"与下发的模板完全相同，未取代“{name}”的当前报表{label}，只记入历史"
+            else:
+                why = f"未取代“{name}”的当前报表{label}"
+            f.note = "；".join(x for x in (f.note, why) if x)
+        if len(sound) < 2:
+            continue
+        many = f"本次导入收到“{name}”的 {len(sound)} 份不同报表"
+        for f, row in sound:
+            when = beijing_time(row["received_at"], "%m-%d %H:%M:%S")
+            tie = any(r["id"] != row["id"] and r["received_at"] == row["received_at"] for _, r in sound)
+            if row["id"] == cur["id"]:
+                how = f"与另一份收到时间相同（{when}），按导入顺序取后一份" if tie else f"这份收到时间最晚（{when}）"
+                why = f"{many}，{how}为当前报表；请核对是否为最终版本"
+            else:
+                later = "相同而导入在后" if cur["received_at"] == row["received_at"] else "更晚"
+                why = f"{many}，这份（{when} 收到）未作为当前报表：当前报表是收到时间{later}的{label}；请核对"
+            f.note = "；".join(x for x in (f.note, why) if x)
+
+
 def _agencies_by_email(roster: list[Agency]) -> dict[str, str]:
     """Roster code by address (lower case), every address of an agency with several; an address
     two agencies share names neither (agencies with none are not in it)."""
@@ -628,7 +676,8 @@ def _channel_other(item: Item, code: str, agencies: dict[str, str], by_name: dic
     """The ``agency.channel_other`` warning when the mail's sender (a roster address) or else the
     file name points to another roster agency than ``code``, the one the cover names; "" when
     they agree or point nowhere. A report filled in on another agency's template would otherwise
-    silently become that agency's current report (found by a new user's trial)."""
+    silently become that agency's current report (found by a new user's trial): with it, the
+    file replaces no report of that agency (``ledger.HELD_RULES``) until the office assigns it."""
     sender = mail_sender(item.source)
     if sender and sender.strip().lower() in by_email:
         other, how = by_email[sender.strip().lower()], f"发件人 {sender}"
@@ -640,7 +689,8 @@ def _channel_other(item: Item, code: str, agencies: dict[str, str], by_name: dic
     if other == code:
         return ""
     return (f"{how}指向名册中的“{agencies[other]}”，封面上的单位却是“{agencies[code]}”，"
-            f"本报表按封面记为“{agencies[code]}”的报送，请核实是否用错了模板或发错了文件")
+            f"本报表按封面记在“{agencies[code]}”名下，但不取代该单位的其他报表；请核实是否用错了模板或发错了文件，"
+            f"确认后用 campaign assign 分配给应属的单位，或用 campaign withdraw 撤回")
 
 
 def _record_one(

@@ -260,26 +260,40 @@ def get_setting(conn: sqlite3.Connection, key: str, default: str | None = None) 
 READABLE = ("valid", "invalid")
 ATTRIBUTED = READABLE + ("unreadable",)  # statuses of files attributed to an agency
 
+# Readable files that never replace another readable file of their agency (found by a new
+# user's trial), ranked below it: a file whose cover names one agency while its mail's sender
+# or its file name names another (``agency.channel_other``: whose report it is needs a human),
+# then the very template the campaign issued, sent back unfilled
+# (``campaign.template_unchanged``: an agency forwarding the office's mail with both files).
+HELD_RULES = ("agency.channel_other", "campaign.template_unchanged")
+
 
 def recompute_current(conn: sqlite3.Connection, code: str) -> None:
     """Choose the agency's current submission; mark every other one superseded by it.
 
-    The current submission is the newest readable one (valid or invalid; by received_at, then
-    id).  An unreadable file never replaces a readable submission: it stays in the history
-    (superseded_by = the current one) and is only current when the agency sent nothing
-    readable, so the agency shows as unreadable.  Each agency thus has at most one row with
-    superseded_by NULL.  The choice depends only on the set of rows, not on the order the
-    files were imported in, so any sequence of imports of the same files ends in the same state.
+    The current submission is the newest (by received_at, then id) of the best-ranked files:
+    readable ones (valid or invalid) first, then readable ones held back by a finding of
+    ``HELD_RULES`` (in that order: the unfilled template last), then unreadable ones.  So an
+    unreadable file, an unfilled template or a file whose agency is in doubt never replaces a
+    readable submission: it stays in the history (superseded_by = the current one) and is only
+    current when the agency has nothing better (an agency that sent only the template shows as
+    有错误 and is reminded).  Each agency thus has at most one row with superseded_by NULL.  The
+    choice depends only on the set of rows, not on the order the files were imported in, so
+    any sequence of imports of the same files ends in the same state.
     """
+    held = " ".join(
+        f"WHEN EXISTS (SELECT 1 FROM findings f WHERE f.submission_id = s.id AND f.rule = '{rule}') THEN {len(HELD_RULES) - i}"
+        for i, rule in enumerate(HELD_RULES)
+    )
     rows = conn.execute(
-        f"SELECT id, status FROM submissions WHERE code=? AND status IN ({','.join('?' * len(ATTRIBUTED))}) "
-        "ORDER BY received_at, id",
-        (code, *ATTRIBUTED),
+        f"SELECT s.id, CASE WHEN s.status NOT IN ({','.join('?' * len(READABLE))}) THEN 0 {held} ELSE {len(HELD_RULES) + 1} END AS rank "
+        f"FROM submissions s WHERE s.code=? AND s.status IN ({','.join('?' * len(ATTRIBUTED))}) "
+        "ORDER BY rank, s.received_at, s.id",
+        (*READABLE, code, *ATTRIBUTED),
     ).fetchall()
     if not rows:
         return
-    readable = [r for r in rows if r["status"] in READABLE]
-    current = (readable or rows)[-1]["id"]
+    current = rows[-1]["id"]
     conn.execute("UPDATE submissions SET superseded_by=NULL WHERE id=?", (current,))
     conn.execute(
         f"UPDATE submissions SET superseded_by=? WHERE code=? AND id<>? AND status IN ({','.join('?' * len(ATTRIBUTED))})",

@@ -65,7 +65,7 @@ def _find_submission(store: CampaignStore, file_or_sha: str):
             raise CampaignError(f"文件“{path}”还没有导入本报送任务，请先运行 xlsxgov campaign import {store.directory} {path}")
         return found[0]
     named = store.received_by_name(file_or_sha)  # the name the import listed it by
-    free = [r for r in named if r["code"] is None or r["status"] == "withdrawn"]  # the ones assign may give
+    free = [r for r in named if store.unassigned_file(r["id"]) is not None]  # the ones assign may give
     if len(free) > 1:
         shas = "、".join(r["sha256"][:8] for r in free)
         raise CampaignError(f"单位不明或已撤回的文件中有 {len(free)} 个名为“{file_or_sha}”，请改用 SHA-256 的前 8 位指定（{shas}）")
@@ -98,9 +98,12 @@ class AssignResult:
 
 
 def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignResult:
-    """Give a file to a roster agency: one recorded with no agency (quarantine/), or one an agency
+    """Give a file to a roster agency: one recorded with no agency (quarantine/), one an agency
     withdrew because it was not theirs (identified wrongly: the same bytes sent again would be
-    skipped as a duplicate, so the file itself moves). It is validated again and recorded as that
+    skipped as a duplicate, so the file itself moves), or one recorded by its cover while its
+    mail's sender or file name names another agency (``agency.channel_other``: held back from
+    replacing a report until the office decides; assigned, even to the agency of its cover, it
+    is that agency's report like any other). It is validated again and recorded as that
     agency's submission (``assign_file``), the agency's current submission chosen again, and an
     audit line says who, when and, for a withdrawn file, whose it was. CampaignError for an
     unknown file or agency, or a file that an agency holds (not withdrawn)."""
@@ -114,9 +117,10 @@ def assign(directory: Path | str, file_or_sha: str, agency_text: str) -> AssignR
         label = submission_label(row["file_name"], row["source"])
         if row["code"] is not None:
             owner = store.names().get(row["code"], row["code"])
-            if row["status"] != "withdrawn":
+            if store.unassigned_file(row["id"]) is None:
                 raise CampaignError(f"文件{label}已是{owner}的报送，不能再分配（可先用 campaign withdraw 撤回）")
-            moved_from = f"（原为单位 {row['code']} {owner} 撤回的报送）"
+            moved_from = (f"（原为单位 {row['code']} {owner} 撤回的报送）" if row["status"] == "withdrawn"
+                          else f"（原按封面记在单位 {row['code']} {owner} 名下，发件人或文件名指向另一单位）")
     outcome = assign_file(directory, row["id"], agency.code)
     if outcome.outcome == "duplicate":  # the ledger changed under us (another import, a second assign)
         raise CampaignError(f"文件{label}未能分配：台账中该文件的记录刚被其他操作更改，请用 campaign status --history 查看后重试")

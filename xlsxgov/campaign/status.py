@@ -23,6 +23,8 @@ def campaign_status(directory: Path | str) -> dict:
     file (the current submission's file name as the agency sent it; "" when none) and
     file_label (that name quoted, and the mail it came in: how a clerk is shown it);
     from_report (the current submission was read from a report document by ``xlsxgov.extract``);
+    check (warnings of ``CHECK_RULES`` a human must settle, in Chinese, whatever the status: on
+    the current submission, or on a file held back because its agency is in doubt; "" for none);
     ``unassigned`` counts received files of unknown agencies. Also contact and email (roster)
     and phone (the current submission's cover, else the roster) for the status workbook.
     """
@@ -30,6 +32,7 @@ def campaign_status(directory: Path | str) -> dict:
         history = store.history()
         current = store.current()
         from_report = store.report_derived()
+        checks = store.needs_check(CHECK_RULES)
         rows = []
         for a in store.roster():
             cur = current.get(a.code)
@@ -53,12 +56,22 @@ def campaign_status(directory: Path | str) -> dict:
                     "file": cur.file_name if cur else "",
                     "file_label": store.label_of(cur.id) if cur else "",
                     "from_report": cur is not None and cur.id in from_report,  # read from a report document
+                    "check": "；".join(
+                        message if current else f"{message}（文件{store.label_of(sid)}未作为当前报表）"
+                        for message, sid, current in checks.get(a.code, [])
+                    ),
                 }
             )
         unassigned = store.unassigned()
     totals = {s: sum(1 for r in rows if r["status"] == s) for s in ("valid", "invalid", "missing", "unreadable")}
     _add_contacts(directory, rows)
     return {"agencies": rows, "totals": totals, "unassigned": unassigned}
+
+
+# Warnings that ask the office, not the agency, to decide whose report a file is (importer
+# ``_record_one``): ``campaign status --problems`` and the status workbook list them even for an
+# agency whose report is valid (found by a new user's trial: nothing showed them after import).
+CHECK_RULES = ("agency.channel_other", "agency.cover_other")
 
 
 def _first_problem(store: CampaignStore, cur) -> str:
@@ -97,6 +110,12 @@ def beijing_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _reason(a: dict) -> str:
+    """Why an agency needs action (the status workbook's 说明): its problem, then the warnings
+    the office must settle (``check``)."""
+    return "；".join(x for x in (_problem(a), a.get("check", "")) if x)
+
+
+def _problem(a: dict) -> str:
     if a.get("reason"):
         return a["reason"]
     if a["status"] == "missing":

@@ -19,7 +19,8 @@ and the web portal read and write a campaign only through a store::
         store.settings().year, store.roster(), store.current()
 
 An agency's *current* submission is its newest readable one (valid or invalid); an unreadable
-file is current only for an agency that sent nothing readable (``ledger.recompute_current``).
+file is current only for an agency that sent nothing readable, and neither is the unfilled template
+nor a file whose agency is in doubt (``ledger.recompute_current``).
 
 Longer than 600 lines on purpose: every SQL statement about a campaign outside ledger.py's
 schema lives here (tests/test_store.py fails on SQL anywhere else), so that what the ledger
@@ -361,13 +362,15 @@ class CampaignStore:
         try:
             with self.transaction():
                 moved: list[int] = []
-                if replace is not None:
+                was: str | None = None  # the agency the replaced row was recorded for
+                if replace is not None and self.unassigned_file(replace) is not None:
+                    was = self.conn.execute("SELECT code FROM submissions WHERE id=?", (replace,)).fetchone()[0]
                     # Reviews of the file follow it to its new row (below): checked at commit.
                     self.conn.execute("PRAGMA defer_foreign_keys=ON")
                     moved = [r[0] for r in self.conn.execute("SELECT id FROM reviews WHERE submission_id=?", (replace,))]
                     for table in ("findings", "facts", "submission_meta"):
                         self.conn.execute(f"DELETE FROM {table} WHERE submission_id=?", (replace,))
-                    self.conn.execute("DELETE FROM submissions WHERE id=? AND (code IS NULL OR status='withdrawn')", (replace,))
+                    self.conn.execute("DELETE FROM submissions WHERE id=?", (replace,))
                 if self.knows(sha256):
                     raise _Duplicate  # rolls back, a replaced row included
                 cur = self.conn.execute(
@@ -395,8 +398,8 @@ class CampaignStore:
                     self.conn.executemany(
                         "INSERT INTO submission_meta(submission_id, key, value) VALUES (?, ?, ?)", [(sid, *m) for m in rows.meta]
                     )
-                if code is not None:
-                    ledger.recompute_current(self.conn, code)
+                for agency in {code, was} - {None}:  # the file may leave an agency (assign)
+                    ledger.recompute_current(self.conn, agency)
         except (_Duplicate, sqlite3.IntegrityError):  # IntegrityError: another process recorded it first
             return False
         return True
@@ -453,13 +456,36 @@ class CampaignStore:
         }
 
     def unassigned_file(self, submission_id: int) -> sqlite3.Row | None:
-        """file_name, sha256, archive_path, received_at, source of a received file that may be
-        given to an agency: one no agency was identified for, or one its agency withdrew (None
-        when ``submission_id`` is neither)."""
+        """file_name, sha256, archive_path, received_at, source and code of a received file that
+        may be given to an agency: one no agency was identified for, one its agency withdrew, or
+        one recorded by its cover while its mail's sender or file name names another roster
+        agency (``agency.channel_other``: whose it is needs a human; None when
+        ``submission_id`` is none of these)."""
         return self.conn.execute(
-            "SELECT file_name, sha256, archive_path, received_at, source FROM submissions "
-            "WHERE id=? AND (code IS NULL OR status='withdrawn')", (submission_id,)
+            "SELECT file_name, sha256, archive_path, received_at, source, code FROM submissions s "
+            "WHERE id=? AND (code IS NULL OR status='withdrawn' OR EXISTS "
+            "(SELECT 1 FROM findings f WHERE f.submission_id = s.id AND f.rule = 'agency.channel_other'))", (submission_id,)
         ).fetchone()
+
+    def rules_of(self, submission_id: int) -> set[str]:
+        """The rules of a submission's findings (``campaign.template_unchanged`` …)."""
+        return {r[0] for r in self.conn.execute("SELECT DISTINCT rule FROM findings WHERE submission_id=?", (submission_id,))}
+
+    def needs_check(self, rules: Sequence[str]) -> dict[str, list[tuple[str, int, bool]]]:
+        """Roster code → (message, submission id, is current) of the findings of ``rules``
+        (warnings a human must settle, e.g. ``agency.cover_other``) on the agency's readable
+        files: its current one, and any other file of ``agency.channel_other`` (held back by
+        ``ledger.recompute_current`` until the office assigns or withdraws it), oldest first."""
+        out: dict[str, list[tuple[str, int, bool]]] = {}
+        marks = ",".join("?" * len(rules))
+        for code, message, sid, current in self.conn.execute(
+            "SELECT s.code, f.message, s.id, s.superseded_by IS NULL FROM findings f JOIN submissions s ON s.id = f.submission_id "
+            f"WHERE s.code IS NOT NULL AND s.status IN ('valid', 'invalid') AND f.rule IN ({marks}) "
+            "AND (s.superseded_by IS NULL OR f.rule = 'agency.channel_other') ORDER BY s.received_at, s.id, f.rowid",
+            tuple(rules),
+        ):
+            out.setdefault(code, []).append((message, sid, bool(current)))
+        return out
 
     def unassigned(self) -> int:
         """Received files no roster agency could be identified for."""

@@ -368,7 +368,7 @@ def import_summary_table(result: ImportResult) -> Table:
 @campaign_app.command("status")
 def status_command(
     directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
-    problems: bool = typer.Option(False, "--problems", help="只列需要处理的单位（有错误、无法读取、未报送）和原因"),
+    problems: bool = typer.Option(False, "--problems", help="只列需要处理的单位（有错误、无法读取、未报送，或有待核实归属的文件）和原因"),
     history: Optional[str] = typer.Option(None, "--history", help="一个单位的全部记录：收到的每个文件、分配、撤回", metavar="单位"),
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
     xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="把进度表另存为 .xlsx"),
@@ -389,7 +389,7 @@ def status_command(
     if xlsx:
         write_status_xlsx(status, xlsx)
     if as_json:
-        keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders", "reason", "file", "from_report")
+        keys = ("name", "code", "status", "errors", "warnings", "received_at", "reminders", "reason", "check", "file", "from_report")
         out = {"agencies": [{k: a[k] for k in keys} for a in status["agencies"]], "totals": status["totals"]}
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return
@@ -402,13 +402,14 @@ def status_command(
     if status["unassigned"]:
         say(_ASSIGN_HINT.format(escape(str(directory))))
     if problems:
-        late = [a for a in status["agencies"] if a["status"] != "valid"]
+        late = [a for a in status["agencies"] if a["status"] != "valid" or a["check"]]
         rows = []
         for a in late:
             why = a["reason"] or ("未收到报表" + ("（名册中没有电子邮箱，未发邮件）" if not a["email"] else "") if a["status"] == "missing" else "")
             if a["status"] == "invalid" and a["errors"] > 1:
                 why += f"（共 {a['errors']} 处错误）"
-            rows.append((Text(a["name"]), _status_text(a["status"]), Text(why + (f"；文件 {a['file_label']}" if a["file_label"] else ""))))
+            where = f"文件 {a['file_label']}" if a["file_label"] else ""
+            rows.append((Text(a["name"]), _status_text(a["status"]), Text("；".join(x for x in (why, where, a["check"]) if x))))
         if rows:
             console.print(message_table(console, ("单位名称", "状态", "原因"), rows, message_column=2))
         else:
@@ -419,7 +420,7 @@ def status_command(
             for a in status["agencies"]
         ]
         console.print(message_table(console, ("单位名称", "状态", "收到文件", "最近收到", "已催报"), agency_rows, message_column=0))
-        if tot["valid"] < len(status["agencies"]):
+        if tot["valid"] < len(status["agencies"]) or any(a["check"] for a in status["agencies"]):
             say(f"需要处理的单位和原因：xlsxgov campaign status {escape(str(directory))} --problems")
     if xlsx:
         say(f"已保存进度表：{escape(str(xlsx))}")
