@@ -284,6 +284,40 @@ def test_nothing_is_counted_twice(agencies, tmp_path):
         consolidate_files([county, overlap], tmp_path / "x.xlsx", region="某市")
 
 
+def test_two_different_reports_of_one_agency_are_refused(agencies, tmp_path):
+    """Found by a new user's trial: an agency's first and corrected reports (same 统一社会信用代码,
+    different numbers) in one folder were both added up, with only a console note, and the
+    consolidation validated as 合格, so the double count went on upward."""
+    spec, paths, inputs = agencies
+    changed = dict(inputs[7])
+    changed[("t2", "regulations", "valid")] += 877
+    v2 = write_agency(tmp_path / "测试单位007_v2.xlsx", spec, 7, changed)
+    out = tmp_path / "区.xlsx"
+    with pytest.raises(ConsolidationError) as exc:
+        consolidate_files([paths[6], paths[7], v2], out, region="测试区")
+    lines = str(exc.value).splitlines()
+    assert "只保留其中一份" in lines[0]
+    (agency,) = lines[1:]
+    assert "测试单位007" in agency and f"11{7:016d}" in agency and paths[7].name in agency and v2.name in agency
+    assert not out.exists()
+    proc = subprocess.run([str(XLSXGOV), "consolidate", str(paths[7]), str(v2), "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and v2.name in "".join(proc.stderr.split()) and not out.exists()
+
+    # the other version in another year is left out by the year, not refused
+    old = write_agency(tmp_path / "测试单位007_2023.xlsx", spec, 7, changed, year=2023)
+    kept = consolidate_files([paths[6], paths[7], paths[8], old], out, region="测试区")
+    assert read_workbook(kept.path).values == expected_sums(spec, [inputs[6], inputs[7], inputs[8]])
+
+    # no code to compare (reports read by extract print none): both counted, with a note
+    blank = [write_workbook(tmp_path / f"报告{i}.xlsx", spec, Meta(year=2024, agency="某县某局", region="测试区", extra={"source": "report"}),
+                           values=inputs[i])
+             for i in (6, 7)]
+    both = consolidate_files(blank, tmp_path / "b.xlsx", region="测试区")
+    assert read_workbook(both.path).values == expected_sums(spec, [inputs[6], inputs[7]])
+    (note,) = both.warnings
+    assert "某县某局" in note and "没有统一社会信用代码" in note and "已全部计入汇总" in note
+
+
 def test_roster_lists_missing_agencies(agencies, tmp_path):
     spec, paths, _ = agencies
     subs = [read_workbook(p) for p in paths[:3]]

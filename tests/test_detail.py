@@ -21,6 +21,7 @@ from xlsxgov import spec as spec_mod
 from xlsxgov.compute import complete, key, to_display
 from xlsxgov.consolidate import consolidate_submissions
 from xlsxgov.detail import DETAIL_SHEET, FIXED, read_detail
+from xlsxgov.locate import agency_key
 from xlsxgov.reader import Submission
 from xlsxgov.validate import validate_paths
 from xlsxgov.values import MAX_NUMBER, Kind
@@ -40,6 +41,7 @@ def agencies(draw):
     spec = spec_mod.load(draw(st.sampled_from(["gov2021", "gov2019", "legacy2008"])))
     text = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12))
     rows = []
+    codes: set[str] = set()
     for i in range(draw(st.integers(1, 5))):
         rng = draw(st.randoms(use_true_random=False))  # 200 cells: drawn from a seed, so that shrinking stays quick
         scale = draw(st.sampled_from([40, 10**6, MAX_NUMBER]))
@@ -55,8 +57,12 @@ def agencies(draw):
                 v = rng.randint(0, scale)
             inputs[key(cell)] = v
         consolidated = draw(st.booleans())
+        code = draw(st.one_of(st.sampled_from(["", "0012", "91350100MA2XYZ1234"]), text))
+        if agency_key(code) in codes:  # one report per agency: consolidation refuses two with one code
+            code = ""
+        codes.add(agency_key(code))
         meta = {
-            "agency": draw(text), "code": draw(st.one_of(st.sampled_from(["", "0012", "91350100MA2XYZ1234"]), text)),
+            "agency": draw(text), "code": code,
             "year": str(YEAR), "kind": "consolidated" if consolidated else "template",
             "consolidates": str(draw(st.integers(0, 300))) if consolidated else "", "file_name": draw(text),
         }

@@ -138,7 +138,8 @@ def consolidate_submissions(
     ``left_out`` (by code) go to 未报送 with ``missing_reason``.
     ``statuses``: path → status (valid | invalid) shown in 明细; default valid.
     ``left_out``: files not consolidated (listed on 未报送 with their reasons).
-    Raises ConsolidationError on mixed editions or when there is nothing to consolidate.
+    Raises ConsolidationError on mixed editions, on two different reports of one agency
+    (``_one_report_per_agency``) or when there is nothing to consolidate.
     """
     out = Path(out)
     subs = list(subs)
@@ -174,7 +175,7 @@ def consolidate_submissions(
     if not region:
         regions = Counter(s.meta.get("region", "") for s in subs if s.meta.get("region"))
         region = regions.most_common(1)[0][0] if regions else ""
-    warnings = notes + _duplicates(subs)
+    warnings = notes + _one_report_per_agency(subs)
     by_path: dict[str, str] = {str(k): v for k, v in (statuses or {}).items()}
     with_errors = [s for s in subs if by_path.get(str(s.path)) in ("invalid", "returned")]
     if with_errors:
@@ -243,15 +244,38 @@ def consolidate_submissions(
     return ConsolidationResult(out, spec, year, region, subs, count, inputs, left, missing, warnings)
 
 
-def _duplicates(subs: Sequence[Submission]) -> list[str]:
+def _one_report_per_agency(subs: Sequence[Submission]) -> list[str]:
+    """Refuse two different reports of one agency; note what cannot be told apart.
+
+    Two submissions with the same 统一社会信用代码 (``agency_key``) are two versions of one
+    agency's report (copies were already left out by ``_without_overlaps``): adding both would
+    count the agency twice, and which one is right is for the user to say, so ConsolidationError
+    names each agency and its files, one line each. A campaign never gets here with two: the
+    ledger keeps one current report per agency. Files without a code (reports read by
+    ``extract``, which do not print one) cannot be compared that way: those sharing a name with
+    another file are still added up, with a note (returned) asking the user to check.
+    """
     by_code: dict[str, list[Submission]] = {}
     for s in subs:
-        if s.code:
+        if agency_key(s.code):
             by_code.setdefault(agency_key(s.code), []).append(s)
+    twice = [group for group in by_code.values() if len(group) > 1]
+    if twice:
+        lines = [f"{group[0].agency or '（封面未写单位名称）'}（统一社会信用代码 {group[0].code}）：{'、'.join(s.sent_as for s in group)}"
+                 for group in twice[:20]]
+        raise ConsolidationError(
+            "同一单位有内容不同的多份报表，不能都计入汇总（否则该单位被重复计算），请只保留其中一份"
+            "（通常是最新的一份，其余移出待汇总的文件夹）后重新汇总：\n" + "\n".join(lines)
+            + (f"\n……共 {len(twice)} 个单位" if len(twice) > 20 else ""))
+    by_name: dict[str, list[Submission]] = {}
+    for s in subs:
+        if agency_key(s.agency):
+            by_name.setdefault(agency_key(s.agency), []).append(s)
     return [
-        f"统一社会信用代码 {code} 出现在 {len(group)} 个文件中（{'、'.join(_who(s) for s in group)}），已全部计入汇总，请核实是否重复报送"
-        for code, group in by_code.items()
-        if len(group) > 1
+        f"单位 {group[0].agency} 出现在 {len(group)} 个文件中（{'、'.join(_who(s) for s in group)}），"
+        f"其中有的没有统一社会信用代码，无法确认是否同一单位，已全部计入汇总，请核实是否重复报送"
+        for group in by_name.values()
+        if len(group) > 1 and any(not agency_key(s.code) for s in group)
     ]
 
 
