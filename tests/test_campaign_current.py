@@ -1,14 +1,18 @@
 """Which file is an agency's current report, and what the clerk is told about it (found by a new
 user's trial): an unfilled template or a file whose agency is in doubt never replaces a report;
-several reports of one agency in one import are listed."""
+several reports of one agency in one import are listed; Ctrl-C during an import is one line."""
 
 from __future__ import annotations
 
 import email.utils
 import json
 import os
+import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from xlsxgov.campaign.importer import import_paths
 from xlsxgov.campaign.remind import prepare_reminders
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_campaign import AGENCIES, cli, flat  # noqa: E402
+from test_campaign import XLSXGOV, AGENCIES, canonical, cli, flat  # noqa: E402
 from test_campaign_clerk import agency_status, campaign, issued, reply  # noqa: E402,F401  (fixtures)
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -166,3 +170,40 @@ def test_two_reports_of_one_agency_in_one_import_are_listed(campaign: Path, tmp_
     assert current_file(campaign, 0) == "v1.xlsx"
     out = flat(cli("import", campaign, two).stdout)  # again: duplicates, nothing new to say
     assert "2份不同报表" not in out
+# --- point 4: Ctrl-C ----------------------------------------------------------------------------
+
+
+def test_ctrl_c_during_import_is_one_line_and_rerun_completes(campaign: Path, tmp_path: Path):
+    """SIGINT to the whole process group (what a terminal's Ctrl-C does) while the import and its
+    workers read: one Chinese line, exit code 130, no traceback; a re-run gives the ledger of an
+    uninterrupted import."""
+    replies = tmp_path / "replies"
+    replies.mkdir()
+    for i in range(60):
+        reply(replies / f"r{i:02d}.xlsx", i % len(AGENCIES), seed=100 + i)
+    reference = Path(shutil.copytree(campaign, tmp_path / "ref"))
+    cli("import", reference, replies)
+    interrupted = 0
+    for workers, delay in (("2", 0.0), ("2", 0.8), ("1", 0.4)):
+        proc = subprocess.Popen([XLSXGOV, "campaign", "import", str(campaign), str(replies)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env={**os.environ, "XLSXGOV_WORKERS": workers},
+                                start_new_session=True)
+        while proc.poll() is None and not list((campaign / ".tmp").glob(f"import-{proc.pid}-*")):
+            time.sleep(0.01)  # the import has begun: its working folder exists
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        # Finished before the signal, or it came while Python was exiting (the default handler
+        # is back then): nothing to check.
+        if proc.returncode in (0, -signal.SIGINT):
+            continue
+        interrupted += 1
+        assert proc.returncode == 130, (out, err)
+        assert "Traceback" not in err and "Exception ignored" not in err and "KeyboardInterrupt" not in err, err
+        (line,) = [line for line in err.splitlines() if line.strip()]
+        assert line.startswith("已中断：") and "已导入的文件已记入台账，再次运行 import 继续" in line, err
+    assert interrupted
+    cli("import", campaign, replies)
+    assert canonical(campaign) == canonical(reference)
+    assert not list((campaign / ".tmp").iterdir())

@@ -28,8 +28,10 @@ import gc
 import hashlib
 import os
 import shutil
+import signal
 import sqlite3
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from functools import partial
 from datetime import datetime, timezone
@@ -311,6 +313,18 @@ _parent = os.getpid()  # the process that imported this module (forked workers d
 _frozen = False
 
 
+def _parent_only(owner: int):
+    """A SIGINT handler raising KeyboardInterrupt in process ``owner`` only: the worker processes
+    it forks inherit it and go on with their chunk, so that Ctrl-C during ``import_paths`` gives
+    the parent's one line and no worker's traceback."""
+
+    def handler(signum, frame) -> None:
+        if os.getpid() == owner:
+            raise KeyboardInterrupt
+
+    return handler
+
+
 def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: Path) -> list[_Verdict]:
     """Worker side of ``import_paths`` (``parallel.chunk_map``): read and validate a chunk of
     files and add the campaign's own findings (the costly parts, on both cores). Before each
@@ -324,6 +338,10 @@ def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: P
         # (walking the parent's heap cost more than reading the files).
         gc.freeze()
         _frozen = True
+        # Ctrl-C reaches the whole process group: the parent stops the import, a worker
+        # finishing its chunk must not print a traceback (a fork already inherited
+        # ``_parent_only``; a worker of a fork server did not).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     note = _ReadingNote(tmp_root / f"reading-{os.getpid()}")
     try:
         reports = validate_any([j.path for j in jobs], edition=edition, workers=1, before_read=note)
@@ -375,7 +393,20 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     recorded with ``source`` = ``report`` in ``submission_meta``.
 
     ``progress``: show a Rich progress bar on stderr while files are archived and validated.
+
+    KeyboardInterrupt (Ctrl-C) stops it: the batches committed stay recorded, the one being
+    recorded is rolled back, the workers end without a word; a new import goes on from there.
     """
+    main = threading.current_thread() is threading.main_thread()  # signal handlers are set there only
+    previous = signal.signal(signal.SIGINT, _parent_only(os.getpid())) if main else None
+    try:
+        return _import_paths(directory, paths, progress=progress)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+def _import_paths(directory: Path | str, paths: list[Path] | None, *, progress: bool) -> ImportResult:
     from ..parallel import chunk_map
 
     store = CampaignStore.open(directory)

@@ -297,6 +297,14 @@ def import_command(
       xlsxgov campaign import 任务
       xlsxgov campaign import 任务 回复 收件箱.mbox
     """
+    try:
+        _import(directory, paths)
+    except KeyboardInterrupt:  # Ctrl-C: whatever was being done, one line (the ledger is consistent)
+        err_console.print(_INTERRUPTED, highlight=False, markup=False)
+        raise typer.Exit(130) from None  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def _import(directory: Path, paths: Optional[List[Path]]) -> None:
     from ..campaign.importer import import_paths
 
     # The progress bar goes to stderr, and only when it is a terminal.
@@ -330,6 +338,8 @@ def _duplicate_note(f: FileOutcome) -> str:
     held = f"“{f.agency}”已撤回的报送" if f.withdrawn else f"已记为“{f.agency}”的报送"
     return f"与{when}、{held}完全相同，未重复记录"
 
+
+_INTERRUPTED = "已中断：本次导入未完成，已导入的文件已记入台账，再次运行 import 继续"
 
 # Feedback workbooks are built when first asked for (campaign.feedback), not by import or assign.
 _ASSIGN_HINT = "单位不明的文件在 quarantine/ 中，确认是哪个单位的后用 xlsxgov campaign assign {} 文件名 单位 分配"
