@@ -12,6 +12,7 @@ import random
 import struct
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import xlsxwriter
@@ -566,6 +567,36 @@ def _append_rows(xml: str, rows: str) -> str:
     return xml[:i] + rows + xml[i:]
 
 
+def lying_size_xlsx(src: Path, dst: Path, part: str, extra: int = 64 * 2**20) -> Path:
+    """``src`` with ``part`` followed by ``extra`` bytes of spaces in its deflate stream while its
+    local header and directory entry keep the part's own size and CRC-32."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename != part:
+                zout.writestr(info.filename, data)
+                continue
+            with zout.open(info.filename, "w", force_zip64=False) as fh:
+                fh.write(data)
+                chunk = b" " * 2**20
+                for _ in range(extra // len(chunk)):
+                    fh.write(chunk)
+            honest = (zlib.crc32(data), len(data))
+    raw = bytearray(dst.read_bytes())
+    name = part.encode()
+    for sig, crc_at in ((b"PK\x03\x04", 14), (b"PK\x01\x02", 16)):
+        pos = 0
+        while (pos := raw.find(sig, pos)) >= 0:
+            name_len = struct.unpack_from("<H", raw, pos + (26 if sig == b"PK\x03\x04" else 28))[0]
+            start = pos + (30 if sig == b"PK\x03\x04" else 46)
+            if bytes(raw[start:start + name_len]) == name:
+                struct.pack_into("<I", raw, pos + crc_at, honest[0])
+                struct.pack_into("<I", raw, pos + crc_at + 8, honest[1])  # the uncompressed size
+            pos += 4
+    dst.write_bytes(bytes(raw))
+    return dst
+
+
 def reading_corpus(d: Path) -> list[Case]:
     """Write every hostile kind of issue #14 (two variants or more, in each format where it
     applies) into ``d``. Cases with ``needs_office`` are converted by LibreOffice afterwards
@@ -620,6 +651,12 @@ def reading_corpus(d: Path) -> list[Case]:
            + "".join(f"<si><t>{i}</t></si>" for i in range(1_000_000)) + "</sst>")
     add("shared_strings", "sst_million.xlsx", lambda x: sst, part="xl/sharedStrings.xml", unreadable="too_large")
     add("shared_strings", "sst_200k.xlsx", lambda x: x.replace("</sst>", "".join(f"<si><t>{i * 7919 % 1000003}</t></si>" for i in range(200_000)) + "</sst>"), part="xl/sharedStrings.xml", unreadable="too_large")
+
+    # 11b. a part whose data inflates past the size its directory entry declares (the first
+    # bytes are the part as it was, so its CRC-32 holds for them): zipfile stops at the declared
+    # size and calamine would inflate it whole. Found by a security review (1 MB → 1 GB).
+    for name, part in (("lying_sheet.xlsx", t3), ("lying_styles.xlsx", "xl/styles.xml")):
+        cases.append(Case("lying_size", lying_size_xlsx(good, d / name, part), unreadable="truncated"))
 
     # 12. numbers out of range
     big = ("t3", "disclosed", "natural")

@@ -86,6 +86,27 @@ def test_error_cell_in_issue_example_is_a_finding_not_zero(plain_cases):
     assert fact.value is None and fact.raw == "#DIV/0!"
 
 
+def test_a_part_lying_about_its_size_is_refused_before_it_is_inflated(plain_cases):
+    """Found by a security review: a 1 MB upload whose sheet declared its own size while its
+    data inflated to 1 GB took 2 GB of memory (zipfile stops at the declared size and calamine
+    inflates the whole stream). Now it is refused as damaged having inflated one byte past the
+    declared size: Python's allocations while reading stay far below the 64 MB hidden in it."""
+    import tracemalloc
+
+    lying = [c for c in plain_cases if c.kind == "lying_size"]
+    assert len(lying) == 2
+    for case in lying:
+        tracemalloc.start()
+        try:
+            with pytest.raises(Unreadable) as caught:
+                read_workbook(case.path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert caught.value.code == "truncated" and "\n" not in caught.value.reason
+        assert peak < 16 * 2**20, (case.path.name, peak)
+
+
 def test_formula_without_result_message(plain_cases):
     case = next(c for c in plain_cases if c.path.name == "formula_reference.xlsx")
     sub = read_workbook(case.path)

@@ -212,7 +212,11 @@ def _check(path: Path, max_bytes: int, max_entries: int, max_inflated: int, max_
             f"文件过大（{size / 2**20:.1f} MB，上限 {max_bytes / 2**20:.0f} MB），请删除无关工作表、图片后重新报送",
         )
     with open(path, "rb") as fh:
-        data = fh.read(max_bytes + 1)  # the whole file (its size was checked): examined in memory
+        # The whole file (its size was checked), examined in memory; a buffer of its own size,
+        # not of the limit (a 50 MB allocation per file otherwise), and more only if it grew.
+        data = fh.read(size + 1)
+        if len(data) > size:
+            data += fh.read(max_bytes + 1 - len(data))
     if len(data) > max_bytes:  # it grew since: judged as it is now
         return _bad("too_large", f"文件过大（超过 {max_bytes / 2**20:.0f} MB），请删除无关工作表、图片后重新报送")
     if not data:
@@ -528,25 +532,26 @@ def _member_head(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
 
 
 def member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
-    """A member's content, or its first ``limit`` bytes, from a zip open over bytes in memory:
-    inflated straight from those bytes (zipfile.open builds a file object, a lock and a CRC
-    reader per member: most of the cost of reading a few-KB part, issue #13), with zipfile's
-    own checks (a whole member's size and CRC-32). Anything unusual, or a zip over a real file,
-    goes through zipfile itself, which raises its usual errors (BadZipFile, zlib.error…)."""
+    """A member's content, or its first ``limit`` bytes, never more than its directory entry
+    declares. From a zip open over bytes in memory it is inflated straight from those bytes
+    (zipfile.open builds a file object, a lock and a CRC reader per member: most of the cost of
+    reading a few-KB part, issue #13). A whole member is checked against its entry: its size
+    and CRC-32, and a deflate stream that would go on past the declared size (a member that
+    lies about its size: 1 MB inflating to 1 GB, found by a security review) raises
+    zipfile.BadZipFile instead of being inflated; a broken stream raises zlib.error. Any other
+    member (a zip over a real file, a local header that differs) is read by zipfile, bounded by
+    the declared size, with zipfile's own errors."""
     out = _inflated(zf, info, limit)
     if out is not None:
         return out
-    if limit is None:
-        return zf.read(info)
     with zf.open(info) as fh:
-        return fh.read(limit)
+        return fh.read(info.file_size if limit is None else min(limit, info.file_size))
 
 
 def _inflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None) -> bytes | None:
-    """``member_bytes`` from the archive's bytes, None when the archive is not bytes in memory
-    or the member is unusual: the local header's signature or name differs from the
-    directory's, its data runs past the end, a broken deflate stream, a size or CRC that
-    does not match the directory's."""
+    """``member_bytes`` from the archive's bytes; None when the archive is not bytes in memory,
+    the local header's signature or name differs from the directory's, its data runs past the
+    end, or a head needs more than its first compressed bytes: zipfile reads it then."""
     fp = getattr(zf, "fp", None)
     if not isinstance(fp, io.BytesIO):
         return None
@@ -562,23 +567,25 @@ def _inflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None) -> 
         start += extra_len
         if start + info.compress_size > len(data):
             return None
-        whole = limit is None or limit >= info.file_size
-        want = info.file_size if whole else limit
-        # A head needs only the first compressed bytes: no copy of a large member's rest.
-        packed = memoryview(data)[start:start + (info.compress_size if whole else min(info.compress_size, 4 * want + 64))]
-        if info.compress_type == zipfile.ZIP_STORED:
-            out = bytes(packed[:want])
-        elif info.compress_type == zipfile.ZIP_DEFLATED:
-            out = zlib.decompressobj(-15).decompress(packed, want + 1)  # bounded: never past the declared size
-        else:
-            return None
-        if whole:
-            if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
-                return None  # zipfile reads it again and raises its own error
-            return out
-        return out[:want] if len(out) >= want else None
-    except (ValueError, struct.error, zlib.error, UnicodeEncodeError):
+    except (ValueError, struct.error, UnicodeEncodeError):
         return None
+    whole = limit is None or limit >= info.file_size
+    want = info.file_size if whole else limit
+    # A head needs only the first compressed bytes: no copy of a large member's rest.
+    packed = memoryview(data)[start:start + (info.compress_size if whole else min(info.compress_size, 4 * want + 64))]
+    if info.compress_type == zipfile.ZIP_STORED:
+        out = bytes(packed[:want])
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        out = zlib.decompressobj(-15).decompress(packed, want + 1)  # bounded: one byte past the declared size
+    else:
+        return None
+    if not whole:
+        return out[:want] if len(out) >= want else None
+    if len(out) > info.file_size:
+        raise zipfile.BadZipFile(f"member {info.filename!r} inflates past its declared size of {info.file_size} bytes")
+    if len(out) < info.file_size or zlib.crc32(out) != info.CRC:
+        raise zipfile.BadZipFile(f"member {info.filename!r} does not match its declared size or CRC-32")
+    return out
 
 
 def _read_plain(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int]) -> bool:

@@ -368,6 +368,16 @@ def _scan_xlsx(data: bytes, zf: zipfile.ZipFile | None = None) -> WorkbookScan:
             raise Unreadable(
                 f"文件含有 {n} 个不同的文字（上限 {MAX_SHARED_STRINGS}），远超出法定表格的范围，"
                 f"请删除表格以外的内容后重新报送", "too_large")
+    # Every other part calamine may read (styles, relationships, metadata…) is inflated once
+    # here, bounded by its declared size: a part whose data inflates past it is refused before
+    # calamine, which would inflate it whole (a 1 MB file became 1 GB, found by a security
+    # review). Sheets are checked the same way when first read (``pending``); images and
+    # themes are never parsed.
+    sheet_parts = {i.filename for i in parts.values()}
+    for name, info in members.items():
+        if name.startswith("xl/") and name.endswith((".xml", ".rels")) and info.filename not in sheet_parts \
+                and not name.startswith(("xl/theme/", "xl/media/")) and info not in (wb_info, rels_info, sst):
+            read(info, "文件内部的部件")
     plain: list[PlainStrings] = []
 
     def strings() -> PlainStrings:
@@ -565,7 +575,9 @@ def _scan_ods(data: bytes) -> WorkbookScan:
         row = 0
         col = 0
         row_rep = 1
-        with zf.open(info) as fh:
+        # Inflated whole and checked against its declared size first, as calamine will read it
+        # whole (see _scan_xlsx): bounded by MAX_PART_BYTES.
+        with io.BytesIO(member_bytes(zf, info)) as fh:
             for event, el in iterparse(fh, events=("start", "end"), forbid_dtd=True):
                 tag = el.tag
                 if event == "start":
