@@ -92,8 +92,8 @@ def test_feedback_keeps_what_was_typed_and_stays_invalid(tmp_path: Path) -> None
     assert ws[a1(T3, "new", "research")].value == "2.5"  # as typed, as text: never 0, never rounded
     assert "abc" in ws[a1(T3, "new", "business")].comment.text
     total = ws[a1(T3, "disclosed", "total")]
-    assert isinstance(total.value, str) and total.value.startswith("=")  # the formula is back
-    assert "99" in total.comment.text  # and its comment quotes what was typed
+    assert total.value == 99  # the total typed stays (test_feedback_typed_total.py): never decided for the agency
+    assert "99" in total.comment.text and "各分项之和为 3" in total.comment.text
     assert ws[a1(T3, "new", "legal")].value is None  # a blank stays blank, not 0
     # One selected sheet, and it is the list of what to fix (Excel treats two as a group).
     selected = [s.title for s in wb.worksheets if s.sheet_view.tabSelected]
@@ -107,9 +107,10 @@ def test_feedback_keeps_what_was_typed_and_stays_invalid(tmp_path: Path) -> None
     assert {f.cell for f in bad} == {a1(T3, "new", "business"), a1(T3, "new", "research")}
     assert not [f for f in back.findings if f.rule == "t3.balance"]
 
-    # Only when those cells hold numbers is the file valid.
+    # Only when those cells hold numbers and the total is corrected is the file valid.
     ws[a1(T3, "new", "business")].value = 0
     ws[a1(T3, "new", "research")].value = 0
+    total.value = 3
     wb.save(tmp_path / "fixed.xlsx")
     done, _ = findings(tmp_path / "fixed.xlsx")
     assert done.status == "valid", [f.message for f in done.findings if f.severity == "error"]

@@ -4,7 +4,8 @@ Built with the same writer as the template (never the agency's file round-trippe
 openpyxl, which drops validations and cached values), so the agency can fix and resend it.
 It never manufactures data (issue #9, point 1): a cell the agency left blank stays blank, and
 what the agency typed that is not a usable number is written back as the text it typed, marked,
-so the returned file stays invalid until the agency corrects that very cell.
+so the returned file stays invalid until the agency corrects that very cell; a total typed over
+its formula stays the number typed, for the same reason.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .compute import CellKey, to_display
+from .compute import CellKey, to_display, totals_off_formula
 from .findings import Finding
 from .reader import Submission, blank_value
 from .template import NO_DATA_FIELD, Meta, Written, footer_text, print_setup, text_rows, write_workbook
@@ -79,24 +80,27 @@ def write_feedback(sub: Submission, findings: Sequence[Finding], path: Path) -> 
 
     Cells: what the agency typed (blank stays blank; a value that could not be read is written
     as the text typed, red, with a comment); cells named by an error or warning are red with the
-    messages as a comment; a total typed over its formula gets its formula back, red, and a
-    comment quoting the number typed. Sheets: the cover, the tables, 校验, and 问题清单 (opened
+    messages as a comment; a total typed over its formula keeps the number typed (not the
+    formula; red, unlocked, and a comment giving the sum of its parts), so the file stays
+    invalid until the agency corrects the parts or the total. Sheets: the cover, the tables, 校验, and 问题清单 (opened
     first, the only selected sheet)."""
     marks = cell_marks(findings)
     texts = {k: typed_text(sub.raw.get(k)) for k in sub.bad_cells if not blank_value(sub.raw.get(k))}
     inputs = {k: v for k, v in sub.inputs.items() if k not in sub.bad_cells and not blank_value(sub.raw.get(k))}
     for k in texts:
         marks.setdefault(k, []).insert(0, f"您填写的是“{texts[k]}”，不是可以识别的数字，请改为数字")
-    values = sub.values
-    for cell in sub.spec.cells():
-        if cell.is_input:
-            continue
-        k = (cell.table.id, cell.row.id, cell.col.id)
-        typed = sub.typed.get(k)
-        if typed is not None and typed != values[k]:
-            marks.setdefault(k, []).insert(
-                0, f"您在合计单元格中填写了 {to_display(cell, typed)}，各分项之和为 {to_display(cell, values[k])}；已恢复为自动合计公式，请核对各分项"
-            )
+    # A total typed over its formula stays the number typed (issue of a new user's trial: the
+    # formula restored made the returned file pass, the agency never confirming the sum): which
+    # of the total and its parts is wrong is for the agency to say, so the file stays invalid
+    # until it does, as ``extract -o`` keeps a printed total its parts do not give.
+    typed_totals = totals_off_formula(sub.spec, inputs, {k: v for k, v in sub.typed.items() if k not in sub.bad_cells})
+    sums = sub.values
+    for k, typed in typed_totals.items():
+        cell = sub.spec.table(k[0]).cell(k[1], k[2])
+        marks.setdefault(k, []).insert(
+            0, f"您在合计单元格中填写了 {to_display(cell, typed)}，各分项之和为 {to_display(cell, sums[k])}；"
+            f"此格保留您填写的数字（不是公式），请改正各分项或改正此合计"
+        )
     meta = Meta(
         year=sub.year,
         agency=sub.agency,
@@ -110,4 +114,5 @@ def write_feedback(sub: Submission, findings: Sequence[Finding], path: Path) -> 
         extra={"source_file": sub.path.name},
     )
 
-    return write_workbook(path, sub.spec, meta, values=inputs, texts=texts, marks=marks, extra_sheets=[issues_sheet(findings)], in_memory=True)
+    return write_workbook(path, sub.spec, meta, values=inputs, texts=texts, marks=marks, typed_totals=typed_totals,
+                          extra_sheets=[issues_sheet(findings)], in_memory=True)

@@ -103,6 +103,7 @@ class Styles:
     input: dict
     total: dict
     bad_total: dict
+    typed_total: dict  # a total kept as the number typed over its formula: red, and unlocked so it can be corrected
     note: object
     guide_heading: object
     bad_input: dict
@@ -136,6 +137,7 @@ def _styles(wb: xlsxwriter.Workbook) -> Styles:
         input={k: fmt(locked=False, align="right", num_format=v) for k, v in num.items()},
         total={k: fmt(align="right", num_format=v, bg_color="#E7E6E6", bold=True) for k, v in num.items()},
         bad_total={k: fmt(align="right", num_format=v, bg_color="#FFC7CE", font_color="#9C0006", bold=True) for k, v in num.items()},
+        typed_total={k: fmt(locked=False, align="right", num_format=v, bg_color="#FFC7CE", font_color="#9C0006", bold=True) for k, v in num.items()},
         note=wb.add_format({"font_name": "宋体", "font_size": 10, "italic": True, "text_wrap": True, "valign": "top"}),
         guide_heading=wb.add_format({"font_name": "黑体", "font_size": 11, "bold": True, "valign": "vcenter"}),
         # What an agency typed that is not a number (feedback): kept as text, red and hatched.
@@ -210,9 +212,10 @@ def write_workbook(
     ``texts``: input cells written as the text an agency typed (feedback): the file stays invalid
     until the agency types a number there, and the 校验 lines involving them read 无法计算.
     ``marks`` paint cells red with a comment (feedback); ``notes`` are comments alone.
-    ``typed_totals`` (base units): totals written as that number instead of their formula, as
-    an agency typing over the formula would leave them (``extract -o``: the total the report
-    printed where its parts do not give it); the cached results of the totals built on them and
+    ``typed_totals`` (base units): totals written as that number instead of their formula, red
+    and unlocked, as an agency typing over the formula would leave them (``extract -o``: the
+    total the report printed where its parts do not give it; feedback: the total the agency
+    typed); the cached results of the totals built on them and
     of the 校验 sheet are what a spreadsheet computes from them (``compute.complete``). A hook of ``extra_sheets`` that calls
     ``activate()`` on its sheet makes the file open there; otherwise it opens on the cover.
     ``in_memory``: build every part in memory instead of one temporary file each (xlsxwriter's
@@ -433,8 +436,8 @@ def _write_table(wb, st: Styles, lay: TableLayout, fixed: _EditionText, values, 
                 _write_cell(ws, place.r, place.c, place.c2, None, style)
         else:
             style = (st.bad_total if cell_marks else st.total)[cell.kind]
-            if k in typed_totals:
-                _write_cell(ws, place.r, place.c, place.c2, to_display(cell, values[k]), style)
+            if k in typed_totals:  # unlocked: the user corrects this number (or the parts) on the protected sheet
+                _write_cell(ws, place.r, place.c, place.c2, to_display(cell, values[k]), st.typed_total[cell.kind])
             else:
                 if place.c2 > place.c:
                     ws.merge_range(place.r, place.c, place.r, place.c2, "", style)
