@@ -826,4 +826,4 @@ def campaign_findings(sub, *, year: int | None, issued: bool) -> list:
 def feedback_name(code: str | None, name: str, sha256: str) -> str:
     """File name of a submission's feedback workbook: the agency, then the first 8 hex digits of
     the submission's SHA-256, so each submission of the same agency keeps its own feedback."""
-    return safe_filename(f"{code or ''}_{name}_问题反馈_{sha256[:8]}.xlsx".lstrip("_"))
+    return safe_filename(f"{code or ''}_{name}_问题反馈_{sha256[:8]}.xlsx".lstrip("_"), flatten=True)

@@ -649,17 +649,22 @@ def _truncate(stem: str, ext: str) -> str:
     return stem.rstrip(" .") + ext
 
 
-def safe_filename(name: str) -> str:
+def safe_filename(name: str, *, flatten: bool = False) -> str:
     """A harmless local file name for an attachment name from an untrusted mail.
 
-    Decodes RFC 2047/2231, keeps only the last path component (``/`` or ``\\``),
-    removes control/format characters and characters Windows forbids, leading
+    Decodes RFC 2047/2231, keeps only the last path component (``/`` or ``\\``;
+    RFC 2183 2.3: a mail's directory path is not to be respected) or, with
+    ``flatten``, turns each separator into ``_``: for names the project builds
+    from roster fields (``{code}_{name}_…``), where an agency name like
+    ``示例市/教育局`` must not lose the code before it nor collide with
+    ``示例县/教育局``.  Removes control/format characters and characters Windows forbids, leading
     dots, and reserved device names; at most 150 characters (and 200 UTF-8
     bytes) keeping the extension.  Never empty.
     """
     name = _decode_name(str(name or ""))
     name = unicodedata.normalize("NFC", name)
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = name.replace("\\", "/")
+    name = name.replace("/", "_") if flatten else name.rsplit("/", 1)[-1]
     # Cc: control incl. NUL/CR/LF; Cf: e.g. U+202E which disguises extensions;
     # Cs/Co/Cn: surrogates, private use, unassigned.
     if name.isprintable():  # no character of those categories (str.isprintable): skip the per-character look-up

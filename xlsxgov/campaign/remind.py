@@ -113,7 +113,7 @@ def prepare_reminders(
                     a, year, reason, attachment[0], deadline=deadline, today=today, office=office,
                     submission=cur, errors=errors, why=why, feedback=with_feedback, wrong_form=wrong_form,
                 )
-                eml = folder / safe_filename(f"{a.code}_{a.name}_催报.eml")
+                eml = folder / safe_filename(f"{a.code}_{a.name}_催报.eml", flatten=True)
                 write_atomic(eml, builder.build(
                     agency_emails=a.emails, agency_name=a.name, subject=subject, body=body, filename=attachment[0], data=attachment[1],
                 ))

@@ -199,5 +199,6 @@ class Stamped:
 
 
 def template_name(agency: Agency, year: int | str) -> str:
-    """The file name of an agency's template: ``{code}_{name}_{year}年政府信息公开年报统计表.xlsx``, made safe for every file system."""
-    return safe_filename(f"{agency.code}_{agency.name}_{year}年政府信息公开年报统计表.xlsx")
+    """The file name of an agency's template: ``{code}_{name}_{year}年政府信息公开年报统计表.xlsx``, made safe for every file system;
+    a ``/`` in the name becomes ``_`` (``safe_filename(flatten=True)``): the code stays, so two agencies never share a name."""
+    return safe_filename(f"{agency.code}_{agency.name}_{year}年政府信息公开年报统计表.xlsx", flatten=True)

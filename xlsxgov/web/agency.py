@@ -4,14 +4,13 @@ upload with an immediate verdict, feedback, history, the office's review comment
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..campaign import portal
 from ..campaign.letters import default_deadline
-from ..campaign.stamp import template_name
-from ..campaign.roster import Agency
 from .common import (
     Recorded, agency_csrf, cfg_of, client_address, download, feedback_download, import_upload, not_found, open_ledger, page, release,
 )
@@ -142,17 +141,26 @@ def agency_receipt(request: Request, token: str, sid: int):
 
 @router.get("/a/{token}/template")
 def agency_template(request: Request, token: str):
+    """The template ``campaign issue`` made for the link's agency, found by its code in the
+    ledger (table ``issued``), served only when the file still has the bytes issued to it: a
+    file name could be shared (an older campaign's ``示例市/教育局`` and ``示例县/教育局`` both
+    wrote ``教育局_…xlsx``), and another agency's template would print that agency's link."""
     ctx = _context(request, token)
     if ctx is None:
         return not_found(request)
-    conn, agency, settings = ctx
-    release(conn)
-    year = _year(settings)
-    a = Agency(name=agency["name"], code=agency["code"], region=agency["region"] or "", contact=agency["contact"] or "", email=agency["email"] or "")
-    path = cfg_of(request).directory / "outbox" / template_name(a, year)
-    if not path.is_file():
+    conn, agency, _ = ctx
+    try:
+        row = conn.execute("SELECT path, sha256 FROM issued WHERE code=? ORDER BY rowid DESC LIMIT 1", (agency["code"],)).fetchone()
+    finally:
+        release(conn)
+    if row is None or not row[1]:
+        return not_found(request)
+    outbox = cfg_of(request).directory / "outbox"
+    path = cfg_of(request).directory / row[0]
+    try:
+        same = path.resolve().parent == outbox.resolve() and hashlib.sha256(path.read_bytes()).hexdigest() == row[1]
+    except OSError:
+        same = False
+    if not same:
         return not_found(request)
     return download(path, path.name, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-
