@@ -297,7 +297,7 @@ def test_documents_pass_the_same_screen_as_workbooks(tmp_path: Path):
     it; a page saved as UTF-16 is read as a page."""
     import zipfile
 
-    from tests.hostile_files import _rewrite_zip
+    from tests.hostile_files import _rewrite_zip, lying_size_xlsx
 
     word = _docx_of(_report("000"), tmp_path / "w.docx")
     with zipfile.ZipFile(word) as zf:
@@ -307,10 +307,12 @@ def test_documents_pass_the_same_screen_as_workbooks(tmp_path: Path):
     with zipfile.ZipFile(tmp_path / "炸弹.docx", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", "<Types/>")
         zf.writestr("word/document.xml", b"<w/>" + b" " * (300 * 2**20))
-    reports = extract_paths([tmp_path / "实体.docx", tmp_path / "炸弹.docx"])
+    lying_size_xlsx(word, tmp_path / "谎报大小.docx", "word/document.xml")  # inflates 64 MB past its declared size
+    reports = extract_paths([tmp_path / "实体.docx", tmp_path / "炸弹.docx", tmp_path / "谎报大小.docx"])
     assert [r.reason for r in reports] == [
         "实体.docx：文件内部 XML 含有 DTD/实体声明（疑似“XML 炸弹”），已拒绝读取",
         "炸弹.docx：文件内部结构异常（疑似“压缩炸弹”），已拒绝读取",
+        "谎报大小.docx：Word 文档已损坏（压缩包不完整），无法打开",
     ]
     page = tmp_path / "utf16.html"
     text = _report("000").read_text(encoding="utf-8").splitlines()[2:]

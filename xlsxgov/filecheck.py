@@ -396,6 +396,7 @@ def _classify_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ext: str) -
                 raise _Verdict(_bad("truncated", f"电子表格文件不完整（缺少 content.xml），{_RESUBMIT}"))
             return _good("ods", ext, [])
         if mime.startswith("application/vnd.oasis.opendocument.text"):
+            _inflate_parts(zf, infos)
             return _bad("word", f"{_is(ext, 'word', ' Word/WPS 文字文档（.odt）')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送", "odt")
         if mime.startswith("application/vnd.oasis.opendocument"):
             return _bad("not_spreadsheet", f"{_is(ext, 'other', '其他类型的 OpenDocument 文件')}，不是电子表格，{_RESUBMIT}", "odf")
@@ -420,12 +421,22 @@ def _classify_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ext: str) -
         return _good("xlsx", ext, [])
 
     if "word/document.xml" in by_name or any("wordprocessingml" in ct for ct in content_types):
+        _inflate_parts(zf, infos)  # python-docx will read them with zipfile, which inflates a lying part whole
         return _bad("word", f"{_is(ext, 'word', ' Word 文档')}，不是 Excel 工作簿，请把表格复制到 Excel 中另存为 .xlsx 报送", "docx")
     if "ppt/presentation.xml" in by_name:
         return _bad("not_spreadsheet", f"{_is(ext, 'ppt', ' PowerPoint 演示文稿')}，不是 Excel 工作簿，{_RESUBMIT}", "pptx")
     if any(n.endswith((".xlsx", ".xls", ".xlsm", ".ods", ".et")) for n in by_name):
         return _bad("not_spreadsheet", f"{_is(ext, 'zip', ' ZIP 压缩包')}，请解压后单独报送其中的工作簿文件", "zip")
     return _bad("not_spreadsheet", f"{_is(ext, 'zip', ' ZIP 压缩包')}，不是 Excel 工作簿，{_RESUBMIT}", "zip")
+
+
+def _inflate_parts(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    """Inflate every XML part of a document (bounded by its declared size, ``member_bytes``):
+    raises zipfile.BadZipFile for a part whose data goes on past its declared size, which the
+    document readers (python-docx, LibreOffice) would inflate whole (a security review)."""
+    for info in infos:
+        if info.filename.lower().endswith((".xml", ".rels")):
+            member_bytes(zf, info)
 
 
 def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
