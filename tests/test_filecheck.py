@@ -77,6 +77,7 @@ def test_verdict_names_what_the_content_is(make, corpus_dir):
     ("<html><body><table><tr><td>1</td></tr></table></body></html>".encode("utf-16"), "html"),
     (b"MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=x\r\n\r\n--x\r\n<html>", "mht"),
     (b"BMW,Audi\n1,2\n", "csv"),  # "BM" alone is no image
+    (b"2025????,\n????,2021\x93??\x94,30\n????,11330727\n", "csv"),  # a Western code page (found by a trial)
 ])
 def test_kind_of_other_content(head, kind):
     assert check_bytes(head, "x.bin").kind == kind

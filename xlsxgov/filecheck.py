@@ -827,6 +827,11 @@ def _decode_text(head: bytes, complete: bool) -> str | None:
         if "\x00" in text or bad > len(text) // 100:
             return None
         return text
+    # Neither UTF-8 nor GB18030: text all the same when nearly every byte is printable ASCII (a
+    # CSV saved in a Western code page, its Chinese turned into "?", one curly quote left).
+    printable = sum(1 for b in head if 32 <= b < 127 or b in b"\t\r\n")
+    if head and printable >= 0.95 * len(head):
+        return head.decode("cp1252", "replace")
     return None
 
 
