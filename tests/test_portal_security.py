@@ -3,12 +3,17 @@ security review), each shown on a real `xlsxgov serve` process over real HTTP.""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import signal
+import time
 import zipfile
 from io import BytesIO
+from pathlib import Path
 
 import httpx
 
-from portal_server import Server, free_port, make_campaign
+from portal_server import AGENCIES, Server, free_port, ledger_rows, make_campaign, reply, text, upload
 from test_campaign import code_for
 from xlsxgov.campaign.mail import safe_filename
 
@@ -58,3 +63,45 @@ def test_each_agency_link_gives_its_own_template_when_names_differ_only_before_a
     finally:
         server.kill()
 
+
+
+def pool_processes(pid: int) -> list[int]:
+    """The validation pool's processes of server process ``pid`` (multiprocessing spawn children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_validation_process_does_not_break_later_uploads(tmp_path):
+    port = free_port()
+    d = tmp_path / "c"
+    links = make_campaign(d, port)
+    server = Server(d, port).start()
+    try:
+        c = httpx.Client(timeout=120)
+        link = links[AGENCIES[0][1]]
+        assert "有错误" in text(upload(c, link, reply(d, 0, tmp_path / "first.xlsx", broken=True, contact="甲")).text)
+        children = pool_processes(server.proc.pid)
+        assert children
+        os.kill(children[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30  # the pool notices the death on its own thread
+        while children[0] in pool_processes(server.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for k, who in enumerate(("乙", "丙")):  # the upload right after the kill, and the next one
+            path = reply(d, 0, tmp_path / f"after-{k}.xlsx", broken=False, contact=who)
+            r = upload(c, link, path)
+            assert r.status_code == 200 and "合格" in text(r.text), text(r.text)
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            assert ledger_rows(d, "SELECT status FROM submissions WHERE sha256=?", sha) == [("valid",)]
+        assert children[0] not in pool_processes(server.proc.pid)
+    finally:
+        server.kill()

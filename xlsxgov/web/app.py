@@ -12,11 +12,10 @@ share it.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import re
 import secrets
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -97,17 +96,6 @@ def _warm(edition: str) -> None:
         validate_paths([path], edition=edition)
 
 
-def _pool_process() -> None:
-    """In each validation process: validate in this process (``parallel.WORKERS_ENV`` = 1). The
-    pool already has one process per core; a batch fanning out into worker processes of its own
-    would only oversubscribe the cores and pay for starting them on every batch. The process
-    ends with the server however the server ends (``parallel.die_with_parent``)."""
-    from ..parallel import WORKERS_ENV, die_with_parent
-
-    os.environ[WORKERS_ENV] = "1"
-    die_with_parent(os.getppid())
-
-
 def _campaign_secret(directory: Path) -> bytes:
     """The campaign's key for agency-form CSRF tokens, made once and shared by every process."""
     conn = ledger.connect(directory)
@@ -138,15 +126,14 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
     async def lifespan(app: FastAPI):
         cfg.secret = _campaign_secret(directory)
         clean_stale(cfg.tmp)
-        # spawn: the pool processes do not inherit the event loop's threads or sockets.
-        cfg.pool = ProcessPoolExecutor(max_workers=pool_size, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_process)
+        pool = cfg.start_pool()
         conn = ledger.connect(directory)
         try:
             edition = ledger.get_setting(conn, "edition") or "gov2021"
         finally:
             conn.close()
         for _ in range(pool_size):  # start and warm every pool process now, not at the first upload
-            cfg.pool.submit(_warm, edition)
+            pool.submit(_warm, edition)
         cfg.batcher.start()
         try:
             yield
@@ -154,7 +141,8 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
             cfg.batcher.stop()
             # Waits for the uploads being validated (seconds at most); not waiting left the pool's
             # processes running after the server had gone (found by a new user's trial).
-            cfg.pool.shutdown(wait=True, cancel_futures=True)
+            if cfg.pool is not None:
+                cfg.pool.shutdown(wait=True, cancel_futures=True)
 
     app = FastAPI(
         title="xlsxgov 报送平台 API",
@@ -175,6 +163,13 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(HeadersAndLog)
+
+    @app.exception_handler(BrokenProcessPool)
+    async def pool_broken(request: Request, exc: BrokenProcessPool):
+        # Config.in_pool replaced the pool once already; the next request gets a fresh one.
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": ERROR_TEXT[503]}, status_code=503)
+        return page(request, "error.html", {"message": ERROR_TEXT[503]}, status=503)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

@@ -7,13 +7,17 @@ import app.py back: the package's import graph stays without cycles.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
+import logging
+import multiprocessing
 import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from fastapi import Request
@@ -21,6 +25,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from ..campaign.importer import FileOutcome, Received, import_files
 from ..vocab import OUTCOME_LABELS, SEVERITY_LABELS, STATUS_LABELS
+
+log = logging.getLogger("xlsxgov.web")
 
 SESSION_COOKIE = "xg_session"
 LOGIN_COOKIE = "xg_login"
@@ -133,14 +139,13 @@ class Batcher:
         return await future
 
     async def _consume(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             items = [await self.queue.get()]
             share = min(MAX_BATCH, -(-(1 + self.queue.qsize()) // self.size))
             while len(items) < share and not self.queue.empty():
                 items.append(self.queue.get_nowait())
             try:
-                results = await loop.run_in_executor(self.cfg.pool, record_uploads, self.cfg.directory, [j for j, _ in items])
+                results = await self.cfg.in_pool(record_uploads, self.cfg.directory, [j for j, _ in items])
             except Exception:
                 results = None
             for k, (job, future) in enumerate(items):
@@ -150,7 +155,7 @@ class Batcher:
                     future.set_result(results[k])
                     continue
                 try:
-                    (one,) = await loop.run_in_executor(self.cfg.pool, record_uploads, self.cfg.directory, [job])
+                    (one,) = await self.cfg.in_pool(record_uploads, self.cfg.directory, [job])
                     future.set_result(one)
                 except Exception as exc:  # noqa: BLE001 - handed to the request that waits for it
                     future.set_exception(exc)
@@ -168,8 +173,46 @@ class Config:
         self.secret = b""
         self.tmp = directory / ".tmp"
 
+    def start_pool(self) -> ProcessPoolExecutor:
+        """A new validation pool of ``pool_size`` processes (spawn: they do not inherit the event
+        loop's threads or sockets), made ``self.pool``."""
+        self.pool = ProcessPoolExecutor(max_workers=self.pool_size, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=pool_process)
+        return self.pool
 
-ERROR_TEXT = {401: "需要登录或有效的令牌", 403: "没有权限", 404: "页面不存在", 405: "不支持的请求", 413: "文件太大"}
+    async def in_pool(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` in the validation pool, off the event loop. One process of the
+        pool dying (killed, out of memory) breaks the whole pool for good (BrokenProcessPool on
+        every later call: every upload failed until a restart, found by a security review): the
+        broken pool is replaced by a new one and the call made once more there. Raises
+        BrokenProcessPool when the new pool breaks too (the call itself kills its process)."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, *args, **kwargs)
+        pool = self.pool
+        try:
+            return await loop.run_in_executor(pool, call)
+        except BrokenProcessPool:
+            if self.pool is pool:  # not replaced yet by another call that saw it broken
+                log.warning("校验进程意外退出，已重新启动校验进程")
+                if pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                self.start_pool()
+            return await loop.run_in_executor(self.pool, call)
+
+
+def pool_process() -> None:
+    """In each validation process: validate in this process (``parallel.WORKERS_ENV`` = 1). The
+    pool already has one process per core; a batch fanning out into worker processes of its own
+    would only oversubscribe the cores and pay for starting them on every batch. The process
+    ends with the server however the server ends (``parallel.die_with_parent``)."""
+    from ..parallel import WORKERS_ENV, die_with_parent
+
+    os.environ[WORKERS_ENV] = "1"
+    die_with_parent(os.getppid())
+
+
+ERROR_TEXT = {401: "需要登录或有效的令牌", 403: "没有权限", 404: "页面不存在", 405: "不支持的请求", 413: "文件太大",
+              503: "校验服务暂时出错，文件未登记，请稍后重新上传"}
 
 LABELS = {
     # The project's labels (vocab.py); a page says 重复文件 without the CLI's "（已跳过）".
@@ -238,8 +281,5 @@ async def feedback_download(request: Request, submission_id: int, back: str) -> 
 
 
 async def run_in_pool(request: Request, fn, *args, **kwargs):
-    """Run ``fn`` in the validation process pool, off the event loop."""
-    import functools
-
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(cfg_of(request).pool, functools.partial(fn, *args, **kwargs))
+    """Run ``fn`` in the validation process pool, off the event loop (``Config.in_pool``)."""
+    return await cfg_of(request).in_pool(fn, *args, **kwargs)
