@@ -136,3 +136,35 @@ def test_json_is_streamed_a_file_a_line_in_order(files):
     assert [f["path"] for f in data["files"]] == [str(x) for x in paths]
     assert [f["status"] for f in data["files"][:3]] == ["valid", "invalid", "unreadable"]
     assert data["files"][:3] * 7 == data["files"]
+
+
+def test_feedback_of_two_files_of_one_agency_never_share_a_path(files, soffice, tmp_path):
+    """Found by a new user's trial: the same agency's report as .ods and as .xls (and a file of
+    one name in two folders) got one feedback path: the run printed one line per file, and all
+    but the last workbook were overwritten."""
+    from xlsxgov import office
+
+    src = tmp_path / "公安局.xlsx"
+    src.write_bytes(files["invalid"].read_bytes())
+    (ods,) = office.convert_many([src], "ods", tmp_path / "ods")
+    (xls,) = office.convert_many([src], "xls", tmp_path / "xls")
+    (tmp_path / "乡镇").mkdir()
+    same_name = tmp_path / "乡镇" / src.name
+    same_name.write_bytes(src.read_bytes())
+    given = [src, ods, xls, same_name]
+    fb = tmp_path / "fb"
+    p = run("validate", *given, "--feedback", fb)
+    assert p.returncode == 1, p.stderr
+    made = sorted(fb.glob("*.xlsx"))
+    assert len(made) == len(given)
+    said = p.stdout.replace("\n", "").split("问题反馈：")[1:]  # lines wrapped at the terminal's width
+    assert len(said) == len(given)
+    for source, line in zip(given, said):
+        name, written = (part.strip() for part in line.split("→"))
+        assert name == (source.name if source.suffix != ".xlsx" else str(source))  # 公安局.xlsx twice: named by path
+        assert Path(written) in made
+    assert len({line.split("→")[1] for line in said}) == len(given)
+    agency = read_workbook(src)
+    for path in made:
+        back = read_workbook(path)
+        assert back.inputs == agency.inputs and back.agency == agency.agency

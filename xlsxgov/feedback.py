@@ -24,13 +24,53 @@ ISSUES_SHEET = "问题清单"
 ISSUES_HEADERS = [("序号", 5), ("级别", 6), ("工作表", 26), ("单元格", 12), ("问题说明", 80), ("规则编号", 16)]
 
 
-def feedback_path(directory: Path, sub: Submission) -> Path:
+def feedback_path(directory: Path, sub: Submission, taken: set[str] | None = None) -> Path:
     """``<code>_<agency>_问题反馈.xlsx`` in ``directory``; a long agency name is cut (the name
-    stays under the file system's 255-byte limit, issue #14)."""
+    stays under the file system's 255-byte limit, issue #14).
+
+    ``taken``: the names (lower case: Windows and macOS file names ignore case) already given in
+    this run, to which the name given is added. A name taken (two files of one agency, e.g.
+    公安局.ods and 公安局.xls) becomes ``…_问题反馈_<source stem>_<its extension>.xlsx``, then
+    ``问题反馈<n>_…`` (one file name in two folders): no feedback of the run replaces another."""
     from .campaign.mail import safe_filename
 
-    stem = re.sub(r'[\\/:*?"<>|\s]+', "_", f"{sub.code or ''}_{(sub.agency or sub.path.stem)[:40]}").strip("_")
-    return directory / safe_filename(f"{stem or sub.path.stem[:40]}_问题反馈.xlsx")
+    def clean(text: str) -> str:
+        return re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("_")
+
+    stem = clean(f"{sub.code or ''}_{(sub.agency or sub.path.stem)[:40]}") or clean(sub.path.stem[:40])
+    source = clean(f"{sub.path.stem[:40]}_{sub.path.suffix.lstrip('.')}") or "文件"  # ga.xls: ga_xls, never read as ga.xlsx's
+    tries = [f"{stem}_问题反馈.xlsx", f"{stem}_问题反馈_{source}.xlsx"]
+    names = (safe_filename(t) for t in tries)
+    if taken is None:
+        return directory / next(names)
+    name = next((n for n in names if n.lower() not in taken), None)
+    number = 2
+    while name is None or name.lower() in taken:  # one file name in two folders; the number first, where no cut reaches
+        name = safe_filename(f"问题反馈{number}_{stem}_{source}.xlsx")
+        number += 1
+    taken.add(name.lower())
+    return directory / name
+
+
+class FeedbackFolder:
+    """The feedback workbooks of one run over many files (``validate --feedback``) in
+    ``directory``: one per file with an error or a warning, each at its own path
+    (``feedback_path`` with the names of the run taken), never one replacing another of the same
+    run. ``written``: (source file, feedback workbook) in the order written."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.written: list[tuple[Path, Path]] = []
+        self._taken: set[str] = set()
+
+    def write(self, sub: Submission, findings: Sequence[Finding]) -> Path | None:
+        """Write the feedback of ``sub`` when a finding is an error or a warning (None otherwise);
+        OSError and xlsxwriter's errors as ``write_workbook`` raises them."""
+        if not any(f.severity != "info" for f in findings):
+            return None
+        path = write_feedback(sub, findings, feedback_path(self.directory, sub, self._taken))
+        self.written.append((sub.path, path))
+        return path
 
 
 def typed_text(raw: Any) -> str:

@@ -14,6 +14,7 @@ from .validate import FileReport, iter_reports
 
 if TYPE_CHECKING:
     from .crossyear import Previous
+    from .feedback import FeedbackFolder
 
 
 def review_files(
@@ -21,7 +22,7 @@ def review_files(
     *,
     edition: str | None = None,
     previous: Previous | Path | str | None = None,
-    feedback_dir: Path | None = None,
+    feedback_dir: Path | FeedbackFolder | None = None,
 ) -> list[FileReport]:
     """The list of :func:`iter_review` (same arguments, same errors)."""
     return list(iter_review(paths, edition=edition, previous=previous, feedback_dir=feedback_dir))
@@ -32,12 +33,14 @@ def iter_review(
     *,
     edition: str | None = None,
     previous: Previous | Path | str | None = None,
-    feedback_dir: Path | None = None,
+    feedback_dir: Path | FeedbackFolder | None = None,
 ) -> Iterator[FileReport]:
     """Validate ``paths`` (an unreadable file never stops the batch), add the cross-year
     findings against ``previous`` (a ``crossyear.Previous``, or a path for
     ``crossyear.load_previous``, which raises PreviousError), and write a feedback workbook into
-    ``feedback_dir`` for every file with an error or a warning. One report per path, in order,
+    ``feedback_dir`` for every file with an error or a warning (``feedback.FeedbackFolder``: one
+    per file, two files of one agency never at one path; give a FeedbackFolder to learn where
+    each went, its ``written``). One report per path, in order,
     streamed as each chunk of files is done (``validate.iter_reports``): a caller that does not
     keep them holds one chunk at a time, whatever the number of files.
 
@@ -52,31 +55,22 @@ def iter_review(
         from .crossyear import as_previous
 
         previous = as_previous(previous)  # loaded (or refused) before the first file is read
+    folder = None
     if feedback_dir is not None:
-        feedback_dir.mkdir(parents=True, exist_ok=True)
-    return _reviewed(iter_reports(paths, edition=edition), previous, feedback_dir)
+        from .feedback import FeedbackFolder
+
+        folder = feedback_dir if isinstance(feedback_dir, FeedbackFolder) else FeedbackFolder(feedback_dir)
+        folder.directory.mkdir(parents=True, exist_ok=True)
+    return _reviewed(iter_reports(paths, edition=edition), previous, folder)
 
 
-def _reviewed(reports: Iterator[FileReport], previous: Previous | None, feedback_dir: Path | None) -> Iterator[FileReport]:
+def _reviewed(reports: Iterator[FileReport], previous: Previous | None, folder: FeedbackFolder | None) -> Iterator[FileReport]:
     # A generator apart from iter_review, so that its argument errors are raised at the call.
     from .crossyear import apply_previous
-    from .feedback import write_feedback
 
     for rep in reports:
         if previous is not None:
             apply_previous([rep], previous)
-        if feedback_dir is not None:
-            for _, path in feedback_paths([rep], feedback_dir):
-                write_feedback(rep.submission, rep.findings, path)
+        if folder is not None and rep.submission is not None:
+            folder.write(rep.submission, rep.findings)
         yield rep
-
-
-def feedback_paths(reports: Sequence[FileReport], feedback_dir: Path) -> list[tuple[FileReport, Path]]:
-    """The files that get a feedback workbook (an error or a warning) and where it goes."""
-    from .feedback import feedback_path
-
-    return [
-        (rep, feedback_path(feedback_dir, rep.submission))
-        for rep in reports
-        if rep.submission and any(f.severity != "info" for f in rep.findings)
-    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 import sys
 from pathlib import Path
 from typing import Optional
@@ -47,7 +48,8 @@ def validate_command(
       xlsxgov validate 回复 --feedback 反馈
     """
     from ..crossyear import workbooks_in
-    from ..review import feedback_paths, iter_review
+    from ..feedback import FeedbackFolder
+    from ..review import iter_review
 
     paths: list[Path] = []
     for f in files:
@@ -60,7 +62,8 @@ def validate_command(
             paths.append(f)
     # Streamed: each report is written and dropped as it comes, so memory does not grow with
     # the number of files (issue #13: 5,000 files in under 400 MB).
-    reports = iter_review(paths, edition=edition, previous=load_previous(previous), feedback_dir=feedback)
+    folder = FeedbackFolder(feedback) if feedback else None
+    reports = iter_review(paths, edition=edition, previous=load_previous(previous), feedback_dir=folder)
     seen: set[str] = set()
     if as_json:
         out = sys.stdout
@@ -71,12 +74,12 @@ def validate_command(
         out.write("\n]}\n")
         out.flush()
     else:
-        written: list[tuple[str, Path]] = []
         for rep in _print_each(reports, len(paths), show_info=show_info, feedback=feedback):
             seen.add(rep.status)
-            written += [(rep.path.name, path) for _, path in (feedback_paths([rep], feedback) if feedback else [])]
-        for name, path in written:
-            say(f"问题反馈：{escape(name)} → {escape(str(path))}")
+        written = folder.written if folder else []
+        names = Counter(src.name for src, _ in written)  # two files of one name in two folders: say which
+        for src, path in written:
+            say(f"问题反馈：{escape(src.name if names[src.name] == 1 else str(src))} → {escape(str(path))}")
     if exit_code(seen):
         raise typer.Exit(exit_code(seen))
 
