@@ -416,6 +416,23 @@ def test_a_table_filled_in_a_copy_of_its_sheet_is_read_from_the_copy(tmp_path):
     assert not [f for f in sub0.findings if f.rule.startswith("workbook.table_cop")]  # the template as issued
 
 
+def test_a_cell_of_a_table_without_row_labels_is_named_by_its_column_path(tmp_path):
+    """Found by a trial: three blank cells of 表四 were each called "表四 /结果维持"."""
+    path = tmp_path / "t4.xlsx"
+    s, vals = _valid_workbook(path, "gov2021", random.Random(6))
+    t4 = s.table("t4")
+    upheld = [c for c in t4.cells if c.is_input and c.col.display == "结果维持"]
+    assert len(upheld) == 3
+    sub0 = read_workbook(path)
+    wb = openpyxl.load_workbook(path)
+    for cell in upheld:
+        wb[t4.sheet][sub0.where[key(cell)][1]].value = None
+    wb.save(path)
+    notes = {f.cells[0]: f.message for f in read_workbook(path).findings if f.rule == "blank" and f.cells}
+    named = {notes[key(c)].split("：")[0] for c in upheld}
+    assert named == {"表四 行政复议/结果维持", "表四 行政诉讼/未经复议直接起诉/结果维持", "表四 行政诉讼/复议后起诉/结果维持"}, named
+
+
 def test_wrong_edition_is_an_error(tmp_path):
     path = tmp_path / "g19.xlsx"
     _valid_workbook(path, "gov2019", random.Random(1))

@@ -459,7 +459,7 @@ def _placed_plan(table, positions, cacheable: bool) -> tuple:
 def _read_plan(table) -> tuple[tuple[tuple[str, str], CellKey, Kind, bool, str], ...]:
     """Per cell of ``table``: (row/col key, cell key, kind, is input, how a message names it)."""
     return tuple(
-        (cell.key, key(cell), cell.kind, cell.is_input, f"{table.short} {cell.row.display}/{cell.col.display}")
+        (cell.key, key(cell), cell.kind, cell.is_input, cell.named)
         for cell in table.cells
     )
 

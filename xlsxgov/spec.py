@@ -135,6 +135,15 @@ class Cell:
     def row_label(self) -> str:
         return "/".join(self.row.path)
 
+    @property
+    def named(self) -> str:
+        """The cell as a message names it: ``表三 第一项/自然人``. In a table whose one data row
+        has no label (表四), by the column's path, ``表四 行政诉讼/复议后起诉/结果维持``: three
+        of its columns are each called 结果维持 (found by a trial)."""
+        if self.row.display:
+            return f"{self.table.short} {self.row.display}/{self.col.display}"
+        return f"{self.table.short} {self.col_label}"
+
 
 @dataclass(eq=False)
 class Block:

@@ -444,7 +444,7 @@ def _kind_findings(table: Table, cases: Sequence[KindCase], group, name: str):
             continue
         sub = group[file_pos]
         sheet, a1 = sub.where.get(key(cell), ("", ""))
-        yield file_pos, Finding("error", rule, sheet, a1, f"{table.short} {cell.row.display}/{cell.col.display}：数值{value}不符合要求（{name}）", (key(cell),))
+        yield file_pos, Finding("error", rule, sheet, a1, f"{cell.named}：数值{value}不符合要求（{name}）", (key(cell),))
 
 
 def _rule_finding(inst: CheckInstance, sub: Submission, left, right) -> Finding:

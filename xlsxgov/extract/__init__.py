@@ -87,7 +87,7 @@ def _submission(path: Path, reading: Reading, tokens: list[Token]) -> Submission
     findings = list(reading.findings)
     for cell in spec.cells():
         k = key(cell)
-        what = f"{cell.table.short} {cell.row.display}/{cell.col.display}"
+        what = cell.named
         read = reading.cells.get(k)
         if read is None or read.shown is None:
             where[k], raw[k], typed[k] = ("", ""), None, None

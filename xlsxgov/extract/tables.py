@@ -377,7 +377,7 @@ def _assign(stream: Stream, table: Table, block: Block, row: Row, run: list[int]
         tok = toks[i] if i < len(toks) else None
         reading.cells[(table.id, row.id, col.id)] = CellRead(tok, shown[i] if i < len(shown) else None)
         if tok is not None and shown[i].note:
-            reading.findings.append(Finding("info", "extract.note", tok.sheet, tok.cell, f"{table.short} {row.display}/{col.display}：“{shown[i].text}”按{shown[i].number_text}读取，括号中的说明“{shown[i].note}”未计入"))
+            reading.findings.append(Finding("info", "extract.note", tok.sheet, tok.cell, f"{table.cell(row.id, col.id).named}：“{shown[i].text}”按{shown[i].number_text}读取，括号中的说明“{shown[i].note}”未计入"))
     return None
 
 
