@@ -12,8 +12,9 @@ from io import BytesIO
 from pathlib import Path
 
 import httpx
+import pytest
 
-from portal_server import AGENCIES, Server, free_port, ledger_rows, make_campaign, reply, text, upload
+from portal_server import AGENCIES, Server, csrf_of, free_port, ledger_rows, make_campaign, reply, text, upload
 from test_campaign import code_for
 from xlsxgov.campaign.mail import safe_filename
 
@@ -105,3 +106,43 @@ def test_a_killed_validation_process_does_not_break_later_uploads(tmp_path):
         assert children[0] not in pool_processes(server.proc.pid)
     finally:
         server.kill()
+
+
+def multipart_chunks(boundary: str, megabytes: int):
+    """A multipart body with one file part of ``megabytes`` MB, sent chunked (no Content-Length)."""
+    yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nx\r\n"
+           f"--{boundary}\r\nContent-Disposition: form-data; name=\"f\"; filename=\"big.bin\"\r\n"
+           "Content-Type: application/octet-stream\r\n\r\n").encode()
+    for _ in range(megabytes * 16):
+        yield b"\0" * 65536
+    yield f"\r\n--{boundary}--\r\n".encode()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """One server for the tests that leave it as it was."""
+    root = tmp_path_factory.mktemp("security")
+    port = free_port()
+    d = root / "c"
+    links = make_campaign(d, port)
+    server = Server(d, port).start()
+    yield {"dir": d, "links": links, "server": server, "base": server.base, "tmp": root}
+    server.kill()
+
+
+@pytest.mark.parametrize("path", ["/logout", "/login", "/office/actions/status", "/office/agency/x/review"])
+def test_a_form_post_longer_than_a_form_is_refused_before_it_is_parsed(site, path):
+    c = httpx.Client(base_url=site["base"], timeout=60)
+    boundary = "b0undary"
+    try:
+        r = c.post(path, content=multipart_chunks(boundary, 1), headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    except httpx.TransportError:  # the server answered and closed before the whole body was sent
+        pytest.fail("the server closed the connection without a 413")
+    assert r.status_code == 413 and "请求内容过长" in text(r.text)
+    assert r.headers["content-security-policy"] and r.headers["x-frame-options"] == "DENY"
+    declared = c.post(path, content=b"x" * (65 * 1024), headers={"content-type": "application/x-www-form-urlencoded"})
+    assert declared.status_code == 413
+    # An ordinary form still works: a login with a wrong password is a 401, not a 413.
+    page = c.get("/login")
+    r = c.post("/login", data={"name": "无此用户", "password": "wrong", "csrf": csrf_of(page.text)})
+    assert r.status_code == 401

@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
@@ -79,6 +79,57 @@ class HeadersAndLog:
 
         await self.app(scope, receive, send_with_headers)
         log.info("%s %s %s %s", client_address(Request(scope)), scope["method"], redact(scope["path"]), status)
+
+
+# The routes that take a file, each parsing its body itself with its own limit (upload.receive).
+_UPLOAD_PATH = re.compile(r"^/(a/[^/]+|office/agency/[^/]+)/upload$")
+FORM_LIMIT = 64 * 1024  # bytes: the body of any other request (login, review comment …); no form takes a file
+
+
+class BodyLimit:
+    """Every request body but an upload's is read here, at most FORM_LIMIT bytes, before a route
+    sees it; a longer one gets 413 at once. Starlette's ``Form()`` parses a body before the
+    route's checks (session, CSRF) run and spools a file part to the system's temp folder: a
+    chunked 400 MB ``POST /logout`` without any session was written to /tmp (found by a security
+    review). Uploads stream into the campaign folder under their own limit (upload.receive)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS") or _UPLOAD_PATH.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        body: list[bytes] = []
+        size = int(declared) if declared.isdigit() else 0  # a declared length over the limit: refused unread
+        more = size <= FORM_LIMIT
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            body.append(message.get("body", b""))
+            size = sum(map(len, body))
+            more = message.get("more_body", False) and size <= FORM_LIMIT
+        if size > FORM_LIMIT:
+            request = Request(scope)
+            if scope["path"].startswith("/api/"):
+                response: Response = JSONResponse({"error": "请求内容过长"}, status_code=413)
+            else:
+                response = page(request, "error.html", {"message": "请求内容过长（表单内容不能超过 64 KB）"}, status=413)
+            await response(scope, receive, send)
+            return
+        whole = {"type": "http.request", "body": b"".join(body), "more_body": False}
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return whole
+            return await receive()  # after the body: waits for the client's disconnect
+
+        await self.app(scope, replay, send)
 
 
 def _warm(edition: str) -> None:
@@ -162,7 +213,8 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    app.add_middleware(HeadersAndLog)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(HeadersAndLog)  # added last: the outermost, so a 413 of BodyLimit gets the headers too
 
     @app.exception_handler(BrokenProcessPool)
     async def pool_broken(request: Request, exc: BrokenProcessPool):
