@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import subprocess
 import time
 import zipfile
 from io import BytesIO
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from portal_server import AGENCIES, Server, csrf_of, free_port, ledger_rows, make_campaign, reply, text, upload
+from portal_server import AGENCIES, XLSXGOV, Server, csrf_of, free_port, login, ledger_rows, make_campaign, reply, text, upload
 from test_campaign import code_for
 from xlsxgov.campaign.mail import safe_filename
 
@@ -146,3 +147,35 @@ def test_a_form_post_longer_than_a_form_is_refused_before_it_is_parsed(site, pat
     page = c.get("/login")
     r = c.post("/login", data={"name": "无此用户", "password": "wrong", "csrf": csrf_of(page.text)})
     assert r.status_code == 401
+
+
+def xlsxgov(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([XLSXGOV, *args], capture_output=True, text=True, env={**os.environ, **env})
+
+
+def test_a_new_password_or_a_removed_account_ends_the_account_s_sessions(site):
+    d, base = site["dir"], site["base"]
+    assert xlsxgov("user", "add", str(d), "临时审核", "--role", "审核员", "--password-env", "PW", PW="first-pass-1").returncode == 0
+    old = login(base, "临时审核", "first-pass-1")
+    other = login(base, "admin")
+    assert old.get("/office").status_code == 200
+    done = xlsxgov("user", "add", str(d), "临时审核", "--role", "只读", "--password-env", "PW", PW="second-pass-2")
+    assert done.returncode == 0 and "1 个会话已结束" in done.stdout
+    r = old.get("/office")
+    assert r.status_code == 303 and r.headers["location"] == "/login"  # the old cookie opens nothing
+    assert other.get("/office").status_code == 200  # another user's session is untouched
+    new = login(base, "临时审核", "second-pass-2")
+    assert new.get("/office").status_code == 200
+
+    done = xlsxgov("user", "remove", str(d), "临时审核")
+    assert done.returncode == 0 and "已删除账户：临时审核" in done.stdout and "1 个登录会话" in done.stdout
+    assert new.get("/office").status_code == 303
+    page = new.get("/login")
+    assert new.post("/login", data={"name": "临时审核", "password": "second-pass-2", "csrf": csrf_of(page.text)}).status_code == 401
+    assert ledger_rows(d, "SELECT COUNT(*) FROM sessions WHERE user=?", "临时审核") == [(0,)]
+
+    again = xlsxgov("user", "remove", str(d), "临时审核")
+    assert again.returncode != 0 and "没有名为“临时审核”的账户" in again.stdout + again.stderr
+    last = xlsxgov("user", "remove", str(d), "admin")
+    assert last.returncode != 0 and "唯一的管理员" in last.stdout + last.stderr and "Traceback" not in last.stderr
+    assert other.get("/office").status_code == 200

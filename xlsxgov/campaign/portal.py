@@ -158,9 +158,11 @@ def _hasher():
 _DUMMY_HASH: list[str] = []
 
 
-def add_user(directory: Path | str, name: str, role: str, password: str) -> None:
-    """Create or replace an office account. Raises CampaignError for an unknown role, an empty
-    name or a password shorter than 8 characters."""
+def add_user(directory: Path | str, name: str, role: str, password: str) -> int:
+    """Create or replace an office account; replacing one (new password, maybe a new role) ends
+    every session of that user, so an old cookie opens nothing any more. Returns the number of
+    sessions ended. Raises CampaignError for an unknown role, an empty name or a password
+    shorter than 8 characters."""
     if role not in ROLES:
         raise CampaignError(f"角色应为 {'、'.join(ROLES)} 之一，而不是“{role}”")
     if not name.strip() or any(c in name for c in "\r\n\t"):
@@ -177,9 +179,32 @@ def add_user(directory: Path | str, name: str, role: str, password: str) -> None
                 (name, role, digest, _now()),
             )
             conn.execute("DELETE FROM login_failures WHERE name=?", (name,))
-            _audit_local(conn, "保存账户", f"{name}（{role}）")
+            ended = conn.execute("DELETE FROM sessions WHERE user=?", (name,)).rowcount
+            _audit_local(conn, "保存账户", f"{name}（{role}）" + (f"，结束其 {ended} 个登录会话" if ended else ""))
     finally:
         conn.close()
+    return ended
+
+
+def remove_user(directory: Path | str, name: str) -> int:
+    """Remove an office account and end its sessions; returns the number of sessions ended.
+    Raises CampaignError when there is no such account, or when it is the last 管理员 (serve
+    needs one to start)."""
+    conn = _open(directory)
+    try:
+        with ledger.transaction(conn):
+            row = conn.execute("SELECT role FROM users WHERE name=?", (name,)).fetchone()
+            if row is None:
+                raise CampaignError(f"没有名为“{name}”的账户")
+            if row["role"] == "管理员" and conn.execute("SELECT COUNT(*) FROM users WHERE role='管理员'").fetchone()[0] == 1:
+                raise CampaignError(f"“{name}”是唯一的管理员账户，不能删除：请先用 xlsxgov user add 新建另一个管理员")
+            conn.execute("DELETE FROM users WHERE name=?", (name,))
+            conn.execute("DELETE FROM login_failures WHERE name=?", (name,))
+            ended = conn.execute("DELETE FROM sessions WHERE user=?", (name,)).rowcount
+            _audit_local(conn, "删除账户", f"{name}（{row['role']}）" + (f"，结束其 {ended} 个登录会话" if ended else ""))
+    finally:
+        conn.close()
+    return ended
 
 
 def has_admin(directory: Path | str) -> bool:

@@ -23,7 +23,7 @@ def user_add(
     role: str = typer.Option(..., "--role", help="角色：管理员、审核员 或 只读"),
     password_env: Optional[str] = typer.Option(None, "--password-env", help="保存密码的环境变量名（不指定则在终端输入）"),
 ) -> None:
-    """新建工作人员账户（同名则更新角色和密码）。密码用 argon2 加密保存。
+    """新建工作人员账户（同名则更新角色和密码，并结束该账户已登录的会话）。密码用 argon2 加密保存。
 
     示例：
       xlsxgov user add 任务 张三 --role 管理员
@@ -36,8 +36,24 @@ def user_add(
             fail(f"环境变量 {password_env} 未设置")
     else:
         password = typer.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
-    portal.add_user(directory, name, role, password)
-    console.print(Text(f"已保存账户：{name}（{role}）"), highlight=False)
+    ended = portal.add_user(directory, name, role, password)
+    console.print(Text(f"已保存账户：{name}（{role}）" + (f"；该账户已登录的 {ended} 个会话已结束，需要重新登录" if ended else "")), highlight=False)
+
+
+@user_app.command("remove")
+def user_remove(
+    directory: Path = typer.Argument(..., help="报送任务目录", metavar="目录"),
+    name: str = typer.Argument(..., help="用户名", metavar="用户名"),
+) -> None:
+    """删除工作人员账户，并立即结束它已登录的会话。不能删除唯一的管理员。
+
+    示例：
+      xlsxgov user remove 任务 张三
+    """
+    from ..campaign import portal
+
+    ended = portal.remove_user(directory, name)
+    console.print(Text(f"已删除账户：{name}" + (f"；已结束其 {ended} 个登录会话" if ended else "")), highlight=False)
 
 
 @user_app.command("token")
