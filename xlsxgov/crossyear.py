@@ -137,11 +137,35 @@ def _from_submission(sub: Submission, *, source: str | None = None, name: str = 
 
 def workbooks_in(directory: Path) -> list[Path]:
     """The workbooks under ``directory`` (WORKBOOK_SUFFIXES, any depth), sorted; Office lock files
-    and hidden files left out."""
-    return sorted(
-        p for p in directory.rglob("*")
-        if p.is_file() and p.suffix.lower() in WORKBOOK_SUFFIXES and not is_lock_file(p) and not p.name.startswith(".")
-    )
+    and hidden files left out (``folder_files``, without the files left out)."""
+    return folder_files(directory)[0]
+
+
+def folder_files(directory: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(the workbooks under ``directory``: WORKBOOK_SUFFIXES, any depth, sorted; every other file
+    under it with why it is not one), for the commands that take a folder as its workbooks
+    (validate, consolidate, export), which say what they left out, as ``campaign import`` lists
+    its 未导入. Reasons carry no verb: the caller adds its own (未校验, 未导出)."""
+    workbooks: list[Path] = []
+    others: list[tuple[Path, str]] = []
+    for p in sorted(x for x in directory.rglob("*") if x.is_file()):
+        s = p.suffix.lower()
+        if is_lock_file(p):
+            others.append((p, "Excel/WPS 打开文件时生成的临时锁定文件，不是报表"))
+        elif p.name.startswith("."):
+            others.append((p, "隐藏文件，不是报表"))
+        elif s in WORKBOOK_SUFFIXES:
+            workbooks.append(p)
+        elif s == ".csv":
+            others.append((p, "CSV 文本文件，不是工作簿；请用下发的模板填写，以 .xlsx 报送"))
+        else:
+            from .extract.formats import SUFFIXES as REPORT_SUFFIXES  # only when such a file is there
+
+            if s in REPORT_SUFFIXES:
+                others.append((p, f"不是工作簿（{s} 文档）；若是年度报告，可用 xlsxgov extract 读出其中的表格"))
+            else:
+                others.append((p, f"不是工作簿（扩展名“{s or '无'}”）"))
+    return workbooks, others
 
 
 def _load_directory(directory: Path) -> Previous:

@@ -47,16 +47,18 @@ def validate_command(
       xlsxgov validate 教育局.xlsx
       xlsxgov validate 回复 --feedback 反馈
     """
-    from ..crossyear import workbooks_in
+    from ..crossyear import folder_files
     from ..feedback import FeedbackFolder
     from ..review import iter_review
 
     paths: list[Path] = []
+    not_workbooks: list[str] = []  # files of a given folder left out, and why: said, never silently skipped
     for f in files:
         if f.is_dir():
-            found = workbooks_in(f)
-            if not found:
-                fail(f"文件夹“{f}”中没有工作簿（.xlsx .xlsm .xls .ods）")
+            found, others = folder_files(f)
+            if not found:  # fail's message is data, shown as is
+                fail(f"文件夹“{f}”中没有工作簿（.xlsx .xlsm .xls .ods）" + "".join(f"\n{o}：{why}" for o, why in others[:NOT_WORKBOOKS_SHOWN]))
+            not_workbooks += [f"{escape(str(o))}：{escape(why)}" for o, why in others]
             paths += found
         else:
             paths.append(f)
@@ -73,15 +75,35 @@ def validate_command(
             seen.add(rep.status)
         out.write("\n]}\n")
         out.flush()
+        _say_not_workbooks(not_workbooks, "未校验", to_stderr=True)  # stdout is the JSON
     else:
         for rep in _print_each(reports, len(paths), show_info=show_info, feedback=feedback):
             seen.add(rep.status)
+        _say_not_workbooks(not_workbooks, "未校验")
         written = folder.written if folder else []
         names = Counter(src.name for src, _ in written)  # two files of one name in two folders: say which
         for src, path in written:
             say(f"问题反馈：{escape(src.name if names[src.name] == 1 else str(src))} → {escape(str(path))}")
     if exit_code(seen):
         raise typer.Exit(exit_code(seen))
+
+
+NOT_WORKBOOKS_SHOWN = 20  # files of a folder that are no workbook, listed one a line; the rest counted
+
+
+def _say_not_workbooks(lines: list[str], verb: str, *, to_stderr: bool = False) -> None:
+    """The files of the folders given that are no workbook (``crossyear.folder_files``, escaped
+    "path：why" lines): a count, then one line each, up to NOT_WORKBOOKS_SHOWN."""
+    if not lines:
+        return
+    shown = [f"{verb} {len(lines)} 个文件（不是工作簿）：", *(f"  {line}" for line in lines[:NOT_WORKBOOKS_SHOWN])]
+    if len(lines) > NOT_WORKBOOKS_SHOWN:
+        shown.append(f"  ……另有 {len(lines) - NOT_WORKBOOKS_SHOWN} 个")
+    for line in shown:
+        if to_stderr:
+            err_console.print(line, highlight=False)
+        else:
+            say(line)
 
 
 # With more files than this, each file shows only its first problems (the feedback has them all).
