@@ -196,3 +196,29 @@ def test_raw_is_the_number_as_shown_not_a_float(campaign, tmp_path):
     some = next(k for k, v in inputs[0].items() if k[0] == "t3" and v > 1)
     row = frame[(frame["code"] == CODES[0]) & (frame["table"] == some[0]) & (frame["row"] == some[1]) & (frame["col"] == some[2])]
     assert row["raw"].tolist() == [str(inputs[0][some])]
+
+
+def test_a_plain_folder_stands_for_its_workbooks(tmp_path):
+    """Found by a new user's trial: `export 文件夹 -o …` refused a folder of workbooks that is
+    not a campaign (validate and consolidate read such a folder). Its other files are named, and
+    the output of an earlier export into the folder is not read back."""
+    spec = spec_mod.load("gov2021")
+    folder = tmp_path / "回复"
+    (folder / "乡镇").mkdir(parents=True)
+    files = [write_workbook(where / f"单位{i}.xlsx", spec, Meta(year=YEAR, agency=NAMES[i], code=CODES[i]), values=random_inputs(spec, random.Random(i)))
+             for i, where in enumerate((folder, folder / "乡镇"))]
+    (folder / "说明.txt").write_text("请查收", encoding="utf-8")
+    export_facts(files, tmp_path / "b.xlsx")
+
+    def rows(path: Path) -> pd.DataFrame:
+        return read(path).sort_values(["file", "table", "row", "col"]).reset_index(drop=True)
+    for _ in range(2):  # the second time the folder holds the first export
+        proc = subprocess.run([XLSXGOV, "export", str(folder), "-o", str(folder / "数据.xlsx")], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        said = "".join(proc.stdout.split())
+        assert "未导出1个文件" in said and "说明.txt：不是工作簿" in said and "已导出400行（2个文件）" in said
+        pd.testing.assert_frame_equal(rows(folder / "数据.xlsx"), rows(tmp_path / "b.xlsx"))
+    (tmp_path / "空").mkdir()
+    (tmp_path / "空" / "a.txt").write_text("x", encoding="utf-8")
+    proc = subprocess.run([XLSXGOV, "export", str(tmp_path / "空"), "-o", str(tmp_path / "c.csv")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "中没有工作簿" in proc.stderr and "Traceback" not in proc.stderr

@@ -10,6 +10,8 @@
   analyst wants to see the numbers of a form that still has an error, and filters on
   ``status``), with the roster's agency name and code. Agencies whose current file is
   unreadable, and those with nothing received, have no facts; they are listed in ``skipped``.
+- Any other folder stands for the workbooks in it (``crossyear.folder_files``, as ``validate``
+  reads a folder); its other files are listed in ``not_workbooks``.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ FACT_COLUMNS = ["file", "agency", "code", "year", "edition", "status", "table", 
 
 @dataclass
 class ExportResult:
-    """How many fact rows and files were exported, the files that could not be read, and a campaign's agencies without facts."""
+    """How many fact rows and files were exported, the files that could not be read, a campaign's agencies without facts, and the files of a folder that are no workbook."""
 
     rows: int
     files: int
     unreadable: list[str] = field(default_factory=list)  # given files that could not be read
     skipped: list[str] = field(default_factory=list)  # campaign agencies without facts, and why
+    not_workbooks: list[str] = field(default_factory=list)  # files of a given folder that are no workbook: "path：why"
 
 
 def _records(rep: FileReport, *, agency: str | None = None, code: str | None = None, status: str | None = None,
@@ -118,18 +121,30 @@ def _campaign_batches(directory: Path | str, skipped: list[str]) -> Iterator[lis
     skipped += [f"{a.name}：未报送" for a in agencies if a.code not in received]
 
 
-def fact_batches(paths: Sequence[Path | str], result: ExportResult, *, detail: bool = False) -> Iterator[list[dict]]:
+def fact_batches(paths: Sequence[Path | str], result: ExportResult, *, detail: bool = False, output: Path | None = None) -> Iterator[list[dict]]:
     """The fact records of ``paths``, a file (a campaign: an agency) at a time, so that a writer
     holds one batch whatever the number of files (issue #13); files that cannot be read and
-    agencies without facts are noted in ``result``. A folder that is not a campaign raises
-    ExportError here, before anything is read."""
+    agencies without facts are noted in ``result``. A folder that is not a campaign stands for
+    its workbooks (its other files noted in ``result.not_workbooks``; ``output``, when inside it,
+    is not read); one without any workbook raises ExportError here, before anything is read."""
+    from .campaign.ledger import LEDGER_NAME
     from .campaign.store import is_campaign
+    from .crossyear import folder_files
 
+    given: list[Path | str] = []
+    target = output.resolve() if output is not None else None
     for p in paths:
-        if Path(p).is_dir() and not is_campaign(p):
-            raise ExportError(f"“{p}”是目录，但不是报送任务目录（其中没有 ledger.sqlite）")
-    campaigns = {i for i, p in enumerate(paths) if is_campaign(p)}
-    return _batches(paths, campaigns, result, detail)
+        if not Path(p).is_dir() or is_campaign(p):
+            given.append(p)
+            continue
+        found, others = folder_files(Path(p))
+        result.not_workbooks += [f"{f}：{why}" for f, why in others]
+        found = [f for f in found if f.resolve() != target]  # the output of an earlier export into this folder
+        if not found:
+            raise ExportError(f"文件夹“{p}”中没有工作簿（.xlsx .xlsm .xls .ods），也不是报送任务目录（其中没有 {LEDGER_NAME}）")
+        given += found
+    campaigns = {i for i, p in enumerate(given) if is_campaign(p)}
+    return _batches(given, campaigns, result, detail)
 
 
 def _batches(paths, campaigns: set[int], result: ExportResult, detail: bool) -> Iterator[list[dict]]:
@@ -181,8 +196,8 @@ def _frame(records: list[dict]) -> pd.DataFrame:
 
 def facts_frame(paths: Sequence[Path | str], *, detail: bool = False) -> tuple[pd.DataFrame, ExportResult]:
     """Every cell of every readable file (valid or invalid), one row each; a campaign folder
-    stands for its agencies' current submissions. Raises ExportError for a folder that is not
-    a campaign."""
+    stands for its agencies' current submissions, any other folder for its workbooks. Raises
+    ExportError for a folder with neither."""
     result = ExportResult(0, 0)
     frame = _frame([r for batch in fact_batches(paths, result, detail=detail) for r in batch])
     result.rows = len(frame)
@@ -200,11 +215,11 @@ def export_facts(paths: Sequence[Path | str], output: Path, *, detail: bool = Fa
 
     .xlsx keeps every text column as text cells, so the 18-character 统一社会信用代码 stays a code
     (in a CSV, Excel turns an all-digit code into 9.13501E+17 when it opens the file). Raises
-    ExportError for another suffix or a folder that is not a campaign."""
+    ExportError for another suffix or a folder with no workbook that is not a campaign."""
     if output.suffix.lower() not in EXPORT_SUFFIXES:
         raise ExportError(f"输出文件 {output} 必须以 {'、'.join(EXPORT_SUFFIXES)} 结尾")
     result = ExportResult(0, 0)
-    batches = fact_batches(paths, result, detail=detail)
+    batches = fact_batches(paths, result, detail=detail, output=output)
     output.parent.mkdir(parents=True, exist_ok=True)
     suffix = output.suffix.lower()
     files: set[tuple[str, str]] = set()

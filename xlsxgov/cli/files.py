@@ -166,13 +166,14 @@ def _print_each(reports, total: int, *, show_info: bool, feedback: Optional[Path
 
 @app.command("export")
 def export_command(
-    files: list[Path] = typer.Argument(..., help="报送的工作簿、汇总工作簿，或报送任务目录", metavar="文件"),
+    files: list[Path] = typer.Argument(..., help="报送的工作簿、汇总工作簿、存放工作簿的文件夹，或报送任务目录", metavar="文件"),
     output: Path = typer.Option(..., "-o", "--output", help="输出文件：.csv、.xlsx 或 .parquet"),
     detail: bool = typer.Option(False, "--detail", help="汇总工作簿还导出“明细”表中各单位的数据（sheet 列为“明细”）"),
 ) -> None:
     """把工作簿中的全部数据导出为一张长表（每个单元格一行）。
 
-    报送任务目录：导出名册中各单位当前报送的报表（合格和有错误的，status 列区分），单位名称和代码取自名册。
+    报送任务目录：导出名册中各单位当前报送的报表（合格和有错误的，status 列区分），单位名称和代码取自名册；
+    其他文件夹：导出其中的工作簿（与 validate 相同）。
     .xlsx 中统一社会信用代码等文字列保存为文本（CSV 用 Excel 打开时会变成 9.13501E+17）。
 
     示例：
@@ -182,6 +183,7 @@ def export_command(
     from ..export import export_facts
 
     result = export_facts(files, output, detail=detail)
+    _say_not_workbooks([escape(line) for line in result.not_workbooks], "未导出")
     for problem in result.unreadable:
         err_console.print(f"[magenta]无法读取：[/magenta]{escape(problem)}", highlight=False)
     if result.skipped:
