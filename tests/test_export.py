@@ -221,4 +221,4 @@ def test_a_plain_folder_stands_for_its_workbooks(tmp_path):
     (tmp_path / "空").mkdir()
     (tmp_path / "空" / "a.txt").write_text("x", encoding="utf-8")
     proc = subprocess.run([XLSXGOV, "export", str(tmp_path / "空"), "-o", str(tmp_path / "c.csv")], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "中没有工作簿" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "中没有工作簿" in "".join(proc.stderr.split()) and "Traceback" not in proc.stderr  # wrapped at the width
