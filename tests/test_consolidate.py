@@ -424,6 +424,7 @@ def test_a_plain_folder_stands_for_its_workbooks(tmp_path):
     by_folder = consolidate([folder], tmp_path / "a.xlsx")
     by_files = consolidate(files, tmp_path / "b.xlsx")
     assert by_folder.inputs == by_files.inputs and len(by_folder.included) == 2
+    assert by_folder.warnings == [f"文件夹“{folder}”中有 1 个文件不是工作簿，未汇总：说明.txt（不是工作簿（.txt 文档）；若是年度报告，可用 xlsxgov extract 读出其中的表格）"]
     (tmp_path / "空").mkdir()
     with pytest.raises(ConsolidationError, match="中没有工作簿"):
         consolidate([tmp_path / "空"], tmp_path / "c.xlsx")

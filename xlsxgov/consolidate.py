@@ -564,7 +564,8 @@ def consolidate(
 
     A campaign is given alone: its year and edition are its own, so ``year``/``edition`` with a
     campaign, or a campaign next to other files, raise ConsolidationError; any other folder
-    stands for the workbooks in it (``crossyear.workbooks_in``; none: ConsolidationError); an
+    stands for the workbooks in it (``crossyear.folder_files``; none: ConsolidationError; its
+    other files named in ``warnings``); an
     unknown ``edition`` raises SpecError. ``previous``: last year's data (``crossyear.Previous``
     or a path), whose findings go to ``result.cross_year``.
     """
@@ -573,8 +574,9 @@ def consolidate(
 
     campaign = len(paths) == 1 and is_campaign(paths[0])
     folders = [p for p in paths if Path(p).is_dir()]
+    notes: list[str] = []
     if folders and not campaign:
-        from .crossyear import workbooks_in
+        from .crossyear import folder_files
 
         expanded: list[Path | str] = []
         for p in paths:
@@ -583,9 +585,12 @@ def consolidate(
                 continue
             if is_campaign(p):
                 raise ConsolidationError(f"“{p}”是报送任务目录：汇总报送任务时只能给出这一个目录，不能再加其他文件")
-            found = workbooks_in(Path(p))  # a plain folder: its workbooks, as validate reads one
+            found, others = folder_files(Path(p))  # a plain folder: its workbooks, as validate reads one
             if not found:
                 raise ConsolidationError(f"文件夹“{p}”中没有工作簿（.xlsx .xlsm .xls .ods），也不是报送任务目录（其中没有 {LEDGER_NAME}）")
+            if others:  # said, never skipped silently (validate lists them as 未校验)
+                names = "；".join(f"{o.relative_to(p)}（{why}）" for o, why in others[:10])
+                notes.append(f"文件夹“{p}”中有 {len(others)} 个文件不是工作簿，未汇总：{names}" + ("……" if len(others) > 10 else ""))
             expanded += found
         paths = expanded
     if campaign and (year is not None or edition is not None):
@@ -593,7 +598,9 @@ def consolidate(
     if edition:
         load_spec(edition)
     if not campaign:
-        return consolidate_files(paths, output, region=region, include_invalid=include_invalid, year=year, previous=previous, edition=edition)
+        result = consolidate_files(paths, output, region=region, include_invalid=include_invalid, year=year, previous=previous, edition=edition)
+        result.warnings[:0] = notes
+        return result
     result = consolidate_campaign(paths[0], output, region=region or None, include_invalid=include_invalid)
     if previous is not None:
         from .crossyear import as_previous, consolidation_findings
