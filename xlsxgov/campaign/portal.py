@@ -474,3 +474,10 @@ def current_reviews(conn: sqlite3.Connection) -> dict[str, str]:
 def open_ledger(directory: Path | str) -> sqlite3.Connection:
     """A connection to the campaign's ledger (migrated); CampaignError when DIR is no campaign."""
     return _open(directory)
+
+
+def issued_template_of(conn: sqlite3.Connection, code: str) -> tuple[str, str] | None:
+    """(path relative to the campaign, SHA-256) of the template ``campaign issue`` last made for
+    the agency ``code`` (ledger table ``issued``), None when there is none."""
+    row = conn.execute("SELECT path, sha256 FROM issued WHERE code=? ORDER BY rowid DESC LIMIT 1", (code,)).fetchone()
+    return (row[0], row[1]) if row is not None else None

@@ -150,7 +150,7 @@ def agency_template(request: Request, token: str):
         return not_found(request)
     conn, agency, _ = ctx
     try:
-        row = conn.execute("SELECT path, sha256 FROM issued WHERE code=? ORDER BY rowid DESC LIMIT 1", (agency["code"],)).fetchone()
+        row = portal.issued_template_of(conn, agency["code"])
     finally:
         release(conn)
     if row is None or not row[1]:
