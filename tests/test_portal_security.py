@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import signal
+import sqlite3
 import subprocess
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
 
 import httpx
 import pytest
 
-from portal_server import AGENCIES, XLSXGOV, Server, csrf_of, free_port, login, ledger_rows, make_campaign, reply, text, upload
+from portal_server import AGENCIES, PASSWORDS, XLSXGOV, Server, csrf_of, free_port, login, ledger_rows, make_campaign, reply, text, upload
 from test_campaign import code_for
 from xlsxgov.campaign.mail import safe_filename
 
@@ -179,3 +182,60 @@ def test_a_new_password_or_a_removed_account_ends_the_account_s_sessions(site):
     last = xlsxgov("user", "remove", str(d), "admin")
     assert last.returncode != 0 and "唯一的管理员" in last.stdout + last.stderr and "Traceback" not in last.stderr
     assert other.get("/office").status_code == 200
+
+
+def test_a_login_flood_waits_in_its_own_queue_and_an_upload_goes_through(site):
+    d, base = site["dir"], site["base"]
+    clients = []
+    for _ in range(30):
+        c = httpx.Client(base_url=base, timeout=300)
+        clients.append((c, csrf_of(c.get("/login").text)))
+    names = [f"flood-{secrets.token_hex(4)}" for _ in clients]
+    link = site["links"][AGENCIES[4][1]]
+    path = reply(d, 4, site["tmp"] / "during-flood.xlsx", broken=False, contact="洪")
+
+    def bad_login(k: int) -> int:
+        c, csrf = clients[k]
+        return c.post("/login", data={"name": names[k], "password": "wrong-password", "csrf": csrf}).status_code
+
+    with ThreadPoolExecutor(len(clients)) as ex:
+        futures = [ex.submit(bad_login, k) for k in range(len(clients))]
+        deadline = time.monotonic() + 120
+        while not ledger_rows(d, "SELECT 1 FROM audit WHERE action='登录失败' AND actor LIKE 'flood-%'") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = upload(httpx.Client(timeout=300), link, path)  # while the other logins wait their turn
+        codes = [f.result() for f in futures]
+    assert r.status_code == 200 and "合格" in text(r.text)
+    # At most LOGIN_THREADS + LOGIN_QUEUE attempts are held; the others are told to come back later.
+    assert 429 in codes and set(codes) <= {401, 429}
+    # The upload was recorded before the last of the held logins was checked: it never waited behind them.
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    ((upload_row,),) = ledger_rows(d, "SELECT id FROM audit WHERE action='上传报表' AND detail LIKE ?", f"%{sha}%")
+    ((last_login,),) = ledger_rows(d, "SELECT MAX(id) FROM audit WHERE action='登录失败' AND actor LIKE 'flood-%'")
+    assert upload_row < last_login
+    counted = ledger_rows(d, "SELECT COUNT(*) FROM login_failures WHERE name LIKE 'flood-%'")[0][0]
+    assert counted == codes.count(401)
+
+
+def test_failures_of_unknown_names_are_forgotten_after_the_lock_time_known_ones_kept(site):
+    d, base = site["dir"], site["base"]
+
+    def bad_login(name: str) -> int:
+        c = httpx.Client(base_url=base, timeout=120)
+        return c.post("/login", data={"name": name, "password": "wrong-password", "csrf": csrf_of(c.get("/login").text)}).status_code
+
+    assert bad_login("nobody-old") == 401 and bad_login("reader") == 401
+    # An hour passes (the ledger's clock: the rows' last failure moved back).
+    conn = sqlite3.connect(d / "ledger.sqlite")
+    with conn:
+        conn.execute("UPDATE login_failures SET last_at='2000-01-01T00:00:00+00:00' WHERE name IN ('nobody-old', 'reader')")
+    conn.close()
+    assert bad_login("nobody-new") == 401
+    kept = {n for (n,) in ledger_rows(d, "SELECT name FROM login_failures")}
+    assert "nobody-old" not in kept and {"reader", "nobody-new"} <= kept
+    # The lockout of a known name is as before: five failures in a row lock it.
+    for _ in range(4):
+        bad_login("reader")
+    c = httpx.Client(base_url=base, timeout=120)
+    r = c.post("/login", data={"name": "reader", "password": PASSWORDS["reader"], "csrf": csrf_of(c.get("/login").text)})
+    assert r.status_code == 401 and "锁定" in text(r.text)

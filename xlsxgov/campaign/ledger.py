@@ -107,7 +107,8 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE TABLE IF NOT EXISTS login_failures (
     name         TEXT PRIMARY KEY,
     failures     INTEGER NOT NULL,
-    locked_until TEXT
+    locked_until TEXT,
+    last_at      TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
@@ -192,6 +193,7 @@ _ADDED_COLUMNS = (
     ("facts", "cell", "TEXT"),
     ("facts", "raw", "TEXT"),
     ("agencies", "phone", "TEXT"),  # the roster's optional 联系电话 column
+    ("login_failures", "last_at", "TEXT"),  # the last failure: an unknown name's row is pruned after LOCK_MINUTES
 )
 
 

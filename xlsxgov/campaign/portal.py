@@ -224,7 +224,10 @@ class LoginResult:
 def check_login(conn: sqlite3.Connection, name: str, password: str) -> LoginResult:
     """Verify a name and password. Always runs one argon2 verification (against a dummy hash
     for an unknown name) so timing does not tell which names exist. After MAX_FAILURES failures
-    of a name, known or not, the name is locked for LOCK_MINUTES, even for the right password."""
+    of a name, known or not, the name is locked for LOCK_MINUTES, even for the right password.
+    The failures of names that are no account are forgotten LOCK_MINUTES after their last one
+    (pruned at each failure): a flood of made-up names left a row each for good (found by a
+    security review)."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
     ph = _hasher()
@@ -247,9 +250,14 @@ def check_login(conn: sqlite3.Connection, name: str, password: str) -> LoginResu
         failures = (fail["failures"] if fail and not fail["locked_until"] else 0) + 1
         locked = (now + timedelta(minutes=LOCK_MINUTES)).isoformat() if failures >= MAX_FAILURES else None
         conn.execute(
-            "INSERT INTO login_failures(name, failures, locked_until) VALUES (?, ?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET failures=excluded.failures, locked_until=excluded.locked_until",
-            (name, failures, locked),
+            "INSERT INTO login_failures(name, failures, locked_until, last_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET failures=excluded.failures, locked_until=excluded.locked_until, last_at=excluded.last_at",
+            (name, failures, locked, now.isoformat()),
+        )
+        conn.execute(
+            "DELETE FROM login_failures WHERE name NOT IN (SELECT name FROM users) AND COALESCE(locked_until, '') < ? "
+            "AND COALESCE(last_at, '') < ?",
+            (now.isoformat(), (now - timedelta(minutes=LOCK_MINUTES)).isoformat()),
         )
     return LoginResult(None, locked)
 

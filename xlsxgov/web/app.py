@@ -194,6 +194,7 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
             # processes running after the server had gone (found by a new user's trial).
             if cfg.pool is not None:
                 cfg.pool.shutdown(wait=True, cancel_futures=True)
+            cfg.login_pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="xlsxgov 报送平台 API",

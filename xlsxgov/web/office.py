@@ -26,7 +26,7 @@ from ..errors import CampaignError
 from ..locate import agency_key
 from .agency import after_upload
 from .common import (
-    LOGIN_COOKIE, SESSION_COOKIE, cfg_of, client_address, download, feedback_download, import_upload, not_found, open_ledger, page,
+    LOGIN_COOKIE, LOGIN_QUEUE, LOGIN_THREADS, SESSION_COOKIE, cfg_of, client_address, download, feedback_download, import_upload, not_found, open_ledger, page,
     release, run_in_pool, secure_cookie,
 )
 from .upload import UploadError, receive
@@ -100,7 +100,13 @@ async def login(request: Request, name: str = Form(""), password: str = Form("")
         finally:
             release(conn)
 
-    result, token = await asyncio.to_thread(attempt)
+    if cfg.logins_waiting >= LOGIN_THREADS + LOGIN_QUEUE:
+        return _login_page(request, "登录请求过多，请稍后再试", status=429)
+    cfg.logins_waiting += 1
+    try:
+        result, token = await asyncio.get_running_loop().run_in_executor(cfg.login_pool, attempt)
+    finally:
+        cfg.logins_waiting -= 1
     if token is None:
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         if result.locked_until:
