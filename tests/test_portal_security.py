@@ -239,3 +239,23 @@ def test_failures_of_unknown_names_are_forgotten_after_the_lock_time_known_ones_
     c = httpx.Client(base_url=base, timeout=120)
     r = c.post("/login", data={"name": "reader", "password": PASSWORDS["reader"], "csrf": csrf_of(c.get("/login").text)})
     assert r.status_code == 401 and "锁定" in text(r.text)
+
+
+HUGE = "99999999999999999999999"  # past SQLite's 64-bit integers
+
+
+def test_an_id_out_of_range_is_the_normal_404_with_the_security_headers(site):
+    base, link = site["base"], site["links"][AGENCIES[5][1]]
+    admin = login(base, "admin")
+    token = xlsxgov("user", "token", str(site["dir"]), "省平台").stdout.strip().splitlines()[-1]
+    api = httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"})
+    anyone = httpx.Client(timeout=60)
+    for client, url in [
+        (anyone, f"{link}/s/{HUGE}"), (anyone, f"{link}/s/{HUGE}/receipt"), (anyone, f"{link}/s/{HUGE}/feedback"),
+        (admin, f"/office/submission/{HUGE}/original"), (admin, f"/office/submission/{HUGE}/feedback"),
+        (api, f"/api/v1/submissions/{HUGE}/findings"), (api, f"/api/v1/submissions/{HUGE}/facts"),
+    ]:
+        r = client.get(url)
+        assert r.status_code == 404, (url, r.status_code, r.text[:200])
+        assert r.headers["content-security-policy"] and r.headers["x-content-type-options"] == "nosniff", url
+        assert ("页面不存在" in r.text) if "/api/" not in url else (r.json() == {"error": "页面不存在"}), url

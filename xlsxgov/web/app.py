@@ -224,6 +224,25 @@ def create_app(directory: Path | str, *, max_upload: int = DEFAULT_LIMIT, pool_s
             return JSONResponse({"error": ERROR_TEXT[503]}, status_code=503)
         return page(request, "error.html", {"message": ERROR_TEXT[503]}, status=503)
 
+    @app.exception_handler(OverflowError)
+    async def id_out_of_range(request: Request, exc: OverflowError):
+        # An id past SQLite's 64-bit integers (/a/…/s/99999999999999999999999/receipt) names
+        # nothing: the normal 404, not a 500 (found by a security review).
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": ERROR_TEXT[404]}, status_code=404)
+        return not_found(request)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        # Runs outside the other middleware (Starlette's ServerErrorMiddleware, which logs the
+        # traceback after): the security headers are set here.
+        if request.url.path.startswith("/api/"):
+            response: Response = JSONResponse({"error": "服务器内部错误"}, status_code=500)
+        else:
+            response = page(request, "error.html", {"message": "服务器内部错误，请稍后再试；如果一再出现，请联系汇总单位"}, status=500)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         if request.url.path.startswith("/api/"):
