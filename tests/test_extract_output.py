@@ -321,6 +321,50 @@ def test_documents_pass_the_same_screen_as_workbooks(tmp_path: Path):
     assert extract_report(page).values == extract_report(_report("000")).values
 
 
+def _pdf_with_content(content_stream: bytes) -> bytes:
+    """A one-page PDF whose page content is ``content_stream`` (already FlateDecode-compressed)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content_stream) + content_stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_pdf_bomb_is_refused_before_pdfminer_inflates_it(tmp_path: Path):
+    """pdfminer inflates a page's content stream whole: 300 KB of PDF became 300 MB. Its zlib
+    streams are inflated first in bounded steps, and a stream past PDF_STREAM_MAX is refused."""
+    import tracemalloc
+    import zlib
+
+    from xlsxgov.extract.formats import PDF_STREAM_MAX
+
+    packer = zlib.compressobj()
+    chunk = b" " * 2**20
+    bomb = b"".join(packer.compress(chunk) for _ in range(PDF_STREAM_MAX // len(chunk) + 16)) + packer.flush()
+    (tmp_path / "炸弹.pdf").write_bytes(_pdf_with_content(bomb))
+    (tmp_path / "正常.pdf").write_bytes(_pdf_with_content(zlib.compress(b"BT /F1 12 Tf 72 720 Td (x) Tj ET")))
+    tracemalloc.start()
+    try:
+        reports = extract_paths([tmp_path / "炸弹.pdf", tmp_path / "正常.pdf"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert reports[0].reason == f"炸弹.pdf：PDF 文件其中一段压缩数据解压后超过 {PDF_STREAM_MAX // 2**20} MB（疑似“压缩炸弹”），已拒绝读取"
+    assert "压缩炸弹" not in (reports[1].reason or "")  # a page of text is read (it holds no tables)
+    assert peak < PDF_STREAM_MAX // 2, peak
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. export of a report document, 6. audit's exit code and numbers, 7. the blank note
 

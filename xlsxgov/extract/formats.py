@@ -23,6 +23,7 @@ from __future__ import annotations
 import email
 import re
 import tempfile
+import zlib
 from email import policy
 from pathlib import Path
 
@@ -337,9 +338,47 @@ def _parent_tr(tc, w_tr):
 # PDF
 
 
+# What one compressed stream of a PDF may inflate to, and all of them together: pdfminer
+# inflates a stream whole, unbounded, and keeps it. A report's page is text and ruling lines
+# (the published reports inflate to under 2 MB in all); a scanned page's bitmap is under 30 MB.
+PDF_STREAM_MAX = 128 * 2**20
+PDF_INFLATED_MAX = 1024 * 2**20
+_PDF_STREAM = re.compile(rb"stream\r?\n")
+
+
+def _pdf_bomb(data: bytes) -> str | None:
+    """Why the PDF's zlib streams are a "PDF bomb" (1 MB of file, gigabytes in pdfminer's memory),
+    None when they are not. Each stream is inflated in bounded steps and let go; what is not
+    zlib data (JPEG images, other filters, false matches) is skipped."""
+    total = 0
+    for m in _PDF_STREAM.finditer(data):
+        end = data.find(b"endstream", m.end())
+        chunk: bytes | memoryview = memoryview(data)[m.end():end if end >= 0 else len(data)]
+        d = zlib.decompressobj()
+        size = 0
+        try:
+            while chunk and not d.eof:
+                size += len(d.decompress(chunk, 16 * 2**20))
+                if size > PDF_STREAM_MAX:
+                    return f"其中一段压缩数据解压后超过 {PDF_STREAM_MAX // 2**20} MB"
+                if total + size > PDF_INFLATED_MAX:
+                    return f"压缩数据解压后共超过 {PDF_INFLATED_MAX // 2**20} MB"
+                chunk = d.unconsumed_tail
+        except zlib.error:
+            continue
+        total += size
+    return None
+
+
 def pdf_tokens(path: Path) -> list[Token]:
     import pdfplumber
 
+    try:
+        bomb = _pdf_bomb(path.read_bytes())
+    except OSError:
+        raise FormatError("无法读取文件（磁盘或网络错误）") from None
+    if bomb:
+        raise FormatError(f"PDF 文件{bomb}（疑似“压缩炸弹”），已拒绝读取")
     try:
         pdf = pdfplumber.open(str(path))
     except Exception:  # pdfminer raises PDFSyntaxError, PSEOF, …
