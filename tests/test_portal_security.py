@@ -259,3 +259,28 @@ def test_an_id_out_of_range_is_the_normal_404_with_the_security_headers(site):
         assert r.status_code == 404, (url, r.status_code, r.text[:200])
         assert r.headers["content-security-policy"] and r.headers["x-content-type-options"] == "nosniff", url
         assert ("页面不存在" in r.text) if "/api/" not in url else (r.json() == {"error": "页面不存在"}), url
+
+
+def test_the_campaign_folder_and_what_the_portal_writes_are_the_owner_s_only(tmp_path):
+    old = os.umask(0o022)  # the usual umask, under which everything was readable by every local user
+    try:
+        port = free_port()
+        d = tmp_path / "c"
+        links = make_campaign(d, port)
+        server = Server(d, port).start()
+    finally:
+        os.umask(old)
+    try:
+        path = reply(d, 0, tmp_path / "r.xlsx", broken=False, contact="权")
+        assert "合格" in text(upload(httpx.Client(timeout=120), links[AGENCIES[0][1]], path).text)
+        admin = login(server.base, "admin")
+        csrf = csrf_of(admin.get("/office/actions").text)
+        assert admin.post("/office/actions/facts_csv", data={"csrf": csrf}).status_code == 303
+        assert d.stat().st_mode & 0o777 == 0o700
+        written = [d / "ledger.sqlite", d / "ledger.sqlite-wal", d / "outbox" / "links.csv",
+                   *(d / "archive").rglob("*.xlsx"), *(d / "exports").iterdir()]
+        assert len(written) >= 5
+        for f in written:
+            assert f.stat().st_mode & 0o077 == 0, (f, oct(f.stat().st_mode))
+    finally:
+        server.kill()

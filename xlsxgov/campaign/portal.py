@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+import os
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -95,7 +96,10 @@ def _write_links_csv(directory: Path, roster: dict[str, str], links: dict[str, s
                     rows[r["统一社会信用代码"]] = r.get("报送链接", "")
     rows.update(links)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel opens it as UTF-8
+    tmp.unlink(missing_ok=True)
+    # The secret links: readable by the campaign folder's owner only, whatever the umask.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel opens it as UTF-8
         w = csv.writer(fh)
         w.writerow(["单位名称", "统一社会信用代码", "报送链接"])
         for code in roster:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -149,8 +150,13 @@ class CampaignStore:
         if ledger.ledger_path(directory).exists():
             raise CampaignError(f"目录“{directory}”中已有报送任务（{ledger.LEDGER_NAME}），不会覆盖")
         directory.mkdir(parents=True, exist_ok=True)
+        # The owner's only: the ledger, outbox/links.csv (the agencies' secret links) and the
+        # reports are no other local user's to read (found by a security review). SQLite gives
+        # the ledger's -wal and -shm files the ledger's own mode.
+        directory.chmod(0o700)
         for sub in SUBDIRS:
             (directory / sub).mkdir(exist_ok=True)
+        os.close(os.open(ledger.ledger_path(directory), os.O_WRONLY | os.O_CREAT, 0o600))
         store = cls(directory, ledger.connect(directory, create=True))
         with store.transaction():
             store.conn.executemany(

@@ -120,6 +120,12 @@ def serve_command(
     os.environ["XLSXGOV_MAX_UPLOAD"] = str(max_upload_mb * 1024 * 1024)
     os.environ["XLSXGOV_POOL"] = str(max(1, (os.cpu_count() or 2) // workers))
     _check_port_free(host, port)
+    # What the server and its processes write (archive/, exports/, feedback/ …) is the owner's
+    # only, like the campaign folder `campaign init` makes (0700).
+    os.umask(0o077)
+    if Path(directory).stat().st_mode & 0o077:
+        console.print(Text(f"注意：任务目录 {Path(directory).resolve()} 本机其他用户也可以访问（其中有各单位的专属链接和报表），"
+                           f"建议运行 chmod 700 {directory}"), highlight=False)
     shown = f"[{host}]" if ":" in host else host
     console.print(Text(f"报送平台：http://{shown}:{port}/login（工作人员登录）；数据保存在 {Path(directory).resolve()}；按 Ctrl+C 停止；日志时间为北京时间"), highlight=False)
     # uvicorn's own access log would print agency links; ours (xlsxgov.web) redacts them.
