@@ -7,6 +7,8 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import sqlite3
@@ -23,7 +25,7 @@ from xlsxgov.campaign.importer import import_paths
 from xlsxgov.campaign.remind import prepare_reminders
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_campaign import XLSXGOV, AGENCIES, canonical, cli, flat  # noqa: E402
+from test_campaign import XLSXGOV, AGENCIES, _parent_of, canonical, cli, flat  # noqa: E402
 from test_campaign_clerk import agency_status, campaign, issued, reply  # noqa: E402,F401  (fixtures)
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -173,10 +175,51 @@ def test_two_reports_of_one_agency_in_one_import_are_listed(campaign: Path, tmp_
 # --- point 4: Ctrl-C ----------------------------------------------------------------------------
 
 
+def _interrupt(campaign: Path, replies: Path, workers: str, delay: float | None, terminal: bool) -> tuple[int, str]:
+    """Run ``campaign import`` (on a pseudo-terminal: with its progress bar), send SIGINT to its
+    process group (what a terminal's Ctrl-C does) ``delay`` seconds after the import began
+    (None: as soon as it has a child process), and return its exit code and its output on stderr (on the terminal: all of it)."""
+    env = {**os.environ, "XLSXGOV_WORKERS": workers, "COLUMNS": "80", "TERM": "xterm"}
+    if terminal:
+        primary, secondary = pty.openpty()
+        proc = subprocess.Popen([XLSXGOV, "campaign", "import", str(campaign), str(replies)], stdin=secondary,
+                                stdout=secondary, stderr=secondary, env=env, start_new_session=True)
+        os.close(secondary)
+    else:
+        proc = subprocess.Popen([XLSXGOV, "campaign", "import", str(campaign), str(replies)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, start_new_session=True)
+    while proc.poll() is None and not list((campaign / ".tmp").glob(f"import-{proc.pid}-*")):
+        time.sleep(0.01)  # the import has begun: its working folder exists
+    if delay is None:  # as soon as its worker processes (or the fork server starting them) appear
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline and not any(
+                _parent_of(int(x)) == proc.pid for x in os.listdir("/proc") if x.isdigit()):
+            time.sleep(0.002)
+    else:
+        time.sleep(delay)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+    if not terminal:
+        _, err = proc.communicate(timeout=120)
+        return proc.returncode, err.decode("utf-8", "replace")
+    out = b""
+    while select.select([primary], [], [], 60)[0]:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(primary)
+    return proc.wait(timeout=60), out.decode("utf-8", "replace")
+
+
 def test_ctrl_c_during_import_is_one_line_and_rerun_completes(campaign: Path, tmp_path: Path):
     """SIGINT to the whole process group (what a terminal's Ctrl-C does) while the import and its
-    workers read: one Chinese line, exit code 130, no traceback; a re-run gives the ledger of an
-    uninterrupted import."""
+    workers read, output piped or on a terminal (the progress bar): one Chinese line, exit code
+    130, no traceback (the workers' tracebacks were printed on a terminal); a re-run gives the
+    ledger of an uninterrupted import."""
     replies = tmp_path / "replies"
     replies.mkdir()
     for i in range(60):
@@ -184,25 +227,23 @@ def test_ctrl_c_during_import_is_one_line_and_rerun_completes(campaign: Path, tm
     reference = Path(shutil.copytree(campaign, tmp_path / "ref"))
     cli("import", reference, replies)
     interrupted = 0
-    for workers, delay in (("2", 0.0), ("2", 0.8), ("1", 0.4)):
-        proc = subprocess.Popen([XLSXGOV, "campaign", "import", str(campaign), str(replies)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env={**os.environ, "XLSXGOV_WORKERS": workers},
-                                start_new_session=True)
-        while proc.poll() is None and not list((campaign / ".tmp").glob(f"import-{proc.pid}-*")):
-            time.sleep(0.01)  # the import has begun: its working folder exists
-        time.sleep(delay)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-        # Finished before the signal, or it came while Python was exiting (the default handler
-        # is back then): nothing to check.
-        if proc.returncode in (0, -signal.SIGINT):
+    runs = (("2", None, False), ("2", 0.8, False), ("1", 0.4, False), ("2", None, True), ("2", 1.0, True))
+    for workers, delay, terminal in runs:
+        code, err = _interrupt(campaign, replies, workers, delay, terminal)
+        assert "Traceback" not in err and "Exception" not in err and "KeyboardInterrupt" not in err, err
+        # Signalled as its workers start, it cannot have finished (60 files); else it may have
+        # finished before the signal, or the signal came while Python was exiting (the default
+        # handler is back then): nothing more to check.
+        if delay is not None and code in (0, -signal.SIGINT):
             continue
         interrupted += 1
-        assert proc.returncode == 130, (out, err)
-        assert "Traceback" not in err and "Exception ignored" not in err and "KeyboardInterrupt" not in err, err
-        (line,) = [line for line in err.splitlines() if line.strip()]
-        assert line.startswith("已中断：") and "已导入的文件已记入台账，再次运行 import 继续" in line, err
+        assert code == 130, err
+        lines = [line for line in err.splitlines() if line.strip()]
+        if terminal:  # the progress bar, erased, and the line
+            assert "正在导入" in err and "已中断：" in lines[-1], err
+        else:
+            (line,) = lines
+            assert line.startswith("已中断：") and "已导入的文件已记入台账，再次运行 import 继续" in line, err
     assert interrupted
     cli("import", campaign, replies)
     assert canonical(campaign) == canonical(reference)

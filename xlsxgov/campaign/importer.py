@@ -32,6 +32,7 @@ import signal
 import sqlite3
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from datetime import datetime, timezone
@@ -313,16 +314,45 @@ _parent = os.getpid()  # the process that imported this module (forked workers d
 _frozen = False
 
 
-def _parent_only(owner: int):
-    """A SIGINT handler raising KeyboardInterrupt in process ``owner`` only: the worker processes
-    it forks inherit it and go on with their chunk, so that Ctrl-C during ``import_paths`` gives
-    the parent's one line and no worker's traceback."""
+class _Interrupt:
+    """The SIGINT handler of ``import_paths``: Ctrl-C is noted and the import stops at the next
+    safe point (``check``: between files, never inside a transaction being written nor while a
+    worker process is being forked, where a KeyboardInterrupt is swallowed by the fork hooks
+    and printed as "Exception ignored"); a second Ctrl-C stops it at once. Worker processes
+    forked by the import inherit the handler and ignore it: the parent decides, and they print
+    no traceback. ``asked``: Ctrl-C came."""
 
-    def handler(signum, frame) -> None:
-        if os.getpid() == owner:
+    def __init__(self, owner: int):
+        self.owner = owner
+        self.asked = False
+
+    def __call__(self, signum, frame) -> None:
+        if os.getpid() != self.owner:
+            return
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt in the importing process when Ctrl-C came."""
+        if self.asked and os.getpid() == self.owner:
             raise KeyboardInterrupt
 
-    return handler
+
+_interrupt: _Interrupt | None = None  # the running import's (read in-process between files)
+
+
+def _end_idle_workers() -> None:
+    """End the worker processes still alive once the interrupted import's pool was shut down
+    (``parallel.chunk_map`` waits for the chunks being read): a worker started at the moment
+    Ctrl-C came may never have been handed to the pool, so nothing tells it to stop; it waits
+    for work with SIGINT ignored (``_Interrupt``), and Python's exit would wait for it
+    forever. It holds no file (a worker notes one only while reading a chunk)."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.terminate()
+        child.join(5)
 
 
 def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: Path) -> list[_Verdict]:
@@ -340,11 +370,18 @@ def _read_chunk(jobs: list[_Job], *, edition: str, year: int | None, tmp_root: P
         _frozen = True
         # Ctrl-C reaches the whole process group: the parent stops the import, a worker
         # finishing its chunk must not print a traceback (a fork already inherited
-        # ``_parent_only``; a worker of a fork server did not).
+        # ``_Interrupt``; a worker of a fork server did not).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     note = _ReadingNote(tmp_root / f"reading-{os.getpid()}")
+    interrupt = _interrupt
+
+    def before_read(path: Path) -> None:
+        if interrupt is not None:  # reading in the importing process: stop between files
+            interrupt.check()
+        note(path)
+
     try:
-        reports = validate_any([j.path for j in jobs], edition=edition, workers=1, before_read=note)
+        reports = validate_any([j.path for j in jobs], edition=edition, workers=1, before_read=before_read)
     finally:
         note.close()
     out = []
@@ -387,6 +424,36 @@ def _died_reading(job: _Job) -> _Verdict:
     return _Verdict("unreadable", _CRASH_REASON, [], None, None)
 
 
+class _Bar:
+    """The import's progress bar on stderr (Rich), refreshed by the import itself, at most ten
+    times a second: Rich's refresh thread would make ``parallel.chunk_map`` start its workers
+    from a fork server (forking a threaded process can deadlock), slower to start and without
+    the SIGINT handler of ``_Interrupt``, so Ctrl-C printed their tracebacks."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        # On stderr: stdout keeps only the summary, even when redirected.
+        self._bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("剩余"), TimeRemainingColumn(), console=Console(stderr=True), transient=True, auto_refresh=False,
+        )
+        self._task = self._bar.add_task("正在导入", total=total)
+        self._bar.start()
+        self._bar.refresh()
+        self._shown = time.monotonic()
+
+    def advance(self) -> None:
+        self._bar.advance(self._task)
+        if time.monotonic() - self._shown >= 0.1:
+            self._bar.refresh()
+            self._shown = time.monotonic()
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+
 def import_paths(directory: Path | str, paths: list[Path] | None = None, *, progress: bool = False) -> ImportResult:
     """Import returned workbooks (files, folders, .eml, .mbox) into the campaign. Report
     documents (.docx .pdf .html …, ``extract.SUFFIXES``) are read by ``xlsxgov.extract`` and
@@ -397,16 +464,23 @@ def import_paths(directory: Path | str, paths: list[Path] | None = None, *, prog
     KeyboardInterrupt (Ctrl-C) stops it: the batches committed stay recorded, the one being
     recorded is rolled back, the workers end without a word; a new import goes on from there.
     """
+    global _interrupt
     main = threading.current_thread() is threading.main_thread()  # signal handlers are set there only
-    previous = signal.signal(signal.SIGINT, _parent_only(os.getpid())) if main else None
+    interrupt = _Interrupt(os.getpid())
+    previous = signal.signal(signal.SIGINT, interrupt) if main else None
+    _interrupt = interrupt if main else None
     try:
-        return _import_paths(directory, paths, progress=progress)
+        return _import_paths(directory, paths, progress=progress, interrupt=interrupt)
+    except KeyboardInterrupt:
+        _end_idle_workers()
+        raise
     finally:
+        _interrupt = None
         if main:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
-def _import_paths(directory: Path | str, paths: list[Path] | None, *, progress: bool) -> ImportResult:
+def _import_paths(directory: Path | str, paths: list[Path] | None, *, progress: bool, interrupt: _Interrupt) -> ImportResult:
     from ..parallel import chunk_map
 
     store = CampaignStore.open(directory)
@@ -427,6 +501,7 @@ def _import_paths(directory: Path | str, paths: list[Path] | None, *, progress: 
         result.files += [FileOutcome(for_terminal(p.name), "", "skipped", reason=reason) for p, reason in skipped]
         items = [Item(b, b.name, _mtime_iso(b), str(b)) for b in books]
         for i, m in enumerate(mails):
+            interrupt.check()
             data = m.read_bytes()  # the mail file itself is archived too
             write_once(archive / f"{hashlib.sha256(data).hexdigest()}{m.suffix.lower()}", data)
             attached = extract_attachments(m, work / str(i))
@@ -440,16 +515,7 @@ def _import_paths(directory: Path | str, paths: list[Path] | None, *, progress: 
 
         bar = None
         if progress:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            # On stderr: stdout keeps only the summary, even when redirected.
-            bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TextColumn("剩余"), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-            )
-            bar.start()
-            task = bar.add_task("正在导入", total=len(items))
+            bar = _Bar(len(items))
         try:
             # Archive every file first (a copy under its SHA-256, flushed with the batch's commit).
             outcomes: list[FileOutcome | None] = []
@@ -457,12 +523,13 @@ def _import_paths(directory: Path | str, paths: list[Path] | None, *, progress: 
             seen: set[str] = set()
             sources: dict[int, str] = {}
             for item in items:
+                interrupt.check()
                 prepared = _archive_one(store, item, archive, sync=False)
                 if prepared.sha256 in seen or prepared.known:
                     sources[len(result.files) + len(outcomes)] = item.source
                     outcomes.append(FileOutcome(item.original_name, prepared.sha256, "duplicate"))
                     if bar:
-                        bar.advance(task)
+                        bar.advance()
                 else:
                     outcomes.append(None)
                     todo.append((len(outcomes) - 1, prepared))
@@ -480,13 +547,17 @@ def _import_paths(directory: Path | str, paths: list[Path] | None, *, progress: 
                 for start in range(0, len(todo), IMPORT_BATCH):
                     batch = todo[start:start + IMPORT_BATCH]
                     # Read before the ledger is locked: other importers wait only for the commit.
-                    results = [known_bad[p.archived.name] if p.archived.name in known_bad else next(read) for _, p in batch]
+                    results = []
+                    for _, p in batch:
+                        interrupt.check()  # between files read by the workers
+                        results.append(known_bad[p.archived.name] if p.archived.name in known_bad else next(read))
+                    interrupt.check()
                     # One commit per batch (each file's rows in a savepoint), the batch's files flushed first.
                     with store.transaction():
                         for (slot, prepared), verdict in zip(batch, results):
                             outcomes[slot] = _record_one(store, prepared, verdict, agencies, by_name, sync=False, by_email=by_email)
                             if bar:
-                                bar.advance(task)
+                                bar.advance()
                         sync_all()
             finally:
                 read.close()  # ends the worker processes when a batch fails

@@ -299,9 +299,24 @@ def import_command(
     """
     try:
         _import(directory, paths)
-    except KeyboardInterrupt:  # Ctrl-C: whatever was being done, one line (the ledger is consistent)
+    except (KeyboardInterrupt, Exception) as exc:
+        # Ctrl-C, wherever it landed (the ledger is consistent): one line. An error raised while
+        # unwinding from it (a worker pool interrupted while starting) is the Ctrl-C too.
+        if not _interrupted(exc):
+            raise
         err_console.print(_INTERRUPTED, highlight=False, markup=False)
         raise typer.Exit(130) from None  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    """True when ``exc`` is a KeyboardInterrupt or was raised while handling one."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
 
 
 def _import(directory: Path, paths: Optional[List[Path]]) -> None:
