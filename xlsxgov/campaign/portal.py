@@ -182,11 +182,18 @@ def add_user(directory: Path | str, name: str, role: str, password: str) -> int:
                 "ON CONFLICT(name) DO UPDATE SET role=excluded.role, password_hash=excluded.password_hash",
                 (name, role, digest, _now()),
             )
-            conn.execute("DELETE FROM login_failures WHERE name=?", (name,))
-            ended = conn.execute("DELETE FROM sessions WHERE user=?", (name,)).rowcount
-            _audit_local(conn, "保存账户", f"{name}（{role}）" + (f"，结束其 {ended} 个登录会话" if ended else ""))
+            ended = _account_changed(conn, "保存账户", name, role)
     finally:
         conn.close()
+    return ended
+
+
+def _account_changed(conn: sqlite3.Connection, action: str, name: str, role: str) -> int:
+    """After an account is saved or removed: its failed logins forgotten, its sessions ended (an
+    old cookie opens nothing), the audit line written. Returns the number of sessions ended."""
+    conn.execute("DELETE FROM login_failures WHERE name=?", (name,))
+    ended = conn.execute("DELETE FROM sessions WHERE user=?", (name,)).rowcount
+    _audit_local(conn, action, f"{name}（{role}）" + (f"，结束其 {ended} 个登录会话" if ended else ""))
     return ended
 
 
@@ -203,9 +210,7 @@ def remove_user(directory: Path | str, name: str) -> int:
             if row["role"] == "管理员" and conn.execute("SELECT COUNT(*) FROM users WHERE role='管理员'").fetchone()[0] == 1:
                 raise CampaignError(f"“{name}”是唯一的管理员账户，不能删除：请先用 xlsxgov user add 新建另一个管理员")
             conn.execute("DELETE FROM users WHERE name=?", (name,))
-            conn.execute("DELETE FROM login_failures WHERE name=?", (name,))
-            ended = conn.execute("DELETE FROM sessions WHERE user=?", (name,)).rowcount
-            _audit_local(conn, "删除账户", f"{name}（{row['role']}）" + (f"，结束其 {ended} 个登录会话" if ended else ""))
+            ended = _account_changed(conn, "删除账户", name, row["role"])
     finally:
         conn.close()
     return ended
