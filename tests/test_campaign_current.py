@@ -199,7 +199,16 @@ def _interrupt(campaign: Path, replies: Path, workers: str, delay: float | None,
         time.sleep(delay)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGINT)
-    if not terminal:
+    try:
+        return _output(proc, primary if terminal else None)
+    except subprocess.TimeoutExpired:  # hung after Ctrl-C: fail, leaving no process behind
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
+def _output(proc: subprocess.Popen, primary: int | None) -> tuple[int, str]:
+    """Exit code and output of an ``_interrupt``-ed import (``primary``: its terminal's side)."""
+    if primary is None:
         _, err = proc.communicate(timeout=120)
         return proc.returncode, err.decode("utf-8", "replace")
     out = b""
@@ -228,8 +237,9 @@ def test_ctrl_c_during_import_is_one_line_and_rerun_completes(campaign: Path, tm
     cli("import", reference, replies)
     interrupted = 0
     runs = (("2", None, False), ("2", 0.8, False), ("1", 0.4, False), ("2", None, True), ("2", 1.0, True))
-    for workers, delay, terminal in runs:
-        code, err = _interrupt(campaign, replies, workers, delay, terminal)
+    for i, (workers, delay, terminal) in enumerate(runs):
+        d = Path(shutil.copytree(campaign, tmp_path / f"run{i}"))  # every run starts with all 60 files to read
+        code, err = _interrupt(d, replies, workers, delay, terminal)
         assert "Traceback" not in err and "Exception" not in err and "KeyboardInterrupt" not in err, err
         # Signalled as its workers start, it cannot have finished (60 files); else it may have
         # finished before the signal, or the signal came while Python was exiting (the default
@@ -244,7 +254,7 @@ def test_ctrl_c_during_import_is_one_line_and_rerun_completes(campaign: Path, tm
         else:
             (line,) = lines
             assert line.startswith("已中断：") and "已导入的文件已记入台账，再次运行 import 继续" in line, err
-    assert interrupted
-    cli("import", campaign, replies)
-    assert canonical(campaign) == canonical(reference)
-    assert not list((campaign / ".tmp").iterdir())
+        cli("import", d, replies)
+        assert canonical(d) == canonical(reference)
+        assert not list((d / ".tmp").iterdir())
+    assert interrupted >= 2
