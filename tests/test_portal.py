@@ -631,3 +631,19 @@ def test_serve_on_a_port_in_use_says_so_before_any_banner(site):
     assert run.returncode != 0
     assert f"端口 {port} 已被占用" in run.stderr + run.stdout
     assert "报送平台：" not in run.stdout and "address already in use" not in run.stderr + run.stdout
+
+
+def test_the_board_shows_what_the_office_must_check_beside_a_valid_status(site):
+    """A report filed for one agency whose cover names another roster agency (an office upload
+    on the wrong agency's page) is valid, with the warning agency.cover_other: the board says so
+    beside its status, as `campaign status --problems` does (found by a trial: nothing showed it)."""
+    d, base = site["dir"], site["base"]
+    admin = login(base, "admin")
+    page = admin.get(f"/office/agency/{code(3)}")
+    other = reply(d, 2, site["tmp"] / "a2-on-a3.xlsx", broken=False, contact="错页")
+    r = admin.post(f"/office/agency/{code(3)}/upload", data={"csrf": csrf_of(page.text)},
+                   files={"file": ("错页上传.xlsx", other.read_bytes())}, follow_redirects=True)
+    assert r.status_code == 200
+    board = admin.get("/office", params={"q": code(3)}).text
+    row = next(line for line in board.split("<tr>") if f'href="/office/agency/{code(3)}"' in line)
+    assert "合格" in row and "请核对：" in row and "封面上的单位是" in text(row), text(row)
