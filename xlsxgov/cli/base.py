@@ -14,6 +14,9 @@ from .zh import ZhCommand, ZhGroup
 
 console = Console()
 err_console = Console(stderr=True)
+for _stream in (console, err_console):
+    if not _stream.is_terminal:  # piped or redirected: its width cannot change, and Rich would
+        _stream.width = _stream.width  # look it up in the environment on every line printed
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -35,7 +35,7 @@ def wrap(text: str, width: int) -> list[str]:
         tokens: list[str] = []  # of the current line
         used = 0
         for token in _TOKEN.findall(paragraph):
-            w = cell_len(token)
+            w = len(token) if token.isascii() else cell_len(token)
             if used + w > width and "".join(tokens).strip():
                 carry: list[str] = []
                 if token[0] in _NO_LINE_START:  # move down what must not end up leading the line
