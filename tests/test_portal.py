@@ -243,7 +243,8 @@ def test_roles_only_do_what_they_may(site):
     # A reviewer reviews but does not run campaign actions.
     rcsrf = csrf_of(reviewer.get("/office").text)
     assert reviewer.post("/office/actions/status", data={"csrf": rcsrf}).status_code == 403
-    assert reviewer.post(f"/office/agency/{code(2)}/review", data={"csrf": rcsrf, "submission": sid, "state": "审核通过"}).status_code == 303
+    state = "审核通过" if ledger_rows(d, "SELECT status FROM submissions WHERE id=?", sid)[0][0] == "valid" else "退回修改"
+    assert reviewer.post(f"/office/agency/{code(2)}/review", data={"csrf": rcsrf, "submission": sid, "state": state, "comment": "请核对"}).status_code == 303
 
 
 def test_login_failures_delay_then_lock_the_name_and_do_not_tell_names_apart(site):
@@ -647,3 +648,21 @@ def test_the_board_shows_what_the_office_must_check_beside_a_valid_status(site):
     board = admin.get("/office", params={"q": code(3)}).text
     row = next(line for line in board.split("<tr>") if f'href="/office/agency/{code(3)}"' in line)
     assert "合格" in row and "请核对：" in row and "封面上的单位是" in text(row), text(row)
+
+
+def test_a_report_with_errors_cannot_be_approved(site):
+    """Found by a trial: 审核通过 of a report with errors was accepted; the agency then read
+    审核通过 beside 请修改, and the report was still left out of the consolidation."""
+    d, base = site["dir"], site["base"]
+    reviewer = login(base, "reviewer")
+    page = reviewer.get(f"/office/agency/{code(5)}")
+    bad = reply(d, 5, site["tmp"] / "a5-bad.xlsx", broken=True, contact="审核")
+    reviewer.post(f"/office/agency/{code(5)}/upload", data={"csrf": csrf_of(page.text)},
+                  files={"file": ("有错.xlsx", bad.read_bytes())}, follow_redirects=True)
+    page = reviewer.get(f"/office/agency/{code(5)}")
+    sid = re.search(r'name="submission" value="(\d+)"', page.text).group(1)
+    r = reviewer.post(f"/office/agency/{code(5)}/review", data={"csrf": csrf_of(page.text), "submission": sid, "state": "审核通过", "comment": ""})
+    assert r.status_code == 400 and "不能审核通过" in text(r.text)
+    assert ledger_rows(d, "SELECT COUNT(*) FROM reviews WHERE submission_id=?", int(sid)) == [(0,)]
+    r = reviewer.post(f"/office/agency/{code(5)}/review", data={"csrf": csrf_of(page.text), "submission": sid, "state": "退回修改", "comment": "请改正表三"})
+    assert r.status_code == 303

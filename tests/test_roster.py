@@ -356,3 +356,30 @@ def test_an_optional_phone_column_reaches_the_status_workbook(tmp_path):
     rows = {a["name"]: a for a in campaign_status(d)["agencies"]}
     assert rows["某某市教育局"]["status"] == "missing" and rows["某某市教育局"]["phone"] == "0591-87654321"
     assert rows["某某市公安局"]["phone"] == ""
+
+
+def test_contact_and_phone_come_as_a_pair(tmp_path):
+    """Found by a trial: the 报送进度 workbook showed the roster's 联系人 beside the phone typed on
+    the cover by someone else. Both come from the cover when it gives either, else both from
+    the roster."""
+    import openpyxl
+    from test_campaign import code_for, template_of
+
+    from xlsxgov.campaign.importer import import_paths
+    from xlsxgov.campaign.init import init_campaign
+    from xlsxgov.campaign.issue import issue_templates
+    from xlsxgov.campaign.status import campaign_status
+
+    path = write_csv(tmp_path / "r.csv", [["单位名称", "统一社会信用代码", "联系人", "电子邮箱", "联系电话"],
+                                          ["某某市第0局", code_for(0), "王0", "a@example.com", "0591-80000000"],
+                                          ["某某市第1局", code_for(1), "王1", "b@example.com", "0591-80000001"]])
+    d = tmp_path / "c"
+    init_campaign(d, year=2025, roster_path=path, region="某某市")
+    issue_templates(d)
+    wb = openpyxl.load_workbook(template_of(d, 0))
+    wb["封面"]["B8"], wb["封面"]["B9"], wb["封面"]["B11"] = "李1", "13800000001", "是"
+    wb.save(tmp_path / "reply.xlsx")
+    import_paths(d, [tmp_path / "reply.xlsx"])
+    rows = {a["name"]: a for a in campaign_status(d)["agencies"]}
+    assert (rows["某某市第0局"]["contact"], rows["某某市第0局"]["phone"]) == ("李1", "13800000001")
+    assert (rows["某某市第1局"]["contact"], rows["某某市第1局"]["phone"]) == ("王1", "0591-80000001")

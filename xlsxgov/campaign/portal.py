@@ -386,16 +386,21 @@ def audit_log(conn: sqlite3.Connection, limit: int = 500) -> list[sqlite3.Row]:
 
 def review(conn: sqlite3.Connection, submission_id: int, state: str, comment: str, user: str, address: str) -> None:
     """Record a review of a submission (审核通过 or 退回修改 with a comment) and its audit line,
-    in one transaction. Raises CampaignError for another state or a return without comment."""
+    in one transaction. Raises CampaignError for another state, a return without comment, or
+    审核通过 of a report that is not valid (it is never consolidated: return it instead)."""
     if state not in (REVIEW_APPROVED, REVIEW_RETURNED):
         raise CampaignError(f"审核结果应为“{REVIEW_APPROVED}”或“{REVIEW_RETURNED}”")
     comment = comment.strip()
     if state == REVIEW_RETURNED and not comment:
         raise CampaignError("退回修改时请填写意见，单位会在报送页面看到")
     with ledger.transaction(conn):
-        row = conn.execute("SELECT code FROM submissions WHERE id=? AND code IS NOT NULL", (submission_id,)).fetchone()
+        row = conn.execute("SELECT code, status FROM submissions WHERE id=? AND code IS NOT NULL", (submission_id,)).fetchone()
         if row is None:
             raise CampaignError(f"没有编号为 {submission_id} 的报送")
+        if state == REVIEW_APPROVED and row["status"] != "valid":
+            # An approved report with errors would still be left out of the consolidation, and
+            # the agency would read 审核通过 beside 请修改 (found by a trial).
+            raise CampaignError("这份报表有错误或无法读取，不能审核通过：请退回修改，或等单位改正后重新报送")
         conn.execute(
             "INSERT INTO reviews(submission_id, state, comment, user, at) VALUES (?, ?, ?, ?, ?)",
             (submission_id, state, comment, user, _now()),

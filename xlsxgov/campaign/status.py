@@ -132,16 +132,19 @@ def _problem(a: dict) -> str:
 
 
 def _add_contacts(directory: Path | str, rows: list[dict]) -> None:
-    """Contact person and e-mail from the roster; phone from the current submission's cover,
-    else the roster's 联系电话 (so an agency that has sent nothing can be phoned), or ""."""
+    """E-mail from the roster; contact person and phone as a pair, from the current submission's
+    cover when it gives either (who filled it in), else the roster's 联系人 and 联系电话 (so an
+    agency that has sent nothing can be phoned): never one person's name beside another's
+    number (found by a trial)."""
     with CampaignStore.open(directory) as store:
         roster = {a.code: a for a in store.roster()}
         phones = store.current_meta("phone")
+        contacts = store.current_meta("contact")
     for row in rows:
         who = roster.get(row["code"])
-        row["contact"] = who.contact if who else ""
         row["email"] = who.email if who else ""
-        row["phone"] = phones.get(row["code"], "") or (who.phone if who else "")
+        cover = (contacts.get(row["code"], "") or "", phones.get(row["code"], "") or "")
+        row["contact"], row["phone"] = cover if any(cover) else ((who.contact, who.phone) if who else ("", ""))
 
 
 def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进度") -> Path:
