@@ -443,6 +443,9 @@ def test_campaign_actions_consolidate_export_status_remind(site):
     for action in ("consolidate", "facts_csv", "facts_xlsx", "facts_parquet", "status", "remind"):
         r = admin.post(f"/office/actions/{action}", data={"csrf": csrf}, follow_redirects=True)
         assert r.status_code == 200 and "已" in text(r.text), action
+        if action == "consolidate":  # the agencies left out are counted, the file named as the file (a trial)
+            said = text(r.text)
+            assert "个单位（见汇总工作簿的“未报送”表）" in said and "汇总工作簿：" in said and "个：" not in said, said
     page = admin.get("/office/actions").text
     names = re.findall(r'href="/office/exports/([^"]+)"', page)
     from urllib.parse import unquote

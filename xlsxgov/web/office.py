@@ -357,7 +357,10 @@ def _do_action(directory: Path, action: str) -> str:
         total = read_workbook(result.path)
         html = out / f"{label}政府信息公开工作年度报告统计表_{_stamp()}.html"
         html.write_text(render_tables(total.spec, total.values, title=f"{label}政府信息公开工作年度报告（汇总）"), encoding="utf-8")
-        return f"已汇总 {len(result.included)} 份报表（共 {result.consolidates} 个单位），未报送或未汇总 {len(result.missing) + len(result.left_out)} 个：{result.path.name}，网页表格 {html.name}"
+        out_of = len(result.missing) + len(result.left_out)
+        return (f"已汇总 {len(result.included)} 份报表（共 {result.consolidates} 个单位）"
+                + (f"，未报送或未汇总 {out_of} 个单位（见汇总工作簿的“未报送”表）" if out_of else "")
+                + f"。汇总工作簿：{result.path.name}；网页表格：{html.name}")
     if action in ("facts_csv", "facts_xlsx", "facts_parquet"):
         suffix = action.split("_")[1]
         path = out / f"{label}各单位数据_{_stamp()}.{suffix}"
