@@ -89,3 +89,17 @@ def test_roster_without_an_address_and_with_two(tmp_path: Path, smtp_server):
     status = flat(cli("status", d, "--problems", **wide).stdout)
     assert f"{AGENCIES[PORTAL_ONLY][0]}未报送未收到报表（名册中没有电子邮箱，未发邮件）" in status
     assert AGENCIES[PORTAL_ONLY][0] in flat(cli("status", d, **wide).stdout)
+
+
+def test_a_portal_only_campaign_is_not_told_to_set_a_sender(tmp_path: Path):
+    """Found by a trial: with no e-mail in the roster, `issue --portal` wrote no mail and then
+    asked for a sender address "and to generate again"."""
+    d = tmp_path / "c"
+    roster = [(n, c, r, "") for n, c, r, _ in AGENCIES]
+    cli("init", d, "--year", YEAR, "--roster", write_roster(tmp_path / "roster.csv", roster))
+    issued = cli("issue", d, "--portal", "http://127.0.0.1:8000")
+    said = flat(issued.stdout + issued.stderr)
+    assert f"已生成{len(AGENCIES)}份模板和0封邮件" in said and "发件地址" not in said, said
+    with_mail = tmp_path / "m"
+    cli("init", with_mail, "--year", YEAR, "--roster", write_roster(tmp_path / "roster2.csv"))
+    assert "发件地址" in flat(cli("issue", with_mail).stderr)  # mails with a placeholder sender: still said

@@ -175,3 +175,14 @@ def test_reader_finds_columns_by_their_headers(tmp_path, moved):
         assert [sheet.rows[0].cells[key(c)] for c in cells[:2]] == [values[key(c)] for c in cells[:2]]
     else:
         assert [key(c) for c in sheet.missing] == [key(cells[0])]
+
+
+def test_a_money_header_names_its_unit_once():
+    """Found by a trial: 明细 read "本年收费金额（单位：万元）（万元）"."""
+    from xlsxgov.detail import column_headers
+    from xlsxgov.values import Kind
+
+    for edition in spec_mod.available_editions():
+        for cell in spec_mod.load(edition).cells():
+            label = column_headers(cell)[1]
+            assert label.count("万元") == (1 if cell.kind is Kind.MONEY else cell.col_label.count("万元")), (edition, label)

@@ -48,7 +48,8 @@ _ROWS_PER_CHUNK = 500
 def column_headers(cell: Cell) -> tuple[str, str]:
     """The two header texts of ``cell``'s column: "表 row label" (row 0) and the column label,
     with （万元） for money (row 1)."""
-    return f"{cell.table.short} {cell.row_label}", cell.col_label + ("（万元）" if cell.kind is Kind.MONEY else "")
+    money = cell.kind is Kind.MONEY and "万元" not in cell.col_label  # a label may name its unit already
+    return f"{cell.table.short} {cell.row_label}", cell.col_label + ("（万元）" if money else "")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -111,7 +111,8 @@ def issue_command(
     _say_no_address(result.no_address, "只生成模板、不生成邮件")
     if portal:
         say(f"各单位的专属报送链接已写入邮件和 {escape(str(Path(directory) / 'outbox' / 'links.csv'))}（旧链接已作废）")
-    _warn_without_sender(directory)
+    if result.emls:  # no mail written (a portal-only roster): the sender does not matter (a trial)
+        _warn_without_sender(directory)
 
 
 def _say_no_address(names: list[str], what: str, *, warn: bool = False) -> None:
@@ -281,7 +282,8 @@ def remind_command(
         highlight=False,
     )
     _say_no_address(result.no_address, "未生成催报邮件，请通过报送平台或电话催报（原因见 campaign status --problems）")
-    _warn_without_sender(directory)
+    if result.reminders:
+        _warn_without_sender(directory)
 
 
 @campaign_app.command("import")
