@@ -72,6 +72,10 @@ def test_agency_uploads_sees_findings_in_the_cli_words_then_valid_and_receipt(si
 
     r = upload(c, link, good)
     assert "合格" in text(r.text) and "已被新的报送取代" in text(r.text)
+    # The replaced upload's own page no longer asks for corrections (found by a trial).
+    (bad_id,) = ledger_rows(d, "SELECT id FROM submissions WHERE sha256=?", hashlib.sha256(bad.read_bytes()).hexdigest())[0]
+    replaced = text(c.get(f"{link}/s/{bad_id}").text)
+    assert "已被此后的报送取代" in replaced and "请按下表修改后重新上传" not in replaced
     receipt = re.search(r'href="(/a/[^"]+/receipt)"', r.text).group(1)
     rr = c.get(site["base"] + receipt)
     sha = hashlib.sha256(good.read_bytes()).hexdigest()
