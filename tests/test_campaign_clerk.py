@@ -394,3 +394,29 @@ def test_a_withdrawn_file_moves_to_the_agency_it_came_from(campaign: Path):
     assert len(list((campaign / "archive").glob("*.xlsx"))) == 1
     history = flat(cli("status", campaign, "--history", AGENCIES[1][1]).stdout)
     assert "撤回" in history  # agency 1's history still says what happened
+
+
+def test_the_status_workbook_says_what_the_office_decided(campaign: Path, tmp_path: Path):
+    """Found by a trial: after returning one report (退回修改) and approving another, the 报送进度
+    workbook still said only 合格, with nothing of the office's decision or its comment."""
+    from python_calamine import CalamineWorkbook
+
+    from xlsxgov.campaign import portal
+
+    for i, seed in ((1, 5), (2, 6)):
+        reply(campaign / "inbox" / f"报表{i}.xlsx", i, seed=seed)
+    assert [f.outcome for f in import_paths(campaign).files] == ["valid", "valid"]
+    conn = sqlite3.connect(campaign / "ledger.sqlite")
+    conn.row_factory = sqlite3.Row
+    sid = dict(conn.execute("SELECT code, id FROM submissions").fetchall())
+    portal.review(conn, sid[AGENCIES[1][1]], "退回修改", "表三请按本年口径重填", "admin", "127.0.0.1")
+    portal.review(conn, sid[AGENCIES[2][1]], "审核通过", "", "admin", "127.0.0.1")
+    conn.close()
+    assert agency_status(campaign, 1)["review"] == ("退回修改", "表三请按本年口径重填")
+    assert agency_status(campaign, 2)["review"] == ("审核通过", "")
+    assert agency_status(campaign, 3)["review"] == ("", "")
+    out = status_mod.write_status_xlsx(status_mod.campaign_status(campaign), tmp_path / "进度.xlsx")
+    grid = CalamineWorkbook.from_path(str(out)).get_sheet_by_index(0).to_python()
+    rows = {r[1]: r for r in grid if len(r) > 3 and r[1] in (AGENCIES[1][0], AGENCIES[2][0])}
+    assert rows[AGENCIES[1][0]][2] == "合格，退回修改" and "退回修改：表三请按本年口径重填" in rows[AGENCIES[1][0]][3]
+    assert rows[AGENCIES[2][0]][2] == "合格，审核通过"

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..vocab import STATUS_LABELS
+from ..vocab import REVIEW_APPROVED, REVIEW_PENDING
+from .ledger import current_reviews
 from .store import CampaignStore
 
 
@@ -25,7 +27,8 @@ def campaign_status(directory: Path | str) -> dict:
     from_report (the current submission was read from a report document by ``xlsxgov.extract``);
     check (warnings of ``CHECK_RULES`` a human must settle, in Chinese, whatever the status: on
     the current submission, or on a file held back because its agency is in doubt; "" for none);
-    ``unassigned`` counts received files of unknown agencies. Also contact and email (roster)
+    review ((state, comment) of the portal's 审核 of the current report: 审核通过 or 退回修改;
+    ("", "") when never reviewed); ``unassigned`` counts received files of unknown agencies. Also contact and email (roster)
     and phone (the current submission's cover, else the roster) for the status workbook.
     """
     with CampaignStore.open(directory) as store:
@@ -33,6 +36,7 @@ def campaign_status(directory: Path | str) -> dict:
         current = store.current()
         from_report = store.report_derived()
         checks = store.needs_check(CHECK_RULES)
+        reviews = current_reviews(store.conn)
         rows = []
         for a in store.roster():
             cur = current.get(a.code)
@@ -56,6 +60,9 @@ def campaign_status(directory: Path | str) -> dict:
                     "file": cur.file_name if cur else "",
                     "file_label": store.label_of(cur.id) if cur else "",
                     "from_report": cur is not None and cur.id in from_report,  # read from a report document
+                    # The portal's 审核 of the current report: 审核通过 or 退回修改, with the comment;
+                    # "" when never reviewed (found by a trial: the workbook did not say it).
+                    "review": _reviewed(reviews.get(a.code)) if cur else ("", ""),
                     "check": "；".join(
                         message if current else f"{message}（文件{store.label_of(sid)}未作为当前报表）"
                         for message, sid, current in checks.get(a.code, [])
@@ -109,10 +116,17 @@ def beijing_time(iso: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return when.astimezone(BEIJING).strftime(fmt)
 
 
+def _reviewed(review: tuple[str, str] | None) -> tuple[str, str]:
+    """(state, comment) of a review that happened; ("", "") for a report still 待审核."""
+    return review if review and review[0] != REVIEW_PENDING else ("", "")
+
+
 def _reason(a: dict) -> str:
-    """Why an agency needs action (the status workbook's 说明): its problem, then the warnings
-    the office must settle (``check``)."""
-    return "；".join(x for x in (_problem(a), a.get("check", "")) if x)
+    """Why an agency needs action (the status workbook's 说明): its problem, the office's
+    return with its comment, then the warnings the office must settle (``check``)."""
+    state, comment = a.get("review") or ("", "")
+    returned = f"{state}：{comment}" if state and state != REVIEW_APPROVED else ""
+    return "；".join(x for x in (_problem(a), returned, a.get("check", "")) if x)
 
 
 def _problem(a: dict) -> str:
@@ -190,7 +204,9 @@ def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进
         reason = _reason(a)
         ws.write_number(r, 0, i + 1, number)
         ws.write_string(r, 1, a["name"], cell)
-        ws.write_string(r, 2, STATUS_LABELS[a["status"]] + ("（取自年度报告）" if a.get("from_report") else ""), coloured[a["status"]])
+        state = (a.get("review") or ("", ""))[0]
+        ws.write_string(r, 2, STATUS_LABELS[a["status"]] + ("（取自年度报告）" if a.get("from_report") else "") + (f"，{state}" if state else ""),
+                        coloured[a["status"]])
         ws.write_string(r, 3, reason, cell)
         ws.write_string(r, 4, a.get("contact", ""), cell)
         ws.write_string(r, 5, a.get("phone", ""), cell)
