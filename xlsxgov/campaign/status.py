@@ -95,7 +95,7 @@ def _first_problem(store: CampaignStore, cur) -> str:
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 STATUS_COLOURS = {"valid": "#C6EFCE", "invalid": "#FFC7CE", "unreadable": "#FFEB9C", "missing": "#D9D9D9"}
 STATUS_HEADERS = [
-    ("序号", 5), ("单位名称", 28), ("状态", 8), ("说明", 42), ("联系人", 8), ("联系电话", 14), ("电子邮箱", 24),
+    ("序号", 5), ("单位名称", 28), ("状态", 10), ("说明", 42), ("联系人", 8), ("联系电话", 14), ("电子邮箱", 24),
     ("最近收到（北京时间）", 17), ("收到文件数", 6), ("已催报次数", 6), ("模板已发送", 7), ("统一社会信用代码", 20),
     ("错误数", 5), ("警告数", 5),
 ]
@@ -180,7 +180,7 @@ def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进
     cell = wb.add_format({**base, "text_wrap": True})
     number = wb.add_format({**base, "align": "right"})
     title_fmt = wb.add_format({"font_name": "黑体", "font_size": 14, "bold": True, "valign": "vcenter"})
-    coloured = {s: wb.add_format({**base, "bold": True, "align": "center", "bg_color": c}) for s, c in STATUS_COLOURS.items()}
+    coloured = {s: wb.add_format({**base, "bold": True, "align": "center", "text_wrap": True, "bg_color": c}) for s, c in STATUS_COLOURS.items()}
     agencies = status["agencies"]
     now = datetime.now(timezone.utc).isoformat()
     ws.merge_range(0, 0, 0, 7, f"{title}（统计时间：{beijing_time(now)}，北京时间）", title_fmt)
@@ -205,8 +205,8 @@ def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进
         ws.write_number(r, 0, i + 1, number)
         ws.write_string(r, 1, a["name"], cell)
         state = (a.get("review") or ("", ""))[0]
-        ws.write_string(r, 2, STATUS_LABELS[a["status"]] + ("（取自年度报告）" if a.get("from_report") else "") + (f"，{state}" if state else ""),
-                        coloured[a["status"]])
+        shown = STATUS_LABELS[a["status"]] + ("（取自年度报告）" if a.get("from_report") else "") + (f"，{state}" if state else "")
+        ws.write_string(r, 2, shown, coloured[a["status"]])
         ws.write_string(r, 3, reason, cell)
         ws.write_string(r, 4, a.get("contact", ""), cell)
         ws.write_string(r, 5, a.get("phone", ""), cell)
@@ -218,7 +218,7 @@ def write_status_xlsx(status: dict, path: Path | str, *, title: str = "报送进
         ws.write_string(r, 11, a["code"], cell)
         ws.write_number(r, 12, a["errors"], number)
         ws.write_number(r, 13, a["warnings"], number)
-        ws.set_row(r, text_rows([(a["name"], 28), (reason, 42), (a.get("email", ""), 24)], line=13, minimum=16))
+        ws.set_row(r, text_rows([(a["name"], 28), (reason, 42), (a.get("email", ""), 24), (shown, 10)], line=13, minimum=16))
     ws.autofilter(first - 1, 0, last, len(STATUS_HEADERS) - 1)
     ws.freeze_panes(first, 2)
     print_setup(ws, landscape=True, repeat=(first - 1, first - 1), footer="&L" + title.replace("&", "&&") + "&C&A&R第 &P 页 共 &N 页")
