@@ -666,6 +666,9 @@ def test_a_report_with_errors_cannot_be_approved(site):
     bad = reply(d, 5, site["tmp"] / "a5-bad.xlsx", broken=True, contact="审核")
     reviewer.post(f"/office/agency/{code(5)}/upload", data={"csrf": csrf_of(page.text)},
                   files={"file": ("有错.xlsx", bad.read_bytes())}, follow_redirects=True)
+    board = reviewer.get("/office", params={"q": AGENCIES[5][0]}).text
+    row = next(line for line in board.split("<tr>") if f'href="/office/agency/{code(5)}"' in line)
+    assert "有错误" in row and "待审核" not in row  # nothing to approve: it can only be returned
     page = reviewer.get(f"/office/agency/{code(5)}")
     sid = re.search(r'name="submission" value="(\d+)"', page.text).group(1)
     r = reviewer.post(f"/office/agency/{code(5)}/review", data={"csrf": csrf_of(page.text), "submission": sid, "state": "审核通过", "comment": ""})

@@ -166,7 +166,10 @@ def board(request: Request, q: str = "", status: str = "", review: str = "", sor
     rows = []
     for a in st["agencies"]:
         a = dict(a, contact=contacts[a["code"]].contact, email=contacts[a["code"]].email)
-        a["review"] = reviews.get(a["code"], "") if a["status"] != "missing" else ""
+        state = reviews.get(a["code"], "") if a["status"] != "missing" else ""
+        # Only a valid report waits for a review: one with errors can only be returned (a trial
+        # found 待审核 counting reports that could never be approved).
+        a["review"] = "" if state == portal.REVIEW_PENDING and a["status"] != "valid" else state
         rows.append(a)
     counts = {s: st["totals"][s] for s in ("valid", "invalid", "unreadable", "missing")}
     review_counts = {r: sum(1 for a in rows if a["review"] == r) for r in portal.REVIEW_STATES}
