@@ -121,7 +121,21 @@ def text(html: str) -> str:
     return "".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
-__all__ = ["AGENCIES", "Server", "csrf_of", "free_port", "login", "make_campaign", "reply", "text", "upload"]
+def running_site(tmp_path_factory, name: str):
+    """A campaign (``make_campaign``) and its server, for a module fixture to ``yield from``:
+    yields {dir, links, server, base, tmp}; the server is killed afterwards."""
+    root = tmp_path_factory.mktemp(name)
+    port = free_port()
+    d = root / "c"
+    links = make_campaign(d, port)
+    server = Server(d, port).start()
+    try:
+        yield {"dir": d, "links": links, "server": server, "base": server.base, "tmp": root}
+    finally:
+        server.kill()
+
+
+__all__ = ["AGENCIES", "Server", "csrf_of", "free_port", "login", "make_campaign", "reply", "running_site", "text", "upload"]
 
 
 def ledger_rows(d: Path, sql: str, *args) -> list:

@@ -797,22 +797,13 @@ def test_import_output_not_a_terminal(campaign: Path, corpus: Path):
     assert summary_counts(proc.stdout) == EXPECTED_CORPUS_COUNTS
 
 
-def test_import_progress_bar_on_a_terminal(campaign: Path, corpus: Path):
-    import pty
-    import re
+def read_terminal(primary: int, timeout: float) -> str:
+    """Everything a child wrote to its pseudo-terminal (``primary``: our side, closed here) until
+    it closed it or was silent for ``timeout`` seconds."""
     import select
 
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
-    env.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen([XLSXGOV, "campaign", "import", str(campaign), str(corpus)],
-                            stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, env=env)
-    os.close(secondary)
     out = b""
-    while True:
-        ready, _, _ = select.select([primary], [], [], 120)
-        if not ready:
-            break
+    while select.select([primary], [], [], timeout)[0]:
         try:
             chunk = os.read(primary, 65536)
         except OSError:  # EIO: the child closed the terminal
@@ -821,7 +812,20 @@ def test_import_progress_bar_on_a_terminal(campaign: Path, corpus: Path):
             break
         out += chunk
     os.close(primary)
+    return out.decode("utf-8", "replace")
+
+
+def test_import_progress_bar_on_a_terminal(campaign: Path, corpus: Path):
+    import pty
+    import re
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")}
+    env.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([XLSXGOV, "campaign", "import", str(campaign), str(corpus)],
+                            stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, env=env)
+    os.close(secondary)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", read_terminal(primary, 120))
     assert proc.wait(timeout=60) == 0
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode("utf-8", "replace"))
     assert "正在导入" in text and re.search(r"\d+/10", text)  # the bar, with done/total
     assert summary_counts(text.replace("\r", "")) == EXPECTED_CORPUS_COUNTS

@@ -8,7 +8,6 @@ import email.utils
 import json
 import os
 import pty
-import select
 import shutil
 import signal
 import sqlite3
@@ -25,7 +24,7 @@ from xlsxgov.campaign.importer import import_paths
 from xlsxgov.campaign.remind import prepare_reminders
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_campaign import XLSXGOV, AGENCIES, _parent_of, canonical, cli, flat  # noqa: E402
+from test_campaign import XLSXGOV, AGENCIES, _parent_of, canonical, cli, flat, read_terminal  # noqa: E402
 from test_campaign_clerk import agency_status, campaign, issued, reply  # noqa: E402,F401  (fixtures)
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -211,17 +210,8 @@ def _output(proc: subprocess.Popen, primary: int | None) -> tuple[int, str]:
     if primary is None:
         _, err = proc.communicate(timeout=120)
         return proc.returncode, err.decode("utf-8", "replace")
-    out = b""
-    while select.select([primary], [], [], 60)[0]:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(primary)
-    return proc.wait(timeout=60), out.decode("utf-8", "replace")
+    out = read_terminal(primary, 60)
+    return proc.wait(timeout=60), out
 
 
 def test_ctrl_c_during_import_is_one_line_and_rerun_completes(campaign: Path, tmp_path: Path):

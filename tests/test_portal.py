@@ -22,7 +22,7 @@ import openpyxl
 import pytest
 
 from portal_server import (
-    AGENCIES, PASSWORDS, XLSXGOV, Server, csrf_of, free_port, ledger_rows, login, make_campaign, reply, text, upload,
+    AGENCIES, PASSWORDS, XLSXGOV, csrf_of, free_port, ledger_rows, login, reply, running_site, text, upload,
 )
 from xlsxgov.campaign import portal
 from xlsxgov.campaign.importer import import_paths
@@ -33,13 +33,7 @@ from xlsxgov.web.app import create_app
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("portal")
-    port = free_port()
-    d = root / "c"
-    links = make_campaign(d, port)
-    server = Server(d, port).start()
-    yield {"dir": d, "links": links, "server": server, "base": server.base, "tmp": root}
-    server.kill()
+    yield from running_site(tmp_path_factory, "portal")
 
 
 def code(i: int) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from portal_server import AGENCIES, PASSWORDS, XLSXGOV, Server, csrf_of, free_port, login, ledger_rows, make_campaign, reply, text, upload
+from portal_server import AGENCIES, PASSWORDS, XLSXGOV, Server, csrf_of, free_port, login, ledger_rows, make_campaign, reply, running_site, text, upload
 from test_campaign import code_for
 from xlsxgov.campaign.mail import safe_filename
 
@@ -125,13 +125,7 @@ def multipart_chunks(boundary: str, megabytes: int):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """One server for the tests that leave it as it was."""
-    root = tmp_path_factory.mktemp("security")
-    port = free_port()
-    d = root / "c"
-    links = make_campaign(d, port)
-    server = Server(d, port).start()
-    yield {"dir": d, "links": links, "server": server, "base": server.base, "tmp": root}
-    server.kill()
+    yield from running_site(tmp_path_factory, "security")
 
 
 @pytest.mark.parametrize("path", ["/logout", "/login", "/office/actions/status", "/office/agency/x/review"])
