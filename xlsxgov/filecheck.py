@@ -529,17 +529,8 @@ def _head_plain(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     the whole member inflated, issue #13); a plain prolog there means no DTD can follow, since a
     DTD may only precede the root element. A damaged member's CRC is then found by the reader
     that inflates it, which reports the file as damaged."""
-    head = _member_head(zf, info)
-    if head is None:  # zipfile decides: it raises on a damaged header (-> "truncated")
-        with zf.open(info) as fh:
-            head = fh.read(_PLAIN_HEAD)
+    head = member_bytes(zf, info, _PLAIN_HEAD)  # zipfile raises on a damaged header (-> "truncated")
     return _PLAIN_PROLOG_RE.match(head) is not None
-
-
-def _member_head(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
-    """The first _PLAIN_HEAD bytes of a member, None when anything is unusual (see
-    ``_inflated``): zipfile then decides."""
-    return _inflated(zf, info, _PLAIN_HEAD)
 
 
 def member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:

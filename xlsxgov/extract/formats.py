@@ -77,7 +77,7 @@ def tokens_of(path: Path) -> list[Token]:
     if kind == "docx":
         return docx_tokens(path)
     if kind == "pdf":
-        return pdf_tokens(path)
+        return pdf_tokens(data)
     return _via_office(path)
 
 
@@ -370,17 +370,17 @@ def _pdf_bomb(data: bytes) -> str | None:
     return None
 
 
-def pdf_tokens(path: Path) -> list[Token]:
+def pdf_tokens(data: bytes) -> list[Token]:
+    """The token stream of a PDF's content ``data`` (the file as ``tokens_of`` read it once)."""
+    import io
+
     import pdfplumber
 
-    try:
-        bomb = _pdf_bomb(path.read_bytes())
-    except OSError:
-        raise FormatError("无法读取文件（磁盘或网络错误）") from None
+    bomb = _pdf_bomb(data)
     if bomb:
         raise FormatError(f"PDF 文件{bomb}（疑似“压缩炸弹”），已拒绝读取")
     try:
-        pdf = pdfplumber.open(str(path))
+        pdf = pdfplumber.open(io.BytesIO(data))
     except Exception:  # pdfminer raises PDFSyntaxError, PSEOF, …
         raise FormatError("PDF 文件已损坏或已加密，无法打开") from None
     out: list[Token] = []
