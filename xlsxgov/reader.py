@@ -234,7 +234,7 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     bad: set[CellKey] = set()
     found = 0
     placed = [(table, recorded := meta_places.get(table.id, {}), _positions(table, grids, recorded, findings)) for table in spec.tables]
-    others = _other_sheets(grids, placed)
+    others = _other_sheets(spec, grids, placed)
     for table, recorded, positions in placed:
         if others:
             positions = _filled_copy(table, grids, positions, others, findings)
@@ -313,11 +313,20 @@ def read_grids(path: Path, grids: Mapping[str, list[list[Any]]], *, edition: str
     return sub
 
 
-def _other_sheets(grids, placed) -> list[str]:
+def _other_sheets(spec: Spec, grids, placed) -> list[str]:
     """Sheets that are none of the workbook's own (cover, 校验, metadata) and hold no statutory
-    table as located: a copy of a table may be there. Usually none: nothing is read for this."""
+    table as located: a copy of a table may be there. Usually none: the template's own names
+    are ruled out first, so a file as issued costs nothing more here."""
+    others = [n for n in grids if n not in _own_sheet_names(spec)]
+    if not others:
+        return others
     used = {sheet for _, _, positions in placed for sheet, _, _ in positions.values()}
-    return [n for n in grids if n not in used and n not in (META_SHEET, CHECK_SHEET, COVER_SHEET)]
+    return [n for n in others if n not in used]
+
+
+@cache
+def _own_sheet_names(spec: Spec) -> frozenset[str]:
+    return frozenset({t.sheet for t in spec.tables} | {META_SHEET, CHECK_SHEET, COVER_SHEET})
 
 
 def _filled_copy(table, grids, positions, others: list[str], findings: list[Finding]):
@@ -329,8 +338,9 @@ def _filled_copy(table, grids, positions, others: list[str], findings: list[Find
     filled = []
     for name in others:
         located = locate_table(table, grids[name], name)
-        if located.complete and _has_numbers(table, grids, {k: (name, r, c) for k, (r, c) in located.cells.items()}):
-            filled.append({k: (name, r, c) for k, (r, c) in located.cells.items()})
+        places = {k: (name, r, c) for k, (r, c) in located.cells.items()}
+        if located.complete and _has_numbers(table, grids, places):
+            filled.append(places)
     if not filled:
         return positions
     names = "、".join(f"“{copy[next(iter(copy))][0]}”" for copy in filled)
