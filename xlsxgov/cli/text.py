@@ -87,10 +87,6 @@ class Laid:
             yield from line.render(console)
             yield Segment.line()
 
-    @property
-    def plain(self) -> str:
-        return "\n".join(line.plain for line in self.lines)
-
 
 def message_table(
     console: Console, headers: Sequence[str], rows: Iterable[Sequence[str | Text]], *, message_column: int = 0,
